@@ -1,0 +1,1 @@
+"""HTTP routes grouped by surface. Routes decode, call the pipeline or the query layer, and answer."""

@@ -1,0 +1,134 @@
+"""/api/track and /api/identify: Klaviyo's legacy Track and Identify API.
+
+Answers `1` only once the event or profile change is committed, `0` otherwise (with the reason
+when `verbose=1`), 413 for an oversized body, and 503 + Retry-After when it cannot store.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import msgspec
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from footfall import clock
+from footfall.api.body import TooLarge, read_limited
+from footfall.api.services import Services, services
+from footfall.domain.errors import InvalidInput
+from footfall.domain.models import WriteResult
+from footfall.ingest.errors import NotAccepted
+from footfall.store.batch import InternalError
+from footfall.wire import legacy, legacy_transport
+
+# URL- or base64-encoding inflates a payload; the decoded JSON is held to the limit itself.
+ENCODING_ALLOWANCE = 3
+PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+_encode = msgspec.json.Encoder().encode
+
+
+class _Reply:
+    """How to answer this request: plain 1/0, verbose JSON, or a pixel."""
+
+    def __init__(self, verbose: bool, pixel: bool) -> None:
+        self.verbose = verbose
+        self.pixel = pixel
+
+    def ok(self, result: WriteResult, warnings: list[str]) -> Response:
+        if self.pixel:
+            return Response(PIXEL, media_type="image/gif", headers={"Cache-Control": "no-store"})
+        if not self.verbose:
+            return Response("1", media_type="text/html")
+        body = {
+            "status": 1,
+            "profile_id": result.profile_id,
+            "event_id": result.event_id,
+            "duplicate": result.duplicate,
+            "warnings": warnings + result.warnings,
+        }
+        return Response(_encode(body), media_type="application/json")
+
+    def fail(self, error: str, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+        if self.pixel and status == 200:
+            return Response(PIXEL, media_type="image/gif", headers={"Cache-Control": "no-store"})
+        if not self.verbose:
+            return Response("0", status_code=status, media_type="text/html", headers=headers)
+        return Response(_encode({"status": 0, "error": error}), status_code=status,
+                        media_type="application/json", headers=headers)
+
+
+async def track(request: Request) -> Response:
+    return await _handle(request, "track")
+
+
+async def identify(request: Request) -> Response:
+    return await _handle(request, "identify")
+
+
+async def _handle(request: Request, kind: str) -> Response:
+    svc = services(request)
+    limits = svc.settings.limits
+    query = dict(request.query_params)
+    reply = _Reply(_truthy(query.get("verbose")), request.method == "GET" and query.get("i") == "1")
+    try:
+        payload, params, raw_size = await _payload(request, query, limits.legacy_payload_bytes)
+        if _truthy(params.get("verbose")):
+            reply.verbose = True
+        if raw_size > limits.legacy_payload_bytes and len(_encode(payload)) > limits.legacy_payload_bytes:
+            raise TooLarge(limits.legacy_payload_bytes)
+        token = legacy.token_of(payload)
+        account = await svc.account_for_public_key(token)
+        if account is None:
+            return reply.fail(f"token: {token!r} is not the public key of any account")
+        op, warnings = _parse(kind, payload, account.id, svc)
+        op.size = raw_size
+        result = await svc.pipeline.submit(op, raw_size)
+    except TooLarge as exc:
+        return reply.fail(str(exc), status=413)
+    except InvalidInput as exc:
+        return reply.fail(str(exc))
+    except NotAccepted as exc:
+        return reply.fail(exc.reason, status=503, headers={"Retry-After": str(exc.retry_after)})
+    except InternalError as exc:
+        return reply.fail(f"internal error; nothing was stored ({exc})", status=500)
+    return reply.ok(result, warnings)
+
+
+async def _payload(request: Request, query: dict[str, str], limit: int) -> tuple[Any, dict[str, str], int]:
+    cap = limit * ENCODING_ALLOWANCE
+    if request.method == "GET":
+        size = len(request.scope.get("query_string", b""))
+        if size > cap:
+            raise TooLarge(limit)
+        return legacy_transport.from_query(query), {}, size
+    body = await read_limited(request, cap)
+    if not body.strip() and "data" in query:  # some clients POST with the data in the URL
+        return legacy_transport.from_query(query), {}, len(request.scope.get("query_string", b""))
+    if not body.strip():
+        raise InvalidInput("the request has no body and no `data` parameter", "data")
+    payload, params = legacy_transport.from_body(body, request.headers.get("content-type", ""))
+    return payload, params, len(body)
+
+
+def _parse(kind: str, payload: dict[str, Any], account_id: str, svc: Services):
+    region = svc.settings.default_phone_region
+    if kind == "track":
+        return legacy.parse_track(payload, account_id, svc.settings.limits, clock.now(), phone_region=region)
+    return legacy.parse_identify(payload, account_id, svc.settings.limits, phone_region=region)
+
+
+def _truthy(value: str | None) -> bool:
+    return value is not None and value.lower() in ("1", "true", "yes")
+
+
+_CORS = [Middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST", "OPTIONS"], allow_headers=["*"])]
+
+routes = [
+    Route(path, endpoint, methods=["GET", "POST", "OPTIONS"], middleware=_CORS)
+    for base, endpoint in (("/api/track", track), ("/api/identify", identify))
+    for path in (base, base + "/")
+]

@@ -1,0 +1,56 @@
+"""Builds the ASGI app. The lifespan opens the store and starts and stops the ingest pipeline."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+from typing import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.routing import Route
+
+from footfall import config
+from footfall.api import health, legacy
+from footfall.api.services import Services
+from footfall.config import Settings
+from footfall.ingest.pipeline import Pipeline
+from footfall.store import batch, db
+from footfall.store.reader import Readers
+
+log = logging.getLogger("footfall")
+
+
+def build_pipeline(settings: Settings) -> Pipeline:
+    return Pipeline(
+        functools.partial(db.connect, settings.database_url, synchronous=settings.sqlite_synchronous),
+        functools.partial(_apply, limits=settings.limits),
+        max_items=settings.queue_max_items,
+        max_bytes=settings.queue_max_bytes,
+        batch_max=settings.batch_max_items,
+        retry_after=settings.retry_after_seconds,
+    )
+
+
+def _apply(conn, ops, *, limits):
+    return batch.apply_batch(conn, ops, limits)
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    """The Footfall ASGI app; settings default to the FOOTFALL_* environment."""
+    settings = settings or config.from_env()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        pipeline = build_pipeline(settings)
+        readers = Readers(settings.database_url, synchronous=settings.sqlite_synchronous)
+        app.state.services = Services(settings=settings, pipeline=pipeline, readers=readers)
+        pipeline.start()
+        try:
+            yield
+        finally:
+            pipeline.stop()
+            readers.close()
+
+    routes = [*legacy.routes, Route("/healthz", health.healthz)]
+    return Starlette(routes=routes, lifespan=lifespan)

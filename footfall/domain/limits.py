@@ -1,0 +1,58 @@
+"""Ingestion limits and the check that enforces them on a decoded payload."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from footfall.domain.errors import LimitExceeded
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_metrics_per_account: int = 200
+    legacy_payload_bytes: int = 1024 * 1024
+    modern_payload_bytes: int = 5 * 1024 * 1024
+    max_properties: int = 400
+    max_string_bytes: int = 100 * 1024
+    max_array_items: int = 4000
+    max_depth: int = 10
+
+
+def check_properties(props: dict[str, Any], limits: Limits, path: str = "properties") -> None:
+    """Refuse a property object over the count, string, array or nesting limits."""
+    if len(props) > limits.max_properties:
+        raise LimitExceeded(
+            f"{len(props)} properties, more than the limit of {limits.max_properties}", path
+        )
+    check_value(props, limits, path, 1)
+
+
+def check_value(value: Any, limits: Limits, path: str, depth: int) -> None:
+    """Walk a JSON value; depth counts the containers entered (the top object is level 1)."""
+    if isinstance(value, str):
+        if len(value) > limits.max_string_bytes // 4 and len(value.encode()) > limits.max_string_bytes:
+            raise LimitExceeded(
+                f"string of {len(value.encode())} bytes, more than the limit of {limits.max_string_bytes}",
+                path,
+            )
+        return
+    if isinstance(value, dict):
+        _check_depth(depth, limits, path)
+        for key, item in value.items():
+            if len(key.encode()) > limits.max_string_bytes:
+                raise LimitExceeded("property name too long", path)
+            check_value(item, limits, f"{path}.{key}", depth + 1)
+    elif isinstance(value, list):
+        _check_depth(depth, limits, path)
+        if len(value) > limits.max_array_items:
+            raise LimitExceeded(
+                f"array of {len(value)} items, more than the limit of {limits.max_array_items}", path
+            )
+        for i, item in enumerate(value):
+            check_value(item, limits, f"{path}[{i}]", depth + 1)
+
+
+def _check_depth(depth: int, limits: Limits, path: str) -> None:
+    if depth > limits.max_depth:
+        raise LimitExceeded(f"nested more than {limits.max_depth} levels deep", path)

@@ -1,0 +1,70 @@
+"""The few objects every wire format is decoded into, and what the store answers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# Identifier kinds, in the order identity resolution tries them (the first match wins).
+IDENTIFIER_ORDER: tuple[str, ...] = ("external_id", "email", "phone_number", "anonymous_id", "exchange_id")
+# Kinds a profile holds at most one of; the others (device-like ids) may be many per profile.
+SINGLE_VALUED: frozenset[str] = frozenset({"external_id", "email", "phone_number"})
+
+PROFILE_ATTRIBUTES: tuple[str, ...] = ("first_name", "last_name", "organization", "title", "locale", "image")
+LOCATION_FIELDS: tuple[str, ...] = (
+    "address1", "address2", "city", "region", "country", "zip", "timezone", "latitude", "longitude", "ip",
+)
+CONSENT_CHANNELS: tuple[str, ...] = ("email", "sms", "web", "directmail", "mobile", "push", "whatsapp")
+
+
+@dataclass
+class ProfilePatch:
+    """A change to one person: who they are (identifiers) and what to set on them.
+
+    In `attributes`, `location` and `properties` a value of None clears the field; an absent key
+    leaves it unchanged.
+    """
+
+    identifiers: dict[str, str] = field(default_factory=dict)
+    profile_id: str | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+    location: dict[str, Any] = field(default_factory=dict)
+    properties: dict[str, Any] = field(default_factory=dict)
+    unset_properties: list[str] = field(default_factory=list)
+    append_properties: dict[str, Any] = field(default_factory=dict)
+    unappend_properties: dict[str, Any] = field(default_factory=dict)
+    consent: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Private-key writes may change an identifier the profile already has; public-key writes only add.
+    may_replace_identifiers: bool = False
+
+    def identifies(self) -> bool:
+        return bool(self.profile_id or any(self.identifiers.values()))
+
+
+@dataclass
+class Event:
+    metric: str
+    time: int
+    properties: dict[str, Any] = field(default_factory=dict)
+    value: float | None = None
+    value_currency: str | None = None
+    unique_id: str | None = None
+
+
+@dataclass
+class TrackOp:
+    """One unit of ingest work: a profile change, with an event for track and none for identify."""
+
+    account_id: str
+    profile: ProfilePatch
+    event: Event | None = None
+    size: int = 0  # bytes of the request, for the queue's memory bound
+
+
+@dataclass
+class WriteResult:
+    profile_id: str
+    event_id: str | None = None
+    duplicate: bool = False
+    profile_created: bool = False
+    warnings: list[str] = field(default_factory=list)

@@ -1,0 +1,46 @@
+"""Canonical forms of identifiers: trimmed lower-case emails, E.164 phone numbers."""
+
+from __future__ import annotations
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+from footfall.domain.errors import InvalidInput
+
+
+def email(value: object, path: str) -> str:
+    if not isinstance(value, str):
+        raise InvalidInput(f"must be a string, got {type(value).__name__}", path)
+    candidate = value.strip().lower()
+    try:
+        validate_email(candidate, check_deliverability=False, allow_smtputf8=True)
+    except EmailNotValidError as exc:
+        raise InvalidInput(f"{value!r} is not a valid email address ({exc})", path) from None
+    return candidate
+
+
+def phone(value: object, path: str, default_region: str | None = None) -> str:
+    if not isinstance(value, (str, int)) or isinstance(value, bool):
+        raise InvalidInput(f"must be a string, got {type(value).__name__}", path)
+    text = str(value).strip()
+    try:
+        number = phonenumbers.parse(text, default_region)
+    except phonenumbers.NumberParseException:
+        raise InvalidInput(
+            f"{text!r} is not a phone number in E.164 form (e.g. +13239169023)", path
+        ) from None
+    if not phonenumbers.is_possible_number(number):
+        raise InvalidInput(f"{text!r} is not a possible phone number", path)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def identifier_text(value: object, path: str, max_len: int = 512) -> str:
+    """external_id, anonymous_id, exchange_id: non-empty strings (numbers are accepted as text)."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise InvalidInput(f"must be a string, got {type(value).__name__}", path)
+    text = value.strip() if isinstance(value, str) else str(value)
+    if not text:
+        raise InvalidInput("must not be empty", path)
+    if len(text) > max_len:
+        raise InvalidInput(f"longer than {max_len} characters", path)
+    return text

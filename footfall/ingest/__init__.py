@@ -1,0 +1,1 @@
+"""The ingest pipeline: bounded queue, one supervised writer, group commit, ack after commit."""

@@ -1,0 +1,262 @@
+"""Handlers hand operations to one writer thread, which commits them in groups and then answers.
+
+An acknowledgement therefore means committed. The queue is bounded by items and bytes; when it is
+full, or the store is unreachable, or the writer has died, submit() raises at once so the handler
+can answer 503 with Retry-After instead of buffering without limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol
+
+from footfall.ingest.errors import Overloaded, Unavailable
+from footfall.store.db import Conn, StoreUnavailable
+
+log = logging.getLogger("footfall.ingest")
+
+RECONNECT_INTERVAL = 0.5
+
+
+class Applier(Protocol):
+    """Stores a group of operations inside the transaction the writer has begun."""
+
+    def __call__(self, conn: Conn, ops: list[Any]) -> list[Any]: ...
+
+
+@dataclass
+class _Item:
+    op: Any
+    size: int
+    future: asyncio.Future
+    loop: asyncio.AbstractEventLoop
+
+
+@dataclass
+class Stats:
+    committed_ops: int = 0
+    commits: int = 0
+    failed_batches: int = 0
+    rejected_overload: int = 0
+    rejected_unavailable: int = 0
+    last_error: str | None = None
+    extra: dict[str, int] = field(default_factory=dict)
+
+
+class Pipeline:
+    def __init__(
+        self,
+        connect: Callable[[], Conn],
+        apply: Applier,
+        *,
+        max_items: int = 20_000,
+        max_bytes: int = 64 * 1024 * 1024,
+        batch_max: int = 1000,
+        retry_after: int = 1,
+    ) -> None:
+        self._connect = connect
+        self._apply = apply
+        self._max_items = max_items
+        self._max_bytes = max_bytes
+        self._batch_max = batch_max
+        self.retry_after = retry_after
+        self._queue: deque[_Item] = deque()
+        self._bytes = 0
+        self._cond = threading.Condition()
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self._conn: Conn | None = None
+        self.store_ok = False
+        self.writer_error: str | None = None
+        self.stats = Stats()
+        self._listeners: list[Callable[[list[tuple[Any, Any]]], None]] = []
+
+    # -- lifecycle --------------------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._supervised, name="footfall-writer", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop taking work, commit what is queued, and end the writer."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def add_listener(self, fn: Callable[[list[tuple[Any, Any]]], None]) -> None:
+        """fn(committed) runs on the writer thread after each commit, with (op, result) pairs."""
+        self._listeners.append(fn)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive() and self.writer_error is None
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "writer": "running" if self.alive else f"dead: {self.writer_error or 'not started'}",
+            "store": "ok" if self.store_ok else "unavailable",
+            "queued": len(self._queue),
+            "queued_bytes": self._bytes,
+            "committed": self.stats.committed_ops,
+            "commits": self.stats.commits,
+            "rejected_overload": self.stats.rejected_overload,
+            "rejected_unavailable": self.stats.rejected_unavailable,
+            "last_error": self.stats.last_error,
+        }
+
+    # -- submit (event loop side) -----------------------------------------------------------------
+    async def submit(self, op: Any, size: int = 0) -> Any:
+        """Queue op; return its result once committed. Raises Overloaded / Unavailable at once."""
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._put(_Item(op, size, future, loop))
+        return await future
+
+    async def submit_many(self, ops: list[Any], size: int = 0) -> list[Any]:
+        """Queue several ops as one unit of admission (all or none are queued)."""
+        loop = asyncio.get_running_loop()
+        items = [_Item(op, size // max(len(ops), 1), loop.create_future(), loop) for op in ops]
+        self._put(*items)
+        return list(await asyncio.gather(*(item.future for item in items)))
+
+    def _put(self, *items: _Item) -> None:
+        if not self.alive:
+            self.stats.rejected_unavailable += 1
+            raise Unavailable(f"the writer is not running ({self.writer_error or 'stopped'})", self.retry_after)
+        if not self.store_ok:
+            self.stats.rejected_unavailable += 1
+            raise Unavailable("the database is unreachable; retry shortly", self.retry_after)
+        size = sum(item.size for item in items)
+        with self._cond:
+            if self._stopping:
+                raise Unavailable("the server is shutting down", self.retry_after)
+            if len(self._queue) + len(items) > self._max_items or self._bytes + size > self._max_bytes:
+                self.stats.rejected_overload += 1
+                raise Overloaded("the ingest queue is full; retry shortly", self.retry_after)
+            self._queue.extend(items)
+            self._bytes += size
+            self._cond.notify()
+
+    # -- writer thread ----------------------------------------------------------------------------
+    def _supervised(self) -> None:
+        try:
+            self._run()
+        except BaseException as exc:  # the writer must never die silently
+            self.writer_error = f"{type(exc).__name__}: {exc}"
+            log.exception("ingest writer died")
+            self._fail_queued(Unavailable(f"the writer died ({self.writer_error})", self.retry_after))
+        finally:
+            if self._conn is not None:
+                self._conn.close()
+
+    def _run(self) -> None:
+        self._ensure_connection()
+        while True:
+            batch = self._take()
+            if batch is None:
+                return
+            if self._conn is None and not self._ensure_connection():
+                self._deliver(batch, [Unavailable("the database is unreachable; retry shortly", self.retry_after)] * len(batch))
+                continue
+            if batch:
+                self._commit(batch)
+
+    def _take(self) -> list[_Item] | None:
+        """Wait for work; return up to batch_max items, [] to retry a connection, None to stop."""
+        with self._cond:
+            while not self._queue:
+                if self._stopping:
+                    return None
+                self._cond.wait(RECONNECT_INTERVAL if self._conn is None else 1.0)
+                if self._conn is None and not self._queue:
+                    return []
+            n = min(len(self._queue), self._batch_max)
+            batch = [self._queue.popleft() for _ in range(n)]
+            self._bytes -= sum(item.size for item in batch)
+            return batch
+
+    def _ensure_connection(self) -> bool:
+        if self._conn is not None:
+            return True
+        try:
+            self._conn = self._connect()
+        except StoreUnavailable as exc:
+            self._mark_down(str(exc))
+            time.sleep(RECONNECT_INTERVAL)
+            return False
+        if not self.store_ok:
+            log.warning("ingest writer connected to the store")
+        self.store_ok = True
+        return True
+
+    def _mark_down(self, reason: str) -> None:
+        if self.store_ok:
+            log.error("store unavailable: %s", reason)
+        self.store_ok = False
+        self.stats.last_error = reason
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _commit(self, batch: list[_Item]) -> None:
+        conn = self._conn
+        assert conn is not None
+        ops = [item.op for item in batch]
+        try:
+            conn.begin()
+            results = self._apply(conn, ops)
+            conn.commit()
+        except Exception as exc:
+            conn.rollback()
+            self.stats.failed_batches += 1
+            if conn.is_unavailable(exc):
+                self._mark_down(f"{type(exc).__name__}: {exc}")
+                err = Unavailable("the database is unreachable; retry shortly", self.retry_after)
+            else:
+                log.exception("group commit failed")
+                self.stats.last_error = f"{type(exc).__name__}: {exc}"
+                err = Unavailable("the store refused the write; retry shortly", self.retry_after)
+            self._deliver(batch, [err] * len(batch))
+            return
+        self.stats.commits += 1
+        self.stats.committed_ops += len(batch)
+        self._deliver(batch, results)
+        committed = [(op, r) for op, r in zip(ops, results) if not isinstance(r, BaseException)]
+        for listener in self._listeners:
+            try:
+                listener(committed)
+            except Exception:
+                log.exception("after-commit listener failed")
+
+    def _deliver(self, batch: list[_Item], results: list[Any]) -> None:
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future, Any]]] = {}
+        for item, result in zip(batch, results):
+            by_loop.setdefault(item.loop, []).append((item.future, result))
+        for loop, pairs in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(_resolve, pairs)
+            except RuntimeError:  # that event loop is closed; nobody is waiting any more
+                pass
+
+    def _fail_queued(self, error: Exception) -> None:
+        with self._cond:
+            items = list(self._queue)
+            self._queue.clear()
+            self._bytes = 0
+        self._deliver(items, [error] * len(items))
+
+
+def _resolve(pairs: list[tuple[asyncio.Future, Any]]) -> None:
+    for future, result in pairs:
+        if future.done():
+            continue
+        if isinstance(result, BaseException):
+            future.set_exception(result)
+        else:
+            future.set_result(result)

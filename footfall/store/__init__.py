@@ -1,0 +1,1 @@
+"""Storage: schema and migrations, dialect specifics, the ingest transaction, and reads."""

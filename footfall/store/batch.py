@@ -1,0 +1,75 @@
+"""A group commit: every operation of a batch in one transaction, each behind a savepoint.
+
+A savepoint per operation means one refused operation (over a limit, unknown profile) leaves no
+partial write and does not spoil the others in its group.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from typing import Any, Callable
+
+from footfall.domain.errors import Conflict, InvalidInput, NotFound
+from footfall.domain.limits import Limits
+from footfall.domain.models import TrackOp
+from footfall.store import writes
+from footfall.store.db import Conn
+from footfall.store.writes import Tally
+
+log = logging.getLogger("footfall.store")
+
+OpApplier = Callable[[Conn, Any, Limits, Tally], Any]
+_APPLIERS: dict[type, OpApplier] = {TrackOp: writes.apply_track}
+_REFUSALS = (InvalidInput, NotFound, Conflict)
+
+
+class InternalError(Exception):
+    """An operation failed for a reason that is a bug, not the caller's fault."""
+
+
+def register(op_type: type, applier: OpApplier) -> None:
+    """Teach the batch applier a new kind of operation (profile create, merge, …)."""
+    _APPLIERS[op_type] = applier
+
+
+def apply_batch(conn: Conn, ops: list[Any], limits: Limits) -> list[Any]:
+    """Results in op order: a result object, or the exception that refused that op."""
+    tally = Tally()
+    results = [_apply_one(conn, op, limits, tally) for op in ops]
+    tally.flush(conn)
+    return results
+
+
+def _apply_one(conn: Conn, op: Any, limits: Limits, tally: Tally) -> Any:
+    applier = _APPLIERS[type(op)]
+    for attempt in range(3):
+        saved = copy.copy(tally.counts)
+        conn.execute("SAVEPOINT op")
+        try:
+            result = applier(conn, op, limits, tally)
+        except _REFUSALS as exc:
+            _undo(conn, tally, saved)
+            return exc
+        except Exception as exc:
+            if conn.is_unavailable(exc):
+                raise
+            _undo(conn, tally, saved)
+            # Another worker may have claimed the same identifier a moment ago: try again, it is visible now.
+            if _is_integrity_error(exc) and attempt < 2:
+                continue
+            log.exception("ingest operation failed")
+            return InternalError(f"{type(exc).__name__}: {exc}")
+        conn.execute("RELEASE SAVEPOINT op")
+        return result
+    return InternalError("operation kept conflicting with concurrent writes")
+
+
+def _undo(conn: Conn, tally: Tally, saved: Any) -> None:
+    conn.execute("ROLLBACK TO SAVEPOINT op")
+    conn.execute("RELEASE SAVEPOINT op")
+    tally.counts = saved
+
+
+def _is_integrity_error(exc: BaseException) -> bool:
+    return any(cls.__name__ == "IntegrityError" for cls in type(exc).__mro__)

@@ -1,0 +1,114 @@
+"""One connection wrapper for both backends: SQL is written once, with `?` placeholders."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable, Sequence
+
+import msgspec
+
+from footfall.store.url import DatabaseURL
+
+_json_encode = msgspec.json.Encoder().encode
+_json_decode = msgspec.json.Decoder().decode
+
+
+class StoreUnavailable(Exception):
+    """The database cannot be reached or is locked; the caller should answer 503 and retry later."""
+
+
+class Conn:
+    """A DB-API connection plus the few dialect differences Footfall's SQL meets."""
+
+    def __init__(
+        self,
+        raw: Any,
+        dialect: str,
+        *,
+        is_unavailable: Callable[[BaseException], bool],
+        begin_sql: str,
+    ) -> None:
+        self.raw = raw
+        self.dialect = dialect
+        self._is_unavailable = is_unavailable
+        self._begin_sql = begin_sql
+        self._sql_cache: dict[str, str] = {}
+
+    # -- SQL -------------------------------------------------------------
+    def sql(self, text: str) -> str:
+        if self.dialect == "sqlite":
+            return text
+        cached = self._sql_cache.get(text)
+        if cached is None:
+            cached = self._sql_cache[text] = text.replace("?", "%s")
+        return cached
+
+    def execute(self, text: str, params: Sequence[Any] = ()) -> Any:
+        cur = self.raw.cursor()
+        cur.execute(self.sql(text), params)
+        return cur
+
+    def executemany(self, text: str, rows: Iterable[Sequence[Any]]) -> None:
+        cur = self.raw.cursor()
+        cur.executemany(self.sql(text), list(rows))
+
+    def one(self, text: str, params: Sequence[Any] = ()) -> tuple | None:
+        return self.execute(text, params).fetchone()
+
+    def all(self, text: str, params: Sequence[Any] = ()) -> list[tuple]:
+        return self.execute(text, params).fetchall()
+
+    # -- transactions ----------------------------------------------------
+    def begin(self) -> None:
+        """Start a write transaction (SQLite takes the write lock now, not halfway through)."""
+        if self._begin_sql:
+            self.raw.execute(self._begin_sql)
+
+    def commit(self) -> None:
+        self.raw.commit() if self.dialect == "postgresql" else self.raw.execute("COMMIT")
+
+    def rollback(self) -> None:
+        try:
+            if self.dialect == "postgresql":
+                self.raw.rollback()
+            elif self.raw.in_transaction:
+                self.raw.execute("ROLLBACK")
+        except Exception:  # a broken connection cannot roll back; it is replaced anyway
+            pass
+
+    def close(self) -> None:
+        try:
+            self.raw.close()
+        except Exception:
+            pass
+
+    def is_unavailable(self, exc: BaseException) -> bool:
+        return self._is_unavailable(exc)
+
+    # -- JSON columns ----------------------------------------------------
+    def to_json(self, value: Any) -> Any:
+        if self.dialect == "postgresql":
+            from psycopg.types.json import Jsonb
+
+            return Jsonb(value, dumps=_dumps_text)
+        return _json_encode(value).decode()
+
+    def from_json(self, value: Any) -> Any:
+        if value is None or not isinstance(value, (str, bytes)):
+            return value
+        return _json_decode(value)
+
+
+def _dumps_text(value: Any) -> str:
+    return _json_encode(value).decode()
+
+
+def connect(url: str | DatabaseURL, *, synchronous: str = "FULL") -> Conn:
+    """A new connection to the database at `url`; raises StoreUnavailable if it cannot be had."""
+    parsed = url if isinstance(url, DatabaseURL) else DatabaseURL(url)
+    if parsed.backend == "sqlite":
+        from footfall.store import sqlite
+
+        return sqlite.connect(parsed, synchronous=synchronous)
+    from footfall.store import postgres
+
+    return postgres.connect(parsed)

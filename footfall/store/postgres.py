@@ -1,0 +1,24 @@
+"""PostgreSQL specifics: psycopg 3 connections and which errors mean "try again later"."""
+
+from __future__ import annotations
+
+import psycopg
+
+from footfall.store.db import Conn, StoreUnavailable
+from footfall.store.url import DatabaseURL
+
+
+def connect(url: DatabaseURL) -> Conn:
+    try:
+        raw = psycopg.connect(url.libpq, autocommit=False, connect_timeout=3)
+    except psycopg.Error as exc:
+        raise StoreUnavailable(f"cannot connect to PostgreSQL at {url.redacted()}: {exc}") from exc
+    return Conn(raw, "postgresql", is_unavailable=is_unavailable, begin_sql="")
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    if isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError)):
+        return True
+    return isinstance(exc, psycopg.errors.AdminShutdown) or getattr(exc, "sqlstate", "") in {
+        "57P01", "57P02", "57P03", "08000", "08003", "08006", "53300",
+    }

@@ -1,0 +1,127 @@
+"""The tables, defined once for both dialects (SQLite and PostgreSQL).
+
+Migrations under store/migrations create and change them; a test checks that a migrated database
+matches this definition. Every primary and unique key leads with account_id, and nothing refers
+across accounts, so the schema can be distributed by account later.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON, BigInteger, Column, Float, Index, MetaData, PrimaryKeyConstraint, String, Table, Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = MetaData()
+
+Json = JSON().with_variant(JSONB(), "postgresql")
+Epoch = Float(precision=53)  # seconds since the epoch, microseconds kept
+
+accounts = Table(
+    "accounts", metadata,
+    Column("id", String(26), primary_key=True),
+    Column("name", Text, nullable=False, unique=True),
+    Column("public_key", String(16), nullable=False, unique=True),
+    Column("created", Epoch, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys", metadata,
+    Column("account_id", String(26), nullable=False),
+    Column("id", String(26), nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("prefix", String(16), nullable=False),
+    Column("label", Text, nullable=False),
+    Column("scopes", Json, nullable=False),
+    Column("created", Epoch, nullable=False),
+    PrimaryKeyConstraint("account_id", "id"),
+)
+
+profiles = Table(
+    "profiles", metadata,
+    Column("account_id", String(26), nullable=False),
+    Column("id", String(26), nullable=False),
+    Column("email", Text),
+    Column("phone_number", Text),
+    Column("external_id", Text),
+    Column("anonymous_id", Text),
+    Column("exchange_id", Text),
+    Column("first_name", Text),
+    Column("last_name", Text),
+    Column("organization", Text),
+    Column("title", Text),
+    Column("locale", Text),
+    Column("image", Text),
+    Column("location", Json, nullable=False),
+    Column("properties", Json, nullable=False),
+    Column("consent", Json, nullable=False),
+    Column("created", Epoch, nullable=False),
+    Column("updated", Epoch, nullable=False),
+    PrimaryKeyConstraint("account_id", "id"),
+    Index("ix_profiles_created", "account_id", "created"),
+    Index("ix_profiles_updated", "account_id", "updated"),
+)
+
+# Every identifier a profile holds, one row each: the primary key makes "never owned twice" a fact.
+profile_identifiers = Table(
+    "profile_identifiers", metadata,
+    Column("account_id", String(26), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("value", Text, nullable=False),
+    Column("profile_id", String(26), nullable=False),
+    PrimaryKeyConstraint("account_id", "kind", "value"),
+    Index("ix_profile_identifiers_profile", "account_id", "profile_id"),
+)
+
+# Profiles merged away, so an old id still finds the profile it became.
+profile_merges = Table(
+    "profile_merges", metadata,
+    Column("account_id", String(26), nullable=False),
+    Column("old_id", String(26), nullable=False),
+    Column("new_id", String(26), nullable=False),
+    Column("merged", Epoch, nullable=False),
+    PrimaryKeyConstraint("account_id", "old_id"),
+)
+
+metrics = Table(
+    "metrics", metadata,
+    Column("account_id", String(26), nullable=False),
+    Column("id", String(8), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("integration", Text, nullable=False),
+    Column("created", Epoch, nullable=False),
+    Column("updated", Epoch, nullable=False),
+    PrimaryKeyConstraint("account_id", "id"),
+    UniqueConstraint("account_id", "name", name="uq_metrics_name"),
+)
+
+events = Table(
+    "events", metadata,
+    Column("account_id", String(26), nullable=False),
+    Column("id", String(26), nullable=False),
+    Column("metric_id", String(8), nullable=False),
+    Column("profile_id", String(26), nullable=False),
+    Column("time", BigInteger, nullable=False),
+    Column("value", Float(precision=53)),
+    Column("value_currency", String(8)),
+    Column("unique_id", Text),
+    Column("dedup_key", Text, nullable=False),
+    Column("properties", Json, nullable=False),
+    Column("received", Epoch, nullable=False),
+    PrimaryKeyConstraint("account_id", "id"),
+    UniqueConstraint("account_id", "profile_id", "metric_id", "dedup_key", name="uq_events_dedup"),
+    Index("ix_events_metric_time", "account_id", "metric_id", "time"),
+    Index("ix_events_profile_time", "account_id", "profile_id", "time"),
+    Index("ix_events_time", "account_id", "time"),
+)
+
+# Running totals that make silent behaviour visible (duplicates dropped, events stored).
+counters = Table(
+    "counters", metadata,
+    Column("account_id", String(26), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("value", BigInteger, nullable=False),
+    PrimaryKeyConstraint("account_id", "name"),
+)
+

@@ -1,0 +1,229 @@
+"""The ingest transaction: metric, identity, profile upsert and deduplicated event insert.
+
+Called by the pipeline's writer for every operation of a group commit, inside one transaction.
+Rules come from footfall.domain; this module only reads and writes rows.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from footfall import clock, ids
+from footfall.domain import identity
+from footfall.domain.errors import LimitExceeded, NotFound
+from footfall.domain.events import dedup_key
+from footfall.domain.limits import Limits
+from footfall.domain.models import PROFILE_ATTRIBUTES, SINGLE_VALUED, Event, ProfilePatch, TrackOp, WriteResult
+from footfall.domain.profiles import Record, apply_patch, empty_record, merge_records
+from footfall.store.db import Conn
+
+# Columns of a profile row that ingest reads and writes, in this order.
+_IDENT_COLUMNS = ("email", "phone_number", "external_id", "anonymous_id", "exchange_id")
+_RECORD_COLUMNS = (*PROFILE_ATTRIBUTES, "location", "properties", "consent")
+_PROFILE_COLUMNS = ("id", *_IDENT_COLUMNS, *_RECORD_COLUMNS, "created")
+
+
+class Tally:
+    """Counter increments gathered over one transaction and written once at its end."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[tuple[str, str]] = Counter()
+
+    def add(self, account_id: str, name: str, n: int = 1) -> None:
+        self.counts[(account_id, name)] += n
+
+    def flush(self, conn: Conn) -> None:
+        if not self.counts:
+            return
+        conn.executemany(
+            "INSERT INTO counters (account_id, name, value) VALUES (?, ?, ?) "
+            "ON CONFLICT (account_id, name) DO UPDATE SET value = counters.value + excluded.value",
+            [(acc, name, n) for (acc, name), n in sorted(self.counts.items())],
+        )
+        self.counts.clear()
+
+
+def apply_track(conn: Conn, op: TrackOp, limits: Limits, tally: Tally) -> WriteResult:
+    """Store one track or identify operation. Raises InvalidInput before writing anything."""
+    now = clock.now()
+    metric_id = metric_for(conn, op.account_id, op.event.metric, limits, now) if op.event else None
+    result = upsert_profile(conn, op.account_id, op.profile, now, tally)
+    if op.event is not None and metric_id is not None:
+        result.event_id, result.duplicate = insert_event(conn, op.account_id, metric_id, result.profile_id, op.event, now)
+        tally.add(op.account_id, "events_duplicate" if result.duplicate else "events_stored")
+        if result.duplicate:
+            result.warnings.append("duplicate: an event with the same metric, profile and "
+                                   + ("$event_id" if op.event.unique_id is not None else "second")
+                                   + " was already stored; this one was dropped")
+    return result
+
+
+def metric_for(conn: Conn, account_id: str, name: str, limits: Limits, now: float) -> str:
+    """The metric's id, creating it if the account is still under its metric limit."""
+    row = conn.one("SELECT id FROM metrics WHERE account_id = ? AND name = ?", (account_id, name))
+    if row:
+        return row[0]
+    (count,) = conn.one("SELECT COUNT(*) FROM metrics WHERE account_id = ?", (account_id,))
+    if count >= limits.max_metrics_per_account:
+        raise LimitExceeded(
+            f"the account already has {count} metrics, the limit; a new metric {name!r} cannot be created",
+            "event",
+        )
+    metric_id = ids.short_id()
+    conn.execute(
+        "INSERT INTO metrics (account_id, id, name, integration, created, updated) VALUES (?, ?, ?, ?, ?, ?)",
+        (account_id, metric_id, name, "API", now, now),
+    )
+    return metric_id
+
+
+def insert_event(conn: Conn, account_id: str, metric_id: str, profile_id: str, event: Event, now: float) -> tuple[str, bool]:
+    """Insert unless the dedup key is taken (first processed wins). Returns (id, duplicate)."""
+    event_id = ids.new_ulid()
+    key = dedup_key(event.unique_id, event.time)
+    cur = conn.execute(
+        "INSERT INTO events (account_id, id, metric_id, profile_id, time, value, value_currency, unique_id, "
+        "dedup_key, properties, received) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (account_id, profile_id, metric_id, dedup_key) DO NOTHING",
+        (account_id, event_id, metric_id, profile_id, event.time, event.value, event.value_currency,
+         event.unique_id, key, conn.to_json(event.properties), now),
+    )
+    if cur.rowcount == 1:
+        return event_id, False
+    row = conn.one(
+        "SELECT id FROM events WHERE account_id = ? AND profile_id = ? AND metric_id = ? AND dedup_key = ?",
+        (account_id, profile_id, metric_id, key),
+    )
+    return (row[0] if row else event_id), True
+
+
+# -- profiles -------------------------------------------------------------------------------------
+
+def upsert_profile(
+    conn: Conn, account_id: str, patch: ProfilePatch, now: float, tally: Tally, *, strict: bool = False
+) -> WriteResult:
+    """Resolve who the patch is about, merge anonymous profiles it ties in, apply it."""
+    keys = identity.ordered(patch.identifiers)
+    owners = _owners(conn, account_id, keys)
+    explicit = _current_id(conn, account_id, patch.profile_id) if patch.profile_id else None
+    rows = _load_profiles(conn, account_id, {*owners.values(), *([explicit] if explicit else [])})
+    known = {pid: {k: row[k] for k in SINGLE_VALUED} for pid, row in rows.items()}
+    if patch.profile_id and explicit not in rows:
+        raise NotFound(f"profile {patch.profile_id} does not exist")
+    res = identity.resolve(
+        patch.identifiers, owners, known, explicit_id=explicit,
+        may_replace=patch.may_replace_identifiers, strict=strict,
+    )
+    if res.profile_id is None:
+        profile_id = _create_profile(conn, account_id, patch, res.add, now)
+        tally.add(account_id, "profiles_created")
+        return WriteResult(profile_id=profile_id, profile_created=True, warnings=res.warnings)
+    row = rows[res.profile_id]
+    before = {k: row[k] for k in (*_IDENT_COLUMNS, *_RECORD_COLUMNS)}
+    for source_id in res.merge_from:
+        merge_into(conn, account_id, row, rows[source_id], now)
+    for kind, value in res.add:
+        _add_identifier(conn, account_id, row, kind, value)
+    for kind, old, new in res.replace:
+        conn.execute("DELETE FROM profile_identifiers WHERE account_id = ? AND kind = ? AND value = ?",
+                     (account_id, kind, old))
+        row[kind] = None
+        _add_identifier(conn, account_id, row, kind, new)
+    record = apply_patch({k: row[k] for k in _RECORD_COLUMNS}, patch)
+    row.update(record)
+    if any(row[k] != before[k] for k in before):
+        _update_profile(conn, account_id, row, now)
+    return WriteResult(profile_id=res.profile_id, warnings=res.warnings)
+
+
+def merge_into(conn: Conn, account_id: str, target: dict[str, Any], source: dict[str, Any], now: float) -> None:
+    """Fold the anonymous profile `source` into `target`: identifiers, events, properties."""
+    src, dst = source["id"], target["id"]
+    conn.execute("UPDATE profile_identifiers SET profile_id = ? WHERE account_id = ? AND profile_id = ?",
+                 (dst, account_id, src))
+    # Events keep their dedup keys; where the target already has the same key, the target's wins.
+    conn.execute(
+        "UPDATE events SET profile_id = ? WHERE account_id = ? AND profile_id = ? AND NOT EXISTS ("
+        " SELECT 1 FROM events t WHERE t.account_id = events.account_id AND t.profile_id = ?"
+        " AND t.metric_id = events.metric_id AND t.dedup_key = events.dedup_key)",
+        (dst, account_id, src, dst),
+    )
+    conn.execute("DELETE FROM events WHERE account_id = ? AND profile_id = ?", (account_id, src))
+    conn.execute("DELETE FROM profiles WHERE account_id = ? AND id = ?", (account_id, src))
+    conn.execute("UPDATE profile_merges SET new_id = ? WHERE account_id = ? AND new_id = ?", (dst, account_id, src))
+    conn.execute("INSERT INTO profile_merges (account_id, old_id, new_id, merged) VALUES (?, ?, ?, ?)",
+                 (account_id, src, dst, now))
+    merged: Record = merge_records({k: target[k] for k in _RECORD_COLUMNS}, {k: source[k] for k in _RECORD_COLUMNS})
+    target.update(merged)
+    for kind in ("anonymous_id", "exchange_id"):
+        if target.get(kind) is None:
+            target[kind] = source.get(kind)
+
+
+def _owners(conn: Conn, account_id: str, keys: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    if not keys:
+        return {}
+    where = " OR ".join("(kind = ? AND value = ?)" for _ in keys)
+    params: list[Any] = [account_id]
+    for kind, value in keys:
+        params += [kind, value]
+    rows = conn.all(f"SELECT kind, value, profile_id FROM profile_identifiers WHERE account_id = ? AND ({where})", params)
+    return {(kind, value): pid for kind, value, pid in rows}
+
+
+def _current_id(conn: Conn, account_id: str, profile_id: str) -> str:
+    """A profile id, followed through merges to the profile it now is."""
+    row = conn.one("SELECT new_id FROM profile_merges WHERE account_id = ? AND old_id = ?", (account_id, profile_id))
+    return row[0] if row else profile_id
+
+
+def _load_profiles(conn: Conn, account_id: str, profile_ids: set[str]) -> dict[str, dict[str, Any]]:
+    if not profile_ids:
+        return {}
+    marks = ", ".join("?" for _ in profile_ids)
+    rows = conn.all(
+        f"SELECT {', '.join(_PROFILE_COLUMNS)} FROM profiles WHERE account_id = ? AND id IN ({marks})",
+        [account_id, *sorted(profile_ids)],
+    )
+    out = {}
+    for values in rows:
+        row = dict(zip(_PROFILE_COLUMNS, values))
+        for part in ("location", "properties", "consent"):
+            row[part] = conn.from_json(row[part]) or {}
+        out[row["id"]] = row
+    return out
+
+
+def _create_profile(conn: Conn, account_id: str, patch: ProfilePatch, add: list[tuple[str, str]], now: float) -> str:
+    profile_id = ids.new_ulid()
+    row: dict[str, Any] = {"id": profile_id, **{k: None for k in _IDENT_COLUMNS}}
+    row.update(apply_patch(empty_record(), patch))
+    for kind, value in add:
+        _add_identifier(conn, account_id, row, kind, value)
+    columns = ("account_id", *_PROFILE_COLUMNS, "updated")
+    conn.execute(
+        f"INSERT INTO profiles ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})",
+        [account_id, *_row_values(conn, row, _PROFILE_COLUMNS[:-1]), now, now],
+    )
+    return profile_id
+
+
+def _add_identifier(conn: Conn, account_id: str, row: dict[str, Any], kind: str, value: str) -> None:
+    conn.execute("INSERT INTO profile_identifiers (account_id, kind, value, profile_id) VALUES (?, ?, ?, ?)",
+                 (account_id, kind, value, row["id"]))
+    if row.get(kind) is None:
+        row[kind] = value
+
+
+def _update_profile(conn: Conn, account_id: str, row: dict[str, Any], now: float) -> None:
+    columns = (*_IDENT_COLUMNS, *_RECORD_COLUMNS)
+    assignments = ", ".join(f"{c} = ?" for c in columns)
+    conn.execute(
+        f"UPDATE profiles SET {assignments}, updated = ? WHERE account_id = ? AND id = ?",
+        [*_row_values(conn, row, columns), now, account_id, row["id"]],
+    )
+
+
+def _row_values(conn: Conn, row: dict[str, Any], columns: tuple[str, ...]) -> list[Any]:
+    return [conn.to_json(row[c]) if c in ("location", "properties", "consent") else row[c] for c in columns]
