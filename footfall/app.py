@@ -8,15 +8,17 @@ import logging
 from typing import AsyncIterator
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.routing import Route
 
 from footfall import config
-from footfall.api import health, legacy
+from footfall.api import conventions, health, legacy
 from footfall.api.services import Services
 from footfall.config import Settings
 from footfall.ingest.pipeline import Pipeline
 from footfall.store import batch, db
 from footfall.store.reader import Readers
+from footfall.wire.jsonapi import ApiError
 
 log = logging.getLogger("footfall")
 
@@ -52,5 +54,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
             pipeline.stop()
             readers.close()
 
-    routes = [*legacy.routes, Route("/healthz", health.healthz)]
-    return Starlette(routes=routes, lifespan=lifespan)
+    routes = [
+        *legacy.routes,
+        Route("/healthz", health.healthz),
+    ]
+    handlers = {
+        ApiError: conventions.api_error_handler,
+        HTTPException: conventions.http_error_handler,
+        Exception: conventions.server_error_handler,
+    }
+    return Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers)

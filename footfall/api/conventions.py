@@ -1,0 +1,163 @@
+"""What every modern route shares: revision header, keys and scopes, JSON bodies, errors, routes.
+
+Routes under /api (server, private key) and /client (public key in ?company_id=) use these so that
+every answer follows the same conventions; an ApiError raised anywhere becomes a JSON:API error.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any, Awaitable, Callable
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from footfall.api.body import TooLarge, read_limited
+from footfall.api.services import services
+from footfall.domain import scopes
+from footfall.store.accounts import Account, KeyGrant
+from footfall.wire.jsonapi import MEDIA_TYPE, ApiError, errors_body, invalid
+
+log = logging.getLogger("footfall.api")
+_REVISION = re.compile(r"^\d{4}-\d{2}-\d{2}(\.[A-Za-z0-9_-]+)?$")
+_decode = msgspec.json.Decoder().decode
+_encode = msgspec.json.Encoder().encode
+
+
+def check_revision(request: Request) -> str:
+    """Every modern request names an API revision (YYYY-MM-DD[.suffix]); any well-formed date is accepted."""
+    value = request.headers.get("revision")
+    if value is None:
+        raise ApiError(400, "invalid", "The `revision` header is required (e.g. revision: 2026-07-15).",
+                       parameter="revision")
+    match = _REVISION.match(value.strip())
+    if not match or not _valid_date(value.strip()[:10]):
+        raise ApiError(400, "invalid", f"The `revision` header {value!r} is not a date of the form YYYY-MM-DD[.suffix].",
+                       parameter="revision")
+    return value.strip()
+
+
+def _valid_date(text: str) -> bool:
+    from datetime import date
+
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+async def private_key(request: Request, family: str, mode: str) -> KeyGrant:
+    """The caller's private key grant, with `family:mode` required (401 / 403 otherwise)."""
+    header = request.headers.get("authorization")
+    if not header:
+        raise ApiError(401, "not_authenticated", "Provide a private key: Authorization: Klaviyo-API-Key pk_…")
+    scheme, _, key = header.strip().partition(" ")
+    key = key.strip()
+    if scheme.lower() not in ("klaviyo-api-key", "bearer") or not key:
+        raise ApiError(401, "not_authenticated", "The Authorization header must be `Klaviyo-API-Key <private key>`.")
+    grant = await services(request).grant_for_private_key(key)
+    if grant is None:
+        raise ApiError(401, "authentication_failed", "Incorrect authentication credentials.",
+                       title="Incorrect authentication credentials.")
+    if not scopes.allows(grant.scopes, family, mode):
+        raise ApiError(403, "permission_denied", f"This key lacks the `{family}:{mode}` scope.")
+    return grant
+
+
+async def public_key(request: Request) -> Account:
+    """The account of ?company_id=<public key> on /client routes."""
+    company = request.query_params.get("company_id")
+    if not company:
+        raise ApiError(400, "invalid", "The `company_id` query parameter (your public key) is required.",
+                       parameter="company_id")
+    account = await services(request).account_for_public_key(company)
+    if account is None:
+        raise ApiError(400, "invalid", f"{company!r} is not the public key of any account.", parameter="company_id")
+    return account
+
+
+async def json_body(request: Request, limit: int) -> tuple[Any, int]:
+    """The request's JSON document and its size; 413 over the limit, 415 for another media type."""
+    ctype = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    if ctype and ctype not in ("application/json", MEDIA_TYPE, "text/plain", ""):
+        raise ApiError(415, "unsupported_media_type", f"Send application/json or {MEDIA_TYPE}, not {ctype}.")
+    try:
+        raw = await read_limited(request, limit)
+    except TooLarge:
+        raise ApiError(413, "payload_too_large", f"The request body is larger than {limit} bytes.") from None
+    if not raw.strip():
+        raise invalid("The request body is empty; a JSON:API document is required.", pointer="/data")
+    try:
+        return _decode(raw), len(raw)
+    except msgspec.DecodeError as exc:
+        raise invalid(f"The request body is not valid JSON ({exc}).", pointer="/") from None
+
+
+def document(data: Any, *, status: int = 200, links: dict[str, Any] | None = None,
+             included: list[Any] | None = None, meta: dict[str, Any] | None = None,
+             headers: dict[str, str] | None = None) -> Response:
+    body: dict[str, Any] = {"data": data}
+    if links is not None:
+        body["links"] = links
+    if included is not None:
+        body["included"] = included
+    if meta is not None:
+        body["meta"] = meta
+    return Response(_encode(body), status_code=status, media_type=MEDIA_TYPE, headers=headers)
+
+
+def accepted() -> Response:
+    """202 with an empty body, as Klaviyo answers writes that are processed (here: committed)."""
+    return Response(b"", status_code=202)
+
+
+def no_content() -> Response:
+    return Response(b"", status_code=204)
+
+
+def base_url(request: Request) -> str:
+    """Absolute base for links.self / links.next (honours the Host the client used)."""
+    return f"{request.url.scheme}://{request.headers.get('host') or request.url.netloc}"
+
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def api_route(path: str, endpoint: Endpoint, methods: list[str], *, name: str | None = None) -> list[Route]:
+    """The route with and without a trailing slash (older SDKs add one); revision checked first."""
+
+    async def checked(request: Request) -> Response:
+        check_revision(request)
+        return await endpoint(request)
+
+    checked.__name__ = endpoint.__name__
+    checked.__doc__ = endpoint.__doc__
+    return [Route(p, checked, methods=methods, name=(name if p == path else None))
+            for p in (path, path.rstrip("/") + "/")]
+
+
+async def api_error_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return Response(errors_body([exc]), status_code=exc.status, media_type=MEDIA_TYPE, headers=exc.headers)
+
+
+async def http_error_handler(request: Request, exc: Exception) -> Response:
+    """404 / 405 under /api and /client as JSON:API errors; plain text elsewhere."""
+    status = getattr(exc, "status_code", 500)
+    if request.url.path.startswith(("/api/", "/client/")):
+        code = {404: "not_found", 405: "method_not_allowed"}.get(status, "error")
+        detail = {404: f"No route {request.url.path}.", 405: f"{request.method} is not allowed on {request.url.path}."}
+        err = ApiError(status, code, detail.get(status, str(getattr(exc, "detail", ""))))
+        return Response(errors_body([err]), status_code=status, media_type=MEDIA_TYPE,
+                        headers=getattr(exc, "headers", None))
+    return Response(str(getattr(exc, "detail", "")), status_code=status, headers=getattr(exc, "headers", None))
+
+
+async def server_error_handler(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    err = ApiError(500, "error", "An unexpected error occurred; nothing partial was stored.")
+    return Response(errors_body([err]), status_code=500, media_type=MEDIA_TYPE)

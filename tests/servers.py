@@ -1,0 +1,68 @@
+"""Real Footfall servers for tests: uvicorn in a thread, on a free port, with real HTTP."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from dataclasses import dataclass
+
+import uvicorn
+
+from footfall.app import create_app
+from footfall.config import Settings
+from footfall.store import accounts, db
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ServerThread:
+    """A Footfall app served over HTTP from a background thread; `app` is reachable for inspection."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.app = create_app(settings)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning",
+                                lifespan="on", access_log=False)
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+
+    def start(self) -> "ServerThread":
+        self._thread.start()
+        deadline = time.monotonic() + 15
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("test server did not start")
+            time.sleep(0.02)
+        return self
+
+    @property
+    def services(self):
+        return self.app.state.services
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(15)
+
+
+@dataclass(frozen=True)
+class TestAccount:
+    id: str
+    name: str
+    public_key: str
+    private_key: str
+
+
+def new_account(database_url: str, name: str) -> TestAccount:
+    conn = db.connect(database_url)
+    try:
+        made = accounts.create_account(conn, name)
+    finally:
+        conn.close()
+    return TestAccount(made.account.id, made.account.name, made.account.public_key, made.private_key)
