@@ -1,0 +1,92 @@
+"""JSON:API resource objects for profiles, events and metrics, typed exactly as Klaviyo's SDKs expect.
+
+The official Python SDK validates responses strictly: integer timestamps, string ids, `links.self`
+on every resource. Every route renders through these functions so the shapes cannot drift.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from footfall.domain.models import LOCATION_FIELDS, PROFILE_ATTRIBUTES
+from footfall.timefmt import iso
+
+
+def profile(base: str, row: dict[str, Any]) -> dict[str, Any]:
+    """row: the profile columns (location/properties/consent already decoded)."""
+    pid = row["id"]
+    location = row.get("location") or {}
+    attributes = {
+        "email": row.get("email"),
+        "phone_number": row.get("phone_number"),
+        "external_id": row.get("external_id"),
+        "anonymous_id": row.get("anonymous_id"),
+        **{name: row.get(name) for name in PROFILE_ATTRIBUTES},
+        "created": iso(row["created"]),
+        "updated": iso(row["updated"]),
+        "last_event_date": iso(row.get("last_event_time")),
+        "location": {name: location.get(name) for name in LOCATION_FIELDS},
+        "properties": row.get("properties") or {},
+    }
+    return {
+        "type": "profile",
+        "id": pid,
+        "attributes": attributes,
+        "relationships": {
+            rel: {"links": {"self": f"{base}/api/profiles/{pid}/relationships/{rel}/",
+                            "related": f"{base}/api/profiles/{pid}/{rel}/"}}
+            for rel in ("lists", "segments")
+        },
+        "links": {"self": f"{base}/api/profiles/{pid}/"},
+    }
+
+
+def event(base: str, row: dict[str, Any]) -> dict[str, Any]:
+    """row: id, metric_id, profile_id, time, value, unique_id, properties."""
+    eid = row["id"]
+    props = dict(row.get("properties") or {})
+    if row.get("value") is not None:
+        props.setdefault("$value", row["value"])
+    if row.get("unique_id") is not None:
+        props.setdefault("$event_id", row["unique_id"])
+    return {
+        "type": "event",
+        "id": eid,
+        "attributes": {
+            "timestamp": int(row["time"]),
+            "event_properties": props,
+            "datetime": iso(row["time"]),
+            "uuid": eid,
+        },
+        "relationships": {
+            "profile": _to_one(base, "events", eid, "profile", row["profile_id"]),
+            "metric": _to_one(base, "events", eid, "metric", row["metric_id"]),
+        },
+        "links": {"self": f"{base}/api/events/{eid}/"},
+    }
+
+
+def metric(base: str, row: dict[str, Any]) -> dict[str, Any]:
+    """row: id, name, integration, created, updated."""
+    mid = row["id"]
+    integration = row.get("integration") or "API"
+    return {
+        "type": "metric",
+        "id": mid,
+        "attributes": {
+            "name": row["name"],
+            "created": iso(row["created"]),
+            "updated": iso(row["updated"]),
+            "integration": {"object": "integration", "id": integration.lower(), "key": integration.lower(),
+                            "name": integration, "category": integration},
+        },
+        "links": {"self": f"{base}/api/metrics/{mid}/"},
+    }
+
+
+def _to_one(base: str, parent: str, parent_id: str, name: str, target_id: str) -> dict[str, Any]:
+    return {
+        "data": {"type": name, "id": target_id},
+        "links": {"self": f"{base}/api/{parent}/{parent_id}/relationships/{name}/",
+                  "related": f"{base}/api/{parent}/{parent_id}/{name}/"},
+    }
