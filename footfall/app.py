@@ -9,10 +9,13 @@ from typing import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.routing import Route
 
 from footfall import config
-from footfall.api import conventions, health, legacy
+from footfall.api import conventions
+from footfall.api import (
+    health,
+    legacy,
+)
 from footfall.api.services import Services
 from footfall.config import Settings
 from footfall.ingest.pipeline import Pipeline
@@ -21,6 +24,13 @@ from footfall.store.reader import Readers
 from footfall.wire.jsonapi import ApiError
 
 log = logging.getLogger("footfall")
+
+
+# Each module under footfall/api that serves routes lists them in `routes`; one line each here.
+ROUTE_MODULES = [
+    legacy,
+    health,
+]
 
 
 def build_pipeline(settings: Settings) -> Pipeline:
@@ -54,10 +64,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             pipeline.stop()
             readers.close()
 
-    routes = [
-        *legacy.routes,
-        Route("/healthz", health.healthz),
-    ]
+    routes = [route for module in ROUTE_MODULES for route in module.routes]
     handlers = {
         ApiError: conventions.api_error_handler,
         HTTPException: conventions.http_error_handler,

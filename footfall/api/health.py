@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 from footfall.api.services import services
 
@@ -13,3 +14,6 @@ async def healthz(request: Request) -> JSONResponse:
     detail = pipeline.health()
     healthy = pipeline.alive and pipeline.store_ok
     return JSONResponse({"status": "ok" if healthy else "unhealthy", **detail}, status_code=200 if healthy else 503)
+
+
+routes = [Route("/healthz", healthz)]

@@ -8,7 +8,7 @@ across accounts, so the schema can be distributed by account later.
 from __future__ import annotations
 
 from sqlalchemy import (
-    JSON, BigInteger, Column, Float, Index, MetaData, PrimaryKeyConstraint, String, Table, Text,
+    JSON, BigInteger, Column, Float, Index, Integer, MetaData, PrimaryKeyConstraint, String, Table, Text,
     UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -125,3 +125,17 @@ counters = Table(
     PrimaryKeyConstraint("account_id", "name"),
 )
 
+
+bulk_jobs = Table(
+    "bulk_jobs", metadata,
+    Column("account_id", String(26), nullable=False),
+    Column("id", String(26), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("total", Integer, nullable=False),
+    Column("completed", Integer, nullable=False),
+    Column("failed", Integer, nullable=False),
+    Column("errors", Json, nullable=False),
+    Column("created", Epoch, nullable=False),
+    Column("completed_at", Epoch),
+    PrimaryKeyConstraint("account_id", "id"),
+)
