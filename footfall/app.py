@@ -13,8 +13,11 @@ from starlette.exceptions import HTTPException
 from footfall import config
 from footfall.api import conventions
 from footfall.api import (
+    client,
+    events_write,
     health,
     legacy,
+    profiles_write,
 )
 from footfall.api.services import Services
 from footfall.config import Settings
@@ -30,6 +33,9 @@ log = logging.getLogger("footfall")
 ROUTE_MODULES = [
     legacy,
     health,
+    client,
+    events_write,
+    profiles_write,
 ]
 
 

@@ -57,6 +57,15 @@ def decode(
     return patch
 
 
+def cleared_identifiers(resource: Any) -> list[str]:
+    """Single-valued identifiers sent as an explicit null (private-key PATCH / import clear them)."""
+    attributes = resource.get("attributes") if isinstance(resource, dict) else None
+    if not isinstance(attributes, dict):
+        return []
+    return [IDENTIFIER_FIELDS[key] for key in ("email", "phone_number", "external_id")
+            if key in attributes and attributes[key] is None]
+
+
 def _identifier(key: str, value: Any, where: str, region: str | None) -> str:
     if key == "email":
         return normalize.email(value, where)

@@ -90,3 +90,25 @@ def _to_one(base: str, parent: str, parent_id: str, name: str, target_id: str) -
         "links": {"self": f"{base}/api/{parent}/{parent_id}/relationships/{name}/",
                   "related": f"{base}/api/{parent}/{parent_id}/{name}/"},
     }
+
+
+def bulk_job(base: str, row: dict[str, Any]) -> dict[str, Any]:
+    """An event bulk create job, shaped like Klaviyo's other jobs (status, *_count, created_at, completed_at).
+
+    row: id, status, total, completed, failed, errors, created, completed_at.
+    """
+    jid = row["id"]
+    return {
+        "type": "event-bulk-create-job",
+        "id": jid,
+        "attributes": {
+            "status": row["status"],
+            "total_count": int(row["total"]),
+            "completed_count": int(row["completed"]),
+            "failed_count": int(row["failed"]),
+            "created_at": iso(row["created"]),
+            "completed_at": iso(row.get("completed_at")),
+            "errors": row.get("errors") or [],
+        },
+        "links": {"self": f"{base}/api/event-bulk-create-jobs/{jid}/"},
+    }

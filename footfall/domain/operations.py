@@ -1,0 +1,119 @@
+"""Ingest operations of the modern server API, beside TrackOp: strict create, import, update, merge, bulk.
+
+Each is one unit of work for the pipeline; store/profile_writes.py and store/bulk_events.py apply them.
+After-commit listeners receive these with their results: every result names the profiles it touched
+in `profile_ids`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from footfall.domain.models import Event, ProfilePatch, WriteResult
+
+
+@dataclass
+class CreateProfileOp:
+    """POST /api/profiles: create a new profile, or refuse (Conflict) if any identifier is taken."""
+
+    account_id: str
+    profile: ProfilePatch
+    size: int = 0
+
+
+@dataclass
+class ImportProfileOp:
+    """POST /api/profile-import: create or update (upsert); identifiers of two profiles conflict."""
+
+    account_id: str
+    profile: ProfilePatch
+    # Single-valued identifiers sent as null: private-key writes remove them from the profile.
+    clear_identifiers: list[str] = field(default_factory=list)
+    size: int = 0
+
+
+@dataclass
+class UpdateProfileOp:
+    """PATCH /api/profiles/{id}: change the profile with this id (profile.profile_id is set)."""
+
+    account_id: str
+    profile: ProfilePatch
+    clear_identifiers: list[str] = field(default_factory=list)
+    size: int = 0
+
+
+@dataclass
+class MergeProfilesOp:
+    """POST /api/profile-merge: fold the source profiles into the destination; sources are deleted."""
+
+    account_id: str
+    destination_id: str
+    source_ids: list[str]
+    size: int = 0
+
+
+@dataclass
+class MergeResult:
+    profile_id: str
+    merged: list[str] = field(default_factory=list)
+
+    @property
+    def profile_ids(self) -> list[str]:
+        return [self.profile_id]
+
+
+@dataclass
+class BulkEntry:
+    """One profile and its events; `path` says where it sits in the request, for errors."""
+
+    profile: ProfilePatch
+    events: list[Event]
+    path: str
+    event_paths: list[str] = field(default_factory=list)
+
+
+@dataclass
+class BulkEventsOp:
+    """Bulk event create (≤1000 events): all entries in one operation, so a refusal stores nothing.
+
+    job_id: record a bulk job with this id (server API); None for /client/event-bulk-create.
+    """
+
+    account_id: str
+    entries: list[BulkEntry]
+    job_id: str | None = None
+    size: int = 0
+
+    @property
+    def total(self) -> int:
+        return sum(len(entry.events) for entry in self.entries)
+
+
+@dataclass
+class BulkResult:
+    job_id: str | None
+    total: int
+    completed: int = 0
+    failed: int = 0
+    duplicates: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    results: list[WriteResult] = field(default_factory=list)
+
+    @property
+    def profile_ids(self) -> list[str]:
+        return list(dict.fromkeys(r.profile_id for r in self.results))
+
+
+def repeated_unique_id(seen: set[tuple[str, str, str]], profile_id: str, metric_id: str, unique: str | None) -> bool:
+    """Klaviyo's bulk rule: a unique_id repeated for the same profile and metric in one request fails it.
+
+    Records the key in `seen`; True when it was there already. Events without a unique_id never repeat here.
+    """
+    if unique is None:
+        return False
+    key = (profile_id, metric_id, unique)
+    if key in seen:
+        return True
+    seen.add(key)
+    return False

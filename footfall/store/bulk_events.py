@@ -1,0 +1,101 @@
+"""Bulk event create: up to 1000 events in one pipeline operation, and the job record that reports it.
+
+A unique_id repeated for the same profile and metric within the request refuses the whole operation
+(nothing stored), as Klaviyo documents. Any other refusal (an unknown profile id, the metric limit)
+fails only that entry, which the job counts in `failed` with the reason in `errors`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from footfall import clock
+from footfall.domain.errors import Conflict, InvalidInput, NotFound
+from footfall.domain.limits import Limits
+from footfall.domain.operations import BulkEntry, BulkEventsOp, BulkResult, repeated_unique_id
+from footfall.store import batch, writes
+from footfall.store.db import Conn
+from footfall.store.writes import Tally
+
+JOB_TYPE = "event-bulk-create-job"
+_ENTRY_REFUSALS = (NotFound, Conflict)
+_JOB_COLUMNS = ("id", "status", "total", "completed", "failed", "errors", "created", "completed_at")
+
+
+class RepeatedUniqueId(InvalidInput):
+    """The whole bulk request is refused: one unique_id twice for one profile and metric."""
+
+
+def apply_bulk(conn: Conn, op: BulkEventsOp, limits: Limits, tally: Tally) -> BulkResult:
+    now = clock.now()
+    result = BulkResult(job_id=op.job_id, total=op.total)
+    seen: set[tuple[str, str, str]] = set()
+    for entry in op.entries:
+        _apply_entry(conn, op.account_id, entry, limits, tally, now, seen, result)
+    if op.job_id is not None:
+        _insert_job(conn, op.account_id, result, now)
+    return result
+
+
+def _apply_entry(conn: Conn, account_id: str, entry: BulkEntry, limits: Limits, tally: Tally, now: float,
+                 seen: set[tuple[str, str, str]], result: BulkResult) -> None:
+    """One profile and its events, behind a nested savepoint so a refused entry leaves nothing."""
+    conn.execute("SAVEPOINT bulk_entry")
+    saved = dict(tally.counts)
+    try:
+        metric_ids = [writes.metric_for(conn, account_id, e.metric, limits, now) for e in entry.events]
+        profile = writes.upsert_profile(conn, account_id, entry.profile, now, tally)
+        outcomes = []
+        for event, metric_id, path in zip(entry.events, metric_ids, entry.event_paths):
+            if repeated_unique_id(seen, profile.profile_id, metric_id, event.unique_id):
+                raise RepeatedUniqueId(
+                    f"unique_id {event.unique_id!r} is repeated for the same profile and metric in this "
+                    "request; the request was refused and no events were stored", f"{path}.unique_id")
+            outcomes.append(writes.insert_event(conn, account_id, metric_id, profile.profile_id, event, now))
+    except RepeatedUniqueId:
+        raise  # the batch's savepoint for the whole operation undoes every entry
+    except (*_ENTRY_REFUSALS, InvalidInput) as exc:
+        conn.execute("ROLLBACK TO SAVEPOINT bulk_entry")
+        conn.execute("RELEASE SAVEPOINT bulk_entry")
+        tally.counts.clear()
+        tally.counts.update(saved)
+        result.failed += len(entry.events)
+        result.errors.append({"pointer": entry.path, "detail": _detail(exc)})
+        return
+    conn.execute("RELEASE SAVEPOINT bulk_entry")
+    duplicates = sum(1 for _, dup in outcomes if dup)
+    tally.add(account_id, "events_stored", len(outcomes) - duplicates)
+    if duplicates:
+        tally.add(account_id, "events_duplicate", duplicates)
+    result.completed += len(outcomes)
+    result.duplicates += duplicates
+    profile.event_id = outcomes[-1][0] if outcomes else None
+    result.results.append(profile)
+
+
+def _detail(exc: Exception) -> str:
+    path = getattr(exc, "path", "")
+    detail = getattr(exc, "detail", str(exc))
+    return f"{path}: {detail}" if path else detail
+
+
+def _insert_job(conn: Conn, account_id: str, result: BulkResult, now: float) -> None:
+    conn.execute(
+        f"INSERT INTO bulk_jobs (account_id, {', '.join(_JOB_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (account_id, result.job_id, "complete", result.total, result.completed, result.failed,
+         conn.to_json(result.errors), now, now),
+    )
+
+
+def get_job(conn: Conn, account_id: str, job_id: str) -> dict[str, Any] | None:
+    """One bulk job of the account, or None."""
+    row = conn.one(f"SELECT {', '.join(_JOB_COLUMNS)} FROM bulk_jobs WHERE account_id = ? AND id = ?",
+                   (account_id, job_id))
+    if row is None:
+        return None
+    job = dict(zip(_JOB_COLUMNS, row))
+    job["errors"] = conn.from_json(job["errors"]) or []
+    return job
+
+
+batch.register(BulkEventsOp, apply_bulk)

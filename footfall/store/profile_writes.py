@@ -1,0 +1,94 @@
+"""The server profile API's writes: strict create, import (upsert), update by id, clear identifiers, merge.
+
+Applied by the pipeline's writer inside a savepoint per operation (store/batch.py), so a refusal
+(Conflict, NotFound, InvalidInput) leaves nothing behind. Identity rules stay in domain/identity.py
+and the profile upsert in writes.upsert_profile; this module only adds the operations around them.
+"""
+
+from __future__ import annotations
+
+from footfall import clock
+from footfall.domain.errors import Conflict, InvalidInput, NotFound
+from footfall.domain.limits import Limits
+from footfall.domain.models import SINGLE_VALUED, WriteResult
+from footfall.domain.operations import (
+    CreateProfileOp, ImportProfileOp, MergeProfilesOp, MergeResult, UpdateProfileOp,
+)
+from footfall.store import batch, writes
+from footfall.store.db import Conn
+from footfall.store.writes import Tally
+
+DUPLICATE = "A profile already exists with one of these identifiers."
+
+
+def apply_create(conn: Conn, op: CreateProfileOp, limits: Limits, tally: Tally) -> WriteResult:
+    """A new profile, or Conflict naming the profile that already holds one of the identifiers."""
+    result = writes.upsert_profile(conn, op.account_id, op.profile, clock.now(), tally, strict=True)
+    if not result.profile_created:  # the savepoint is rolled back: whatever the upsert changed is undone
+        raise Conflict(DUPLICATE, result.profile_id)
+    return result
+
+
+def apply_import(conn: Conn, op: ImportProfileOp, limits: Limits, tally: Tally) -> WriteResult:
+    now = clock.now()
+    result = writes.upsert_profile(conn, op.account_id, op.profile, now, tally, strict=True)
+    clear_identifiers(conn, op.account_id, result.profile_id, op.clear_identifiers, now)
+    return result
+
+
+def apply_update(conn: Conn, op: UpdateProfileOp, limits: Limits, tally: Tally) -> WriteResult:
+    now = clock.now()
+    result = writes.upsert_profile(conn, op.account_id, op.profile, now, tally, strict=True)
+    clear_identifiers(conn, op.account_id, result.profile_id, op.clear_identifiers, now)
+    return result
+
+
+def clear_identifiers(conn: Conn, account_id: str, profile_id: str, kinds: list[str], now: float) -> None:
+    """Remove single-valued identifiers (email, phone, external id) from a profile: a null in a private write."""
+    for kind in kinds:
+        if kind not in SINGLE_VALUED:
+            raise InvalidInput(f"{kind} cannot be cleared", kind)
+        conn.execute("DELETE FROM profile_identifiers WHERE account_id = ? AND profile_id = ? AND kind = ?",
+                     (account_id, profile_id, kind))
+        conn.execute(f"UPDATE profiles SET {kind} = NULL, updated = ? WHERE account_id = ? AND id = ?",
+                     (now, account_id, profile_id))
+
+
+def apply_merge(conn: Conn, op: MergeProfilesOp, limits: Limits, tally: Tally) -> MergeResult:
+    """Fold each source into the destination: identifiers, events and the gaps in its fields."""
+    now = clock.now()
+    destination = writes._current_id(conn, op.account_id, op.destination_id)
+    sources = [writes._current_id(conn, op.account_id, s) for s in op.source_ids]
+    rows = writes._load_profiles(conn, op.account_id, {destination, *sources})
+    if destination not in rows:
+        raise NotFound(f"profile {op.destination_id} does not exist")
+    target = rows[destination]
+    merged: list[str] = []
+    for given, source in zip(op.source_ids, sources):
+        if source not in rows:
+            raise NotFound(f"profile {given} does not exist")
+        if source == destination or source in merged:
+            continue  # already the destination (an earlier merge), or listed twice
+        _fill_identifiers(target, rows[source])
+        writes.merge_into(conn, op.account_id, target, rows[source], now)
+        merged.append(source)
+    if merged:
+        writes._update_profile(conn, op.account_id, target, now)
+        tally.add(op.account_id, "profiles_merged", len(merged))
+    return MergeResult(profile_id=destination, merged=merged)
+
+
+def _fill_identifiers(target: dict, source: dict) -> None:
+    """The destination keeps its own email / phone / external id; it takes the source's where it has none.
+
+    Either way the source's identifier rows now point at the destination, so they still find it.
+    """
+    for kind in SINGLE_VALUED:
+        if target.get(kind) is None and source.get(kind) is not None:
+            target[kind] = source[kind]
+
+
+batch.register(CreateProfileOp, apply_create)
+batch.register(ImportProfileOp, apply_import)
+batch.register(UpdateProfileOp, apply_update)
+batch.register(MergeProfilesOp, apply_merge)
