@@ -17,7 +17,7 @@ from starlette.routing import Route
 
 from footfall import clock
 from footfall.api import conventions, ingest
-from footfall.api.conventions import accepted, api_route, json_body, public_key
+from footfall.api.conventions import accepted, api_route, public_key
 from footfall.api.services import services
 from footfall.domain.models import TrackOp
 from footfall.domain.operations import BulkEventsOp
@@ -77,7 +77,7 @@ async def subscribe(request: Request) -> Response:
 
 async def _document(request: Request) -> tuple[Any, Any, int]:
     account = await public_key(request)
-    body, size = await json_body(request, services(request).settings.limits.modern_payload_bytes)
+    body, size = await ingest.body(request)
     return account, body, size
 
 

@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from footfall import clock, ids
 from footfall.api import ingest
-from footfall.api.conventions import accepted, api_route, base_url, document, json_body, private_key
+from footfall.api.conventions import accepted, api_route, base_url, document, private_key
 from footfall.api.services import services
 from footfall.domain.models import TrackOp
 from footfall.domain.operations import BulkEventsOp
@@ -25,7 +25,7 @@ METRIC_NAME = "data.attributes.metric.data.attributes.name"
 async def create_event(request: Request) -> Response:
     grant = await private_key(request, "events", "write")
     svc = services(request)
-    body, size = await json_body(request, svc.settings.limits.modern_payload_bytes)
+    body, size = await ingest.body(request)
     with ingest.decoding():
         profile, event = modern_events.decode_event(body, svc.settings.limits, clock.now(), private=True,
                                                     phone_region=svc.settings.default_phone_region)
@@ -38,7 +38,7 @@ async def create_event(request: Request) -> Response:
 async def create_bulk_job(request: Request) -> Response:
     grant = await private_key(request, "events", "write")
     svc = services(request)
-    body, size = await json_body(request, svc.settings.limits.modern_payload_bytes)
+    body, size = await ingest.body(request)
     with ingest.decoding():
         entries = modern_events.decode_bulk_job(body, svc.settings.limits, clock.now(),
                                                 phone_region=svc.settings.default_phone_region)

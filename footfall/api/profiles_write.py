@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from footfall.api import ingest
-from footfall.api.conventions import api_route, base_url, document, json_body, private_key
+from footfall.api.conventions import api_route, base_url, document, private_key
 from footfall.api.services import services
 from footfall.domain.errors import InvalidInput
 from footfall.domain.models import ProfilePatch
@@ -54,7 +54,7 @@ async def update_profile(request: Request) -> Response:
 async def merge_profiles(request: Request) -> Response:
     """`{"data": {"type": "profile-merge", "id": <destination>, "relationships": {"profiles": {"data": [sources]}}}}`."""
     grant = await private_key(request, "profiles", "write")
-    body, size = await json_body(request, services(request).settings.limits.modern_payload_bytes)
+    body, size = await ingest.body(request)
     with ingest.decoding():
         destination, sources = _merge_request(body)
     op = MergeProfilesOp(grant.account_id, destination, sources, size)
@@ -109,7 +109,7 @@ def _missing_pointer(detail: str, destination: str, sources: list[str]) -> str:
 
 async def _profile_document(request: Request) -> tuple[Any, dict[str, Any], int]:
     grant = await private_key(request, "profiles", "write")
-    body, size = await json_body(request, services(request).settings.limits.modern_payload_bytes)
+    body, size = await ingest.body(request)
     with ingest.decoding():
         data = modern_events.resource(body, "data", "profile")
     return grant, data, size

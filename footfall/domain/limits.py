@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from footfall.domain.errors import LimitExceeded
+from footfall.domain.errors import InvalidInput, LimitExceeded
 
 
 @dataclass(frozen=True)
@@ -56,3 +56,19 @@ def check_value(value: Any, limits: Limits, path: str, depth: int) -> None:
 def _check_depth(depth: int, limits: Limits, path: str) -> None:
     if depth > limits.max_depth:
         raise LimitExceeded(f"nested more than {limits.max_depth} levels deep", path)
+
+
+def check_text(value: Any, path: str = "") -> None:
+    """Refuse a NUL character anywhere in a document's strings or keys: PostgreSQL cannot store it."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise InvalidInput("contains a NUL character (\\u0000), which cannot be stored", path)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            if "\x00" in key:
+                raise InvalidInput("a property name contains a NUL character (\\u0000)", where)
+            check_text(item, where)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            check_text(item, f"{path}[{i}]")
