@@ -23,7 +23,7 @@ def test_client_event_202_empty_and_stored(client, account, stored):
 
 def test_client_profile_adds_but_never_changes_identifiers(client, account, stored):
     assert post(client, account, "/client/profiles", profile_data(email="k@example.com", first_name="K")).status_code == 202
-    # a new identifier is added; a different external id... is added too since the profile had none
+    # an identifier the profile lacks is added
     assert post(client, account, "/client/profiles",
                 profile_data(email="k@example.com", external_id="ext-1")).status_code == 202
     # but an existing identifier is never replaced from the client side (still 202)

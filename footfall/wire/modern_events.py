@@ -71,8 +71,10 @@ def decode_bulk_entry(
     item = _typed(item, path, "event-bulk-create")
     attrs = _object(item.get("attributes"), f"{path}.attributes", required=True)
     for key in attrs:
-        if key not in ("profile", "events"):
-            raise InvalidInput(f"unknown attribute {key!r} (profile, events)", f"{path}.attributes.{key}")
+        if key not in ("profile", "events", "backfill"):
+            raise InvalidInput(f"unknown attribute {key!r} (profile, events, backfill)", f"{path}.attributes.{key}")
+    if not isinstance(attrs.get("backfill", False), bool):
+        raise InvalidInput("must be true or false", f"{path}.attributes.backfill")
     profile = modern_profile.decode(related(attrs, "profile", f"{path}.attributes"),
                                     f"{path}.attributes.profile.data", limits,
                                     private=private, phone_region=phone_region)
