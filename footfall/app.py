@@ -13,8 +13,11 @@ from starlette.exceptions import HTTPException
 from footfall import config
 from footfall.api import conventions
 from footfall.api import (
+    events_read,
     health,
     legacy,
+    metrics,
+    profiles_read,
 )
 from footfall.api.services import Services
 from footfall.config import Settings
@@ -30,6 +33,9 @@ log = logging.getLogger("footfall")
 ROUTE_MODULES = [
     legacy,
     health,
+    events_read,
+    profiles_read,
+    metrics,
 ]
 
 
