@@ -51,10 +51,6 @@ class DateTime:
     text: str
     value: datetime
 
-    @property
-    def epoch(self) -> float:
-        return self.value.timestamp()
-
 
 Scalar = Union[str, int, float, bool, None, DateTime]
 Value = Union[Scalar, list[Scalar]]
@@ -291,7 +287,7 @@ class FieldRule:
 
 @dataclass(frozen=True)
 class Checked:
-    """A whitelisted condition with its value typed: datetimes become epoch seconds."""
+    """A whitelisted condition with its value typed (datetimes are timezone-aware `datetime`s)."""
 
     field: str
     operator: str
@@ -328,7 +324,7 @@ def _check(cond: Condition, whitelist: Mapping[str, FieldRule]) -> Checked:
 def _typed(value: Scalar, kind: str, where: str) -> Any:
     if kind == "datetime":
         if isinstance(value, DateTime):
-            return value.epoch
+            return value.value
         hint = " (datetimes go unquoted)" if isinstance(value, str) else ""
         raise FilterError(f"{where} needs a datetime like 2023-04-19T00:00:00Z, not {_show(value)}{hint}")
     if kind == "number":

@@ -50,7 +50,9 @@ def _clause(account_id: str, cond: Criterion) -> ColumnElement[bool]:
                   .where(profile_merges.c.account_id == account_id, profile_merges.c.old_id == cond.value)
                   .scalar_subquery())
         return e.profile_id == func.coalesce(merged, cond.value)
-    if cond.field in ("datetime", "timestamp"):
+    if cond.field == "datetime":
+        return _COMPARE[cond.operator](e.time, cond.value.timestamp())
+    if cond.field == "timestamp":
         return _COMPARE[cond.operator](e.time, cond.value)
     if cond.field in ("profile", "metric"):  # has(): every event has both
         return e.id.is_not(None)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
 
 from sqlalchemy import func, select
@@ -39,10 +41,10 @@ for _name, _cols, _kinds in (
 _IDENTIFIER_KINDS = {"email": "email", "phone_number": "phone_number", "external_id": "external_id",
                      "anonymous_id": "anonymous_id", "_kx": "exchange_id"}
 _COMPARE = {
-    "greater-than": lambda col, v: col > v,
-    "greater-or-equal": lambda col, v: col >= v,
-    "less-than": lambda col, v: col < v,
-    "less-or-equal": lambda col, v: col <= v,
+    "greater-than": lambda col, us: col >= _first_shown_after(us),
+    "greater-or-equal": lambda col, us: col >= _first_shown_after(us - 1),
+    "less-than": lambda col, us: col < _first_shown_after(us - 1),
+    "less-or-equal": lambda col, us: col < _first_shown_after(us),
 }
 
 
@@ -83,8 +85,36 @@ def _clause(account_id: str, cond: Criterion) -> ColumnElement[bool]:
         owners = select(pi.profile_id).where(pi.account_id == account_id, pi.kind == kind, pi.value.in_(values))
         return p.id.in_(owners)
     if cond.field in ("created", "updated"):
-        return _COMPARE[cond.operator](p[cond.field], cond.value)
+        return _COMPARE[cond.operator](p[cond.field], _micros(cond.value))
     raise ValueError(f"no SQL for profile filter {cond.field}")  # the whitelist stops this earlier
+
+
+# created/updated are float seconds, shown rounded to the microsecond (footfall.timefmt.iso). A client
+# compares with what it was shown, so bounds are turned into the exact float where the shown value
+# changes: "greater than X" is "at least the first float shown as more than X". Rendering is
+# monotonic, so this is exact, and the comparison still uses the index.
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_US = timedelta(microseconds=1)
+_YEAR_3000_US = 32_503_680_000 * 1_000_000
+
+
+def _micros(moment: datetime) -> int:
+    return (moment - _EPOCH) // _US
+
+
+def _shown_micros(seconds: float) -> int:
+    return _micros(datetime.fromtimestamp(seconds, tz=timezone.utc))
+
+
+def _first_shown_after(us: int) -> float:
+    """The smallest float whose rendering is later than `us` microseconds after the epoch."""
+    us = max(-1, min(us, _YEAR_3000_US))  # beyond any stored time; keeps fromtimestamp in range
+    candidate = (us + 0.5) / 1e6
+    while _shown_micros(candidate) <= us:
+        candidate = math.nextafter(candidate, math.inf)
+    while _shown_micros(below := math.nextafter(candidate, -math.inf)) > us:
+        candidate = below
+    return candidate
 
 
 def _decoded(conn: Conn, row: dict[str, Any]) -> dict[str, Any]:
