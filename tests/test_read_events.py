@@ -262,3 +262,49 @@ def test_scopes_and_revision(client, world, database_url):
     assert client.get("/api/events", headers=headers("pk_" + "0" * 34)).status_code == 401
     r = client.get("/api/events", headers=headers(world.account.private_key, revision=None))
     assert r.status_code == 400 and r.json()["errors"][0]["source"] == {"parameter": "revision"}
+
+
+# -- nothing a client sends makes a 500 ------------------------------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_PIECES = st.sampled_from(["equals(", "greater-than(", "any(", "has(", "and(", "metric_id", "profile_id",
+                           "datetime", "timestamp", ",", ")", "(", "[", "]", '"', "'", "\\u0000", "1e308", "-0",
+                           "2023-01-01T00:00:00Z", "99999999999999999999", "\x00", "é", " "])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(flt=st.one_of(st.text(max_size=40), st.lists(_PIECES, max_size=14).map("".join)),
+       cursor=st.one_of(st.none(), st.text(max_size=30), st.binary(max_size=40).map(
+           lambda b: __import__("base64").urlsafe_b64encode(b).decode())),
+       size=st.one_of(st.none(), st.text(max_size=5)),
+       path=st.sampled_from(["/api/events", "/api/profiles", "/api/metrics"]))
+def test_random_parameters_never_fail_the_server(client, world, flt, cursor, size, path):
+    params = {"filter": flt}
+    if cursor is not None:
+        params["page[cursor]"] = cursor
+    if size is not None:
+        params["page[size]"] = size
+    r = client.get(path, params=params, headers=world.auth)
+    assert r.status_code in (200, 400), r.text
+    if r.status_code == 400:
+        assert r.json()["errors"][0]["source"]["parameter"] in ("filter", "page[cursor]", "page[size]")
+
+
+@pytest.mark.parametrize("forged", [
+    ["n", "-datetime", 1e300, "x"], ["n", "-datetime", 10**30, "x"], ["n", "-datetime", 1, "a\x00b"],
+    ["p", "-datetime", "x", 1], ["q", "-datetime", 1, "x"], {"n": 1}, ["n", "-datetime", 1],
+])
+def test_forged_cursors_are_400(client, world, forged):
+    from footfall.wire.jsonapi import encode_cursor
+    cursor = encode_cursor(*forged) if isinstance(forged, list) else encode_cursor(forged)
+    r = get(client, world, "/api/events", **{"page[cursor]": cursor})
+    assert r.status_code == 400 and r.json()["errors"][0]["source"] == {"parameter": "page[cursor]"}
+
+
+def test_odd_ids_are_404(client, world):
+    for eid in ("%00", "x" * 300, "%E2%82%AC"):
+        assert get(client, world, f"/api/events/{eid}").status_code == 404
+        assert get(client, world, f"/api/profiles/{eid}").status_code == 404
+        assert get(client, world, f"/api/metrics/{eid}").status_code == 404

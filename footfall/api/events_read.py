@@ -90,7 +90,7 @@ async def list_events(request: Request) -> Response:
 
 async def get_event(request: Request) -> Response:
     account_id = await reading.account_for(request, "events")
-    event_id = request.path_params["id"]
+    event_id = reading.path_id(request, "event")
     shape = _Shape(request)
 
     def load(conn: Conn):
@@ -104,7 +104,7 @@ async def get_event(request: Request) -> Response:
 
 
 async def _event_or_404(request: Request, account_id: str) -> dict[str, Any]:
-    event_id = request.path_params["id"]
+    event_id = reading.path_id(request, "event")
     row = await reading.read(request, lambda conn: event_queries.one(conn, account_id, event_id))
     if row is None:
         raise reading.not_found("event", event_id)

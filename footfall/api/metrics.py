@@ -38,7 +38,7 @@ async def list_metrics(request: Request) -> Response:
 
 async def get_metric(request: Request) -> Response:
     account_id = await reading.account_for(request, "metrics")
-    metric_id = request.path_params["id"]
+    metric_id = reading.path_id(request, "metric")
     fields = params.fieldset(request.query_params, "metric", METRIC_FIELDS)
     row = await reading.read(request, lambda conn: metric_queries.one(conn, account_id, metric_id))
     if row is None:

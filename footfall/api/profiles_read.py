@@ -83,7 +83,7 @@ async def list_profiles(request: Request) -> Response:
 
 async def get_profile(request: Request) -> Response:
     account_id = await reading.account_for(request, "profiles")
-    profile_id = request.path_params["id"]
+    profile_id = reading.path_id(request, "profile")
     params.include(request.query_params, ())
     fields = params.fieldset(request.query_params, "profile", PROFILE_FIELDS)
     row = await reading.read(request, lambda conn: profile_queries.one(conn, account_id, profile_id))

@@ -55,5 +55,13 @@ def single(request: Request, data: dict[str, Any] | None, included: list[dict[st
     return document(data, links={"self": str(base_url(request) + request.url.path)}, included=included)
 
 
+def path_id(request: Request, kind: str) -> str:
+    """The {id} of the path; one no row could have (NUL, overlong) is a 404 without asking the store."""
+    ident = request.path_params["id"]
+    if "\0" in ident or len(ident) > 64:
+        raise not_found(kind, ident)
+    return ident
+
+
 def not_found(kind: str, ident: str) -> ApiError:
     return ApiError(404, "not_found", f"No {kind} with id {ident!r} in this account.")

@@ -227,18 +227,45 @@ class _Parser:
                 if self.i + 1 >= len(self.text):
                     break
                 nxt = self.text[self.i + 1]
-                if nxt == "u" and re.fullmatch(r"[0-9a-fA-F]{4}", self.text[self.i + 2:self.i + 6]):
-                    out.append(chr(int(self.text[self.i + 2:self.i + 6], 16)))
-                    self.i += 6
+                if nxt == "u":
+                    out.append(self.unicode_escape())
                     continue
                 if nxt not in _ESCAPES:
                     raise self.error(f"unknown escape '\\{nxt}' in a string")
                 out.append(_ESCAPES[nxt])
                 self.i += 2
                 continue
+            if ch == "\0":
+                raise self.error("strings may not contain NUL")
+            if "\ud800" <= ch <= "\udfff":
+                raise self.error("unpaired surrogate in a string")
             out.append(ch)
             self.i += 1
         raise self.error(f"unterminated string (missing closing {quote})", start)
+
+    def unicode_escape(self) -> str:
+        """\\uXXXX, with a UTF-16 surrogate pair (\\uD83D\\uDE00) read as one character."""
+        code = self._hex4(self.i + 2)
+        assert code is not None
+        self.i += 6
+        if 0xD800 <= code <= 0xDBFF and self.text[self.i:self.i + 2] == "\\u":
+            low = self._hex4(self.i + 2, quiet=True)
+            if low is not None and 0xDC00 <= low <= 0xDFFF:
+                self.i += 6
+                return chr(0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00))
+        if 0xD800 <= code <= 0xDFFF:
+            raise self.error("unpaired surrogate in a \\u escape", self.i - 6)
+        if code == 0:
+            raise self.error("strings may not contain NUL", self.i - 6)
+        return chr(code)
+
+    def _hex4(self, at: int, quiet: bool = False) -> int | None:
+        digits = self.text[at:at + 4]
+        if re.fullmatch(r"[0-9a-fA-F]{4}", digits):
+            return int(digits, 16)
+        if quiet:
+            return None
+        raise self.error("\\u must be followed by four hex digits", at - 2)
 
     def list(self) -> list[Scalar]:
         self.i += 1

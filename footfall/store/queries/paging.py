@@ -19,6 +19,8 @@ from footfall.store.db import Conn
 from footfall.store.queries.run import rows as run_rows
 
 CURSOR = "page[cursor]"
+_MAX_TEXT = 1024          # a forged cursor must not reach SQL with values the backends refuse
+_MAX_NUMBER = 2.0 ** 62
 
 
 @dataclass(frozen=True)
@@ -91,8 +93,8 @@ def _check(position: list[Any], key: SortKey) -> tuple[str, list[Any]]:
                            "keep the sort when following links", CURSOR)
     values = position[2:]
     for value, kind in zip(values, key.kinds):
-        ok = isinstance(value, str) if kind is str else (
-            isinstance(value, (int, float)) and not isinstance(value, bool))
+        ok = (isinstance(value, str) and "\0" not in value and len(value) <= _MAX_TEXT) if kind is str else (
+            isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) <= _MAX_NUMBER)
         if not ok:
             raise InvalidInput("is not a cursor this server issued", CURSOR)
     return position[0], values
