@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from sqlalchemy import and_, or_
+from sqlalchemy import literal, tuple_
 from sqlalchemy.sql import ColumnElement, Select
 
 from footfall.domain.errors import InvalidInput
@@ -101,11 +101,9 @@ def _check(position: list[Any], key: SortKey) -> tuple[str, list[Any]]:
 
 
 def _beyond(key: SortKey, values: list[Any], *, after: bool) -> ColumnElement[bool]:
-    """Rows strictly after (or before) `values` in the key's order: a lexicographic comparison."""
+    """Rows strictly after (or before) `values` in the key's order: a row-value comparison, which
+    both backends evaluate lexicographically and PostgreSQL can start an index scan from."""
     forward = after != key.descending
-    clause: ColumnElement[bool] | None = None
-    for col, value in reversed(list(zip(key.columns, values))):
-        strict = col > value if forward else col < value
-        clause = strict if clause is None else or_(strict, and_(col == value, clause))
-    assert clause is not None
-    return clause
+    # Values are bound with their column's type: an untyped float would be cast to INTEGER on PostgreSQL.
+    row, at = tuple_(*key.columns), tuple_(*[literal(v, col.type) for col, v in zip(key.columns, values)])
+    return row > at if forward else row < at
