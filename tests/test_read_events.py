@@ -308,3 +308,18 @@ def test_odd_ids_are_404(client, world):
         assert get(client, world, f"/api/events/{eid}").status_code == 404
         assert get(client, world, f"/api/profiles/{eid}").status_code == 404
         assert get(client, world, f"/api/metrics/{eid}").status_code == 404
+
+
+def test_fractional_bounds_compare_exactly(client, world):
+    """Event times are whole seconds: a bound half a second past one is between it and the next."""
+    t = world.events[3]["time"]
+    for op, flt, included in [
+        ("greater-than", f"greater-than(timestamp,{t - 0.5})", True),
+        ("greater-or-equal", f"greater-or-equal(timestamp,{t + 0.5})", False),
+        ("less-than", f"less-than(timestamp,{t + 0.5})", True),
+        ("less-or-equal", f"less-or-equal(timestamp,{t - 0.5})", False),
+        ("datetime", f"greater-than(datetime,{iso(t).replace('Z', '.5Z')})", False),
+        ("datetime", f"less-than(datetime,{iso(t).replace('Z', '.5Z')})", True),
+    ]:
+        found = world.events[3]["id"] in ids(get(client, world, "/api/events", filter=flt, **{"page[size]": 1000}).json())
+        assert found is included, (op, flt)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, Iterable
 
 from sqlalchemy import func, select
@@ -21,11 +22,13 @@ for _name in ("datetime", "timestamp"):
     SORTS[_name] = SortKey(_name, (e.time, e.id), (float, str))
     SORTS["-" + _name] = SortKey("-" + _name, (e.time, e.id), (float, str), descending=True)
 
+# `time` is whole seconds; a fractional bound is turned into the equivalent whole one, so the
+# comparison stays on integers (PostgreSQL would otherwise round the bound when binding it).
 _COMPARE = {
-    "greater-than": lambda col, v: col > v,
-    "greater-or-equal": lambda col, v: col >= v,
-    "less-than": lambda col, v: col < v,
-    "less-or-equal": lambda col, v: col <= v,
+    "greater-than": lambda col, v: col > math.floor(v),
+    "greater-or-equal": lambda col, v: col >= math.ceil(v),
+    "less-than": lambda col, v: col < math.ceil(v),
+    "less-or-equal": lambda col, v: col <= math.floor(v),
 }
 
 
