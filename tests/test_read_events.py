@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from footfall.store import accounts, db
-from tests.read_world import HOUR, N_EVENTS, T0, World, headers, iso, world  # noqa: F401  (fixture)
+from tests.read_world import HOUR, T0, World, headers, iso, world  # noqa: F401  (fixture)
 
 
 def get(client, world: World, path: str, **params):
