@@ -14,9 +14,12 @@ from footfall import config
 from footfall.api import conventions
 from footfall.api import (
     client,
+    events_read,
     events_write,
     health,
     legacy,
+    metrics,
+    profiles_read,
     profiles_write,
 )
 from footfall.api.services import Services
@@ -36,6 +39,9 @@ ROUTE_MODULES = [
     client,
     events_write,
     profiles_write,
+    events_read,
+    profiles_read,
+    metrics,
 ]
 
 

@@ -1,0 +1,98 @@
+"""GET /api/profiles and /api/profiles/{id}: the read half of Klaviyo's Profiles API (scope `profiles:read`).
+
+A profile id that was merged into another profile (anonymous profiles are merged when a later
+payload ties them to a known one) answers with the surviving profile, whose own id is in the
+body, so an id a client kept keeps working. An id that never existed in the account is a 404.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from footfall.api import reading
+from footfall.api.conventions import api_route, base_url
+from footfall.domain import normalize
+from footfall.domain.errors import InvalidInput
+from footfall.domain.models import LOCATION_FIELDS, PROFILE_ATTRIBUTES
+from footfall.store.db import Conn
+from footfall.store.queries import profiles as profile_queries
+from footfall.wire import params, resources
+from footfall.wire.filters import Checked, FieldRule
+
+_COMPARISONS = ("greater-than", "greater-or-equal", "less-than", "less-or-equal")
+WHITELIST = {
+    "id": FieldRule(("equals", "any")),
+    "email": FieldRule(("equals", "any")),
+    "phone_number": FieldRule(("equals", "any")),
+    "external_id": FieldRule(("equals", "any")),
+    "anonymous_id": FieldRule(("equals", "any")),
+    "_kx": FieldRule(("equals",)),
+    "created": FieldRule(_COMPARISONS, "datetime"),
+    "updated": FieldRule(_COMPARISONS, "datetime"),
+}
+SORTS = tuple(s for name in ("id", "created", "updated", "email") for s in (name, "-" + name))
+DEFAULT_SORT = "id"
+PROFILE_FIELDS = (
+    "email", "phone_number", "external_id", "anonymous_id", *PROFILE_ATTRIBUTES,
+    "created", "updated", "last_event_date", "location", *[f"location.{f}" for f in LOCATION_FIELDS],
+    "properties",
+)
+PAGE_DEFAULT, PAGE_MAX = 20, 100
+
+
+def _render(request: Request, rows: list[dict[str, Any]], fields: frozenset[str] | None) -> list[dict[str, Any]]:
+    base = base_url(request)
+    return [params.sparse(resources.profile(base, row), fields) for row in rows]
+
+
+def _canonical(conditions: list[Checked]) -> list[Checked]:
+    """Emails and phone numbers are stored canonical (lower-case, E.164); match them that way."""
+    return [Checked(c.field, c.operator, _canonical_value(c.field, c.value)) for c in conditions]
+
+
+def _canonical_value(field: str, value: Any) -> Any:
+    if isinstance(value, list):
+        return [_canonical_value(field, v) for v in value]
+    if field == "email":
+        return value.strip().lower()
+    if field == "phone_number":
+        try:
+            return normalize.phone(value, "phone_number")
+        except InvalidInput:
+            return value  # not a phone number: it matches nothing, which is the right answer
+    return value
+
+
+async def list_profiles(request: Request) -> Response:
+    account_id = await reading.account_for(request, "profiles")
+    conditions = _canonical(reading.checked_filters(request, WHITELIST))
+    sort = params.sort(request.query_params, SORTS, DEFAULT_SORT)
+    window = reading.window(request, PAGE_DEFAULT, PAGE_MAX)
+    params.include(request.query_params, ())
+    fields = params.fieldset(request.query_params, "profile", PROFILE_FIELDS)
+
+    def load(conn: Conn):
+        return profile_queries.page(conn, account_id, conditions, sort, window)
+
+    page = await reading.read(request, load)
+    return reading.collection(request, _render(request, page.rows, fields), page)
+
+
+async def get_profile(request: Request) -> Response:
+    account_id = await reading.account_for(request, "profiles")
+    profile_id = reading.path_id(request, "profile")
+    params.include(request.query_params, ())
+    fields = params.fieldset(request.query_params, "profile", PROFILE_FIELDS)
+    row = await reading.read(request, lambda conn: profile_queries.one(conn, account_id, profile_id))
+    if row is None:
+        raise reading.not_found("profile", profile_id)
+    return reading.single(request, _render(request, [row], fields)[0])
+
+
+routes = [
+    *api_route("/api/profiles", list_profiles, ["GET"], name="get_profiles"),
+    *api_route("/api/profiles/{id}", get_profile, ["GET"], name="get_profile"),
+]
