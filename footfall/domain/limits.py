@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from footfall.domain.errors import LimitExceeded
+from footfall.domain.errors import InvalidInput, LimitExceeded
 
 
 @dataclass(frozen=True)
@@ -56,3 +56,22 @@ def check_value(value: Any, limits: Limits, path: str, depth: int) -> None:
 def _check_depth(depth: int, limits: Limits, path: str) -> None:
     if depth > limits.max_depth:
         raise LimitExceeded(f"nested more than {limits.max_depth} levels deep", path)
+
+
+def may_hold_nul(text: str) -> bool:
+    """Cheap pre-check on JSON text: could a decoded string contain U+0000?"""
+    return "\\u0000" in text or "\x00" in text
+
+
+def reject_nul(value: Any, path: str = "") -> None:
+    """Refuse U+0000 anywhere (keys or strings): PostgreSQL text and jsonb cannot store it."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise InvalidInput("strings must not contain the NUL character (U+0000)", path or "data")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            reject_nul(key, path)
+            reject_nul(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            reject_nul(item, f"{path}[{i}]")
