@@ -32,6 +32,7 @@ from bench.server_proc import Proc, footfall_serve, free_port
 KIND_OF = {"track GET": "track_get", "track POST": "track_post", "client events": "client_event",
            "server events": "server_event"}
 SERVER_CPU, CLIENT_CPU = 0, 1
+LOAD_AT_START = "?"
 GOALS = {"vs_starlette": 0.75, "vs_bare": 1.0, "vs_store": 0.7, "p99_ms": 25.0, "rss_mb": 250.0}
 
 
@@ -45,6 +46,7 @@ class Row:
     p99_ms: float
     cpu_pct: float
     rss_mb: float
+    cpu_us: float = 0.0  # server CPU microseconds per acknowledged request (robust to a shared machine)
     acked: int = 0  # acknowledged events
     refused: int = 0
     other: int = 0
@@ -90,8 +92,9 @@ def measure(proc: Proc, label: str, route: str, kind: str, keys: Keys, args, per
     seconds = res["duration_us"] / 1e6
     rps = res["acked"] / seconds  # acknowledged requests per second (refusals are not throughput)
     errors = sum(res["errors"].values()) - res["errors"]["status"]
+    cpu_us = (proc.cpu_seconds() - cpu0) * 1e6 / max(res["acked"], 1)
     return Row(label, route, rps, rps * per_request, res["p50_us"] / 1000, res["p99_us"] / 1000, cpu,
-               proc.peak_rss / 2**20, res["acked"] * per_request, res["refused"], res["other"], errors)
+               proc.peak_rss / 2**20, cpu_us, res["acked"] * per_request, res["refused"], res["other"], errors)
 
 
 # -- references -----------------------------------------------------------------------------------
@@ -193,21 +196,22 @@ def _check_stored(url: str, account_id: str, rows: list[Row], connections: int) 
 
 def _line(r: Row) -> str:
     return (f"  {r.label:22} {r.route:38} {r.rps:9,.0f} req/s {r.eps:9,.0f} ev/s  p50 {r.p50_ms:6.2f} ms  "
-            f"p99 {r.p99_ms:6.2f} ms  cpu {r.cpu_pct:4.0f}%  rss {r.rss_mb:5.0f} MB"
+            f"p99 {r.p99_ms:6.2f} ms  cpu {r.cpu_pct:4.0f}% ({r.cpu_us:5.0f} us/req)  rss {r.rss_mb:5.0f} MB"
             + (f"  refused {r.refused}" if r.refused else "") + (f"  other {r.other}" if r.other else "")
             + (f"  socket errors {r.errors}" if r.errors else ""))
 
 
 def table(refs: dict[str, Row], results: list[tuple[str, list[Row], float, str]], args) -> None:
+    print(f"\nLoad average before the run {LOAD_AT_START}, after {os.getloadavg()[0]:.2f} (other processes share the CPUs)")
     print(f"\nIngest benchmark: {args.connections} connections, {args.duration:g}s per run, server on CPU "
           f"{SERVER_CPU}, wrk on CPU {CLIENT_CPU}, machine has {os.cpu_count()} CPUs")
     head = (f"{'server':22} {'route':38} {'req/s':>9} {'events/s':>10} {'p50 ms':>7} {'p99 ms':>7} {'cpu%':>5} "
-            f"{'RSS MB':>6}  {'vs starlette':>12} {'vs bare':>8} {'vs store':>8}")
+            f"{'RSS MB':>6} {'cpu us/req':>10}  {'vs starlette':>12} {'vs bare':>8} {'vs store':>8}  {'cpu-cost ratio vs starlette/bare':>32}")
     print(head)
     print("-" * len(head))
     for r in refs.values():
         print(f"{r.label:22} {r.route:38} {r.rps:9,.0f} {r.eps:10,.0f} {r.p50_ms:7.2f} {r.p99_ms:7.2f} {r.cpu_pct:5.0f} "
-              f"{r.rss_mb:6.0f}  {'':>12} {'':>8} {'':>8}")
+              f"{r.rss_mb:6.0f} {r.cpu_us:10.0f}")
     verdicts = []
     for backend, rows, ceiling, check in results:
         print(f"{'store ceiling ' + backend:22} {'batches of 1000, no HTTP':38} {'':>9} {ceiling:10,.0f}")
@@ -219,7 +223,8 @@ def table(refs: dict[str, Row], results: list[tuple[str, list[Row], float, str]]
             vs_bare = r.rps / bare.rps if bare and not bulk else None
             vs_store = r.eps / ceiling if ceiling else None
             print(f"{r.label:22} {r.route:38} {r.rps:9,.0f} {r.eps:10,.0f} {r.p50_ms:7.2f} {r.p99_ms:7.2f} "
-                  f"{r.cpu_pct:5.0f} {r.rss_mb:6.0f}  {_ratio(vs_star):>12} {_ratio(vs_bare):>8} {_ratio(vs_store):>8}")
+                  f"{r.cpu_pct:5.0f} {r.rss_mb:6.0f} {r.cpu_us:10.0f}  {_ratio(vs_star):>12} {_ratio(vs_bare):>8} "
+                  f"{_ratio(vs_store):>8}  {_cost(star, r, bulk)} / {_cost(bare, r, bulk)}")
             if bulk:
                 verdicts.append(_goal(f"{backend} {r.route} bulk >= {GOALS['vs_store']}x store", vs_store, GOALS["vs_store"]))
             else:
@@ -233,6 +238,14 @@ def table(refs: dict[str, Row], results: list[tuple[str, list[Row], float, str]]
     print("\nGoals:")
     for v in verdicts:
         print("  " + v)
+
+
+def _cost(ref: Row | None, r: Row, bulk: bool) -> str:
+    """Throughput ratio implied by CPU cost per request (ref µs / our µs): what the ratio would be
+    if both had a whole core, which the shared machine does not always give."""
+    if ref is None or bulk or not r.cpu_us:
+        return ""
+    return f"{ref.cpu_us / r.cpu_us:.2f}x"
 
 
 def _ratio(value: float | None) -> str:
@@ -256,6 +269,8 @@ def main(argv: list[str]) -> None:
     args = parser.parse_args(argv)
     args.duration = args.duration or (3.0 if args.quick else 10.0)
     ensure_wrk()
+    global LOAD_AT_START
+    LOAD_AT_START = f"{os.getloadavg()[0]:.2f}"
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
     with tempfile.TemporaryDirectory(prefix="footfall-bench-") as log_dir:
         refs = reference_rows(args)
