@@ -28,5 +28,9 @@ test: $(STAMP) $(NODE_SDK)/node_modules/.installed
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
+# Long fault drills: 20 x kill -9 per backend, PostgreSQL stopped and stalled (private cluster).
+crashtest: $(STAMP)
+	$(BIN)/python -m bench crash
+
 clean:
 	rm -rf $(VENV) $(NODE_SDK)/node_modules .pytest_cache

@@ -12,8 +12,10 @@ PARTS = ["ingest", "segments"]
 
 
 def main(argv: list[str]) -> None:
-    chosen = [a for a in argv if not a.startswith("-")] or PARTS
-    flags = [a for a in argv if a.startswith("-")]
+    # Part names come first; everything from the first flag on goes to the parts (so `--duration 5` works).
+    first_flag = next((i for i, a in enumerate(argv) if a.startswith("-")), len(argv))
+    chosen = argv[:first_flag] or PARTS
+    flags = argv[first_flag:]
     for part in chosen:
         try:
             module = importlib.import_module(f"bench.{part}")

@@ -53,6 +53,8 @@ def build_pipeline(settings: Settings) -> Pipeline:
         max_bytes=settings.queue_max_bytes,
         batch_max=settings.batch_max_items,
         retry_after=settings.retry_after_seconds,
+        ack_timeout=settings.ack_timeout_seconds,
+        stall_after=settings.store_stall_seconds,
     )
 
 

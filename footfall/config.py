@@ -23,6 +23,10 @@ class Settings:
     queue_max_bytes: int = 64 * 1024 * 1024
     batch_max_items: int = 1000
     retry_after_seconds: int = 1
+    # A handler waits at most this long for its commit (then 503; the op may still commit later),
+    # and a writer stuck in one commit for over store_stall_seconds makes new work get 503 at once.
+    ack_timeout_seconds: float = 5.0
+    store_stall_seconds: float = 2.0
     # Where phone numbers without a leading + are assumed to be (None: they are refused).
     default_phone_region: str | None = None
     sqlite_synchronous: str = "FULL"
@@ -34,6 +38,11 @@ class Settings:
 def _int(name: str, default: int) -> int:
     raw = os.environ.get(name)
     return int(raw) if raw not in (None, "") else default
+
+
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    return float(raw) if raw not in (None, "") else default
 
 
 def from_env(env: dict[str, str] | None = None) -> Settings:
@@ -58,6 +67,8 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
         queue_max_items=_int("FOOTFALL_QUEUE_MAX_ITEMS", base.queue_max_items),
         queue_max_bytes=_int("FOOTFALL_QUEUE_MAX_BYTES", base.queue_max_bytes),
         batch_max_items=_int("FOOTFALL_BATCH_MAX_ITEMS", base.batch_max_items),
+        ack_timeout_seconds=_float("FOOTFALL_ACK_TIMEOUT_SECONDS", base.ack_timeout_seconds),
+        store_stall_seconds=_float("FOOTFALL_STORE_STALL_SECONDS", base.store_stall_seconds),
         default_phone_region=e.get("FOOTFALL_DEFAULT_PHONE_REGION") or None,
         sqlite_synchronous=e.get("FOOTFALL_SQLITE_SYNCHRONOUS") or base.sqlite_synchronous,
     )

@@ -18,6 +18,8 @@ from starlette.routing import Route
 from footfall.api.body import TooLarge, read_limited
 from footfall.api.services import services
 from footfall.domain import scopes
+from footfall.domain.errors import InvalidInput
+from footfall.domain.limits import reject_nul
 from footfall.store.accounts import Account, KeyGrant
 from footfall.wire.jsonapi import MEDIA_TYPE, ApiError, errors_body, invalid
 
@@ -92,9 +94,15 @@ async def json_body(request: Request, limit: int) -> tuple[Any, int]:
     if not raw.strip():
         raise invalid("The request body is empty; a JSON:API document is required.", pointer="/data")
     try:
-        return _decode(raw), len(raw)
+        doc = _decode(raw)
     except msgspec.DecodeError as exc:
         raise invalid(f"The request body is not valid JSON ({exc}).", pointer="/") from None
+    if b"\\u0000" in raw or b"\x00" in raw:
+        try:
+            reject_nul(doc)
+        except InvalidInput as exc:
+            raise invalid(f"{exc.detail} (at {exc.path}).", pointer="/" + str(exc.path).replace(".", "/")) from None
+    return doc, len(raw)
 
 
 def document(data: Any, *, status: int = 200, links: dict[str, Any] | None = None,

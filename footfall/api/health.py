@@ -12,7 +12,7 @@ from footfall.api.services import services
 async def healthz(request: Request) -> JSONResponse:
     pipeline = services(request).pipeline
     detail = pipeline.health()
-    healthy = pipeline.alive and pipeline.store_ok
+    healthy = pipeline.alive and pipeline.store_ok and not pipeline.stalled
     return JSONResponse({"status": "ok" if healthy else "unhealthy", **detail}, status_code=200 if healthy else 503)
 
 

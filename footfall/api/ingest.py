@@ -15,7 +15,6 @@ from starlette.requests import Request
 from footfall.api.conventions import json_body
 from footfall.api.services import services
 from footfall.domain.errors import Conflict, InvalidInput, NotFound
-from footfall.domain.limits import check_text
 from footfall.ingest.errors import NotAccepted
 from footfall.store.batch import InternalError
 from footfall.wire.jsonapi import ApiError, invalid
@@ -46,11 +45,8 @@ def decoding() -> Iterator[None]:
 
 
 async def body(request: Request) -> tuple[Any, int]:
-    """The request's JSON document (≤ the modern payload limit) and its size, with no NUL in any string."""
-    document, size = await json_body(request, services(request).settings.limits.modern_payload_bytes)
-    with decoding():
-        check_text(document)
-    return document, size
+    """The request's JSON document (≤ the modern payload limit) and its size; json_body refuses NULs."""
+    return await json_body(request, services(request).settings.limits.modern_payload_bytes)
 
 
 def conflict(profile_id: str) -> ApiError:

@@ -58,17 +58,20 @@ def _check_depth(depth: int, limits: Limits, path: str) -> None:
         raise LimitExceeded(f"nested more than {limits.max_depth} levels deep", path)
 
 
-def check_text(value: Any, path: str = "") -> None:
-    """Refuse a NUL character anywhere in a document's strings or keys: PostgreSQL cannot store it."""
+def may_hold_nul(text: str) -> bool:
+    """Cheap pre-check on JSON text: could a decoded string contain U+0000?"""
+    return "\\u0000" in text or "\x00" in text
+
+
+def reject_nul(value: Any, path: str = "") -> None:
+    """Refuse U+0000 anywhere (keys or strings): PostgreSQL text and jsonb cannot store it."""
     if isinstance(value, str):
         if "\x00" in value:
-            raise InvalidInput("contains a NUL character (\\u0000), which cannot be stored", path)
+            raise InvalidInput("strings must not contain the NUL character (U+0000)", path or "data")
     elif isinstance(value, dict):
         for key, item in value.items():
-            where = f"{path}.{key}" if path else str(key)
-            if "\x00" in key:
-                raise InvalidInput("a property name contains a NUL character (\\u0000)", where)
-            check_text(item, where)
+            reject_nul(key, path)
+            reject_nul(item, f"{path}.{key}" if path else str(key))
     elif isinstance(value, list):
         for i, item in enumerate(value):
-            check_text(item, f"{path}[{i}]")
+            reject_nul(item, f"{path}[{i}]")

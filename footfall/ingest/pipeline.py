@@ -3,6 +3,13 @@
 An acknowledgement therefore means committed. The queue is bounded by items and bytes; when it is
 full, or the store is unreachable, or the writer has died, submit() raises at once so the handler
 can answer 503 with Retry-After instead of buffering without limit.
+
+A handler never waits unboundedly either: if its commit has not been confirmed within
+`ack_timeout` seconds (a stalled database: locked, paused, a hung socket), submit() raises
+Unavailable. The operation may still commit later; that is safe because clients retry a 503 with
+the same $event_id / unique_id and the store drops the duplicate (at-least-once + dedup). While
+the writer has been stuck on one commit for over `stall_after` seconds, new work is refused at
+once instead of being queued behind it.
 """
 
 from __future__ import annotations
@@ -44,6 +51,7 @@ class Stats:
     failed_batches: int = 0
     rejected_overload: int = 0
     rejected_unavailable: int = 0
+    timed_out: int = 0
     last_error: str | None = None
     extra: dict[str, int] = field(default_factory=dict)
 
@@ -58,6 +66,8 @@ class Pipeline:
         max_bytes: int = 64 * 1024 * 1024,
         batch_max: int = 1000,
         retry_after: int = 1,
+        ack_timeout: float = 5.0,
+        stall_after: float = 2.0,
     ) -> None:
         self._connect = connect
         self._apply = apply
@@ -65,6 +75,9 @@ class Pipeline:
         self._max_bytes = max_bytes
         self._batch_max = batch_max
         self.retry_after = retry_after
+        self.ack_timeout = ack_timeout
+        self.stall_after = stall_after
+        self._busy_since: float | None = None  # monotonic start of the commit in flight
         self._queue: deque[_Item] = deque()
         self._bytes = 0
         self._cond = threading.Condition()
@@ -97,9 +110,16 @@ class Pipeline:
     def alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive() and self.writer_error is None
 
+    @property
+    def stalled(self) -> bool:
+        """The writer has been inside one commit for longer than stall_after seconds."""
+        since = self._busy_since
+        return since is not None and time.monotonic() - since > self.stall_after
+
     def health(self) -> dict[str, Any]:
         return {
             "writer": "running" if self.alive else f"dead: {self.writer_error or 'not started'}",
+            "stalled": self.stalled,
             "store": "ok" if self.store_ok else "unavailable",
             "queued": len(self._queue),
             "queued_bytes": self._bytes,
@@ -107,6 +127,7 @@ class Pipeline:
             "commits": self.stats.commits,
             "rejected_overload": self.stats.rejected_overload,
             "rejected_unavailable": self.stats.rejected_unavailable,
+            "timed_out": self.stats.timed_out,
             "last_error": self.stats.last_error,
         }
 
@@ -116,14 +137,23 @@ class Pipeline:
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         self._put(_Item(op, size, future, loop))
-        return await future
+        return await self._bounded(future)
 
     async def submit_many(self, ops: list[Any], size: int = 0) -> list[Any]:
         """Queue several ops as one unit of admission (all or none are queued)."""
         loop = asyncio.get_running_loop()
         items = [_Item(op, size // max(len(ops), 1), loop.create_future(), loop) for op in ops]
         self._put(*items)
-        return list(await asyncio.gather(*(item.future for item in items)))
+        return list(await self._bounded(asyncio.gather(*(item.future for item in items))))
+
+    async def _bounded(self, future: Any) -> Any:
+        """Await the commit for at most ack_timeout; on timeout the op may still commit later."""
+        try:
+            return await asyncio.wait_for(future, self.ack_timeout)
+        except asyncio.TimeoutError:
+            self.stats.timed_out += 1
+            raise Unavailable(f"the database did not confirm the write within {self.ack_timeout:g}s; "
+                              "it may still be stored: retry with the same event id", self.retry_after) from None
 
     def _put(self, *items: _Item) -> None:
         if not self.alive:
@@ -132,6 +162,9 @@ class Pipeline:
         if not self.store_ok:
             self.stats.rejected_unavailable += 1
             raise Unavailable("the database is unreachable; retry shortly", self.retry_after)
+        if self.stalled:
+            self.stats.rejected_unavailable += 1
+            raise Unavailable("the database is not answering; retry shortly", self.retry_after)
         size = sum(item.size for item in items)
         with self._cond:
             if self._stopping:
@@ -208,11 +241,13 @@ class Pipeline:
         conn = self._conn
         assert conn is not None
         ops = [item.op for item in batch]
+        self._busy_since = time.monotonic()
         try:
             conn.begin()
             results = self._apply(conn, ops)
             conn.commit()
         except Exception as exc:
+            self._busy_since = None
             conn.rollback()
             self.stats.failed_batches += 1
             if conn.is_unavailable(exc):
@@ -224,6 +259,7 @@ class Pipeline:
                 err = Unavailable("the store refused the write; retry shortly", self.retry_after)
             self._deliver(batch, [err] * len(batch))
             return
+        self._busy_since = None
         self.stats.commits += 1
         self.stats.committed_ops += len(batch)
         self._deliver(batch, results)

@@ -82,6 +82,8 @@ def list_accounts(conn: Conn) -> list[Account]:
 
 
 def by_public_key(conn: Conn, public_key: str) -> Account | None:
+    if not public_key.isalnum():  # keys are alphanumeric; PostgreSQL cannot even compare a NUL byte
+        return None
     row = conn.one("SELECT id, name, public_key, created FROM accounts WHERE public_key = ?", (public_key,))
     conn.rollback()
     return Account(*row) if row else None

@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl
 import msgspec
 
 from footfall.domain.errors import InvalidInput
+from footfall.domain.limits import may_hold_nul, reject_nul
 
 _decode_json = msgspec.json.Decoder().decode
 _raw_decoder = json.JSONDecoder()
@@ -57,9 +58,12 @@ def decode_data(value: str) -> Any:
 
 def parse_json(text: str, where: str) -> Any:
     try:
-        return _decode_json(text)
+        value = _decode_json(text)
     except msgspec.DecodeError as exc:
         raise InvalidInput(f"not valid JSON ({exc})", where) from None
+    if may_hold_nul(text):
+        reject_nul(value)
+    return value
 
 
 def _b64decode(text: str) -> bytes:

@@ -1,0 +1,57 @@
+"""PostgreSQL going away under load, on a private cluster (never the shared one on 5432).
+
+Stopped: Footfall answers 503 + Retry-After, recovers without a restart, loses nothing it
+acknowledged. Stalled (SIGSTOP, connections hang) with clients that do not back off: answers stay
+quick (bounded acknowledgement wait, then 503 at once), the queue and memory stay bounded, and
+throughput returns on SIGCONT. Long forms: `make crashtest`.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from bench.crash import outage_drill
+from tests.pg_instance import PgInstance, PgUnavailable
+
+
+@pytest.fixture(scope="module")
+def private_pg():
+    try:
+        pg = PgInstance().init().start()
+    except PgUnavailable as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"cannot start a private PostgreSQL cluster: {exc}")
+        pytest.skip(f"cannot start a private PostgreSQL cluster: {exc}")
+    yield pg
+    pg.destroy()
+
+
+def _check(result) -> None:
+    print(result.report())
+    assert result.verdict.missing == [], "acknowledged events missing after the outage"
+    assert result.verdict.duplicated == []
+    assert result.refused_during > 0, "no 503 while the database was away"
+    assert result.stats.refused_without_retry_after == 0
+    assert result.stats.unexpected == [], result.stats.unexpected[:3]
+    assert not result.restarted
+    assert result.acked_after > 0, "did not recover once the database was back"
+
+
+def test_postgres_stopped_under_load(private_pg, tmp_path):
+    result = outage_drill(private_pg, down_seconds=2.5, before=1.0, after=2.5, threads=4,
+                          log_path=str(tmp_path / "server.log"))
+    _check(result)
+
+
+def test_postgres_stalled_under_overload(private_pg, tmp_path):
+    env = {"FOOTFALL_ACK_TIMEOUT_SECONDS": "1.5", "FOOTFALL_STORE_STALL_SECONDS": "1.0",
+           "FOOTFALL_QUEUE_MAX_ITEMS": "5000"}
+    result = outage_drill(private_pg, stall=True, down_seconds=3.5, before=1.0, after=2.5, threads=16,
+                          backoff=0.0, env=env, log_path=str(tmp_path / "server.log"))
+    _check(result)
+    # Nobody waits much beyond the acknowledgement bound, even though the store hangs.
+    assert result.max_refusal_seconds < 1.5 + 1.0
+    assert result.max_queued <= result.queue_bound
+    assert result.rss_growth_mb < 30, f"RSS grew {result.rss_growth_mb:.0f} MB during the stall"
