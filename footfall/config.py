@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 from dataclasses import dataclass, field
+from typing import Mapping
 
 from footfall.domain.limits import Limits
 
@@ -31,14 +33,15 @@ class Settings:
         return dataclasses.replace(self, **changes)
 
 
-def _int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
+def _env_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
     return int(raw) if raw not in (None, "") else default
 
 
-def from_env(env: dict[str, str] | None = None) -> Settings:
+def from_env(env: Mapping[str, str] | None = None) -> Settings:
     """Settings from the environment; unset variables keep their defaults."""
     e = os.environ if env is None else env
+    _int = functools.partial(_env_int, e)  # every number from the same mapping as the rest
     base = Settings()
     limits = Limits(
         max_metrics_per_account=_int("FOOTFALL_MAX_METRICS", base.limits.max_metrics_per_account),
