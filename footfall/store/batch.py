@@ -58,6 +58,8 @@ def _apply_one(conn: Conn, op: Any, limits: Limits, tally: Tally) -> Any:
             # Another worker may have claimed the same identifier a moment ago: try again, it is visible now.
             if _is_integrity_error(exc) and attempt < 2:
                 continue
+            if _is_db_class(exc, "DataError"):  # a value the database cannot hold: the caller's to fix
+                return InvalidInput(f"the database cannot store a value of this payload ({str(exc).splitlines()[0]})")
             log.exception("ingest operation failed")
             return InternalError(f"{type(exc).__name__}: {exc}")
         conn.execute("RELEASE SAVEPOINT op")
@@ -72,4 +74,9 @@ def _undo(conn: Conn, tally: Tally, saved: Any) -> None:
 
 
 def _is_integrity_error(exc: BaseException) -> bool:
-    return any(cls.__name__ == "IntegrityError" for cls in type(exc).__mro__)
+    return _is_db_class(exc, "IntegrityError")
+
+
+def _is_db_class(exc: BaseException, name: str) -> bool:
+    """DB-API exception classes have the same names in sqlite3 and psycopg."""
+    return any(cls.__name__ == name for cls in type(exc).__mro__)
