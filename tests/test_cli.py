@@ -1,4 +1,4 @@
-"""The `footfall` command, run as a user runs it: a subprocess, on SQLite and PostgreSQL."""
+"""The `footfall` command on SQLite and PostgreSQL: accounts, export, and `serve` as a real subprocess."""
 
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
+from typer.testing import CliRunner
 
+from footfall import cli
 from footfall.store import accounts, db, exports
 from tests.conftest import PG_ADMIN, drop_pg_database
 from tests.legacy_calls import b64, order, track
@@ -30,8 +32,12 @@ LOCATION_KEYS = ["address1", "address2", "city", "region", "country", "zip", "ti
 
 
 def footfall(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([FOOTFALL, *args], capture_output=True, text=True, timeout=60,
-                          env={**os.environ, "COLUMNS": "200", **(env or {})})
+    """`footfall ARGS` run in this process (Typer's runner: same code, no interpreter start-up);
+    `footfall serve` below runs as a real subprocess."""
+    result = CliRunner().invoke(cli.app, list(args), env={"FOOTFALL_DATABASE_URL": None, "COLUMNS": "200", **(env or {})})
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return subprocess.CompletedProcess(["footfall", *args], result.exit_code, result.stdout, result.stderr)
 
 
 def test_accounts_create_and_list(database_url):
