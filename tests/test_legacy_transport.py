@@ -10,6 +10,9 @@ import json
 import struct
 from urllib.parse import quote, urlencode
 
+from hypothesis import given, settings, strategies as st
+
+from footfall.wire import legacy_transport
 from tests.legacy_calls import b64, order, track
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -162,3 +165,28 @@ def test_cors_header_on_answers_to_browsers(client, account):
     r = client.post("/api/identify", json={"token": account.public_key, "properties": {"$email": "a@example.com"}},
                     headers={"Origin": "https://shop.example"})
     assert r.text == "1" and r.headers["access-control-allow-origin"] == "*"
+
+
+# -- the decoder alone: every encoding of any JSON object gives that object back ---------------------
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.dictionaries(st.text(), JSON, max_size=5))
+def test_every_encoding_of_an_object_decodes_to_it(obj):
+    text = json.dumps(obj, ensure_ascii=False)
+    std = base64.b64encode(text.encode()).decode()
+    url_safe = base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+    assert legacy_transport.decode_data(std) == obj
+    assert legacy_transport.decode_data(std.replace("+", " ")) == obj  # `+` arrived as a space
+    assert legacy_transport.decode_data(url_safe) == obj
+    form = "application/x-www-form-urlencoded"
+    assert legacy_transport.from_body(("data=" + quote(text)).encode(), form) == (obj, {"data": text})
+    assert legacy_transport.from_body(urlencode({"data": text, "verbose": "1"}).encode(), form)[0] == obj
+    assert legacy_transport.from_body(("data=" + text + "&verbose=1").encode(), form) == (obj, {"verbose": "1"})
+    assert legacy_transport.from_body(text.encode(), "application/json") == (obj, {})
