@@ -58,6 +58,13 @@ def test_python_sdk_track_and_identify(sdk, stored, method):
     assert viewed["properties"] == {"name": "Pen"}
 
 
+def test_python_sdk_track_once_records_the_first_only(sdk, stored):
+    for when in (1_700_000_000, 1_700_000_500):
+        assert sdk.track_once("Started Trial", email="once@example.com", timestamp=when).data == 1
+    [event] = stored.events()
+    assert event["timestamp"] == 1_700_000_000
+
+
 def test_python_sdk_gets_0_for_an_unknown_token(server, stored):
     sdk = Public(public_token="NOSUCH", api_server=server.url + "/api")
     assert sdk.track("Ordered Product", email="a@example.com").data == 0
