@@ -26,6 +26,7 @@ from footfall.api.services import Services
 from footfall.config import Settings
 from footfall.ingest.pipeline import Pipeline
 from footfall.store import batch, db
+from footfall.store.db import StoreUnavailable
 from footfall.store.reader import Readers
 from footfall.wire.jsonapi import ApiError
 
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     handlers = {
         ApiError: conventions.api_error_handler,
         HTTPException: conventions.http_error_handler,
+        StoreUnavailable: conventions.store_unavailable_handler,
         Exception: conventions.server_error_handler,
     }
     return Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 from dataclasses import dataclass, field
+from typing import Mapping
 
 from footfall.domain.limits import Limits
 
@@ -35,19 +37,17 @@ class Settings:
         return dataclasses.replace(self, **changes)
 
 
-def _int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    return int(raw) if raw not in (None, "") else default
+def _env_number(env: Mapping[str, str], cast: type, name: str, default: float) -> float:
+    raw = env.get(name)
+    return cast(raw) if raw not in (None, "") else default
 
 
-def _float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    return float(raw) if raw not in (None, "") else default
-
-
-def from_env(env: dict[str, str] | None = None) -> Settings:
+def from_env(env: Mapping[str, str] | None = None) -> Settings:
     """Settings from the environment; unset variables keep their defaults."""
     e = os.environ if env is None else env
+    # every number from the same mapping as the rest
+    _int = functools.partial(_env_number, e, int)
+    _float = functools.partial(_env_number, e, float)
     base = Settings()
     limits = Limits(
         max_metrics_per_account=_int("FOOTFALL_MAX_METRICS", base.limits.max_metrics_per_account),

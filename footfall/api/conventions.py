@@ -165,6 +165,14 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
     return Response(str(getattr(exc, "detail", "")), status_code=status, headers=getattr(exc, "headers", None))
 
 
+async def store_unavailable_handler(request: Request, exc: Exception) -> Response:
+    """A read could not reach the database: 503 + Retry-After, so clients retry instead of giving up."""
+    retry_after = str(services(request).settings.retry_after_seconds)
+    err = ApiError(503, "service_unavailable", "The database is unreachable; retry shortly.",
+                   headers={"Retry-After": retry_after})
+    return Response(errors_body([err]), status_code=503, media_type=MEDIA_TYPE, headers=err.headers)
+
+
 async def server_error_handler(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     err = ApiError(500, "error", "An unexpected error occurred; nothing partial was stored.")

@@ -23,6 +23,7 @@ from footfall.domain.errors import InvalidInput
 from footfall.domain.models import WriteResult
 from footfall.ingest.errors import NotAccepted
 from footfall.store.batch import InternalError
+from footfall.store.db import StoreUnavailable
 from footfall.wire import legacy, legacy_transport
 
 # URL- or base64-encoding inflates a payload; the decoded JSON is held to the limit itself.
@@ -93,6 +94,9 @@ async def _handle(request: Request, kind: str) -> Response:
         return reply.fail(str(exc))
     except NotAccepted as exc:
         return reply.fail(exc.reason, status=503, headers={"Retry-After": str(exc.retry_after)})
+    except StoreUnavailable:  # the account lookup could not reach the database
+        retry = str(svc.settings.retry_after_seconds)
+        return reply.fail("the database is unreachable; retry shortly", status=503, headers={"Retry-After": retry})
     except InternalError as exc:
         return reply.fail(f"internal error; nothing was stored ({exc})", status=500)
     return reply.ok(result, warnings)

@@ -56,6 +56,8 @@ def metric_name(value: Any, path: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InvalidInput("the metric (event) name is required and must be a non-empty string", path)
     name = value.strip()
+    if "\x00" in name:
+        raise InvalidInput("the metric name contains a NUL character (\\u0000)", path)
     if len(name) > MAX_METRIC_NAME:
         raise InvalidInput(f"metric name longer than {MAX_METRIC_NAME} characters", path)
     return name

@@ -7,6 +7,9 @@ from typing import Any
 
 from footfall.domain.errors import InvalidInput, LimitExceeded
 
+# PostgreSQL cannot store U+0000 in text or jsonb; refuse it on every backend alike.
+NUL_REFUSED = "contains a NUL character (\\u0000), which cannot be stored"
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -31,6 +34,8 @@ def check_properties(props: dict[str, Any], limits: Limits, path: str = "propert
 def check_value(value: Any, limits: Limits, path: str, depth: int) -> None:
     """Walk a JSON value; depth counts the containers entered (the top object is level 1)."""
     if isinstance(value, str):
+        if "\x00" in value:
+            raise InvalidInput(NUL_REFUSED, path)
         if len(value) > limits.max_string_bytes // 4 and len(value.encode()) > limits.max_string_bytes:
             raise LimitExceeded(
                 f"string of {len(value.encode())} bytes, more than the limit of {limits.max_string_bytes}",
@@ -42,6 +47,8 @@ def check_value(value: Any, limits: Limits, path: str, depth: int) -> None:
         for key, item in value.items():
             if len(key.encode()) > limits.max_string_bytes:
                 raise LimitExceeded("property name too long", path)
+            if "\x00" in key:
+                raise InvalidInput(f"a property name {NUL_REFUSED}", path)
             check_value(item, limits, f"{path}.{key}", depth + 1)
     elif isinstance(value, list):
         _check_depth(depth, limits, path)
@@ -67,7 +74,7 @@ def reject_nul(value: Any, path: str = "") -> None:
     """Refuse U+0000 anywhere (keys or strings): PostgreSQL text and jsonb cannot store it."""
     if isinstance(value, str):
         if "\x00" in value:
-            raise InvalidInput("strings must not contain the NUL character (U+0000)", path or "data")
+            raise InvalidInput(NUL_REFUSED, path or "data")
     elif isinstance(value, dict):
         for key, item in value.items():
             reject_nul(key, path)

@@ -88,11 +88,15 @@ class Pipeline:
         self.writer_error: str | None = None
         self.stats = Stats()
         self._listeners: list[Callable[[list[tuple[Any, Any]]], None]] = []
+        self._first_attempt = threading.Event()
 
     # -- lifecycle --------------------------------------------------------------------------------
-    def start(self) -> None:
+    def start(self, wait: float = 5.0) -> None:
+        """Start the writer and wait (up to `wait` s) for its first connection attempt, so the first
+        requests do not meet a writer that is still connecting and get a needless 503."""
         self._thread = threading.Thread(target=self._supervised, name="footfall-writer", daemon=True)
         self._thread.start()
+        self._first_attempt.wait(wait)
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop taking work, commit what is queued, and end the writer."""
@@ -156,10 +160,7 @@ class Pipeline:
                               "it may still be stored: retry with the same event id", self.retry_after) from None
 
     def _put(self, *items: _Item) -> None:
-        if not self.alive:
-            self.stats.rejected_unavailable += 1
-            raise Unavailable(f"the writer is not running ({self.writer_error or 'stopped'})", self.retry_after)
-        if not self.store_ok:
+        if not self.store_ok and self.alive:
             self.stats.rejected_unavailable += 1
             raise Unavailable("the database is unreachable; retry shortly", self.retry_after)
         if self.stalled:
@@ -167,6 +168,11 @@ class Pipeline:
             raise Unavailable("the database is not answering; retry shortly", self.retry_after)
         size = sum(item.size for item in items)
         with self._cond:
+            # Checked under the lock: a writer dying now either sees these items (and fails them) or
+            # has already said so, so nothing is left waiting in a queue nobody reads.
+            if not self.alive:
+                self.stats.rejected_unavailable += 1
+                raise Unavailable(f"the writer is not running ({self.writer_error or 'stopped'})", self.retry_after)
             if self._stopping:
                 raise Unavailable("the server is shutting down", self.retry_after)
             if len(self._queue) + len(items) > self._max_items or self._bytes + size > self._max_bytes:
@@ -185,11 +191,13 @@ class Pipeline:
             log.exception("ingest writer died")
             self._fail_queued(Unavailable(f"the writer died ({self.writer_error})", self.retry_after))
         finally:
+            self._first_attempt.set()
             if self._conn is not None:
                 self._conn.close()
 
     def _run(self) -> None:
         self._ensure_connection()
+        self._first_attempt.set()
         while True:
             batch = self._take()
             if batch is None:
@@ -206,9 +214,9 @@ class Pipeline:
             while not self._queue:
                 if self._stopping:
                     return None
-                self._cond.wait(RECONNECT_INTERVAL if self._conn is None else 1.0)
-                if self._conn is None and not self._queue:
-                    return []
+                if self._conn is None:
+                    return []  # reconnect now; a failed attempt waits RECONNECT_INTERVAL before the next
+                self._cond.wait(1.0)
             n = min(len(self._queue), self._batch_max)
             batch = [self._queue.popleft() for _ in range(n)]
             self._bytes -= sum(item.size for item in batch)
@@ -229,7 +237,7 @@ class Pipeline:
         return True
 
     def _mark_down(self, reason: str) -> None:
-        if self.store_ok:
+        if self.store_ok or not self._first_attempt.is_set():
             log.error("store unavailable: %s", reason)
         self.store_ok = False
         self.stats.last_error = reason
@@ -257,6 +265,9 @@ class Pipeline:
                 log.exception("group commit failed")
                 self.stats.last_error = f"{type(exc).__name__}: {exc}"
                 err = Unavailable("the store refused the write; retry shortly", self.retry_after)
+                # After an unexpected error the connection's state is unknown: the next batch gets a fresh one.
+                conn.close()
+                self._conn = None
             self._deliver(batch, [err] * len(batch))
             return
         self._busy_since = None

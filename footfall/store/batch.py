@@ -42,7 +42,9 @@ def apply_batch(conn: Conn, ops: list[Any], limits: Limits) -> list[Any]:
 
 
 def _apply_one(conn: Conn, op: Any, limits: Limits, tally: Tally) -> Any:
-    applier = _APPLIERS[type(op)]
+    applier = _APPLIERS.get(type(op))
+    if applier is None:  # a bug, but only this op's: the rest of the group still commits
+        return InternalError(f"no applier is registered for {type(op).__name__}")
     for attempt in range(3):
         saved = copy.copy(tally.counts)
         conn.execute("SAVEPOINT op")
@@ -58,6 +60,8 @@ def _apply_one(conn: Conn, op: Any, limits: Limits, tally: Tally) -> Any:
             # Another worker may have claimed the same identifier a moment ago: try again, it is visible now.
             if _is_integrity_error(exc) and attempt < 2:
                 continue
+            if _is_db_class(exc, "DataError"):  # a value the database cannot hold: the caller's to fix
+                return InvalidInput(f"the database cannot store a value of this payload ({str(exc).splitlines()[0]})")
             log.exception("ingest operation failed")
             return InternalError(f"{type(exc).__name__}: {exc}")
         conn.execute("RELEASE SAVEPOINT op")
@@ -72,4 +76,9 @@ def _undo(conn: Conn, tally: Tally, saved: Any) -> None:
 
 
 def _is_integrity_error(exc: BaseException) -> bool:
-    return any(cls.__name__ == "IntegrityError" for cls in type(exc).__mro__)
+    return _is_db_class(exc, "IntegrityError")
+
+
+def _is_db_class(exc: BaseException, name: str) -> bool:
+    """DB-API exception classes have the same names in sqlite3 and psycopg."""
+    return any(cls.__name__ == name for cls in type(exc).__mro__)

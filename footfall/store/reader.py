@@ -6,7 +6,7 @@ import threading
 from contextlib import contextmanager
 from typing import Iterator
 
-from footfall.store.db import Conn, connect
+from footfall.store.db import Conn, StoreUnavailable, connect
 from footfall.store.url import DatabaseURL
 
 
@@ -33,6 +33,7 @@ class Readers:
             if conn.is_unavailable(exc):  # a broken connection is dropped, a fresh one made next time
                 self._local.conn = None
                 conn.close()
+                raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from exc
             raise
         finally:
             conn.rollback()

@@ -6,7 +6,7 @@ from typing import Any
 
 from footfall.domain import events, normalize
 from footfall.domain.errors import InvalidInput
-from footfall.domain.limits import Limits, check_properties
+from footfall.domain.limits import Limits, check_properties, check_value
 from footfall.domain.models import CONSENT_CHANNELS, Event, ProfilePatch, TrackOp
 
 # customer_properties keys with a meaning of their own: (where it goes, field name).
@@ -47,6 +47,8 @@ def token_of(payload: Any) -> str:
     token = payload.get("token")
     if not isinstance(token, str) or not token:
         raise InvalidInput("the public key `token` is missing", "token")
+    if not token.isprintable():
+        raise InvalidInput(f"{token!r} is not a public key", "token")
     return token
 
 
@@ -61,6 +63,7 @@ def parse_track(
     check_properties(props, limits, "properties")
     patch = profile_patch(customer, "customer_properties", limits, phone_region=phone_region)
     if isinstance(payload.get("ip"), str) and "ip" not in patch.location:
+        check_value(payload["ip"], limits, "ip", 1)
         patch.location["ip"] = payload["ip"]
     value = events.numeric_value(props.get("$value"), "properties.$value")
     unique = events.unique_id(props.get("$event_id"), "properties.$event_id")

@@ -22,6 +22,8 @@ from footfall.domain.limits import may_hold_nul, reject_nul
 _decode_json = msgspec.json.Decoder().decode
 _raw_decoder = json.JSONDecoder()
 _BASE64_CHARS = re.compile(r"^[A-Za-z0-9+/=_\-\s]*$")
+# JSON nested deeper than the parsers can recurse (far beyond any depth limit) is refused, not a 500.
+TOO_DEEP = "JSON nested too deeply to read"
 
 
 def from_query(query: dict[str, str]) -> Any:
@@ -61,6 +63,8 @@ def parse_json(text: str, where: str) -> Any:
         value = _decode_json(text)
     except msgspec.DecodeError as exc:
         raise InvalidInput(f"not valid JSON ({exc})", where) from None
+    except RecursionError:
+        raise InvalidInput(TOO_DEEP, where) from None
     if may_hold_nul(text):
         reject_nul(value)
     return value
@@ -104,6 +108,8 @@ def _raw_json_field(text: str) -> tuple[Any, dict[str, str]] | None:
         _, end = _raw_decoder.raw_decode(text, begin)
     except json.JSONDecodeError:
         return None  # not raw JSON after all; fall back to form decoding
+    except RecursionError:
+        raise InvalidInput(TOO_DEEP, "data") from None
     rest = text[end:]
     if rest and not rest.startswith("&"):
         return None
