@@ -169,15 +169,17 @@ def test_cors_header_on_answers_to_browsers(client, account):
 
 # -- the decoder alone: every encoding of any JSON object gives that object back ---------------------
 
+# No NUL characters: they are refused on purpose (PostgreSQL cannot store them).
+TEXT = st.text(alphabet=st.characters(blacklist_characters="\x00"))
 JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | TEXT,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(TEXT, inner, max_size=4),
     max_leaves=12,
 )
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.dictionaries(st.text(), JSON, max_size=5))
+@given(st.dictionaries(TEXT, JSON, max_size=5))
 def test_every_encoding_of_an_object_decodes_to_it(obj):
     text = json.dumps(obj, ensure_ascii=False)
     std = base64.b64encode(text.encode()).decode()

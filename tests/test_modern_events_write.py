@@ -190,7 +190,7 @@ def test_bulk_entry_refused_by_the_store_counts_as_failed(client, account, store
     assert r.status_code == 202
     attrs = r.json()["data"]["attributes"]
     assert (attrs["completed_count"], attrs["failed_count"]) == (1, 2)
-    assert "does not exist" in attrs["errors"][0]["detail"]
+    assert "no profile with that id" in attrs["errors"][0]["detail"]
     assert [e["metric"] for e in stored.events()] == ["Fine"]
 
 

@@ -95,8 +95,10 @@ async def json_body(request: Request, limit: int) -> tuple[Any, int]:
         raise invalid("The request body is empty; a JSON:API document is required.", pointer="/data")
     try:
         doc = _decode(raw)
-    except msgspec.DecodeError as exc:
-        raise invalid(f"The request body is not valid JSON ({exc}).", pointer="/") from None
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:  # msgspec reports bad UTF-8 as the latter
+        raise invalid(f"The request body is not valid UTF-8 JSON ({exc}).", pointer="/") from None
+    except RecursionError:
+        raise invalid("The request body is JSON nested too deeply to read.", pointer="/") from None
     if b"\\u0000" in raw or b"\x00" in raw:
         try:
             reject_nul(doc)

@@ -55,7 +55,7 @@ async def get_bulk_job(request: Request) -> Response:
 async def _job_document(request: Request, account_id: str, job_id: str, *, status: int) -> Response:
     job = await services(request).read(lambda conn: bulk_events.get_job(conn, account_id, job_id))
     if job is None:
-        raise ApiError(404, "not_found", f"No event bulk create job {job_id!r} in this account.")
+        raise ApiError(404, "not_found", "No event bulk create job with that id in this account.")
     return document(bulk_job(base_url(request), job), status=status)
 
 

@@ -65,7 +65,8 @@ async def submit(request: Request, op: Any, size: int, *, paths: dict[str, str] 
     except Conflict as exc:
         raise conflict(exc.profile_id) from None
     except NotFound as exc:
-        raise ApiError(404, "not_found", str(exc), pointer=not_found_pointer) from None
+        pointer = "/" + exc.path.replace(".", "/") if exc.path else not_found_pointer
+        raise ApiError(404, "not_found", str(exc), pointer=pointer) from None
     except InvalidInput as exc:
         raise invalid_input(exc, paths) from None
     except InternalError:

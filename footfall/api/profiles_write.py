@@ -58,12 +58,7 @@ async def merge_profiles(request: Request) -> Response:
     with ingest.decoding():
         destination, sources = _merge_request(body)
     op = MergeProfilesOp(grant.account_id, destination, sources, size)
-    try:
-        result = await ingest.submit(request, op, size)
-    except ApiError as exc:
-        if exc.status == 404:
-            exc.pointer = _missing_pointer(str(exc.detail), destination, sources)
-        raise
+    result = await ingest.submit(request, op, size)
     base = base_url(request)
     data = {"type": "profile", "id": result.profile_id, "links": {"self": f"{base}/api/profiles/{result.profile_id}/"}}
     return document(data, status=202)
@@ -96,13 +91,6 @@ def _merge_request(body: Any) -> tuple[str, list[str]]:
             raise InvalidInput("a profile cannot be merged into itself", f"{where}.id")
         sources.append(item["id"])
     return destination, sources
-
-
-def _missing_pointer(detail: str, destination: str, sources: list[str]) -> str:
-    for i, source in enumerate(sources):
-        if source in detail:
-            return f"/data/relationships/profiles/data/{i}/id"
-    return "/data/id"
 
 
 # -- shared -----------------------------------------------------------------------------------------

@@ -64,4 +64,4 @@ def path_id(request: Request, kind: str) -> str:
 
 
 def not_found(kind: str, ident: str) -> ApiError:
-    return ApiError(404, "not_found", f"No {kind} with id {ident!r} in this account.")
+    return ApiError(404, "not_found", f"No {kind} with that id in this account.")

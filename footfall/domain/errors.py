@@ -26,4 +26,12 @@ class Conflict(Exception):
 
 
 class NotFound(Exception):
-    """A referenced resource does not exist in the caller's account."""
+    """A referenced resource does not exist in the caller's account.
+
+    The detail never echoes the id: an unknown id and another account's id read the same.
+    `path` names where the reference stood in the request, when the raiser knows it.
+    """
+
+    def __init__(self, detail: str, path: str | None = None) -> None:
+        super().__init__(detail)
+        self.path = path

@@ -69,7 +69,7 @@ def _match(
 ) -> str | None:
     if explicit_id is not None:
         if explicit_id not in known:
-            raise NotFound(f"profile {explicit_id} does not exist")
+            raise NotFound("no profile with that id in this account")
         return explicit_id
     for key in keys:
         if key in owners:

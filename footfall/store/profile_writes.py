@@ -61,12 +61,13 @@ def apply_merge(conn: Conn, op: MergeProfilesOp, limits: Limits, tally: Tally) -
     sources = [writes._current_id(conn, op.account_id, s) for s in op.source_ids]
     rows = writes._load_profiles(conn, op.account_id, {destination, *sources})
     if destination not in rows:
-        raise NotFound(f"profile {op.destination_id} does not exist")
+        raise NotFound("no destination profile with that id in this account", "data.id")
     target = rows[destination]
     merged: list[str] = []
-    for given, source in zip(op.source_ids, sources):
+    for position, source in enumerate(sources):
         if source not in rows:
-            raise NotFound(f"profile {given} does not exist")
+            raise NotFound(f"source profile #{position + 1} is not a profile in this account",
+                           f"data.relationships.profiles.data.{position}.id")
         if source == destination or source in merged:
             continue  # already the destination (an earlier merge), or listed twice
         _fill_identifiers(target, rows[source])

@@ -110,7 +110,7 @@ def upsert_profile(
     rows = _load_profiles(conn, account_id, {*owners.values(), *([explicit] if explicit else [])})
     known = {pid: {k: row[k] for k in SINGLE_VALUED} for pid, row in rows.items()}
     if patch.profile_id and explicit not in rows:
-        raise NotFound(f"profile {patch.profile_id} does not exist")
+        raise NotFound("no profile with that id in this account")
     res = identity.resolve(
         patch.identifiers, owners, known, explicit_id=explicit,
         may_replace=patch.may_replace_identifiers, strict=strict,
