@@ -26,6 +26,8 @@ class Settings:
     # Where phone numbers without a leading + are assumed to be (None: they are refused).
     default_phone_region: str | None = None
     sqlite_synchronous: str = "FULL"
+    # Segments: how often time-relative conditions are re-checked at the latest (and a clock jump noticed).
+    segment_sweep_seconds: float = 60.0
 
     def replace(self, **changes: object) -> "Settings":
         return dataclasses.replace(self, **changes)
@@ -60,4 +62,5 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
         batch_max_items=_int("FOOTFALL_BATCH_MAX_ITEMS", base.batch_max_items),
         default_phone_region=e.get("FOOTFALL_DEFAULT_PHONE_REGION") or None,
         sqlite_synchronous=e.get("FOOTFALL_SQLITE_SYNCHRONOUS") or base.sqlite_synchronous,
+        segment_sweep_seconds=float(e.get("FOOTFALL_SEGMENT_SWEEP_SECONDS") or base.segment_sweep_seconds),
     )
