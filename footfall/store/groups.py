@@ -305,6 +305,7 @@ MEMBER_COLUMNS = ("id", "email", "phone_number", "external_id", "anonymous_id", 
                   "location", "properties", "created", "updated")
 _MEMBER_FIELDS = {"profile_id": "m.profile_id", "email": "p.email", "phone_number": "p.phone_number",
                   "external_id": "p.external_id", "joined_group_at": "m.joined_at"}
+_HALF_MICROSECOND = 0.5e-6
 _MEMBER_OPS = {"equals": "=", "greater-than": ">", "greater-or-equal": ">=", "less-than": "<", "less-or-equal": "<="}
 
 
@@ -317,7 +318,14 @@ def members_page(conn: Conn, account_id: str, group_id: str, *, conditions: Sequ
     params: list[Any] = [account_id, group_id]
     for fld, op, value in conditions:
         column = _MEMBER_FIELDS[fld]
-        if op == "any":
+        if fld == "joined_group_at":  # times are shown to the microsecond: compare at that precision
+            low, high = value - _HALF_MICROSECOND, value + _HALF_MICROSECOND
+            where.append({"equals": f"{column} >= ? AND {column} < ?", "greater-than": f"{column} >= ?",
+                          "greater-or-equal": f"{column} >= ?", "less-than": f"{column} < ?",
+                          "less-or-equal": f"{column} < ?"}[op])
+            params.extend({"equals": [low, high], "greater-than": [high], "greater-or-equal": [low],
+                           "less-than": [low], "less-or-equal": [high]}[op])
+        elif op == "any":
             where.append(f"{column} IN ({', '.join('?' for _ in value)})")
             params.extend(value)
         else:
