@@ -12,6 +12,7 @@ find the profiles whose membership can change as time passes, and when that next
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -42,6 +43,7 @@ class TimeBound:
     expr: Expr
     offset: float
     where: tuple[Expr, ...] = ()
+    integer: bool = False  # expr is whole seconds (events.time)
 
 
 def truth(expr: Expr) -> Expr:
@@ -240,16 +242,18 @@ class Compiler:
         base = (e.c.account_id == self.account_id, e.c.metric_id == cond.metric_id)
         where: list[Expr] = list(base)
         tf = cond.timeframe
+        # Event times are whole seconds: whole-number bounds keep the time index usable (no cast to float).
         if tf.operator == "in-the-last":
             s = tf.seconds or 0.0
-            self.bounds += [TimeBound(e.c.profile_id, e.c.time, -s, base), TimeBound(e.c.profile_id, e.c.time, 0.0, base)]
-            where += [e.c.time >= self.now - s, e.c.time <= self.now]
+            self.bounds += [TimeBound(e.c.profile_id, e.c.time, -s, base, True),
+                            TimeBound(e.c.profile_id, e.c.time, 0.0, base, True)]
+            where += [e.c.time >= math.ceil(self.now - s), e.c.time <= math.floor(self.now)]
         elif tf.operator == "between-static":
-            where += [e.c.time >= tf.start, e.c.time <= tf.end]
+            where += [e.c.time >= math.ceil(tf.start), e.c.time <= math.floor(tf.end)]
         elif tf.operator == "after":
-            where.append(e.c.time >= tf.date)
+            where.append(e.c.time >= math.ceil(tf.date))
         elif tf.operator == "before":
-            where.append(e.c.time < tf.date)
+            where.append(e.c.time < math.ceil(tf.date))
         for prop, flt in cond.metric_filters:
             where.append(self.filter(JsonValue(self.dialect, e.c.properties, [prop]), flt, (e.c.profile_id, base)))
         if scope is not None:

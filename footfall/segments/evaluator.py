@@ -9,6 +9,7 @@ for long; `crossings` and `next_change` find what time passing changes.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
@@ -200,8 +201,10 @@ def crossings(conn: Conn, seg: Segment, since: float, now: float) -> set[str]:
     if lo == hi:
         return found
     for bound in bounds(conn, seg, now):
-        stmt = sa.select(bound.profile).where(*bound.where, bound.expr >= lo + bound.offset,
-                                              bound.expr <= hi + bound.offset).distinct()
+        low, high = lo + bound.offset, hi + bound.offset
+        if bound.integer:  # whole seconds: integer bounds keep the index usable
+            low, high = math.floor(low), math.ceil(high)
+        stmt = sa.select(bound.profile).where(*bound.where, bound.expr >= low, bound.expr <= high).distinct()
         found.update(r[0] for r in sqla.execute(conn, stmt).fetchall())
     conn.rollback()
     return found
@@ -211,7 +214,8 @@ def next_change(conn: Conn, seg: Segment, now: float) -> float | None:
     """The next moment a comparison with "now" flips for some stored row, if any."""
     soonest: float | None = None
     for bound in bounds(conn, seg, now):
-        stmt = sa.select(sa.func.min(bound.expr)).where(*bound.where, bound.expr > now + bound.offset)
+        after = math.floor(now + bound.offset) if bound.integer else now + bound.offset
+        stmt = sa.select(sa.func.min(bound.expr)).where(*bound.where, bound.expr > after)
         (value,) = sqla.execute(conn, stmt).fetchone()
         if value is not None:
             moment = float(value) - bound.offset
