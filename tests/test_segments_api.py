@@ -188,6 +188,9 @@ def test_member_listing_pages_filters_and_sorts(api, people):
     joined = oldest_first[0]["attributes"]["joined_group_at"]
     later = api.members("segments", sid, filter=f"greater-than(joined_group_at,{joined})")
     assert all(p["attributes"]["joined_group_at"] > joined for p in later)
+    same = api.members("segments", sid, filter=f"equals(joined_group_at,{joined})")
+    assert same and all(p["attributes"]["joined_group_at"] == joined for p in same)
+    assert oldest_first[0]["id"] in {p["id"] for p in same}
     assert api.members("segments", sid, filter=f"less-than(joined_group_at,2001-01-01T00:00:00Z)") == []
     by_id = api.members("segments", sid, filter=f"equals(profile_id,\"{api.profile_ids['p4@x.co']}\")")
     assert [p["attributes"]["email"] for p in by_id] == ["p4@x.co"]

@@ -87,6 +87,16 @@ def touches_for(op: TrackOp, result: WriteResult) -> Touch:
                  result.profile_created or several)
 
 
+def _other_write(account_id: str, result: Any) -> list[Touch]:
+    """Any other kind of write (modern profile writes, merges, bulk events) names the profiles it
+    touched in `profile_ids` (or `profile_id`), and merged-away ones in `merged`: re-check them everywhere."""
+    touched = list(getattr(result, "profile_ids", None) or [])
+    if not touched and isinstance(getattr(result, "profile_id", None), str):
+        touched = [result.profile_id]
+    touched += list(getattr(result, "merged", None) or [])
+    return [Touch(account_id, pid, everything=True) for pid in dict.fromkeys(touched)]
+
+
 class MembershipWorker:
     def __init__(self, connect: Callable[[], Conn], *, sweep_interval: float = 60.0) -> None:
         self._connect = connect
@@ -138,6 +148,8 @@ class MembershipWorker:
                 notes.append(GroupChange(op.account_id, op.list_id, result.changed_profiles))
             elif isinstance(op, (DeleteGroup, SaveList)) and isinstance(result, GroupResult):
                 notes.append(GroupChange(op.account_id, result.group_id, result.changed_profiles))
+            elif hasattr(op, "account_id"):
+                notes.extend(_other_write(op.account_id, result))
         if notes:
             self._queue.put(notes)
 

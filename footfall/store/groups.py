@@ -109,7 +109,14 @@ def merged_since(conn: Conn, since: float) -> list[tuple[str, str, str]]:
 
 # -- membership writes (the membership worker) --------------------------------------------------------
 
+def _stamp(now: float) -> float:
+    """Membership times are kept to the microsecond the API shows, so a time read back from the API
+    (joined_group_at filters) parses to exactly the stored number."""
+    return round(now, 6)
+
+
 def record_joins(conn: Conn, account_id: str, group_id: str, profile_ids: Sequence[str], now: float) -> None:
+    now = _stamp(now)
     conn.executemany(
         "INSERT INTO group_members (account_id, group_id, profile_id, joined_at, left_at) VALUES (?, ?, ?, ?, NULL) "
         "ON CONFLICT (account_id, group_id, profile_id) DO UPDATE SET joined_at = excluded.joined_at, left_at = NULL "
@@ -119,6 +126,7 @@ def record_joins(conn: Conn, account_id: str, group_id: str, profile_ids: Sequen
 
 
 def record_leaves(conn: Conn, account_id: str, group_id: str, profile_ids: Sequence[str], now: float) -> None:
+    now = _stamp(now)
     conn.executemany(
         "UPDATE group_members SET left_at = ? WHERE account_id = ? AND group_id = ? AND profile_id = ? "
         "AND left_at IS NULL",
@@ -128,6 +136,7 @@ def record_leaves(conn: Conn, account_id: str, group_id: str, profile_ids: Seque
 
 def leave_everything(conn: Conn, account_id: str, profile_id: str, now: float) -> list[str]:
     """End every membership of a profile (merged away); returns the groups it was in."""
+    now = _stamp(now)
     groups = [r[0] for r in conn.all("SELECT group_id FROM group_members WHERE account_id = ? AND profile_id = ? "
                                      "AND left_at IS NULL", (account_id, profile_id))]
     conn.execute("UPDATE group_members SET left_at = ? WHERE account_id = ? AND profile_id = ? AND left_at IS NULL",
@@ -305,7 +314,6 @@ MEMBER_COLUMNS = ("id", "email", "phone_number", "external_id", "anonymous_id", 
                   "location", "properties", "created", "updated")
 _MEMBER_FIELDS = {"profile_id": "m.profile_id", "email": "p.email", "phone_number": "p.phone_number",
                   "external_id": "p.external_id", "joined_group_at": "m.joined_at"}
-_HALF_MICROSECOND = 0.5e-6
 _MEMBER_OPS = {"equals": "=", "greater-than": ">", "greater-or-equal": ">=", "less-than": "<", "less-or-equal": "<="}
 
 
@@ -318,14 +326,7 @@ def members_page(conn: Conn, account_id: str, group_id: str, *, conditions: Sequ
     params: list[Any] = [account_id, group_id]
     for fld, op, value in conditions:
         column = _MEMBER_FIELDS[fld]
-        if fld == "joined_group_at":  # times are shown to the microsecond: compare at that precision
-            low, high = value - _HALF_MICROSECOND, value + _HALF_MICROSECOND
-            where.append({"equals": f"{column} >= ? AND {column} < ?", "greater-than": f"{column} >= ?",
-                          "greater-or-equal": f"{column} >= ?", "less-than": f"{column} < ?",
-                          "less-or-equal": f"{column} < ?"}[op])
-            params.extend({"equals": [low, high], "greater-than": [high], "greater-or-equal": [low],
-                           "less-than": [low], "less-or-equal": [high]}[op])
-        elif op == "any":
+        if op == "any":
             where.append(f"{column} IN ({', '.join('?' for _ in value)})")
             params.extend(value)
         else:
