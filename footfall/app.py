@@ -22,10 +22,13 @@ from footfall.api import (
     profiles_read,
     profiles_write,
 )
+from footfall.api import lists as list_routes
+from footfall.api import segments as segment_routes
 from footfall.api.services import Services
 from footfall.config import Settings
 from footfall.ingest.pipeline import Pipeline
 from footfall.store import batch, db
+from footfall.segments.membership import MembershipWorker
 from footfall.store.db import StoreUnavailable
 from footfall.store.reader import Readers
 from footfall.wire.jsonapi import ApiError
@@ -43,6 +46,8 @@ ROUTE_MODULES = [
     events_read,
     profiles_read,
     metrics,
+    segment_routes,
+    list_routes,
 ]
 
 
@@ -59,6 +64,11 @@ def build_pipeline(settings: Settings) -> Pipeline:
     )
 
 
+def build_membership(settings: Settings) -> MembershipWorker:
+    connect = functools.partial(db.connect, settings.database_url, synchronous=settings.sqlite_synchronous)
+    return MembershipWorker(connect, sweep_interval=settings.segment_sweep_seconds)
+
+
 def _apply(conn, ops, *, limits):
     return batch.apply_batch(conn, ops, limits)
 
@@ -72,11 +82,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
         pipeline = build_pipeline(settings)
         readers = Readers(settings.database_url, synchronous=settings.sqlite_synchronous)
         app.state.services = Services(settings=settings, pipeline=pipeline, readers=readers)
+        membership = app.state.membership = build_membership(settings)
+        pipeline.add_listener(membership.on_commit)
+        membership.start()
         pipeline.start()
         try:
             yield
         finally:
             pipeline.stop()
+            membership.stop()
             readers.close()
 
     routes = [route for module in ROUTE_MODULES for route in module.routes]

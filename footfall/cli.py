@@ -184,6 +184,82 @@ def db_upgrade(database: Optional[str] = DatabaseOption) -> None:
     out.print(f"schema at revision {migrate.current(url)}")
 
 
+# -- segments -----------------------------------------------------------------------------------------
+segments_app = typer.Typer(help="Segments: list, show, members, evaluate.", no_args_is_help=True)
+app.add_typer(segments_app, name="segments")
+AccountOption = typer.Option(..., "--account", help="The account's public key (or name).")
+
+
+@segments_app.command("list")
+def segments_list(account: str = AccountOption, database: Optional[str] = DatabaseOption) -> None:
+    """List an account's segments with their member counts."""
+    from footfall.segments import operator_view
+
+    conn = _connect(_database(database))
+    try:
+        rows = operator_view.segment_rows(conn, _find_account(conn, account).id)
+    finally:
+        conn.close()
+    table = Table("id", "name", "members", "processing", "updated")
+    for row in rows:
+        table.add_row(row["id"], row["name"], str(row["members"]), "yes" if row["is_processing"] else "no",
+                      row["updated"])
+    out.print(table)
+
+
+@segments_app.command("show")
+def segments_show(segment_id: str, account: str = AccountOption, database: Optional[str] = DatabaseOption) -> None:
+    """Print a segment's definition and member count."""
+    from footfall.segments import operator_view
+
+    conn = _connect(_database(database))
+    try:
+        row = operator_view.segment_detail(conn, _find_account(conn, account).id, segment_id)
+    finally:
+        conn.close()
+    if row is None:
+        err.print(f"[red]error:[/red] no segment {segment_id!r} in that account")
+        raise typer.Exit(1)
+    sys.stdout.write(msgspec.json.encode(row).decode() + "\n")
+
+
+@segments_app.command("members")
+def segments_members(
+    segment_id: str, account: str = AccountOption,
+    limit: int = typer.Option(100, help="At most this many members (0: all)."),
+    database: Optional[str] = DatabaseOption,
+) -> None:
+    """List a segment's current members (profile id, email, joined)."""
+    from footfall.segments import operator_view
+
+    conn = _connect(_database(database))
+    try:
+        rows = operator_view.member_rows(conn, _find_account(conn, account).id, segment_id, limit or None)
+    finally:
+        conn.close()
+    table = Table("profile id", "email", "joined")
+    for row in rows:
+        table.add_row(row["id"], row["email"] or "", row["joined"])
+    out.print(table)
+
+
+@segments_app.command("evaluate")
+def segments_evaluate(segment_id: str, account: str = AccountOption, database: Optional[str] = DatabaseOption) -> None:
+    """Evaluate a segment in full now, record joins and leaves, and print the count and the time it took."""
+    from footfall.segments import operator_view
+
+    conn = _connect(_database(database))
+    try:
+        report = operator_view.evaluate(conn, _find_account(conn, account).id, segment_id, err)
+    except LookupError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1)
+    finally:
+        conn.close()
+    out.print(f"{report['members']} members ({report['joined']} joined, {report['left']} left) "
+              f"in {report['seconds']:.3f} s")
+
+
 def main() -> None:
     app()
 

@@ -32,6 +32,8 @@ class Settings:
     # Where phone numbers without a leading + are assumed to be (None: they are refused).
     default_phone_region: str | None = None
     sqlite_synchronous: str = "FULL"
+    # Segments: how often time-relative conditions are re-checked at the latest (and a clock jump noticed).
+    segment_sweep_seconds: float = 60.0
 
     def replace(self, **changes: object) -> "Settings":
         return dataclasses.replace(self, **changes)
@@ -71,4 +73,5 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         store_stall_seconds=_float("FOOTFALL_STORE_STALL_SECONDS", base.store_stall_seconds),
         default_phone_region=e.get("FOOTFALL_DEFAULT_PHONE_REGION") or None,
         sqlite_synchronous=e.get("FOOTFALL_SQLITE_SYNCHRONOUS") or base.sqlite_synchronous,
+        segment_sweep_seconds=float(e.get("FOOTFALL_SEGMENT_SWEEP_SECONDS") or base.segment_sweep_seconds),
     )

@@ -8,7 +8,7 @@ across accounts, so the schema can be distributed by account later.
 from __future__ import annotations
 
 from sqlalchemy import (
-    JSON, BigInteger, Column, Float, Index, Integer, MetaData, PrimaryKeyConstraint, String, Table, Text,
+    JSON, BigInteger, Boolean, Column, Float, Index, Integer, MetaData, PrimaryKeyConstraint, String, Table, Text,
     UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -138,4 +138,44 @@ bulk_jobs = Table(
     Column("created", Epoch, nullable=False),
     Column("completed_at", Epoch),
     PrimaryKeyConstraint("account_id", "id"),
+)
+
+
+# Segments (definitions evaluated into group_members) and lists (members added explicitly).
+# Segment and list ids share one namespace, so a membership condition can name either.
+segments = Table(
+    "segments", metadata,
+    Column("account_id", String(26), nullable=False),
+    Column("id", String(8), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("definition", Json, nullable=False),
+    Column("created", Epoch, nullable=False),
+    Column("updated", Epoch, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("is_processing", Boolean, nullable=False),
+    Column("swept_at", Epoch),  # the "now" up to which time-relative conditions have been re-checked
+    PrimaryKeyConstraint("account_id", "id"),
+)
+
+lists = Table(
+    "lists", metadata,
+    Column("account_id", String(26), nullable=False),
+    Column("id", String(8), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("created", Epoch, nullable=False),
+    Column("updated", Epoch, nullable=False),
+    PrimaryKeyConstraint("account_id", "id"),
+)
+
+# Membership of a profile in a segment or list: left_at is NULL while the profile is a member.
+group_members = Table(
+    "group_members", metadata,
+    Column("account_id", String(26), nullable=False),
+    Column("group_id", String(8), nullable=False),
+    Column("profile_id", String(26), nullable=False),
+    Column("joined_at", Epoch, nullable=False),
+    Column("left_at", Epoch),
+    PrimaryKeyConstraint("account_id", "group_id", "profile_id"),
+    Index("ix_group_members_profile", "account_id", "profile_id"),
+    Index("ix_group_members_joined", "account_id", "group_id", "joined_at"),
 )

@@ -1,0 +1,187 @@
+"""What the segment and list routes share: rendering, member listings, and writes through the pipeline."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from footfall.api.conventions import base_url, document
+from footfall.api.services import services
+from footfall.domain.errors import Conflict, InvalidInput, NotFound
+from footfall.ingest.errors import NotAccepted
+from footfall.segments.definitions import parse_date
+from footfall.store import groups
+from footfall.store.batch import InternalError
+from footfall.timefmt import iso
+from footfall.wire import member_filter, resources
+from footfall.wire.jsonapi import ApiError, decode_cursor, encode_cursor, invalid
+
+MEMBER_PAGE_DEFAULT = 20
+MEMBER_PAGE_MAX = 100
+GROUP_PAGE_SIZE = 10  # Klaviyo pages lists and segments ten at a time
+_IDENTIFIER_FIELDS = ("profile_id", "email", "phone_number", "external_id")
+_TIME_OPS = ("equals", "greater-than", "greater-or-equal", "less-than", "less-or-equal")
+
+
+def segment_resource(base: str, row: dict[str, Any]) -> dict[str, Any]:
+    sid = row["id"]
+    return {
+        "type": "segment",
+        "id": sid,
+        "attributes": {
+            "name": row["name"],
+            "definition": row["definition"],
+            "created": iso(row["created"]),
+            "updated": iso(row["updated"]),
+            "is_active": True,
+            "is_processing": bool(row["is_processing"]),
+            "is_starred": False,
+        },
+        "relationships": _profiles_relationship(base, "segments", sid),
+        "links": {"self": f"{base}/api/segments/{sid}/"},
+    }
+
+
+def list_resource(base: str, row: dict[str, Any]) -> dict[str, Any]:
+    lid = row["id"]
+    return {
+        "type": "list",
+        "id": lid,
+        "attributes": {
+            "name": row["name"],
+            "created": iso(row["created"]),
+            "updated": iso(row["updated"]),
+            "opt_in_process": "single_opt_in",
+        },
+        "relationships": _profiles_relationship(base, "lists", lid),
+        "links": {"self": f"{base}/api/lists/{lid}/"},
+    }
+
+
+def _profiles_relationship(base: str, family: str, gid: str) -> dict[str, Any]:
+    return {"profiles": {"links": {"self": f"{base}/api/{family}/{gid}/relationships/profiles/",
+                                   "related": f"{base}/api/{family}/{gid}/profiles/"}}}
+
+
+async def submit(request: Request, op: Any, pointer_base: str = "/data/attributes") -> Any:
+    """Hand a write to the pipeline (committed when this returns); its refusals become JSON:API errors."""
+    try:
+        return await services(request).pipeline.submit(op)
+    except InvalidInput as exc:
+        raise invalid(exc.detail, pointer=f"{pointer_base}/{exc.path}".rstrip("/") if exc.path else pointer_base)
+    except NotFound as exc:
+        raise ApiError(404, "not_found", str(exc)) from None
+    except Conflict as exc:
+        raise ApiError(409, "conflict", exc.detail) from None
+    except NotAccepted as exc:
+        raise ApiError(503, "service_unavailable", exc.reason, headers={"Retry-After": str(exc.retry_after)}) from None
+    except InternalError as exc:
+        raise ApiError(500, "error", f"internal error; nothing was stored ({exc})") from None
+
+
+def paged(request: Request, rows: list[dict[str, Any]], render: Any, size: int) -> Response:
+    """Rows were read with limit size+1 after the cursor; links.next is absolute when there is more."""
+    base = base_url(request)
+    more = len(rows) > size
+    rows = rows[:size]
+    links: dict[str, Any] = {"self": str(request.url), "next": None, "prev": None}
+    if more:
+        last = rows[-1]
+        cursor = encode_cursor(last.get("joined_at", last["created"]), last["id"])
+        query = {k: v for k, v in request.query_params.items() if k != "page[cursor]"}
+        query["page[cursor]"] = cursor
+        links["next"] = f"{base}{request.url.path}?{urlencode(query)}"
+    return document([render(base, row) for row in rows], links=links)
+
+
+def cursor_position(request: Request) -> tuple[float, str] | None:
+    raw = request.query_params.get("page[cursor]")
+    if not raw:
+        return None
+    position = decode_cursor(raw)
+    if len(position) != 2 or not isinstance(position[0], (int, float)) or not isinstance(position[1], str):
+        raise invalid(f"{raw!r} is not a cursor this server issued", parameter="page[cursor]")
+    return float(position[0]), position[1]
+
+
+def page_size(request: Request, default: int, maximum: int) -> int:
+    raw = request.query_params.get("page[size]")
+    if raw is None:
+        return default
+    try:
+        size = int(raw)
+    except ValueError:
+        size = 0
+    if not 1 <= size <= maximum:
+        raise invalid(f"page[size] must be a whole number from 1 to {maximum}", parameter="page[size]")
+    return size
+
+
+async def members(request: Request, account_id: str, group_id: str) -> Response:
+    """GET …/{id}/profiles: current members, with joined_group_at, filters, sort and cursor pages."""
+    size = page_size(request, MEMBER_PAGE_DEFAULT, MEMBER_PAGE_MAX)
+    conditions = member_conditions(request.query_params.get("filter"))
+    sort = request.query_params.get("sort", "joined_group_at")
+    if sort not in ("joined_group_at", "-joined_group_at"):
+        raise invalid("sort must be joined_group_at or -joined_group_at", parameter="sort")
+    after = cursor_position(request)
+    rows = await services(request).read(lambda conn: groups.members_page(
+        conn, account_id, group_id, conditions=conditions, descending=sort.startswith("-"), after=after,
+        limit=size + 1))
+    return paged(request, rows, member_resource, size)
+
+
+def member_resource(base: str, row: dict[str, Any]) -> dict[str, Any]:
+    out = resources.profile(base, row)
+    out["attributes"]["joined_group_at"] = iso(row["joined_at"])
+    return out
+
+
+def member_conditions(text: str | None) -> list[tuple[str, str, Any]]:
+    if not text:
+        return []
+    out = []
+    for op, fld, value in member_filter.parse(text):
+        if fld in _IDENTIFIER_FIELDS and op in ("equals", "any"):
+            values = value if op == "any" else [value]
+            if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
+                raise invalid(f"{op}({fld},…) needs {'a list of strings' if op == 'any' else 'a string'}",
+                              parameter="filter")
+            out.append((fld, op, value))
+        elif fld == "joined_group_at" and op in _TIME_OPS:
+            moment = parse_date(value) if isinstance(value, str) else None
+            if moment is None:
+                raise invalid(f"{op}(joined_group_at,…) needs a datetime such as 2024-01-01T00:00:00Z",
+                              parameter="filter")
+            out.append((fld, op, moment))
+        else:
+            raise invalid(f"filter {op}({fld},…) is not supported here; use equals/any on "
+                          f"{', '.join(_IDENTIFIER_FIELDS)} or comparisons on joined_group_at", parameter="filter")
+    return out
+
+
+def attributes_of(body: Any, kind: str, *, require_id: str | None = None) -> dict[str, Any]:
+    """body.data.attributes of a {"data": {"type": kind, ...}} document, checked."""
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, dict):
+        raise invalid("the body must be {\"data\": {\"type\": …, \"attributes\": {…}}}", pointer="/data")
+    if data.get("type") != kind:
+        raise invalid(f"data.type must be {kind!r}", pointer="/data/type")
+    if require_id is not None and data.get("id") != require_id:
+        raise invalid(f"data.id must be {require_id!r}, the id in the path", pointer="/data/id")
+    attributes = data.get("attributes")
+    if not isinstance(attributes, dict):
+        raise invalid("data.attributes must be an object", pointer="/data/attributes")
+    return attributes
+
+
+def name_of(attributes: dict[str, Any], required: bool) -> str | None:
+    name = attributes.get("name")
+    if name is None and not required:
+        return None
+    if not isinstance(name, str) or not name.strip() or len(name) > 255:
+        raise invalid("name must be a non-empty string of at most 255 characters", pointer="/data/attributes/name")
+    return name

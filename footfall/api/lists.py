@@ -1,0 +1,126 @@
+"""/api/lists: static lists, their members (added and removed explicitly), and a profile's lists."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from footfall.api import groups as common
+from footfall.api.conventions import api_route, base_url, document, json_body, no_content, private_key
+from footfall.api.services import services
+from footfall.domain.groups import DeleteGroup, ListMembers, SaveList
+from footfall.store import groups
+from footfall.wire.jsonapi import ApiError, invalid
+
+BODY_LIMIT = 1024 * 1024
+MAX_PROFILES = 1000
+
+
+async def list_lists(request: Request) -> Response:
+    grant = await private_key(request, "lists", "read")
+    after = common.cursor_position(request)
+    rows = await services(request).read(lambda conn: groups.lists(conn, grant.account_id))
+    rows = [r for r in rows if after is None or (r["created"], r["id"]) > after]
+    return common.paged(request, rows[:common.GROUP_PAGE_SIZE + 1], common.list_resource, common.GROUP_PAGE_SIZE)
+
+
+async def create_list(request: Request) -> Response:
+    grant = await private_key(request, "lists", "write")
+    body, _ = await json_body(request, BODY_LIMIT)
+    name = common.name_of(common.attributes_of(body, "list"), required=True)
+    result = await common.submit(request, SaveList(grant.account_id, None, name))
+    row = await _read(request, grant.account_id, result.group_id)
+    return document(common.list_resource(base_url(request), row), status=201)
+
+
+async def get_list(request: Request) -> Response:
+    grant = await private_key(request, "lists", "read")
+    row = await _read(request, grant.account_id, request.path_params["id"])
+    return document(common.list_resource(base_url(request), row))
+
+
+async def update_list(request: Request) -> Response:
+    grant = await private_key(request, "lists", "write")
+    lid = request.path_params["id"]
+    body, _ = await json_body(request, BODY_LIMIT)
+    name = common.name_of(common.attributes_of(body, "list", require_id=lid), required=True)
+    await common.submit(request, SaveList(grant.account_id, lid, name))
+    row = await _read(request, grant.account_id, lid)
+    return document(common.list_resource(base_url(request), row))
+
+
+async def delete_list(request: Request) -> Response:
+    grant = await private_key(request, "lists", "write")
+    await common.submit(request, DeleteGroup(grant.account_id, "list", request.path_params["id"]))
+    return no_content()
+
+
+async def add_profiles(request: Request) -> Response:
+    return await _change_members(request, add=True)
+
+
+async def remove_profiles(request: Request) -> Response:
+    return await _change_members(request, add=False)
+
+
+async def _change_members(request: Request, *, add: bool) -> Response:
+    """Committed (and segments that name the list queued for re-checking) before the 204."""
+    grant = await private_key(request, "lists", "write")
+    body, _ = await json_body(request, BODY_LIMIT)
+    profile_ids = _profile_refs(body)
+    await common.submit(request, ListMembers(grant.account_id, request.path_params["id"], profile_ids, add), "")
+    return no_content()
+
+
+def _profile_refs(body: Any) -> list[str]:
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, list) or not data:
+        raise invalid('the body must be {"data": [{"type": "profile", "id": …}, …]}', pointer="/data")
+    if len(data) > MAX_PROFILES:
+        raise invalid(f"at most {MAX_PROFILES} profiles per request", pointer="/data")
+    ids = []
+    for i, item in enumerate(data):
+        if not isinstance(item, dict) or item.get("type") != "profile":
+            raise invalid('each entry must be {"type": "profile", "id": …}', pointer=f"/data/{i}/type")
+        pid = item.get("id")
+        if not isinstance(pid, str) or not pid:
+            raise invalid("must be a profile id", pointer=f"/data/{i}/id")
+        ids.append(pid)
+    return ids
+
+
+async def list_profiles(request: Request) -> Response:
+    grant = await private_key(request, "lists", "read")
+    lid = request.path_params["id"]
+    await _read(request, grant.account_id, lid)
+    return await common.members(request, grant.account_id, lid)
+
+
+async def profile_lists(request: Request) -> Response:
+    grant = await private_key(request, "lists", "read")
+    pid = request.path_params["id"]
+    rows = await services(request).read(lambda conn: groups.groups_of_profile(conn, grant.account_id, pid, "lists"))
+    base = base_url(request)
+    return document([common.list_resource(base, r) for r in rows], links={"self": str(request.url)})
+
+
+async def _read(request: Request, account_id: str, list_id: str) -> dict[str, Any]:
+    row = await services(request).read(lambda conn: groups.list_row(conn, account_id, list_id))
+    if row is None:
+        raise ApiError(404, "not_found", f"No list {list_id!r} in this account.")
+    return row
+
+
+routes = [
+    *api_route("/api/lists", list_lists, ["GET"]),
+    *api_route("/api/lists", create_list, ["POST"]),
+    *api_route("/api/lists/{id}", get_list, ["GET"]),
+    *api_route("/api/lists/{id}", update_list, ["PATCH"]),
+    *api_route("/api/lists/{id}", delete_list, ["DELETE"]),
+    *api_route("/api/lists/{id}/relationships/profiles", add_profiles, ["POST"]),
+    *api_route("/api/lists/{id}/relationships/profiles", remove_profiles, ["DELETE"]),
+    *api_route("/api/lists/{id}/profiles", list_profiles, ["GET"]),
+    *api_route("/api/profiles/{id}/lists", profile_lists, ["GET"]),
+]

@@ -1,0 +1,106 @@
+"""/api/segments: segment definitions (Klaviyo's format), their members, and a profile's segments."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from footfall.api import groups as common
+from footfall.api.conventions import api_route, base_url, document, json_body, no_content, private_key
+from footfall.api.services import services
+from footfall.domain.errors import InvalidInput
+from footfall.domain.groups import DeleteGroup, SaveSegment
+from footfall.segments import definitions
+from footfall.store import groups
+from footfall.wire.jsonapi import ApiError, invalid
+
+BODY_LIMIT = 1024 * 1024
+DEFINITION_POINTER = "/data/attributes/definition"
+
+
+async def list_segments(request: Request) -> Response:
+    grant = await private_key(request, "segments", "read")
+    after = common.cursor_position(request)
+    rows = await services(request).read(lambda conn: groups.segments(conn, grant.account_id))
+    rows = [r for r in rows if after is None or (r["created"], r["id"]) > after]
+    return common.paged(request, rows[:common.GROUP_PAGE_SIZE + 1], common.segment_resource, common.GROUP_PAGE_SIZE)
+
+
+async def create_segment(request: Request) -> Response:
+    grant = await private_key(request, "segments", "write")
+    body, _ = await json_body(request, BODY_LIMIT)
+    attributes = common.attributes_of(body, "segment")
+    name = common.name_of(attributes, required=True)
+    definition = _definition(attributes.get("definition"), required=True)
+    result = await common.submit(request, SaveSegment(grant.account_id, None, name, definition), DEFINITION_POINTER)
+    row = await _read(request, grant.account_id, result.group_id)
+    return document(common.segment_resource(base_url(request), row), status=201)
+
+
+async def get_segment(request: Request) -> Response:
+    grant = await private_key(request, "segments", "read")
+    row = await _read(request, grant.account_id, request.path_params["id"])
+    return document(common.segment_resource(base_url(request), row))
+
+
+async def update_segment(request: Request) -> Response:
+    grant = await private_key(request, "segments", "write")
+    sid = request.path_params["id"]
+    body, _ = await json_body(request, BODY_LIMIT)
+    attributes = common.attributes_of(body, "segment", require_id=sid)
+    name = common.name_of(attributes, required=False)
+    definition = _definition(attributes.get("definition"), required=False)
+    await common.submit(request, SaveSegment(grant.account_id, sid, name, definition), DEFINITION_POINTER)
+    row = await _read(request, grant.account_id, sid)
+    return document(common.segment_resource(base_url(request), row))
+
+
+async def delete_segment(request: Request) -> Response:
+    grant = await private_key(request, "segments", "write")
+    await common.submit(request, DeleteGroup(grant.account_id, "segment", request.path_params["id"]))
+    return no_content()
+
+
+async def segment_profiles(request: Request) -> Response:
+    grant = await private_key(request, "segments", "read")
+    sid = request.path_params["id"]
+    await _read(request, grant.account_id, sid)
+    return await common.members(request, grant.account_id, sid)
+
+
+async def profile_segments(request: Request) -> Response:
+    grant = await private_key(request, "segments", "read")
+    pid = request.path_params["id"]
+    rows = await services(request).read(lambda conn: groups.groups_of_profile(conn, grant.account_id, pid, "segments"))
+    base = base_url(request)
+    return document([common.segment_resource(base, r) for r in rows], links={"self": str(request.url)})
+
+
+def _definition(raw: Any, required: bool) -> dict[str, Any] | None:
+    if raw is None and not required:
+        return None
+    try:
+        definitions.parse(raw)
+    except InvalidInput as exc:
+        raise invalid(exc.detail, pointer=f"{DEFINITION_POINTER}/{exc.path}".rstrip("/")) from None
+    return raw
+
+
+async def _read(request: Request, account_id: str, segment_id: str) -> dict[str, Any]:
+    row = await services(request).read(lambda conn: groups.segment(conn, account_id, segment_id))
+    if row is None:
+        raise ApiError(404, "not_found", f"No segment {segment_id!r} in this account.")
+    return row
+
+
+routes = [
+    *api_route("/api/segments", list_segments, ["GET"]),
+    *api_route("/api/segments", create_segment, ["POST"]),
+    *api_route("/api/segments/{id}", get_segment, ["GET"]),
+    *api_route("/api/segments/{id}", update_segment, ["PATCH"]),
+    *api_route("/api/segments/{id}", delete_segment, ["DELETE"]),
+    *api_route("/api/segments/{id}/profiles", segment_profiles, ["GET"]),
+    *api_route("/api/profiles/{id}/segments", profile_segments, ["GET"]),
+]
