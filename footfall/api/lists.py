@@ -102,6 +102,8 @@ async def profile_lists(request: Request) -> Response:
     grant = await private_key(request, "lists", "read")
     pid = request.path_params["id"]
     rows = await services(request).read(lambda conn: groups.groups_of_profile(conn, grant.account_id, pid, "lists"))
+    if rows is None:
+        raise ApiError(404, "not_found", "No profile with that id in this account.")
     base = base_url(request)
     return document([common.list_resource(base, r) for r in rows], links={"self": str(request.url)})
 
@@ -109,7 +111,7 @@ async def profile_lists(request: Request) -> Response:
 async def _read(request: Request, account_id: str, list_id: str) -> dict[str, Any]:
     row = await services(request).read(lambda conn: groups.list_row(conn, account_id, list_id))
     if row is None:
-        raise ApiError(404, "not_found", f"No list {list_id!r} in this account.")
+        raise ApiError(404, "not_found", "No list with that id in this account.")
     return row
 
 

@@ -74,6 +74,8 @@ async def profile_segments(request: Request) -> Response:
     grant = await private_key(request, "segments", "read")
     pid = request.path_params["id"]
     rows = await services(request).read(lambda conn: groups.groups_of_profile(conn, grant.account_id, pid, "segments"))
+    if rows is None:
+        raise ApiError(404, "not_found", "No profile with that id in this account.")
     base = base_url(request)
     return document([common.segment_resource(base, r) for r in rows], links={"self": str(request.url)})
 
@@ -91,7 +93,7 @@ def _definition(raw: Any, required: bool) -> dict[str, Any] | None:
 async def _read(request: Request, account_id: str, segment_id: str) -> dict[str, Any]:
     row = await services(request).read(lambda conn: groups.segment(conn, account_id, segment_id))
     if row is None:
-        raise ApiError(404, "not_found", f"No segment {segment_id!r} in this account.")
+        raise ApiError(404, "not_found", "No segment with that id in this account.")
     return row
 
 

@@ -86,14 +86,17 @@ def member_count(conn: Conn, account_id: str, group_id: str) -> int:
     return n
 
 
-def groups_of_profile(conn: Conn, account_id: str, profile_id: str, table: str) -> list[dict[str, Any]]:
-    """The segments or lists (table) the profile is a member of now."""
+def groups_of_profile(conn: Conn, account_id: str, profile_id: str, table: str) -> list[dict[str, Any]] | None:
+    """The segments or lists (table) the profile is a member of now; None if there is no such profile."""
     cols = SEGMENT_COLUMNS if table == "segments" else LIST_COLUMNS
+    current = _current_id(conn, account_id, profile_id)
+    if not profile_exists(conn, account_id, current):
+        return None
     rows = conn.all(
         f"SELECT {', '.join('g.' + c for c in cols)} FROM group_members m JOIN {table} g "
         "ON g.account_id = m.account_id AND g.id = m.group_id "
         "WHERE m.account_id = ? AND m.profile_id = ? AND m.left_at IS NULL ORDER BY g.created, g.id",
-        (account_id, _current_id(conn, account_id, profile_id)),
+        (account_id, current),
     )
     return [_segment_row(conn, r) if table == "segments" else dict(zip(cols, r)) for r in rows]
 
