@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import Response
 
-from footfall.api.conventions import base_url, document
+from footfall.api.conventions import base_url, document, private_key
 from footfall.api.services import services
 from footfall.domain.errors import Conflict, InvalidInput, NotFound
 from footfall.ingest.errors import NotAccepted
@@ -185,3 +185,18 @@ def name_of(attributes: dict[str, Any], required: bool) -> str | None:
     if not isinstance(name, str) or not name.strip() or len(name) > 255:
         raise invalid("name must be a non-empty string of at most 255 characters", pointer="/data/attributes/name")
     return name
+
+
+async def profile_groups(request: Request, family: str, *, ids_only: bool = False) -> Response:
+    """GET /api/profiles/{id}/segments|lists (resources) and …/relationships/… (type and id only)."""
+    grant = await private_key(request, family, "read")
+    pid = request.path_params["id"]
+    rows = await services(request).read(lambda conn: groups.groups_of_profile(conn, grant.account_id, pid, family))
+    if rows is None:
+        raise ApiError(404, "not_found", "No profile with that id in this account.")
+    if ids_only:
+        data = [{"type": family[:-1], "id": row["id"]} for row in rows]
+    else:
+        render = segment_resource if family == "segments" else list_resource
+        data = [render(base_url(request), row) for row in rows]
+    return document(data, links={"self": str(request.url)})

@@ -99,13 +99,11 @@ async def list_profiles(request: Request) -> Response:
 
 
 async def profile_lists(request: Request) -> Response:
-    grant = await private_key(request, "lists", "read")
-    pid = request.path_params["id"]
-    rows = await services(request).read(lambda conn: groups.groups_of_profile(conn, grant.account_id, pid, "lists"))
-    if rows is None:
-        raise ApiError(404, "not_found", "No profile with that id in this account.")
-    base = base_url(request)
-    return document([common.list_resource(base, r) for r in rows], links={"self": str(request.url)})
+    return await common.profile_groups(request, "lists")
+
+
+async def profile_lists_relationships(request: Request) -> Response:
+    return await common.profile_groups(request, "lists", ids_only=True)
 
 
 async def _read(request: Request, account_id: str, list_id: str) -> dict[str, Any]:
@@ -125,4 +123,5 @@ routes = [
     *api_route("/api/lists/{id}/relationships/profiles", remove_profiles, ["DELETE"]),
     *api_route("/api/lists/{id}/profiles", list_profiles, ["GET"]),
     *api_route("/api/profiles/{id}/lists", profile_lists, ["GET"]),
+    *api_route("/api/profiles/{id}/relationships/lists", profile_lists_relationships, ["GET"]),
 ]

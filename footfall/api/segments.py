@@ -71,13 +71,11 @@ async def segment_profiles(request: Request) -> Response:
 
 
 async def profile_segments(request: Request) -> Response:
-    grant = await private_key(request, "segments", "read")
-    pid = request.path_params["id"]
-    rows = await services(request).read(lambda conn: groups.groups_of_profile(conn, grant.account_id, pid, "segments"))
-    if rows is None:
-        raise ApiError(404, "not_found", "No profile with that id in this account.")
-    base = base_url(request)
-    return document([common.segment_resource(base, r) for r in rows], links={"self": str(request.url)})
+    return await common.profile_groups(request, "segments")
+
+
+async def profile_segments_relationships(request: Request) -> Response:
+    return await common.profile_groups(request, "segments", ids_only=True)
 
 
 def _definition(raw: Any, required: bool) -> dict[str, Any] | None:
@@ -105,4 +103,5 @@ routes = [
     *api_route("/api/segments/{id}", delete_segment, ["DELETE"]),
     *api_route("/api/segments/{id}/profiles", segment_profiles, ["GET"]),
     *api_route("/api/profiles/{id}/segments", profile_segments, ["GET"]),
+    *api_route("/api/profiles/{id}/relationships/segments", profile_segments_relationships, ["GET"]),
 ]
