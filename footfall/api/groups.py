@@ -16,7 +16,7 @@ from footfall.segments.definitions import parse_date
 from footfall.store import groups
 from footfall.store.batch import InternalError
 from footfall.timefmt import iso
-from footfall.wire import member_filter, resources
+from footfall.wire import member_filter, params, resources
 from footfall.wire.jsonapi import ApiError, decode_cursor, encode_cursor, invalid
 
 MEMBER_PAGE_DEFAULT = 20
@@ -24,46 +24,6 @@ MEMBER_PAGE_MAX = 100
 GROUP_PAGE_SIZE = 10  # Klaviyo pages lists and segments ten at a time
 _IDENTIFIER_FIELDS = ("profile_id", "email", "phone_number", "external_id")
 _TIME_OPS = ("equals", "greater-than", "greater-or-equal", "less-than", "less-or-equal")
-
-
-def segment_resource(base: str, row: dict[str, Any]) -> dict[str, Any]:
-    sid = row["id"]
-    return {
-        "type": "segment",
-        "id": sid,
-        "attributes": {
-            "name": row["name"],
-            "definition": row["definition"],
-            "created": iso(row["created"]),
-            "updated": iso(row["updated"]),
-            "is_active": True,
-            "is_processing": bool(row["is_processing"]),
-            "is_starred": False,
-        },
-        "relationships": _profiles_relationship(base, "segments", sid),
-        "links": {"self": f"{base}/api/segments/{sid}/"},
-    }
-
-
-def list_resource(base: str, row: dict[str, Any]) -> dict[str, Any]:
-    lid = row["id"]
-    return {
-        "type": "list",
-        "id": lid,
-        "attributes": {
-            "name": row["name"],
-            "created": iso(row["created"]),
-            "updated": iso(row["updated"]),
-            "opt_in_process": "single_opt_in",
-        },
-        "relationships": _profiles_relationship(base, "lists", lid),
-        "links": {"self": f"{base}/api/lists/{lid}/"},
-    }
-
-
-def _profiles_relationship(base: str, family: str, gid: str) -> dict[str, Any]:
-    return {"profiles": {"links": {"self": f"{base}/api/{family}/{gid}/relationships/profiles/",
-                                   "related": f"{base}/api/{family}/{gid}/profiles/"}}}
 
 
 async def submit(request: Request, op: Any, pointer_base: str = "/data/attributes") -> Any:
@@ -107,22 +67,9 @@ def cursor_position(request: Request) -> tuple[float, str] | None:
     return float(position[0]), position[1]
 
 
-def page_size(request: Request, default: int, maximum: int) -> int:
-    raw = request.query_params.get("page[size]")
-    if raw is None:
-        return default
-    try:
-        size = int(raw)
-    except ValueError:
-        size = 0
-    if not 1 <= size <= maximum:
-        raise invalid(f"page[size] must be a whole number from 1 to {maximum}", parameter="page[size]")
-    return size
-
-
 async def members(request: Request, account_id: str, group_id: str) -> Response:
     """GET …/{id}/profiles: current members, with joined_group_at, filters, sort and cursor pages."""
-    size = page_size(request, MEMBER_PAGE_DEFAULT, MEMBER_PAGE_MAX)
+    size = params.page_size(request.query_params, MEMBER_PAGE_DEFAULT, MEMBER_PAGE_MAX)
     conditions = member_conditions(request.query_params.get("filter"))
     sort = request.query_params.get("sort", "joined_group_at")
     if sort not in ("joined_group_at", "-joined_group_at"):
@@ -197,6 +144,6 @@ async def profile_groups(request: Request, family: str, *, ids_only: bool = Fals
     if ids_only:
         data = [{"type": family[:-1], "id": row["id"]} for row in rows]
     else:
-        render = segment_resource if family == "segments" else list_resource
+        render = resources.segment if family == "segments" else resources.group_list
         data = [render(base_url(request), row) for row in rows]
     return document(data, links={"self": str(request.url)})

@@ -10,6 +10,7 @@ from starlette.responses import Response
 from footfall.api import groups as common
 from footfall.api.conventions import api_route, base_url, document, json_body, no_content, private_key
 from footfall.api.services import services
+from footfall.wire import resources
 from footfall.domain.groups import DeleteGroup, ListMembers, SaveList
 from footfall.store import groups
 from footfall.wire.jsonapi import ApiError, invalid
@@ -23,7 +24,7 @@ async def list_lists(request: Request) -> Response:
     after = common.cursor_position(request)
     rows = await services(request).read(lambda conn: groups.lists(conn, grant.account_id))
     rows = [r for r in rows if after is None or (r["created"], r["id"]) > after]
-    return common.paged(request, rows[:common.GROUP_PAGE_SIZE + 1], common.list_resource, common.GROUP_PAGE_SIZE)
+    return common.paged(request, rows[:common.GROUP_PAGE_SIZE + 1], resources.group_list, common.GROUP_PAGE_SIZE)
 
 
 async def create_list(request: Request) -> Response:
@@ -32,13 +33,13 @@ async def create_list(request: Request) -> Response:
     name = common.name_of(common.attributes_of(body, "list"), required=True)
     result = await common.submit(request, SaveList(grant.account_id, None, name))
     row = await _read(request, grant.account_id, result.group_id)
-    return document(common.list_resource(base_url(request), row), status=201)
+    return document(resources.group_list(base_url(request), row), status=201)
 
 
 async def get_list(request: Request) -> Response:
     grant = await private_key(request, "lists", "read")
     row = await _read(request, grant.account_id, request.path_params["id"])
-    return document(common.list_resource(base_url(request), row))
+    return document(resources.group_list(base_url(request), row))
 
 
 async def update_list(request: Request) -> Response:
@@ -48,7 +49,7 @@ async def update_list(request: Request) -> Response:
     name = common.name_of(common.attributes_of(body, "list", require_id=lid), required=True)
     await common.submit(request, SaveList(grant.account_id, lid, name))
     row = await _read(request, grant.account_id, lid)
-    return document(common.list_resource(base_url(request), row))
+    return document(resources.group_list(base_url(request), row))
 
 
 async def delete_list(request: Request) -> Response:

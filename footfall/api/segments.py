@@ -10,6 +10,7 @@ from starlette.responses import Response
 from footfall.api import groups as common
 from footfall.api.conventions import api_route, base_url, document, json_body, no_content, private_key
 from footfall.api.services import services
+from footfall.wire import resources
 from footfall.domain.errors import InvalidInput
 from footfall.domain.groups import DeleteGroup, SaveSegment
 from footfall.segments import definitions
@@ -25,7 +26,7 @@ async def list_segments(request: Request) -> Response:
     after = common.cursor_position(request)
     rows = await services(request).read(lambda conn: groups.segments(conn, grant.account_id))
     rows = [r for r in rows if after is None or (r["created"], r["id"]) > after]
-    return common.paged(request, rows[:common.GROUP_PAGE_SIZE + 1], common.segment_resource, common.GROUP_PAGE_SIZE)
+    return common.paged(request, rows[:common.GROUP_PAGE_SIZE + 1], resources.segment, common.GROUP_PAGE_SIZE)
 
 
 async def create_segment(request: Request) -> Response:
@@ -36,13 +37,13 @@ async def create_segment(request: Request) -> Response:
     definition = _definition(attributes.get("definition"), required=True)
     result = await common.submit(request, SaveSegment(grant.account_id, None, name, definition), DEFINITION_POINTER)
     row = await _read(request, grant.account_id, result.group_id)
-    return document(common.segment_resource(base_url(request), row), status=201)
+    return document(resources.segment(base_url(request), row), status=201)
 
 
 async def get_segment(request: Request) -> Response:
     grant = await private_key(request, "segments", "read")
     row = await _read(request, grant.account_id, request.path_params["id"])
-    return document(common.segment_resource(base_url(request), row))
+    return document(resources.segment(base_url(request), row))
 
 
 async def update_segment(request: Request) -> Response:
@@ -54,7 +55,7 @@ async def update_segment(request: Request) -> Response:
     definition = _definition(attributes.get("definition"), required=False)
     await common.submit(request, SaveSegment(grant.account_id, sid, name, definition), DEFINITION_POINTER)
     row = await _read(request, grant.account_id, sid)
-    return document(common.segment_resource(base_url(request), row))
+    return document(resources.segment(base_url(request), row))
 
 
 async def delete_segment(request: Request) -> Response:

@@ -112,3 +112,45 @@ def bulk_job(base: str, row: dict[str, Any]) -> dict[str, Any]:
         },
         "links": {"self": f"{base}/api/event-bulk-create-jobs/{jid}/"},
     }
+
+
+def segment(base: str, row: dict[str, Any]) -> dict[str, Any]:
+    """row: id, name, definition, created, updated, is_processing."""
+    sid = row["id"]
+    return {
+        "type": "segment",
+        "id": sid,
+        "attributes": {
+            "name": row["name"],
+            "definition": row["definition"],
+            "created": iso(row["created"]),
+            "updated": iso(row["updated"]),
+            "is_active": True,
+            "is_processing": bool(row["is_processing"]),
+            "is_starred": False,
+        },
+        "relationships": _members(base, "segments", sid),
+        "links": {"self": f"{base}/api/segments/{sid}/"},
+    }
+
+
+def group_list(base: str, row: dict[str, Any]) -> dict[str, Any]:
+    """A list (static group). row: id, name, created, updated."""
+    lid = row["id"]
+    return {
+        "type": "list",
+        "id": lid,
+        "attributes": {
+            "name": row["name"],
+            "created": iso(row["created"]),
+            "updated": iso(row["updated"]),
+            "opt_in_process": "single_opt_in",
+        },
+        "relationships": _members(base, "lists", lid),
+        "links": {"self": f"{base}/api/lists/{lid}/"},
+    }
+
+
+def _members(base: str, family: str, gid: str) -> dict[str, Any]:
+    return {"profiles": {"links": {"self": f"{base}/api/{family}/{gid}/relationships/profiles/",
+                                   "related": f"{base}/api/{family}/{gid}/profiles/"}}}
