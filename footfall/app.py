@@ -15,11 +15,13 @@ from footfall.api import conventions
 from footfall.api import (
     health,
     legacy,
+    metric_aggregates,
 )
 from footfall.api.services import Services
 from footfall.config import Settings
 from footfall.ingest.pipeline import Pipeline
 from footfall.store import batch, db
+from footfall.store.ratelimit import make_limiter
 from footfall.store.reader import Readers
 from footfall.wire.jsonapi import ApiError
 
@@ -30,6 +32,7 @@ log = logging.getLogger("footfall")
 ROUTE_MODULES = [
     legacy,
     health,
+    metric_aggregates,
 ]
 
 
@@ -56,13 +59,18 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         pipeline = build_pipeline(settings)
         readers = Readers(settings.database_url, synchronous=settings.sqlite_synchronous)
-        app.state.services = Services(settings=settings, pipeline=pipeline, readers=readers)
+        limiter = make_limiter(settings.redis_url) if settings.rate_limits.enabled else None
+        if limiter is not None and not settings.redis_url and settings.workers > 1:
+            log.warning("rate limits are counted per worker process; set FOOTFALL_REDIS_URL to share them")
+        app.state.services = Services(settings=settings, pipeline=pipeline, readers=readers, limiter=limiter)
         pipeline.start()
         try:
             yield
         finally:
             pipeline.stop()
             readers.close()
+            if limiter is not None:
+                await limiter.close()
 
     routes = [route for module in ROUTE_MODULES for route in module.routes]
     handlers = {

@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass, field
 
 from footfall.domain.limits import Limits
+from footfall.domain.ratelimits import RateLimitSettings, parse_overrides
 
 DEFAULT_DATABASE_URL = "sqlite:///footfall.db"
 
@@ -26,6 +27,9 @@ class Settings:
     # Where phone numbers without a leading + are assumed to be (None: they are refused).
     default_phone_region: str | None = None
     sqlite_synchronous: str = "FULL"
+    # Per-account rate limits (Klaviyo's tiers); counters in Redis when a URL is set, else in process.
+    rate_limits: RateLimitSettings = field(default_factory=RateLimitSettings)
+    redis_url: str | None = None
 
     def replace(self, **changes: object) -> "Settings":
         return dataclasses.replace(self, **changes)
@@ -60,4 +64,17 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
         batch_max_items=_int("FOOTFALL_BATCH_MAX_ITEMS", base.batch_max_items),
         default_phone_region=e.get("FOOTFALL_DEFAULT_PHONE_REGION") or None,
         sqlite_synchronous=e.get("FOOTFALL_SQLITE_SYNCHRONOUS") or base.sqlite_synchronous,
+        rate_limits=_rate_limits(e, base.rate_limits),
+        redis_url=e.get("FOOTFALL_REDIS_URL") or None,
+    )
+
+
+def _rate_limits(e, base: RateLimitSettings) -> RateLimitSettings:
+    """FOOTFALL_RATE_LIMITS=off disables; _MULTIPLIER scales the tiers; _TIERS='S=5/100,…' overrides."""
+    return RateLimitSettings(
+        enabled=(e.get("FOOTFALL_RATE_LIMITS") or "on").lower() not in ("0", "off", "false", "no"),
+        multiplier=float(e.get("FOOTFALL_RATE_LIMIT_MULTIPLIER") or base.multiplier),
+        overrides=parse_overrides(e.get("FOOTFALL_RATE_LIMIT_TIERS") or ""),
+        burst_window=int(e.get("FOOTFALL_RATE_LIMIT_BURST_WINDOW") or base.burst_window),
+        steady_window=int(e.get("FOOTFALL_RATE_LIMIT_STEADY_WINDOW") or base.steady_window),
     )

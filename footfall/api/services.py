@@ -14,6 +14,7 @@ from footfall.ingest.pipeline import Pipeline
 from footfall.store import accounts
 from footfall.store.accounts import Account, KeyGrant
 from footfall.store.db import Conn
+from footfall.store.ratelimit import Limiter
 from footfall.store.reader import Readers
 
 T = TypeVar("T")
@@ -25,6 +26,7 @@ class Services:
     settings: Settings
     pipeline: Pipeline
     readers: Readers
+    limiter: Limiter | None = None  # None: rate limits are off
     _public: dict[str, tuple[float, Account]] = field(default_factory=dict)
     _private: dict[str, tuple[float, KeyGrant]] = field(default_factory=dict)
 
