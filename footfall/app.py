@@ -16,6 +16,7 @@ from footfall.api import (
     health,
     legacy,
     metric_aggregates,
+    openapi,
 )
 from footfall.api.services import Services
 from footfall.config import Settings
@@ -33,6 +34,7 @@ ROUTE_MODULES = [
     legacy,
     health,
     metric_aggregates,
+    openapi,
 ]
 
 
