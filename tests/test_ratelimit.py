@@ -26,6 +26,20 @@ TINY = RateLimitSettings(overrides={tier: Limit(2, 3) for tier in TIERS}, burst_
 RATE_HEADERS = ("ratelimit-limit", "ratelimit-remaining", "ratelimit-reset")
 
 
+def require_redis() -> None:
+    """Redis must answer in CI; elsewhere its tests are skipped with a notice when it does not."""
+    import os
+
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"Redis is required in CI but unavailable: {exc}")
+        pytest.skip(f"Redis unavailable at {REDIS_URL} ({exc}); Redis tests skipped")
+
+
 @pytest.fixture(scope="module")
 def sqlite_url(tmp_path_factory) -> str:
     return make_sqlite_database(tmp_path_factory.mktemp("ratelimit"))
@@ -34,6 +48,8 @@ def sqlite_url(tmp_path_factory) -> str:
 @pytest.fixture(scope="module", params=["memory", "redis"])
 def limited(request, sqlite_url):
     redis_url = REDIS_URL if request.param == "redis" else None
+    if redis_url:
+        require_redis()
     srv = ServerThread(Settings(database_url=sqlite_url, rate_limits=TINY, redis_url=redis_url)).start()
     yield srv
     srv.stop()
@@ -103,6 +119,7 @@ def test_legacy_track_is_not_limited(limited, sqlite_url):
 
 
 def test_redis_counters_are_shared_by_two_servers(sqlite_url):
+    require_redis()
     one = ServerThread(Settings(database_url=sqlite_url, rate_limits=TINY, redis_url=REDIS_URL)).start()
     two = ServerThread(Settings(database_url=sqlite_url, rate_limits=TINY, redis_url=REDIS_URL)).start()
     try:
