@@ -27,7 +27,7 @@ Op = dict[str, Any]
 PARAMETERS: dict[str, Any] = {
     "revision": {"name": "revision", "in": "header", "required": True,
                  "description": "API revision, YYYY-MM-DD[.suffix]; any valid date is accepted.",
-                 "schema": {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}(\.[A-Za-z0-9_-]+)?$",
+                 "schema": {"type": "string", "pattern": r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])(\.[A-Za-z0-9_-]+)?$",
                             "example": "2026-07-15"}},
     "id": {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}},
     "filter": {"name": "filter", "in": "query", "schema": {"type": "string"},

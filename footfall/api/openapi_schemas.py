@@ -204,7 +204,7 @@ SCHEMAS: dict[str, Schema] = {
             "page_cursor": STRING,
             "sort": STRING,
             "return_fields": array({"type": "string", "enum": ["dates", "data"]}),
-        }, ("metric_id", "measurements", "filter")),
+        }, ("metric_id", "measurements", "filter"), additionalProperties=False),
     }, ("type", "attributes"))}, ("data",)),
     "SegmentCreate": obj({"data": obj({"type": const("segment"), "attributes": _SEGMENT_ATTRIBUTES},
                                       ("type", "attributes"))}, ("data",)),
