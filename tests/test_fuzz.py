@@ -33,6 +33,7 @@ from tests.servers import ServerThread, new_account
 EXAMPLES = int(os.environ.get("FOOTFALL_FUZZ_EXAMPLES", "25"))
 BACKENDS = [b.strip() for b in os.environ.get("FOOTFALL_FUZZ_BACKENDS", "sqlite,postgres").split(",") if b.strip()]
 LEGACY = ("/api/track", "/api/identify")
+UVICORN_REFUSAL = b"Invalid HTTP request received."
 MAX_ITEMS = 4  # arrays in generated bodies stay short: generating 1000-item bulk bodies takes seconds each
 
 
@@ -137,11 +138,22 @@ def test_no_500s_and_jsonapi_errors(case, target):
     srv, account, session, real_ids = target
     use_real_ids(case, real_ids)
     if case.path.startswith("/client/"):
-        case.query = {**(case.query or {}), "company_id": account.public_key}
+        generated = (case.query or {}).get("company_id")
+        if generated is None or zlib.crc32(repr(generated).encode()) % 4:  # a quarter keep a generated one
+            case.query = {**(case.query or {}), "company_id": account.public_key}
     elif case.path.startswith("/api/") and case.path not in LEGACY:
         case.headers = {**(case.headers or {}), "Authorization": f"Klaviyo-API-Key {account.private_key}"}
     response = case.call(base_url=srv.url, session=session, timeout=30)
     where = f"{case.method} {case.formatted_path} -> {response.status_code}: {response.content[:300]!r}"
     assert response.status_code < 500 or response.status_code == 503, where
+    if response.content == UVICORN_REFUSAL:  # refused by the HTTP parser before reaching the app
+        return
     if 400 <= response.status_code < 500 and case.path.startswith(("/api/", "/client/")) and case.path not in LEGACY:
         assert is_jsonapi_error(response.content), where
+
+
+def test_a_public_key_with_a_nul_byte_is_unknown_not_a_500(client):
+    """Found by fuzzing: PostgreSQL refuses NUL in text, so such a key must never reach the query."""
+    payload = {"token": "AB\x00CD", "event": "x", "customer_properties": {"$email": "a@example.com"}}
+    r = client.post("/api/track", params={"verbose": "1"}, json=payload)
+    assert r.status_code == 200 and r.json()["status"] == 0

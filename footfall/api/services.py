@@ -41,6 +41,8 @@ class Services:
 
     async def account_for_public_key(self, key: str) -> Account | None:
         """Cached for a short time so the hot path does not query; unknown keys are never cached."""
+        if not (0 < len(key) <= 16 and key.isascii() and key.isalnum()):
+            return None  # not a key we issue; never sent to the database (PostgreSQL refuses NUL bytes)
         hit = self._public.get(key)
         if hit and hit[0] > time.monotonic():
             return hit[1]
