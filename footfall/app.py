@@ -18,7 +18,9 @@ from footfall.api import (
     events_write,
     health,
     legacy,
+    metric_aggregates,
     metrics,
+    openapi,
     profiles_read,
     profiles_write,
 )
@@ -27,9 +29,10 @@ from footfall.api import segments as segment_routes
 from footfall.api.services import Services
 from footfall.config import Settings
 from footfall.ingest.pipeline import Pipeline
-from footfall.store import batch, db
 from footfall.segments.membership import MembershipWorker
+from footfall.store import batch, db
 from footfall.store.db import StoreUnavailable
+from footfall.store.ratelimit import make_limiter
 from footfall.store.reader import Readers
 from footfall.wire.jsonapi import ApiError
 
@@ -48,6 +51,8 @@ ROUTE_MODULES = [
     metrics,
     segment_routes,
     list_routes,
+    metric_aggregates,
+    openapi,
 ]
 
 
@@ -81,7 +86,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         pipeline = build_pipeline(settings)
         readers = Readers(settings.database_url, synchronous=settings.sqlite_synchronous)
-        app.state.services = Services(settings=settings, pipeline=pipeline, readers=readers)
+        limiter = make_limiter(settings.redis_url) if settings.rate_limits.enabled else None
+        if limiter is not None and not settings.redis_url and settings.workers > 1:
+            log.warning("rate limits are counted per worker process; set FOOTFALL_REDIS_URL to share them")
+        app.state.services = Services(settings=settings, pipeline=pipeline, readers=readers, limiter=limiter)
         membership = app.state.membership = build_membership(settings)
         pipeline.add_listener(membership.on_commit)
         membership.start()
@@ -92,6 +100,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             pipeline.stop()
             membership.stop()
             readers.close()
+            if limiter is not None:
+                await limiter.close()
 
     routes = [route for module in ROUTE_MODULES for route in module.routes]
     handlers = {

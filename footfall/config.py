@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 from footfall.domain.limits import Limits
+from footfall.domain.ratelimits import RateLimitSettings, parse_overrides
 
 DEFAULT_DATABASE_URL = "sqlite:///footfall.db"
 
@@ -34,6 +35,9 @@ class Settings:
     sqlite_synchronous: str = "FULL"
     # Segments: how often time-relative conditions are re-checked at the latest (and a clock jump noticed).
     segment_sweep_seconds: float = 60.0
+    # Per-account rate limits (Klaviyo's tiers); counters in Redis when a URL is set, else in process.
+    rate_limits: RateLimitSettings = field(default_factory=RateLimitSettings)
+    redis_url: str | None = None
 
     def replace(self, **changes: object) -> "Settings":
         return dataclasses.replace(self, **changes)
@@ -73,5 +77,18 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         store_stall_seconds=_float("FOOTFALL_STORE_STALL_SECONDS", base.store_stall_seconds),
         default_phone_region=e.get("FOOTFALL_DEFAULT_PHONE_REGION") or None,
         sqlite_synchronous=e.get("FOOTFALL_SQLITE_SYNCHRONOUS") or base.sqlite_synchronous,
-        segment_sweep_seconds=float(e.get("FOOTFALL_SEGMENT_SWEEP_SECONDS") or base.segment_sweep_seconds),
+        segment_sweep_seconds=_float("FOOTFALL_SEGMENT_SWEEP_SECONDS", base.segment_sweep_seconds),
+        rate_limits=_rate_limits(e, base.rate_limits),
+        redis_url=e.get("FOOTFALL_REDIS_URL") or None,
+    )
+
+
+def _rate_limits(e, base: RateLimitSettings) -> RateLimitSettings:
+    """FOOTFALL_RATE_LIMITS=off disables; _MULTIPLIER scales the tiers; _TIERS='S=5/100,…' overrides."""
+    return RateLimitSettings(
+        enabled=(e.get("FOOTFALL_RATE_LIMITS") or "on").lower() not in ("0", "off", "false", "no"),
+        multiplier=float(e.get("FOOTFALL_RATE_LIMIT_MULTIPLIER") or base.multiplier),
+        overrides=parse_overrides(e.get("FOOTFALL_RATE_LIMIT_TIERS") or ""),
+        burst_window=int(e.get("FOOTFALL_RATE_LIMIT_BURST_WINDOW") or base.burst_window),
+        steady_window=int(e.get("FOOTFALL_RATE_LIMIT_STEADY_WINDOW") or base.steady_window),
     )

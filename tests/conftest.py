@@ -16,6 +16,7 @@ import psycopg
 import pytest
 
 from footfall.config import Settings
+from footfall.domain.ratelimits import RateLimitSettings
 from footfall.store import db, exports, migrate
 from tests.servers import ServerThread, TestAccount, new_account
 
@@ -67,7 +68,8 @@ def database_url(request, tmp_path_factory) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def server(database_url) -> Iterator[ServerThread]:
-    srv = ServerThread(Settings(database_url=database_url)).start()
+    # Limits on (headers are sent) but far above what any test sends; tests/test_ratelimit.py tests them.
+    srv = ServerThread(Settings(database_url=database_url, rate_limits=RateLimitSettings(multiplier=1000))).start()
     yield srv
     srv.stop()
 

@@ -15,9 +15,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from footfall.api import ratelimit
 from footfall.api.body import TooLarge, read_limited
 from footfall.api.services import services
-from footfall.domain import scopes
+from footfall.domain import ratelimits, scopes
 from footfall.domain.errors import InvalidInput
 from footfall.domain.limits import reject_nul
 from footfall.store.accounts import Account, KeyGrant
@@ -61,7 +62,7 @@ async def private_key(request: Request, family: str, mode: str) -> KeyGrant:
     key = key.strip()
     if scheme.lower() not in ("klaviyo-api-key", "bearer") or not key:
         raise ApiError(401, "not_authenticated", "The Authorization header must be `Klaviyo-API-Key <private key>`.")
-    grant = await services(request).grant_for_private_key(key)
+    grant = await _grant(request, key)
     if grant is None:
         raise ApiError(401, "authentication_failed", "Incorrect authentication credentials.",
                        title="Incorrect authentication credentials.")
@@ -76,10 +77,38 @@ async def public_key(request: Request) -> Account:
     if not company:
         raise ApiError(400, "invalid", "The `company_id` query parameter (your public key) is required.",
                        parameter="company_id")
-    account = await services(request).account_for_public_key(company)
+    account = await _account(request, company)
     if account is None:
         raise ApiError(400, "invalid", f"{company!r} is not the public key of any account.", parameter="company_id")
     return account
+
+
+async def _grant(request: Request, key: str) -> KeyGrant | None:
+    """The grant of a private key, looked up once per request (the rate limiter asks first)."""
+    memo = request.scope.setdefault("footfall.grants", {})
+    if key not in memo:
+        memo[key] = await services(request).grant_for_private_key(key)
+    return memo[key]
+
+
+async def _account(request: Request, company: str) -> Account | None:
+    memo = request.scope.setdefault("footfall.accounts", {})
+    if company not in memo:
+        memo[company] = await services(request).account_for_public_key(company)
+    return memo[company]
+
+
+async def caller_account_id(request: Request) -> str | None:
+    """Whose request this is (public key on /client, private key on /api); None if not (yet) known."""
+    if request.url.path.startswith("/client"):
+        company = request.query_params.get("company_id")
+        account = await _account(request, company) if company else None
+        return account.id if account else None
+    scheme, _, key = request.headers.get("authorization", "").strip().partition(" ")
+    if scheme.lower() not in ("klaviyo-api-key", "bearer") or not key.strip():
+        return None
+    grant = await _grant(request, key.strip())
+    return grant.account_id if grant else None
 
 
 async def json_body(request: Request, limit: int) -> tuple[Any, int]:
@@ -137,12 +166,26 @@ def base_url(request: Request) -> str:
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
-def api_route(path: str, endpoint: Endpoint, methods: list[str], *, name: str | None = None) -> list[Route]:
-    """The route with and without a trailing slash (older SDKs add one); revision checked first."""
+def api_route(path: str, endpoint: Endpoint, methods: list[str], *, name: str | None = None,
+              tier: str | None = None) -> list[Route]:
+    """The route with and without a trailing slash (older SDKs add one); revision checked first,
+    then the caller's rate limit (`tier` defaults to the route's tier in domain/ratelimits.py)."""
+    tiers = {m.upper(): tier or ratelimits.tier_for(m, path) for m in methods}
 
     async def checked(request: Request) -> Response:
         check_revision(request)
-        return await endpoint(request)
+        method = "GET" if request.method == "HEAD" else request.method
+        limit_headers = await ratelimit.admit(services(request), await caller_account_id(request), method, path,
+                                              tiers.get(method) or ratelimits.tier_for(method, path))
+        if not limit_headers:
+            return await endpoint(request)
+        try:
+            response = await endpoint(request)
+        except ApiError as exc:  # errors count against the limit too, and say so
+            exc.headers = {**limit_headers, **exc.headers}
+            raise
+        response.headers.update(limit_headers)
+        return response
 
     checked.__name__ = endpoint.__name__
     checked.__doc__ = endpoint.__doc__

@@ -14,6 +14,7 @@ from footfall.ingest.pipeline import Pipeline
 from footfall.store import accounts
 from footfall.store.accounts import Account, KeyGrant
 from footfall.store.db import Conn
+from footfall.store.ratelimit import Limiter
 from footfall.store.reader import Readers
 
 T = TypeVar("T")
@@ -25,6 +26,7 @@ class Services:
     settings: Settings
     pipeline: Pipeline
     readers: Readers
+    limiter: Limiter | None = None  # None: rate limits are off
     _public: dict[str, tuple[float, Account]] = field(default_factory=dict)
     _private: dict[str, tuple[float, KeyGrant]] = field(default_factory=dict)
 
@@ -39,6 +41,8 @@ class Services:
 
     async def account_for_public_key(self, key: str) -> Account | None:
         """Cached for a short time so the hot path does not query; unknown keys are never cached."""
+        if not (0 < len(key) <= 16 and key.isascii() and key.isalnum()):
+            return None  # not a key we issue; never sent to the database (PostgreSQL refuses NUL bytes)
         hit = self._public.get(key)
         if hit and hit[0] > time.monotonic():
             return hit[1]

@@ -1,0 +1,1 @@
+"""Metric aggregates: time buckets in a time zone (buckets.py); the SQL lives in store/aggregates.py."""

@@ -1,0 +1,377 @@
+"""GET /openapi.json: an OpenAPI 3.1 description of Footfall's whole HTTP surface, written as data.
+
+Paths use `{id}` for every path parameter (route modules may name theirs differently; the URL is the
+same). Every path is also served with a trailing slash, which the document leaves out. Schemas are
+in openapi_schemas.py. tests/test_openapi.py checks the document against the OpenAPI 3.1 schema and
+against the routes the app really serves.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from footfall.api.openapi_schemas import SCHEMAS, collection, ref, single
+from footfall.domain import ratelimits
+
+JSONAPI = "application/vnd.api+json"
+Op = dict[str, Any]
+
+# -- parameters -------------------------------------------------------------------------------------
+
+PARAMETERS: dict[str, Any] = {
+    "revision": {"name": "revision", "in": "header", "required": True,
+                 "description": "API revision, YYYY-MM-DD[.suffix]; any valid date is accepted.",
+                 "schema": {"type": "string", "pattern": r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])(\.[A-Za-z0-9_-]+)?$",
+                            "example": "2026-07-15"}},
+    "id": {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}},
+    "filter": {"name": "filter", "in": "query", "schema": {"type": "string"},
+               "description": "Filter expressions, e.g. equals(email,\"a@b.co\") or "
+                              "greater-or-equal(datetime,2025-01-01T00:00:00Z); a top-level comma means AND."},
+    "sort": {"name": "sort", "in": "query", "schema": {"type": "string"}},
+    "include": {"name": "include", "in": "query", "schema": {"type": "string"},
+                "description": "Comma-separated related resources to add to `included`."},
+    "page_cursor": {"name": "page[cursor]", "in": "query", "schema": {"type": "string"},
+                    "description": "An opaque cursor (or a whole links.next URL)."},
+    "legacy_data": {"name": "data", "in": "query", "schema": {"type": "string"},
+                    "description": "The payload: base64 of the JSON object (GET), or URL-encoded JSON."},
+    "legacy_verbose": {"name": "verbose", "in": "query", "schema": {"type": "string", "enum": ["0", "1"]}},
+    "legacy_pixel": {"name": "i", "in": "query", "schema": {"type": "string"},
+                     "description": "i=1 answers with a 1x1 GIF (tracking pixel)."},
+}
+
+
+def param(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/parameters/{name}"}
+
+
+def page_size(default: int, maximum: int) -> dict[str, Any]:
+    return {"name": "page[size]", "in": "query",
+            "schema": {"type": "integer", "minimum": 1, "maximum": maximum, "default": default}}
+
+
+def fields(*types: str) -> list[dict[str, Any]]:
+    return [{"name": f"fields[{t}]", "in": "query", "schema": {"type": "string"}, "style": "form", "explode": False,
+             "description": f"Comma-separated attributes of {t} resources to return."} for t in types]
+
+
+# -- responses --------------------------------------------------------------------------------------
+
+_RATE_HEADERS = {
+    "RateLimit-Limit": {"$ref": "#/components/headers/RateLimit-Limit"},
+    "RateLimit-Remaining": {"$ref": "#/components/headers/RateLimit-Remaining"},
+    "RateLimit-Reset": {"$ref": "#/components/headers/RateLimit-Reset"},
+}
+HEADERS = {
+    "RateLimit-Limit": {"description": "Requests allowed in the steady (1 minute) window.",
+                        "schema": {"type": "integer"}},
+    "RateLimit-Remaining": {"description": "Requests left in the steady window.", "schema": {"type": "integer"}},
+    "RateLimit-Reset": {"description": "Seconds until the steady window resets.", "schema": {"type": "integer"}},
+    "Retry-After": {"description": "Whole seconds to wait before retrying.", "schema": {"type": "integer"}},
+}
+
+_ERRORS = {
+    "400": "Invalid input: `source.pointer` or `source.parameter` names the offending part.",
+    "401": "No private key, or an unknown one.",
+    "403": "The key lacks the scope this route needs.",
+    "404": "No such resource in this account.",
+    "405": "Method not allowed on this path.",
+    "409": "Conflict: an identifier belongs to another profile (`meta.duplicate_profile_id`).",
+    "413": "The request body is over the size limit.",
+    "415": "Unsupported Content-Type.",
+    "429": "Throttled: see Retry-After.",
+    "500": "Unexpected error; nothing partial was stored.",
+    "503": "The store cannot accept the request now; see Retry-After.",
+}
+
+
+def _error_response(code: str) -> dict[str, Any]:
+    response: dict[str, Any] = {"description": _ERRORS[code],
+                                "content": {JSONAPI: {"schema": ref("ErrorDocument")}}}
+    if code in ("429", "503"):
+        response["headers"] = {"Retry-After": {"$ref": "#/components/headers/Retry-After"}}
+    return response
+
+
+RESPONSES = {code: _error_response(code) for code in _ERRORS}
+
+
+def ok(status: str, description: str, schema_name: str | None = None, *, many: bool = False) -> dict[str, Any]:
+    response: dict[str, Any] = {"description": description, "headers": _RATE_HEADERS}
+    if schema_name is not None:
+        schema = collection(schema_name) if many else single(schema_name)
+        response["content"] = {JSONAPI: {"schema": schema}}
+    return {status: response}
+
+
+def errors(*codes: str) -> dict[str, Any]:
+    return {code: {"$ref": f"#/components/responses/{code}"} for code in codes}
+
+
+# -- operations -------------------------------------------------------------------------------------
+
+def server_op(op_id: str, summary: str, tag: str, scope: str, responses: dict[str, Any], *,
+              params: list[Any] = (), body: str | None = None, method: str, path: str) -> Op:
+    """A /api operation: private key with `scope`, revision header, Klaviyo's rate limit tier."""
+    tier = ratelimits.tier_for(method, path)
+    limit = ratelimits.TIERS[tier]
+    operation: Op = {
+        "operationId": op_id, "summary": summary, "tags": [tag],
+        "description": f"Scope `{scope}`. Rate limit tier {tier}: {limit.burst}/s burst, {limit.steady}/min steady.",
+        "security": [{"KlaviyoApiKey": []}],
+        "parameters": [param("revision"), *params],
+        "responses": {**responses, **errors("400", "401", "403", "429", "500")},
+    }
+    if body is not None:
+        operation["requestBody"] = {"required": True, "content": {
+            JSONAPI: {"schema": ref(body)}, "application/json": {"schema": ref(body)}}}
+        operation["responses"].update(errors("413", "415"))
+    return operation
+
+
+def client_op(op_id: str, summary: str, body: str, path: str) -> Op:
+    tier = ratelimits.tier_for("POST", path)
+    return {
+        "operationId": op_id, "summary": summary, "tags": ["Client"],
+        "description": f"Public key in `company_id`. Answers 202 once committed. Rate limit tier {tier}.",
+        "security": [{"CompanyId": []}],
+        "parameters": [param("revision")],
+        "requestBody": {"required": True, "content": {JSONAPI: {"schema": ref(body)},
+                                                      "application/json": {"schema": ref(body)}}},
+        "responses": {**ok("202", "Accepted and committed; empty body."),
+                      **errors("400", "413", "415", "429", "500", "503")},
+    }
+
+
+def legacy_op(kind: str, method: str) -> Op:
+    summary = {"track": "Record an event (Klaviyo's legacy Track API).",
+               "identify": "Create or update a profile (Klaviyo's legacy Identify API)."}[kind]
+    operation: Op = {
+        "operationId": f"legacy_{kind}_{method.lower()}", "summary": summary, "tags": ["Legacy"],
+        "description": "The public key is the payload's `token`. Answers `1` once committed, `0` otherwise "
+                       "(with the reason as JSON when verbose=1). Not rate limited.",
+        "security": [],
+        "parameters": [param("legacy_data"), param("legacy_verbose")] + ([param("legacy_pixel")] if method == "GET" else []),
+        "responses": {
+            "200": {"description": "`1` (stored) or `0` (refused); JSON with verbose=1; a GIF with i=1.",
+                    "content": {"text/html": {"schema": {"type": "string", "enum": ["0", "1"]}},
+                                "application/json": {"schema": ref("LegacyVerbose")},
+                                "image/gif": {"schema": {"type": "string", "contentMediaType": "image/gif"}}}},
+            "413": {"description": "The payload is over the legacy size limit.",
+                    "content": {"text/html": {"schema": {"type": "string"}}}},
+            "503": {"description": "The store cannot accept the event now; retry after Retry-After.",
+                    "headers": {"Retry-After": {"$ref": "#/components/headers/Retry-After"}},
+                    "content": {"text/html": {"schema": {"type": "string"}}}},
+        },
+    }
+    if method == "POST":
+        operation["requestBody"] = {"content": {
+            "application/json": {"schema": ref("LegacyPayload")},
+            "application/x-www-form-urlencoded": {"schema": {"type": "object", "properties": {
+                "data": {"type": "string"}, "verbose": {"type": "string"}}}}}}
+    return operation
+
+
+def _paths() -> dict[str, dict[str, Op]]:
+    s = server_op
+    paths: dict[str, dict[str, Op]] = {
+        "/healthz": {"get": {"operationId": "healthz", "summary": "Is the writer running and the store reachable?",
+                             "tags": ["Operations"], "security": [],
+                             "responses": {"200": {"description": "Healthy.",
+                                                   "content": {"application/json": {"schema": ref("Health")}}},
+                                           "503": {"description": "Unhealthy, with the reason.",
+                                                   "content": {"application/json": {"schema": ref("Health")}}}}}},
+        "/openapi.json": {"get": {"operationId": "openapi", "summary": "This document.", "tags": ["Operations"],
+                                  "security": [], "responses": {"200": {
+                                      "description": "OpenAPI 3.1 document.",
+                                      "content": {"application/json": {"schema": {"type": "object"}}}}}}},
+        "/api/track": {"get": legacy_op("track", "GET"), "post": legacy_op("track", "POST")},
+        "/api/identify": {"get": legacy_op("identify", "GET"), "post": legacy_op("identify", "POST")},
+        # -- client (public key) ----------------------------------------------------------------------
+        "/client/events": {"post": client_op("create_client_event", "Create an event.", "ClientEventCreate",
+                                             "/client/events")},
+        "/client/profiles": {"post": client_op("create_client_profile", "Create or update a profile "
+                                               "(identifiers are never replaced).", "ProfileInput", "/client/profiles")},
+        "/client/subscriptions": {"post": client_op("create_client_subscription", "Subscribe a profile to "
+                                                    "marketing.", "ClientSubscriptionCreate", "/client/subscriptions")},
+        "/client/event-bulk-create": {"post": client_op("bulk_create_client_events", "Create up to 1000 events "
+                                                        "for one profile.", "ClientEventBulkCreate",
+                                                        "/client/event-bulk-create")},
+        # -- events -------------------------------------------------------------------------------------
+        "/api/events": {
+            "get": s("get_events", "List events, newest first by default.", "Events", "events:read",
+                     ok("200", "A page of events.", "Event", many=True),
+                     params=[param("filter"), param("sort"), param("include"), param("page_cursor"),
+                             page_size(200, 1000), *fields("event", "metric", "profile")],
+                     method="GET", path="/api/events"),
+            "post": s("create_event", "Create an event (and create or update its profile).", "Events",
+                      "events:write", {**ok("202", "Accepted and committed; empty body."), **errors("409", "503")},
+                      body="EventCreate", method="POST", path="/api/events"),
+        },
+        "/api/events/{id}": {"get": s("get_event", "One event.", "Events", "events:read",
+                                      {**ok("200", "The event.", "Event"), **errors("404")},
+                                      params=[param("id"), param("include"), *fields("event", "metric", "profile")],
+                                      method="GET", path="/api/events/{id}")},
+        "/api/events/{id}/metric": {"get": s("get_metric_for_event", "The event's metric.", "Events", "events:read",
+                                             {**ok("200", "The metric.", "Metric"), **errors("404")},
+                                             params=[param("id"), *fields("metric")],
+                                             method="GET", path="/api/events/{id}/metric")},
+        "/api/events/{id}/profile": {"get": s("get_profile_for_event", "The event's profile.", "Events",
+                                              "events:read", {**ok("200", "The profile.", "Profile"), **errors("404")},
+                                              params=[param("id"), *fields("profile")],
+                                              method="GET", path="/api/events/{id}/profile")},
+        "/api/events/{id}/relationships/metric": {"get": s(
+            "get_metric_id_for_event", "The event's metric as {type, id}.", "Events", "events:read",
+            {**ok("200", "The metric's identifier.", "ResourceIdentifier"), **errors("404")}, params=[param("id")],
+            method="GET", path="/api/events/{id}/relationships/metric")},
+        "/api/events/{id}/relationships/profile": {"get": s(
+            "get_profile_id_for_event", "The event's profile as {type, id}.", "Events", "events:read",
+            {**ok("200", "The profile's identifier.", "ResourceIdentifier"), **errors("404")}, params=[param("id")],
+            method="GET", path="/api/events/{id}/relationships/profile")},
+        "/api/event-bulk-create-jobs": {"post": s(
+            "bulk_create_events", "Create up to 1000 profiles' events in one job.", "Events", "events:write",
+            {**ok("202", "The job, accepted.", "EventBulkCreateJob"), **errors("503")},
+            body="EventBulkCreateJobCreate", method="POST", path="/api/event-bulk-create-jobs")},
+        "/api/event-bulk-create-jobs/{id}": {"get": s(
+            "get_bulk_create_events_job", "A bulk job's progress.", "Events", "events:read",
+            {**ok("200", "The job.", "EventBulkCreateJob"), **errors("404")}, params=[param("id")],
+            method="GET", path="/api/event-bulk-create-jobs/{id}")},
+        # -- profiles -----------------------------------------------------------------------------------
+        "/api/profiles": {
+            "get": s("get_profiles", "List profiles.", "Profiles", "profiles:read",
+                     ok("200", "A page of profiles.", "Profile", many=True),
+                     params=[param("filter"), param("sort"), param("page_cursor"), page_size(20, 100),
+                             *fields("profile")], method="GET", path="/api/profiles"),
+            "post": s("create_profile", "Create a profile; 409 if an identifier is taken.", "Profiles",
+                      "profiles:write", {**ok("201", "The new profile.", "Profile"), **errors("409", "503")},
+                      body="ProfileInput", method="POST", path="/api/profiles"),
+        },
+        "/api/profiles/{id}": {
+            "get": s("get_profile", "One profile.", "Profiles", "profiles:read",
+                     {**ok("200", "The profile.", "Profile"), **errors("404")},
+                     params=[param("id"), param("include"), *fields("profile")],
+                     method="GET", path="/api/profiles/{id}"),
+            "patch": s("update_profile", "Update a profile; `null` clears a field.", "Profiles", "profiles:write",
+                       {**ok("200", "The updated profile.", "Profile"), **errors("404", "409", "503")},
+                       params=[param("id")], body="ProfilePatch", method="PATCH", path="/api/profiles/{id}"),
+        },
+        "/api/profile-import": {"post": s(
+            "create_or_update_profile", "Create (201) or update (200) a profile.", "Profiles", "profiles:write",
+            {**ok("200", "Updated.", "Profile"), **ok("201", "Created.", "Profile"), **errors("409", "503")},
+            body="ProfileInput", method="POST", path="/api/profile-import")},
+        "/api/profile-merge": {"post": s(
+            "merge_profiles", "Merge source profiles into a destination profile.", "Profiles", "profiles:write",
+            {**ok("202", "Merged."), **errors("404", "503")}, body="ProfileMerge",
+            method="POST", path="/api/profile-merge")},
+        "/api/profiles/{id}/lists": {"get": s(
+            "get_lists_for_profile", "The lists a profile is in.", "Profiles", "lists:read",
+            {**ok("200", "Lists.", "List", many=True), **errors("404")}, params=[param("id"), *fields("list")],
+            method="GET", path="/api/profiles/{id}/lists")},
+        "/api/profiles/{id}/segments": {"get": s(
+            "get_segments_for_profile", "The segments a profile is in.", "Profiles", "segments:read",
+            {**ok("200", "Segments.", "Segment", many=True), **errors("404")}, params=[param("id"), *fields("segment")],
+            method="GET", path="/api/profiles/{id}/segments")},
+        # -- metrics ------------------------------------------------------------------------------------
+        "/api/metrics": {"get": s("get_metrics", "List metrics.", "Metrics", "metrics:read",
+                                  ok("200", "A page of metrics.", "Metric", many=True),
+                                  params=[param("filter"), param("page_cursor"), *fields("metric")],
+                                  method="GET", path="/api/metrics")},
+        "/api/metrics/{id}": {"get": s("get_metric", "One metric.", "Metrics", "metrics:read",
+                                       {**ok("200", "The metric.", "Metric"), **errors("404")},
+                                       params=[param("id"), *fields("metric")], method="GET", path="/api/metrics/{id}")},
+        "/api/metric-aggregates": {"post": s(
+            "query_metric_aggregates", "Count, sum of value and unique profiles of a metric per hour, day, week or "
+            "month in a time zone, optionally by event property.", "Metrics", "metrics:read",
+            {**ok("200", "One array per measurement, aligned with `dates`.", "MetricAggregate"), **errors("404")},
+            body="MetricAggregateQuery", method="POST", path="/api/metric-aggregates")},
+        # -- segments (issue 4) -------------------------------------------------------------------------
+        "/api/segments": {
+            "get": s("get_segments", "List segments.", "Segments", "segments:read",
+                     ok("200", "A page of segments.", "Segment", many=True),
+                     params=[param("filter"), param("sort"), param("page_cursor"), *fields("segment")],
+                     method="GET", path="/api/segments"),
+            "post": s("create_segment", "Create a segment from a definition.", "Segments", "segments:write",
+                      ok("201", "The new segment.", "Segment"), body="SegmentCreate",
+                      method="POST", path="/api/segments"),
+        },
+        "/api/segments/{id}": {"get": s("get_segment", "One segment.", "Segments", "segments:read",
+                                        {**ok("200", "The segment.", "Segment"), **errors("404")},
+                                        params=[param("id"), *fields("segment")],
+                                        method="GET", path="/api/segments/{id}")},
+        "/api/segments/{id}/profiles": {"get": s(
+            "get_profiles_for_segment", "The segment's members.", "Segments", "segments:read",
+            {**ok("200", "A page of profiles.", "Profile", many=True), **errors("404")},
+            params=[param("id"), param("filter"), param("sort"), param("page_cursor"), page_size(20, 100),
+                    *fields("profile")], method="GET", path="/api/segments/{id}/profiles")},
+        # -- lists (issue 4) ----------------------------------------------------------------------------
+        "/api/lists": {
+            "get": s("get_lists", "List lists.", "Lists", "lists:read", ok("200", "A page of lists.", "List", many=True),
+                     params=[param("filter"), param("sort"), param("page_cursor"), *fields("list")],
+                     method="GET", path="/api/lists"),
+            "post": s("create_list", "Create a list.", "Lists", "lists:write", ok("201", "The new list.", "List"),
+                      body="ListCreate", method="POST", path="/api/lists"),
+        },
+        "/api/lists/{id}": {"get": s("get_list", "One list.", "Lists", "lists:read",
+                                     {**ok("200", "The list.", "List"), **errors("404")},
+                                     params=[param("id"), *fields("list")], method="GET", path="/api/lists/{id}")},
+        "/api/lists/{id}/profiles": {"get": s(
+            "get_profiles_for_list", "The list's members.", "Lists", "lists:read",
+            {**ok("200", "A page of profiles.", "Profile", many=True), **errors("404")},
+            params=[param("id"), param("filter"), param("page_cursor"), page_size(20, 100), *fields("profile")],
+            method="GET", path="/api/lists/{id}/profiles")},
+        "/api/lists/{id}/relationships/profiles": {
+            "post": s("add_profiles_to_list", "Add up to 1000 profiles to a list.", "Lists", "lists:write",
+                      {**ok("204", "Added."), **errors("404")}, params=[param("id")], body="ProfileReferences",
+                      method="POST", path="/api/lists/{id}/relationships/profiles"),
+            "delete": s("remove_profiles_from_list", "Remove up to 1000 profiles from a list.", "Lists",
+                        "lists:write", {**ok("204", "Removed."), **errors("404")}, params=[param("id")],
+                        body="ProfileReferences", method="DELETE", path="/api/lists/{id}/relationships/profiles"),
+        },
+    }
+    return paths
+
+
+@lru_cache(maxsize=1)
+def document() -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Footfall", "version": "1",
+                 "description": "Self-hosted event tracking, profiles and segments speaking Klaviyo's wire "
+                                "protocols: the legacy Track/Identify API, the client API (/client, public key) "
+                                "and the server JSON:API (/api, private key). Every path is also served with a "
+                                "trailing slash."},
+        "servers": [{"url": "/"}],
+        "tags": [{"name": n} for n in ("Legacy", "Client", "Events", "Profiles", "Metrics", "Segments", "Lists",
+                                        "Operations")],
+        "paths": _paths(),
+        "components": {
+            "securitySchemes": {
+                "KlaviyoApiKey": {"type": "apiKey", "in": "header", "name": "Authorization",
+                                  "description": "`Klaviyo-API-Key pk_…` (a private key; `Bearer pk_…` also works)."},
+                "CompanyId": {"type": "apiKey", "in": "query", "name": "company_id",
+                              "description": "The account's 6-character public key."},
+            },
+            "parameters": PARAMETERS,
+            "headers": HEADERS,
+            "responses": RESPONSES,
+            "schemas": SCHEMAS,
+        },
+    }
+
+
+_encoded: bytes | None = None
+
+
+async def openapi_json(request: Request) -> Response:
+    global _encoded
+    if _encoded is None:
+        _encoded = msgspec.json.encode(document())
+    return Response(_encoded, media_type="application/json")
+
+
+routes = [Route("/openapi.json", openapi_json, methods=["GET"])]

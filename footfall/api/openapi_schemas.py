@@ -1,0 +1,224 @@
+"""JSON Schemas (OpenAPI 3.1 dialect) of the documents Footfall reads and writes: components/schemas.
+
+Resource shapes follow Klaviyo's spec as reference/klaviyo-api.md summarises it; request bodies
+describe what the decoders accept (they refuse anything else with a 400 naming the pointer).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+Schema = dict[str, Any]
+
+
+def ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def obj(properties: dict[str, Schema], required: tuple[str, ...] = (), **extra: Any) -> Schema:
+    schema: Schema = {"type": "object", "properties": properties, **extra}
+    if required:
+        schema["required"] = list(required)
+    return schema
+
+
+def nullable(kind: str, **extra: Any) -> Schema:
+    return {"type": [kind, "null"], **extra}
+
+
+def array(items: Schema, **extra: Any) -> Schema:
+    return {"type": "array", "items": items, **extra}
+
+
+def const(value: str) -> Schema:
+    return {"type": "string", "const": value}
+
+
+STRING = {"type": "string"}
+DATETIME = {"type": "string", "format": "date-time"}
+ANY_OBJECT = {"type": "object", "additionalProperties": True}
+SELF_LINKS = obj({"self": {"type": "string", "format": "uri"}}, ("self",))
+
+
+def resource(type_: str, attributes: Schema, relationships: tuple[str, ...] = ()) -> Schema:
+    props: dict[str, Schema] = {"type": const(type_), "id": STRING, "attributes": attributes, "links": SELF_LINKS}
+    if relationships:
+        props["relationships"] = obj({name: ref("Relationship") for name in relationships})
+    return obj(props, ("type", "id", "attributes", "links"))
+
+
+def single(name: str) -> Schema:
+    """A document holding one resource."""
+    return obj({"data": ref(name), "links": ref("DocumentLinks"), "included": array(ANY_OBJECT)}, ("data",))
+
+
+def collection(name: str) -> Schema:
+    return obj({"data": array(ref(name)), "links": ref("DocumentLinks"), "included": array(ANY_OBJECT)}, ("data",))
+
+
+_LOCATION = obj({k: nullable("string") for k in ("address1", "address2", "city", "country", "region", "zip",
+                                                 "timezone", "ip")}
+                | {"latitude": {"type": ["number", "string", "null"]}, "longitude": {"type": ["number", "string", "null"]}})
+
+_PROFILE_FIELDS: dict[str, Schema] = {
+    "email": nullable("string"), "phone_number": nullable("string"), "external_id": nullable("string"),
+    "anonymous_id": nullable("string"), "_kx": nullable("string"), "first_name": nullable("string"),
+    "last_name": nullable("string"), "organization": nullable("string"), "locale": nullable("string"),
+    "title": nullable("string"), "image": nullable("string"), "location": {"oneOf": [_LOCATION, {"type": "null"}]},
+    "properties": {"type": ["object", "null"], "additionalProperties": True},
+}
+
+_PATCH_META = obj({
+    "patch_properties": obj({"append": ANY_OBJECT, "unappend": ANY_OBJECT,
+                             "unset": {"oneOf": [STRING, array(STRING)]}}),
+    "patch_identifiers": ANY_OBJECT,
+})
+
+_PROFILE_INPUT = obj({"type": const("profile"), "id": STRING, "attributes": obj(_PROFILE_FIELDS),
+                      "meta": _PATCH_META}, ("type",))
+
+_METRIC_INPUT = obj({"data": obj({"type": const("metric"),
+                                  "attributes": obj({"name": {"type": "string", "minLength": 1, "maxLength": 128},
+                                                     "service": STRING}, ("name",))},
+                                 ("type", "attributes"))}, ("data",))
+
+_EVENT_ATTRIBUTES = {
+    "properties": ANY_OBJECT,
+    "time": DATETIME,
+    "value": {"type": ["number", "null"]},
+    "value_currency": nullable("string"),
+    "unique_id": nullable("string"),
+    "backfill": {"type": "boolean"},
+}
+
+_EVENT_CREATE = obj({"data": obj({
+    "type": const("event"),
+    "attributes": obj({**_EVENT_ATTRIBUTES, "metric": _METRIC_INPUT,
+                       "profile": obj({"data": _PROFILE_INPUT}, ("data",))},
+                      ("properties", "metric", "profile")),
+}, ("type", "attributes"))}, ("data",))
+
+_BULK_ENTRY = obj({
+    "type": const("event-bulk-create"),
+    "attributes": obj({
+        "profile": obj({"data": _PROFILE_INPUT}, ("data",)),
+        "events": obj({"data": array(obj({"type": const("event"),
+                                          "attributes": obj({**_EVENT_ATTRIBUTES, "metric": _METRIC_INPUT},
+                                                            ("properties", "metric"))},
+                                         ("type", "attributes")), maxItems=1000)}, ("data",)),
+    }, ("profile", "events")),
+}, ("type", "attributes"))
+
+_SUBSCRIPTION_CHANNEL = obj({"marketing": obj({"consent": {"type": "string", "enum": ["SUBSCRIBED"]},
+                                               "consented_at": DATETIME}, ("consent",))})
+
+_SEGMENT_ATTRIBUTES = obj({
+    "name": {"type": "string", "minLength": 1},
+    "definition": obj({"condition_groups": array(obj({"conditions": array(ANY_OBJECT)}, ("conditions",)))},
+                      ("condition_groups",)),
+    "is_starred": {"type": "boolean"},
+})
+
+_PROFILE_REFS = obj({"data": array(obj({"type": const("profile"), "id": STRING}, ("type", "id")), maxItems=1000)},
+                    ("data",))
+
+SCHEMAS: dict[str, Schema] = {
+    # -- errors and links ---------------------------------------------------------------------------
+    "Error": obj({
+        "id": STRING, "status": {"type": "integer"}, "code": STRING, "title": STRING, "detail": STRING,
+        "source": obj({"pointer": STRING, "parameter": STRING}), "links": ANY_OBJECT, "meta": ANY_OBJECT,
+    }, ("id", "status", "code", "title", "detail")),
+    "ErrorDocument": obj({"errors": array(ref("Error"), minItems=1)}, ("errors",)),
+    "DocumentLinks": obj({"self": STRING, "next": nullable("string"), "prev": nullable("string"),
+                          "first": nullable("string"), "last": nullable("string")}),
+    "Relationship": obj({"data": {"oneOf": [obj({"type": STRING, "id": STRING}, ("type", "id")),
+                                            array(obj({"type": STRING, "id": STRING}, ("type", "id"))),
+                                            {"type": "null"}]},
+                         "links": obj({"self": STRING, "related": STRING})}),
+    "ResourceIdentifier": obj({"type": STRING, "id": STRING}, ("type", "id")),
+    # -- resources ------------------------------------------------------------------------------------
+    "Event": resource("event", obj({"timestamp": {"type": "integer"}, "event_properties": ANY_OBJECT,
+                                    "datetime": DATETIME, "uuid": STRING}), ("profile", "metric")),
+    "Profile": resource("profile", obj({**_PROFILE_FIELDS, "created": nullable("string"),
+                                        "updated": nullable("string"), "last_event_date": nullable("string"),
+                                        "subscriptions": ANY_OBJECT}), ("lists", "segments")),
+    "Metric": resource("metric", obj({"name": STRING, "created": STRING, "updated": STRING,
+                                      "integration": {"type": ["object", "null"]}})),
+    "Segment": resource("segment", obj({"name": STRING, "definition": ANY_OBJECT, "created": STRING,
+                                        "updated": STRING, "is_active": {"type": "boolean"},
+                                        "is_processing": {"type": "boolean"}, "is_starred": {"type": "boolean"}}),
+                        ("profiles",)),
+    "List": resource("list", obj({"name": STRING, "created": STRING, "updated": STRING,
+                                  "opt_in_process": STRING}), ("profiles",)),
+    "EventBulkCreateJob": resource("event-bulk-create-job", obj({
+        "status": {"type": "string", "enum": ["queued", "processing", "complete", "cancelled"]},
+        "total_count": {"type": "integer"}, "completed_count": {"type": "integer"},
+        "failed_count": {"type": "integer"}, "created_at": DATETIME, "completed_at": nullable("string"),
+    })),
+    "MetricAggregate": resource("metric-aggregate", obj({
+        "dates": array(DATETIME),
+        "data": array(obj({"dimensions": array(STRING),
+                           "measurements": obj({m: array({"type": "number"}) for m in ("count", "sum_value", "unique")})},
+                          ("dimensions", "measurements"))),
+    })),
+    # -- request bodies -------------------------------------------------------------------------------
+    "EventCreate": _EVENT_CREATE,
+    "ClientEventCreate": _EVENT_CREATE,
+    "ProfileInput": obj({"data": _PROFILE_INPUT}, ("data",)),
+    "ProfilePatch": obj({"data": obj({"type": const("profile"), "id": STRING, "attributes": obj(_PROFILE_FIELDS),
+                                      "meta": _PATCH_META}, ("type", "id"))}, ("data",)),
+    "ProfileMerge": obj({"data": obj({
+        "type": const("profile-merge"), "id": STRING,
+        "relationships": obj({"profiles": obj({"data": array(obj({"type": const("profile"), "id": STRING},
+                                                                ("type", "id")), minItems=1)}, ("data",))},
+                             ("profiles",)),
+    }, ("type", "id", "relationships"))}, ("data",)),
+    "ClientSubscriptionCreate": obj({"data": obj({
+        "type": const("subscription"),
+        "attributes": obj({"custom_source": STRING, "profile": obj({"data": obj({
+            "type": const("profile"), "id": STRING,
+            "attributes": obj({**_PROFILE_FIELDS, "subscriptions": obj({"email": _SUBSCRIPTION_CHANNEL,
+                                                                        "sms": _SUBSCRIPTION_CHANNEL})})},
+            ("type", "attributes"))}, ("data",))}, ("profile",)),
+        "relationships": obj({"list": obj({"data": obj({"type": const("list"), "id": STRING}, ("type", "id"))},
+                                          ("data",))}),
+    }, ("type", "attributes"))}, ("data",)),
+    "ClientEventBulkCreate": obj({"data": _BULK_ENTRY}, ("data",)),
+    "EventBulkCreateJobCreate": obj({"data": obj({
+        "type": const("event-bulk-create-job"),
+        "attributes": obj({"events-bulk-create": obj({"data": array(_BULK_ENTRY, minItems=1, maxItems=1000)},
+                                                     ("data",))}, ("events-bulk-create",)),
+    }, ("type", "attributes"))}, ("data",)),
+    "MetricAggregateQuery": obj({"data": obj({
+        "type": const("metric-aggregate"),
+        "attributes": obj({
+            "metric_id": STRING,
+            "measurements": array({"type": "string", "enum": ["count", "sum_value", "unique"]}, minItems=1),
+            "interval": {"type": "string", "enum": ["hour", "day", "week", "month"], "default": "day"},
+            "filter": array(STRING, minItems=2, description="Filter strings; a datetime range is required, e.g. "
+                            "greater-or-equal(datetime,2025-01-01T00:00:00) and less-than(datetime,2025-02-01T00:00:00). "
+                            "Also equals(<dimension>,value) and any(<dimension>,[…]). At most one year."),
+            "timezone": {"type": "string", "default": "UTC", "description": "IANA name, case-sensitive."},
+            "by": array(STRING, maxItems=5, description="Event property names, or $value_currency."),
+            "page_size": {"type": "integer", "minimum": 1, "maximum": 10000, "default": 500},
+            "page_cursor": STRING,
+            "sort": STRING,
+            "return_fields": array({"type": "string", "enum": ["dates", "data"]}),
+        }, ("metric_id", "measurements", "filter"), additionalProperties=False),
+    }, ("type", "attributes"))}, ("data",)),
+    "SegmentCreate": obj({"data": obj({"type": const("segment"), "attributes": _SEGMENT_ATTRIBUTES},
+                                      ("type", "attributes"))}, ("data",)),
+    "ListCreate": obj({"data": obj({"type": const("list"), "attributes": obj({"name": {"type": "string",
+                                                                                       "minLength": 1}}, ("name",))},
+                                   ("type", "attributes"))}, ("data",)),
+    "ProfileReferences": _PROFILE_REFS,
+    # -- legacy ---------------------------------------------------------------------------------------
+    "LegacyPayload": obj({"token": STRING, "event": STRING, "customer_properties": ANY_OBJECT,
+                          "properties": ANY_OBJECT, "time": {"type": ["integer", "number", "string"]}},
+                         ("token",)),
+    "LegacyVerbose": obj({"status": {"type": "integer", "enum": [0, 1]}, "error": STRING, "profile_id": STRING,
+                          "event_id": nullable("string"), "duplicate": {"type": "boolean"}, "warnings": array(STRING)},
+                         ("status",)),
+    "Health": obj({"status": {"type": "string", "enum": ["ok", "unhealthy"]}}, ("status",),
+                  additionalProperties=True),
+}
