@@ -211,6 +211,10 @@ SCHEMAS: dict[str, Schema] = {
     "ListCreate": obj({"data": obj({"type": const("list"), "attributes": obj({"name": {"type": "string",
                                                                                        "minLength": 1}}, ("name",))},
                                    ("type", "attributes"))}, ("data",)),
+    "SegmentUpdate": obj({"data": obj({"type": const("segment"), "id": STRING, "attributes": _SEGMENT_ATTRIBUTES},
+                                      ("type", "id", "attributes"))}, ("data",)),
+    "ListUpdate": obj({"data": obj({"type": const("list"), "id": STRING, "attributes": obj(
+        {"name": {"type": "string", "minLength": 1}}, ("name",))}, ("type", "id", "attributes"))}, ("data",)),
     "ProfileReferences": _PROFILE_REFS,
     # -- legacy ---------------------------------------------------------------------------------------
     "LegacyPayload": obj({"token": STRING, "event": STRING, "customer_properties": ANY_OBJECT,
