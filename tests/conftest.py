@@ -15,10 +15,8 @@ import httpx
 import psycopg
 import pytest
 
-from footfall.config import Settings
-from footfall.domain.ratelimits import RateLimitSettings
 from footfall.store import db, exports, migrate
-from tests.servers import ServerThread, TestAccount, new_account
+from tests.servers import ServerThread, TestAccount, new_account, test_settings
 
 PG_ADMIN = os.environ.get("FOOTFALL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 BACKENDS = ["sqlite", "postgres"]
@@ -69,7 +67,7 @@ def database_url(request, tmp_path_factory) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def server(database_url) -> Iterator[ServerThread]:
     # Limits on (headers are sent) but far above what any test sends; tests/test_ratelimit.py tests them.
-    srv = ServerThread(Settings(database_url=database_url, rate_limits=RateLimitSettings(multiplier=1000))).start()
+    srv = ServerThread(test_settings(database_url=database_url)).start()
     yield srv
     srv.stop()
 

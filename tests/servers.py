@@ -11,6 +11,7 @@ import uvicorn
 
 from footfall.app import create_app
 from footfall.config import Settings
+from footfall.domain.ratelimits import RateLimitSettings
 from footfall.store import accounts, db
 
 
@@ -18,6 +19,13 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def test_settings(**changes) -> Settings:
+    """Settings for a test server: Klaviyo's rate limits scaled x1000 so tests are never throttled by
+    accident (the rate limit tests pass their own `rate_limits`)."""
+    changes.setdefault("rate_limits", RateLimitSettings(multiplier=1000))
+    return Settings(**changes)
 
 
 class ServerThread:

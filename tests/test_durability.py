@@ -17,13 +17,12 @@ import httpx
 import psycopg
 import pytest
 
-from footfall.config import Settings
 from footfall.store import migrate
 from footfall.store.batch import InternalError
 from footfall.store.url import DatabaseURL
 from tests.conftest import PG_ADMIN, drop_pg_database
 from tests.legacy_calls import b64, order, track
-from tests.servers import ServerThread, free_port, new_account
+from tests.servers import ServerThread, free_port, new_account, test_settings
 
 
 def assert_503(r: httpx.Response) -> None:
@@ -32,7 +31,7 @@ def assert_503(r: httpx.Response) -> None:
 
 
 def serve(**settings) -> ServerThread:
-    return ServerThread(Settings(**settings)).start()
+    return ServerThread(test_settings(**settings)).start()
 
 
 def test_every_acknowledged_event_is_readable_at_once(client, account, stored):

@@ -126,7 +126,7 @@ def test_time_defaults_to_now(client, account, stored):
     ("soon", "time: 'soon' is not a number of epoch seconds"),
     (True, "time: must be a number of epoch seconds, got a boolean"),
     ([1700000000], "time: must be a number of epoch seconds"),
-])
+], ids=["before-2000", "over-a-year-ahead", "not-a-number", "boolean", "array"])
 def test_time_outside_the_window_or_not_a_number_is_refused(client, account, stored, sent, error):
     body = verbose(client, "track", order(account, time=sent))
     assert body["status"] == 0 and error in body["error"]

@@ -15,12 +15,11 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine
 
-from footfall.config import Settings
 from footfall.store import db, migrate, schema
 from footfall.store.url import DatabaseURL
 from tests.conftest import PG_ADMIN, drop_pg_database
 from tests.legacy_calls import verbose
-from tests.servers import ServerThread
+from tests.servers import ServerThread, test_settings
 
 HEAD = ScriptDirectory(str(migrate.MIGRATIONS)).get_current_head()
 
@@ -96,7 +95,7 @@ def test_database_at_0001_with_data_upgrades_in_place(blank_database):
         conn.close()
 
     # The old data is live: the old profile is found, and its old event deduplicates a resend.
-    srv = ServerThread(Settings(database_url=blank_database)).start()
+    srv = ServerThread(test_settings(database_url=blank_database)).start()
     try:
         with httpx.Client(base_url=srv.url) as c:
             resend = {"token": "OLD123", "event": "Ordered Product", "time": 1_600_000_000,

@@ -8,17 +8,16 @@ import uuid
 import pytest
 
 from footfall import clock
-from footfall.config import Settings
 from tests.segment_helpers import SegmentApi, wait_until
 from tests.segment_oracle import Person
-from tests.servers import ServerThread, new_account
+from tests.servers import ServerThread, new_account, test_settings
 
 SWEEP = 0.3
 
 
 @pytest.fixture(scope="module")
 def live_server(database_url):
-    srv = ServerThread(Settings(database_url=database_url, segment_sweep_seconds=SWEEP)).start()
+    srv = ServerThread(test_settings(database_url=database_url, segment_sweep_seconds=SWEEP)).start()
     yield srv
     srv.stop()
 
