@@ -13,7 +13,8 @@ from footfall.api.services import services
 from footfall.domain.errors import InvalidInput
 from footfall.domain.models import ProfilePatch
 from footfall.domain.operations import CreateProfileOp, ImportProfileOp, MergeProfilesOp, UpdateProfileOp
-from footfall.store import profile_reads, profile_writes  # noqa: F401  (profile_writes registers the ops)
+from footfall.store import profile_writes  # noqa: F401  (profile_writes registers the ops)
+from footfall.store.queries import profiles as profile_queries
 from footfall.wire import modern_events, modern_profile, resources
 from footfall.wire.jsonapi import ApiError
 
@@ -112,9 +113,9 @@ def _decode(request: Request, data: dict[str, Any], *, require_identifier: bool 
 
 
 async def _profile_answer(request: Request, account_id: str, profile_id: str, status: int) -> Response:
-    row = await services(request).read(lambda conn: profile_reads.get_profile(conn, account_id, profile_id))
+    row = await services(request).read(lambda conn: profile_queries.one(conn, account_id, profile_id))
     if row is None:  # merged or deleted between the commit and this read
-        raise ApiError(404, "not_found", f"profile {profile_id} no longer exists")
+        raise ApiError(404, "not_found", "The profile no longer exists (merged or deleted meanwhile).")
     return document(resources.profile(base_url(request), row), status=status)
 
 
