@@ -10,9 +10,13 @@ still becomes the usual 500.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 from urllib.parse import parse_qsl
+
+from starlette.requests import Request
+from starlette.responses import Response
 
 from footfall.api.body import TooLarge
 
@@ -84,14 +88,18 @@ class RawRequest:
 
 
 Handler = Callable[[RawRequest], Awaitable[Reply]]
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 @dataclass(frozen=True)
 class FastRoute:
-    """`handler` answers `methods` on `path` (and on path + '/'); cors adds the open-CORS headers."""
+    """`methods` on `path` (and on path + '/'), answered by `handler` (RawRequest -> Reply) or by a
+    Starlette `endpoint` (Request -> Response, its exceptions rendered by the app's exception
+    handlers as Starlette would). cors adds the open-CORS headers of a simple response."""
 
     path: str
-    handler: Handler
+    handler: Handler | None = None
+    endpoint: Endpoint | None = None
     methods: tuple[str, ...] = ("GET", "POST")
     cors: bool = True
 
@@ -111,7 +119,13 @@ class FastPath:
         route = self._routes.get((scope.get("method", ""), scope.get("path", ""))) if scope["type"] == "http" else None
         if route is None:
             await self.app(scope, receive, send)
-            return
+        elif route.handler is not None:
+            await self._reply(route, scope, receive, send)
+        else:
+            await self._endpoint(route, scope, receive, send)
+
+    async def _reply(self, route: FastRoute, scope: Scope, receive: Callable, send: Callable) -> None:
+        assert route.handler is not None
         request = RawRequest(scope, receive)
         try:
             reply = await route.handler(request)
@@ -120,13 +134,39 @@ class FastPath:
         headers = [(b"content-type", reply.content_type), (b"content-length", str(len(reply.body)).encode()),
                    *reply.headers]
         if route.cors:
-            headers += _cors_headers(request)
+            headers += _cors_headers(request.header(b"origin"))
         await send({"type": "http.response.start", "status": reply.status, "headers": headers})
         await send({"type": "http.response.body", "body": reply.body})
 
+    async def _endpoint(self, route: FastRoute, scope: Scope, receive: Callable, send: Callable) -> None:
+        assert route.endpoint is not None
+        request = Request(scope, receive)
+        try:
+            response = await route.endpoint(request)
+        except Exception as exc:  # as Starlette's ExceptionMiddleware: the app's handler for the class
+            handler = _handler_for(scope["app"], exc)
+            if handler is None:
+                raise  # ServerErrorMiddleware (outside this one) answers 500
+            response = handler(request, exc)
+            if inspect.isawaitable(response):
+                response = await response
+        if route.cors:
+            response.raw_headers += _cors_headers(request.headers.get("origin"))
+        await response(scope, receive, send)
 
-def _cors_headers(request: RawRequest) -> Headers:
+
+def _handler_for(app: Any, exc: Exception) -> Callable | None:
+    handlers = app.exception_handlers
+    for cls in type(exc).__mro__:
+        if cls is Exception:
+            return None
+        if cls in handlers:
+            return handlers[cls]
+    return None
+
+
+def _cors_headers(origin: str | bytes | None) -> Headers:
     """What Starlette's CORSMiddleware(allow_origins=["*"]) adds to a simple (non-preflight) response."""
-    if request.header(b"origin") is not None:
+    if origin is not None:
         return [(b"access-control-allow-origin", b"*"), (b"vary", b"Origin")]
     return [(b"vary", b"Origin")]
