@@ -11,6 +11,7 @@ from starlette.responses import Response
 from footfall import clock, ids
 from footfall.api import ingest
 from footfall.api.conventions import accepted, api_route, base_url, document, private_key
+from footfall.api.fastpath import FastRoute
 from footfall.api.services import services
 from footfall.domain.models import TrackOp
 from footfall.domain.operations import BulkEventsOp
@@ -64,3 +65,5 @@ routes = [
     *api_route("/api/event-bulk-create-jobs", create_bulk_job, ["POST"]),
     *api_route("/api/event-bulk-create-jobs/{job_id}", get_bulk_job, ["GET"]),
 ]
+# The single-event POST is answered by the fast path ahead of Starlette's router (same endpoint).
+fast_routes = [FastRoute("/api/events", endpoint=routes[0].endpoint, methods=("POST",), cors=False)]

@@ -17,8 +17,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from footfall import clock
-from footfall.api.body import TooLarge, read_limited
-from footfall.api.services import Services, services
+from footfall.api.body import TooLarge
+from footfall.api.fastpath import Disconnected, FastRoute, RawRequest, Reply
+from footfall.api.services import Services
 from footfall.domain.errors import InvalidInput
 from footfall.domain.models import WriteResult
 from footfall.ingest.errors import NotAccepted
@@ -30,6 +31,8 @@ from footfall.wire import legacy, legacy_transport
 ENCODING_ALLOWANCE = 3
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 _encode = msgspec.json.Encoder().encode
+_HTML, _JSON, _GIF = b"text/html; charset=utf-8", b"application/json", b"image/gif"
+_NO_STORE = [(b"cache-control", b"no-store")]
 
 
 class _Reply:
@@ -39,11 +42,11 @@ class _Reply:
         self.verbose = verbose
         self.pixel = pixel
 
-    def ok(self, result: WriteResult, warnings: list[str]) -> Response:
+    def ok(self, result: WriteResult, warnings: list[str]) -> Reply:
         if self.pixel:
-            return Response(PIXEL, media_type="image/gif", headers={"Cache-Control": "no-store"})
+            return Reply(200, PIXEL, _GIF, _NO_STORE)
         if not self.verbose:
-            return Response("1", media_type="text/html")
+            return Reply(200, b"1", _HTML, [])
         body = {
             "status": 1,
             "profile_id": result.profile_id,
@@ -51,29 +54,29 @@ class _Reply:
             "duplicate": result.duplicate,
             "warnings": warnings + result.warnings,
         }
-        return Response(_encode(body), media_type="application/json")
+        return Reply(200, _encode(body), _JSON, [])
 
-    def fail(self, error: str, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    def fail(self, error: str, status: int = 200, retry_after: int | str | None = None) -> Reply:
+        headers = [] if retry_after is None else [(b"retry-after", str(retry_after).encode())]
         if self.pixel and status == 200:
-            return Response(PIXEL, media_type="image/gif", headers={"Cache-Control": "no-store"})
+            return Reply(200, PIXEL, _GIF, _NO_STORE)
         if not self.verbose:
-            return Response("0", status_code=status, media_type="text/html", headers=headers)
-        return Response(_encode({"status": 0, "error": error}), status_code=status,
-                        media_type="application/json", headers=headers)
+            return Reply(status, b"0", _HTML, headers)
+        return Reply(status, _encode({"status": 0, "error": error}), _JSON, headers)
 
 
-async def track(request: Request) -> Response:
+async def track(request: RawRequest) -> Reply:
     return await _handle(request, "track")
 
 
-async def identify(request: Request) -> Response:
+async def identify(request: RawRequest) -> Reply:
     return await _handle(request, "identify")
 
 
-async def _handle(request: Request, kind: str) -> Response:
-    svc = services(request)
+async def _handle(request: RawRequest, kind: str) -> Reply:
+    svc: Services = request.services
     limits = svc.settings.limits
-    query = dict(request.query_params)
+    query = request.query
     reply = _Reply(_truthy(query.get("verbose")), request.method == "GET" and query.get("i") == "1")
     try:
         payload, params, raw_size = await _payload(request, query, limits.legacy_payload_bytes)
@@ -93,28 +96,28 @@ async def _handle(request: Request, kind: str) -> Response:
     except InvalidInput as exc:
         return reply.fail(str(exc))
     except NotAccepted as exc:
-        return reply.fail(exc.reason, status=503, headers={"Retry-After": str(exc.retry_after)})
+        return reply.fail(exc.reason, status=503, retry_after=exc.retry_after)
     except StoreUnavailable:  # the account lookup could not reach the database
-        retry = str(svc.settings.retry_after_seconds)
-        return reply.fail("the database is unreachable; retry shortly", status=503, headers={"Retry-After": retry})
+        return reply.fail("the database is unreachable; retry shortly", status=503,
+                          retry_after=svc.settings.retry_after_seconds)
     except InternalError as exc:
         return reply.fail(f"internal error; nothing was stored ({exc})", status=500)
     return reply.ok(result, warnings)
 
 
-async def _payload(request: Request, query: dict[str, str], limit: int) -> tuple[Any, dict[str, str], int]:
+async def _payload(request: RawRequest, query: dict[str, str], limit: int) -> tuple[Any, dict[str, str], int]:
     cap = limit * ENCODING_ALLOWANCE
-    if request.method == "GET":
-        size = len(request.scope.get("query_string", b""))
+    if request.method in ("GET", "HEAD"):
+        size = len(request.query_string)
         if size > cap:
             raise TooLarge(limit)
         return legacy_transport.from_query(query), {}, size
-    body = await read_limited(request, cap)
+    body = await request.body(cap)
     if not body.strip() and "data" in query:  # some clients POST with the data in the URL
-        return legacy_transport.from_query(query), {}, len(request.scope.get("query_string", b""))
+        return legacy_transport.from_query(query), {}, len(request.query_string)
     if not body.strip():
         raise InvalidInput("the request has no body and no `data` parameter", "data")
-    payload, params = legacy_transport.from_body(body, request.headers.get("content-type", ""))
+    payload, params = legacy_transport.from_body(body, request.header(b"content-type") or "")
     return payload, params, len(body)
 
 
@@ -129,10 +132,24 @@ def _truthy(value: str | None) -> bool:
     return value is not None and value.lower() in ("1", "true", "yes")
 
 
+async def _via_starlette(request: Request) -> Response:
+    """The same handlers for what the fast path leaves to Starlette (HEAD), inside its CORS layer."""
+    handler = track if request.url.path.rstrip("/").endswith("track") else identify
+    try:
+        reply = await handler(RawRequest(request.scope, request.receive))
+    except Disconnected:
+        return Response(status_code=499)
+    headers = {k.decode(): v.decode() for k, v in [(b"content-type", reply.content_type), *reply.headers]}
+    return Response(reply.body, status_code=reply.status, headers=headers)
+
+
 _CORS = [Middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST", "OPTIONS"], allow_headers=["*"])]
 
+# GET and POST are answered by the fast path (footfall/api/fastpath.py) before Starlette's router;
+# these routes serve the rest (OPTIONS preflights, HEAD) through Starlette's CORS middleware.
+fast_routes = [FastRoute("/api/track", track), FastRoute("/api/identify", identify)]
 routes = [
-    Route(path, endpoint, methods=["GET", "POST", "OPTIONS"], middleware=_CORS)
-    for base, endpoint in (("/api/track", track), ("/api/identify", identify))
+    Route(path, _via_starlette, methods=["GET", "POST", "OPTIONS"], middleware=_CORS)
+    for base in ("/api/track", "/api/identify")
     for path in (base, base + "/")
 ]

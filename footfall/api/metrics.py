@@ -8,9 +8,11 @@ from starlette.responses import Response
 from footfall.api import reading
 from footfall.api.conventions import api_route, base_url
 from footfall.store.db import Conn
-from footfall.store.queries import metrics as metric_queries
+from footfall.lazy import LazyModule
 from footfall.wire import params, resources
 from footfall.wire.filters import FieldRule
+
+metric_queries = LazyModule("footfall.store.queries.metrics")  # SQLAlchemy: imported on the first read
 
 WHITELIST = {
     "integration.name": FieldRule(("equals",)),

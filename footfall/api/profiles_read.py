@@ -18,9 +18,11 @@ from footfall.domain import normalize
 from footfall.domain.errors import InvalidInput
 from footfall.domain.models import LOCATION_FIELDS, PROFILE_ATTRIBUTES
 from footfall.store.db import Conn
-from footfall.store.queries import profiles as profile_queries
+from footfall.lazy import LazyModule
 from footfall.wire import params, resources
 from footfall.wire.filters import Checked, FieldRule
+
+profile_queries = LazyModule("footfall.store.queries.profiles")  # SQLAlchemy: imported on the first read
 
 _COMPARISONS = ("greater-than", "greater-or-equal", "less-than", "less-or-equal")
 WHITELIST = {

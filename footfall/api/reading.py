@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Mapping, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -11,9 +11,14 @@ from footfall.api.conventions import base_url, document, private_key
 from footfall.api.services import services
 from footfall.domain.errors import InvalidInput
 from footfall.store.db import Conn
-from footfall.store.queries.paging import Slice, Window
+from footfall.lazy import LazyModule
 from footfall.wire import filters, params
 from footfall.wire.jsonapi import ApiError, invalid
+
+if TYPE_CHECKING:
+    from footfall.store.queries.paging import Slice, Window
+
+paging = LazyModule("footfall.store.queries.paging")  # SQLAlchemy: imported on the first read
 
 T = TypeVar("T")
 
@@ -41,7 +46,7 @@ def checked_filters(request: Request, whitelist: Mapping[str, filters.FieldRule]
 
 def window(request: Request, default: int, maximum: int) -> Window:
     query = request.query_params
-    return Window(params.page_size(query, default, maximum), params.position(query))
+    return paging.Window(params.page_size(query, default, maximum), params.position(query))
 
 
 def collection(request: Request, data: list[dict[str, Any]], page: Slice,

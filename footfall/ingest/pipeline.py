@@ -151,13 +151,22 @@ class Pipeline:
         return list(await self._bounded(asyncio.gather(*(item.future for item in items))))
 
     async def _bounded(self, future: Any) -> Any:
-        """Await the commit for at most ack_timeout; on timeout the op may still commit later."""
+        """Await the commit for at most ack_timeout; on timeout the op may still commit later.
+
+        A timer that fails the future, rather than asyncio.wait_for, which costs twice as much per
+        request (an extra waiter future and callbacks); the writer skips futures already done."""
+        timer = asyncio.get_running_loop().call_later(self.ack_timeout, self._expire, future)
         try:
-            return await asyncio.wait_for(future, self.ack_timeout)
-        except asyncio.TimeoutError:
-            self.stats.timed_out += 1
-            raise Unavailable(f"the database did not confirm the write within {self.ack_timeout:g}s; "
-                              "it may still be stored: retry with the same event id", self.retry_after) from None
+            return await future
+        finally:
+            timer.cancel()
+
+    def _expire(self, future: Any) -> None:
+        if future.done():
+            return
+        self.stats.timed_out += 1
+        future.set_exception(Unavailable(f"the database did not confirm the write within {self.ack_timeout:g}s; "
+                                         "it may still be stored: retry with the same event id", self.retry_after))
 
     def _put(self, *items: _Item) -> None:
         if not self.store_ok and self.alive:

@@ -16,15 +16,20 @@ import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from footfall import clock
 from footfall.domain.groups import DeleteGroup, GroupResult, ListMembers, SaveList, SaveSegment
 from footfall.domain.models import TrackOp, WriteResult
-from footfall.segments import evaluator
-from footfall.segments.evaluator import Catalog, Changes
+from footfall.lazy import LazyModule
 from footfall.store import groups
 from footfall.store.db import Conn, StoreUnavailable
+
+if TYPE_CHECKING:
+    from footfall.segments.evaluator import Catalog, Changes
+
+# The evaluator builds SQL with SQLAlchemy: imported when the worker first needs it, not at startup.
+evaluator = LazyModule("footfall.segments.evaluator")
 
 log = logging.getLogger("footfall.segments")
 RETRY_DELAY = 0.5
@@ -60,7 +65,7 @@ class Reevaluate:
     segment_id: str
 
 
-Observer = Callable[[str, str, Changes], None]
+Observer = Callable[[str, str, "Changes"], None]
 
 
 @dataclass

@@ -32,6 +32,9 @@ class Conn:
         self._is_unavailable = is_unavailable
         self._begin_sql = begin_sql
         self._sql_cache: dict[str, str] = {}
+        # Facts read inside this connection's transactions (metric ids by (account, name)); a rollback
+        # may undo the rows they describe, so every rollback forgets them (forget()).
+        self.cache: dict[Any, Any] = {}
 
     # -- SQL -------------------------------------------------------------
     def sql(self, text: str) -> str:
@@ -66,7 +69,12 @@ class Conn:
     def commit(self) -> None:
         self.raw.commit() if self.dialect == "postgresql" else self.raw.execute("COMMIT")
 
+    def forget(self) -> None:
+        """Drop cached facts: a rollback (to a savepoint, too) may have undone their rows."""
+        self.cache.clear()
+
     def rollback(self) -> None:
+        self.cache.clear()
         try:
             if self.dialect == "postgresql":
                 self.raw.rollback()

@@ -22,6 +22,7 @@ from footfall.store.db import Conn
 _IDENT_COLUMNS = ("email", "phone_number", "external_id", "anonymous_id", "exchange_id")
 _RECORD_COLUMNS = (*PROFILE_ATTRIBUTES, "location", "properties", "consent")
 _PROFILE_COLUMNS = ("id", *_IDENT_COLUMNS, *_RECORD_COLUMNS, "created")
+_P_COLUMNS = ", ".join(f"p.{c}" for c in _PROFILE_COLUMNS)
 
 
 class Tally:
@@ -60,9 +61,17 @@ def apply_track(conn: Conn, op: TrackOp, limits: Limits, tally: Tally) -> WriteR
 
 
 def metric_for(conn: Conn, account_id: str, name: str, limits: Limits, now: float) -> str:
-    """The metric's id, creating it if the account is still under its metric limit."""
+    """The metric's id, creating it if the account is still under its metric limit.
+
+    Ids are cached on the connection (a metric is never deleted or renamed by ingest); the cache is
+    dropped on every rollback, which might have undone the row a cached id names."""
+    key = ("metric", account_id, name)
+    cached = conn.cache.get(key)
+    if cached is not None:
+        return cached
     row = conn.one("SELECT id FROM metrics WHERE account_id = ? AND name = ?", (account_id, name))
     if row:
+        conn.cache[key] = row[0]
         return row[0]
     (count,) = conn.one("SELECT COUNT(*) FROM metrics WHERE account_id = ?", (account_id,))
     if count >= limits.max_metrics_per_account:
@@ -75,6 +84,7 @@ def metric_for(conn: Conn, account_id: str, name: str, limits: Limits, now: floa
         "INSERT INTO metrics (account_id, id, name, integration, created, updated) VALUES (?, ?, ?, ?, ?, ?)",
         (account_id, metric_id, name, "API", now, now),
     )
+    conn.cache[key] = metric_id
     return metric_id
 
 
@@ -105,9 +115,10 @@ def upsert_profile(
 ) -> WriteResult:
     """Resolve who the patch is about, merge anonymous profiles it ties in, apply it."""
     keys = identity.ordered(patch.identifiers)
-    owners = _owners(conn, account_id, keys)
+    owners, rows = _owners(conn, account_id, keys)
     explicit = _current_id(conn, account_id, patch.profile_id) if patch.profile_id else None
-    rows = _load_profiles(conn, account_id, {*owners.values(), *([explicit] if explicit else [])})
+    if explicit and explicit not in rows:
+        rows.update(_load_profiles(conn, account_id, {explicit}))
     known = {pid: {k: row[k] for k in SINGLE_VALUED} for pid, row in rows.items()}
     if patch.profile_id and explicit not in rows:
         raise NotFound("no profile with that id in this account")
@@ -161,15 +172,27 @@ def merge_into(conn: Conn, account_id: str, target: dict[str, Any], source: dict
             target[kind] = source.get(kind)
 
 
-def _owners(conn: Conn, account_id: str, keys: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+def _owners(
+    conn: Conn, account_id: str, keys: list[tuple[str, str]]
+) -> tuple[dict[tuple[str, str], str], dict[str, dict[str, Any]]]:
+    """Who owns each identifier, and those profiles' rows: one query."""
     if not keys:
-        return {}
-    where = " OR ".join("(kind = ? AND value = ?)" for _ in keys)
+        return {}, {}
+    where = " OR ".join("(i.kind = ? AND i.value = ?)" for _ in keys)
     params: list[Any] = [account_id]
     for kind, value in keys:
         params += [kind, value]
-    rows = conn.all(f"SELECT kind, value, profile_id FROM profile_identifiers WHERE account_id = ? AND ({where})", params)
-    return {(kind, value): pid for kind, value, pid in rows}
+    found = conn.all(
+        f"SELECT i.kind, i.value, {_P_COLUMNS} FROM profile_identifiers i JOIN profiles p"
+        f" ON p.account_id = i.account_id AND p.id = i.profile_id WHERE i.account_id = ? AND ({where})",
+        params,
+    )
+    owners, rows = {}, {}
+    for kind, value, *values in found:
+        owners[(kind, value)] = values[0]
+        if values[0] not in rows:
+            rows[values[0]] = _profile_row(conn, values)
+    return owners, rows
 
 
 def _current_id(conn: Conn, account_id: str, profile_id: str) -> str:
@@ -186,21 +209,25 @@ def _load_profiles(conn: Conn, account_id: str, profile_ids: set[str]) -> dict[s
         f"SELECT {', '.join(_PROFILE_COLUMNS)} FROM profiles WHERE account_id = ? AND id IN ({marks})",
         [account_id, *sorted(profile_ids)],
     )
-    out = {}
-    for values in rows:
-        row = dict(zip(_PROFILE_COLUMNS, values))
-        for part in ("location", "properties", "consent"):
-            row[part] = conn.from_json(row[part]) or {}
-        out[row["id"]] = row
-    return out
+    return {values[0]: _profile_row(conn, values) for values in rows}
+
+
+def _profile_row(conn: Conn, values: Any) -> dict[str, Any]:
+    row = dict(zip(_PROFILE_COLUMNS, values))
+    for part in ("location", "properties", "consent"):
+        row[part] = conn.from_json(row[part]) or {}
+    return row
 
 
 def _create_profile(conn: Conn, account_id: str, patch: ProfilePatch, add: list[tuple[str, str]], now: float) -> str:
     profile_id = ids.new_ulid()
     row: dict[str, Any] = {"id": profile_id, **{k: None for k in _IDENT_COLUMNS}}
     row.update(apply_patch(empty_record(), patch))
+    conn.executemany("INSERT INTO profile_identifiers (account_id, kind, value, profile_id) VALUES (?, ?, ?, ?)",
+                     [(account_id, kind, value, profile_id) for kind, value in add])
     for kind, value in add:
-        _add_identifier(conn, account_id, row, kind, value)
+        if row.get(kind) is None:
+            row[kind] = value
     columns = ("account_id", *_PROFILE_COLUMNS, "updated")
     conn.execute(
         f"INSERT INTO profiles ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})",
