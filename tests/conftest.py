@@ -16,7 +16,7 @@ import psycopg
 import pytest
 
 from footfall.store import db, exports, migrate
-from tests.servers import ServerThread, TestAccount, new_account, test_settings
+from tests.servers import ServerThread, TestAccount, new_account, server_settings
 
 PG_ADMIN = os.environ.get("FOOTFALL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 BACKENDS = ["sqlite", "postgres"]
@@ -67,7 +67,7 @@ def database_url(request, tmp_path_factory) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def server(database_url) -> Iterator[ServerThread]:
     # Limits on (headers are sent) but far above what any test sends; tests/test_ratelimit.py tests them.
-    srv = ServerThread(test_settings(database_url=database_url)).start()
+    srv = ServerThread(server_settings(database_url=database_url)).start()
     yield srv
     srv.stop()
 

@@ -21,7 +21,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_settings(**changes) -> Settings:
+def server_settings(**changes) -> Settings:
     """Settings for a test server: Klaviyo's rate limits scaled x1000 so tests are never throttled by
     accident (the rate limit tests pass their own `rate_limits`)."""
     changes.setdefault("rate_limits", RateLimitSettings(multiplier=1000))

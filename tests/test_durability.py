@@ -22,7 +22,7 @@ from footfall.store.batch import InternalError
 from footfall.store.url import DatabaseURL
 from tests.conftest import PG_ADMIN, drop_pg_database
 from tests.legacy_calls import b64, order, track
-from tests.servers import ServerThread, free_port, new_account, test_settings
+from tests.servers import ServerThread, free_port, new_account, server_settings
 
 
 def assert_503(r: httpx.Response) -> None:
@@ -31,7 +31,7 @@ def assert_503(r: httpx.Response) -> None:
 
 
 def serve(**settings) -> ServerThread:
-    return ServerThread(test_settings(**settings)).start()
+    return ServerThread(server_settings(**settings)).start()
 
 
 def test_every_acknowledged_event_is_readable_at_once(client, account, stored):

@@ -26,7 +26,7 @@ from schemathesis import GenerationMode
 from footfall.api import openapi
 from footfall.store import db
 from tests.conftest import drop_pg_database, make_pg_database, make_sqlite_database
-from tests.servers import ServerThread, new_account, test_settings
+from tests.servers import ServerThread, new_account, server_settings
 
 EXAMPLES = int(os.environ.get("FOOTFALL_FUZZ_EXAMPLES", "25"))
 BACKENDS = [b.strip() for b in os.environ.get("FOOTFALL_FUZZ_BACKENDS", "sqlite,postgres").split(",") if b.strip()]
@@ -80,7 +80,7 @@ def target(request, tmp_path_factory):
         url = make_sqlite_database(tmp_path_factory.mktemp("fuzz"))
     else:
         url = make_pg_database()
-    srv = ServerThread(test_settings(database_url=url)).start()
+    srv = ServerThread(server_settings(database_url=url)).start()
     account = new_account(url, f"fuzz-{uuid.uuid4().hex[:8]}")
     real_ids = seed(srv.url, url, account)
     session = requests.Session()

@@ -14,7 +14,7 @@ import pytest
 from footfall.config import Settings, from_env
 from footfall.domain.limits import Limits
 from tests.legacy_calls import b64, order, track
-from tests.servers import ServerThread, test_settings
+from tests.servers import ServerThread, server_settings
 
 SMALL = Limits(max_metrics_per_account=3, legacy_payload_bytes=2048, max_properties=5,
                max_string_bytes=64, max_array_items=4, max_depth=3)
@@ -22,7 +22,7 @@ SMALL = Limits(max_metrics_per_account=3, legacy_payload_bytes=2048, max_propert
 
 @pytest.fixture(scope="module")
 def small_server(database_url):
-    srv = ServerThread(test_settings(database_url=database_url, limits=SMALL)).start()
+    srv = ServerThread(server_settings(database_url=database_url, limits=SMALL)).start()
     yield srv
     srv.stop()
 

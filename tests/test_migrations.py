@@ -19,7 +19,7 @@ from footfall.store import db, migrate, schema
 from footfall.store.url import DatabaseURL
 from tests.conftest import PG_ADMIN, drop_pg_database
 from tests.legacy_calls import verbose
-from tests.servers import ServerThread, test_settings
+from tests.servers import ServerThread, server_settings
 
 HEAD = ScriptDirectory(str(migrate.MIGRATIONS)).get_current_head()
 
@@ -95,7 +95,7 @@ def test_database_at_0001_with_data_upgrades_in_place(blank_database):
         conn.close()
 
     # The old data is live: the old profile is found, and its old event deduplicates a resend.
-    srv = ServerThread(test_settings(database_url=blank_database)).start()
+    srv = ServerThread(server_settings(database_url=blank_database)).start()
     try:
         with httpx.Client(base_url=srv.url) as c:
             resend = {"token": "OLD123", "event": "Ordered Product", "time": 1_600_000_000,

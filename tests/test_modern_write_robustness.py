@@ -15,7 +15,7 @@ from footfall.domain.limits import Limits
 from tests.modern import (
     bulk_entry, bulk_event, bulk_job_body, client_headers, error, event_body, profile_data, server_headers,
 )
-from tests.servers import ServerThread, new_account, test_settings
+from tests.servers import ServerThread, new_account, server_settings
 
 WRONG = [None, 7, "x", [], {}, True, "\u0000"]
 
@@ -98,7 +98,7 @@ def test_client_routes_wrong_types_are_4xx(client, account, stored):
 @pytest.fixture(scope="module")
 def tight_server(database_url) -> Iterator[ServerThread]:
     """A server with a 4 KB modern payload limit and an ingest queue that takes nothing."""
-    settings = test_settings(database_url=database_url, limits=Limits(modern_payload_bytes=4096), queue_max_items=0,
+    settings = server_settings(database_url=database_url, limits=Limits(modern_payload_bytes=4096), queue_max_items=0,
                         retry_after_seconds=3)
     srv = ServerThread(settings).start()
     yield srv

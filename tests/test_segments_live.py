@@ -10,14 +10,14 @@ import pytest
 from footfall import clock
 from tests.segment_helpers import SegmentApi, wait_until
 from tests.segment_oracle import Person
-from tests.servers import ServerThread, new_account, test_settings
+from tests.servers import ServerThread, new_account, server_settings
 
 SWEEP = 0.3
 
 
 @pytest.fixture(scope="module")
 def live_server(database_url):
-    srv = ServerThread(test_settings(database_url=database_url, segment_sweep_seconds=SWEEP)).start()
+    srv = ServerThread(server_settings(database_url=database_url, segment_sweep_seconds=SWEEP)).start()
     yield srv
     srv.stop()
 
