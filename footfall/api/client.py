@@ -22,7 +22,6 @@ from footfall.api.fastpath import FastRoute
 from footfall.api.services import services
 from footfall.domain.models import TrackOp
 from footfall.domain.operations import BulkEventsOp
-from footfall.store import bulk_events  # noqa: F401  (registers the bulk operation)
 from footfall.wire import modern_events, modern_profile, modern_subscriptions
 from footfall.wire.jsonapi import ApiError
 

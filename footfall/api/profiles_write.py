@@ -13,7 +13,6 @@ from footfall.api.services import services
 from footfall.domain.errors import InvalidInput
 from footfall.domain.models import ProfilePatch
 from footfall.domain.operations import CreateProfileOp, ImportProfileOp, MergeProfilesOp, UpdateProfileOp
-from footfall.store import profile_writes  # noqa: F401  (profile_writes registers the ops)
 from footfall.store.queries import profiles as profile_queries
 from footfall.wire import modern_events, modern_profile, resources
 from footfall.wire.jsonapi import ApiError

@@ -10,29 +10,21 @@ from __future__ import annotations
 
 import copy
 import logging
-from typing import Any, Callable
+from typing import Any
 
 from footfall.domain.errors import Conflict, InvalidInput, NotFound
 from footfall.domain.limits import Limits
-from footfall.domain.models import TrackOp
-from footfall.store import writes
+from footfall.store.appliers import APPLIERS
 from footfall.store.db import Conn
 from footfall.store.writes import Tally
 
 log = logging.getLogger("footfall.store")
 
-OpApplier = Callable[[Conn, Any, Limits, Tally], Any]
-_APPLIERS: dict[type, OpApplier] = {TrackOp: writes.apply_track}
 _REFUSALS = (InvalidInput, NotFound, Conflict)
 
 
 class InternalError(Exception):
     """An operation failed for a reason that is a bug, not the caller's fault."""
-
-
-def register(op_type: type, applier: OpApplier) -> None:
-    """Teach the batch applier a new kind of operation (profile create, merge, …)."""
-    _APPLIERS[op_type] = applier
 
 
 def apply_batch(conn: Conn, ops: list[Any], limits: Limits) -> list[Any]:
@@ -55,16 +47,16 @@ def apply_batch(conn: Conn, ops: list[Any], limits: Limits) -> list[Any]:
 
 def _apply_fast(conn: Conn, op: Any, limits: Limits, tally: Tally) -> Any:
     """Apply without a savepoint of its own: any exception sends the batch to the careful replay."""
-    applier = _APPLIERS.get(type(op))
+    applier = APPLIERS.get(type(op))
     if applier is None:
-        return InternalError(f"no applier is registered for {type(op).__name__}")
+        return InternalError(f"no applier is listed in store/appliers.py for {type(op).__name__}")
     return applier(conn, op, limits, tally)
 
 
 def _apply_one(conn: Conn, op: Any, limits: Limits, tally: Tally) -> Any:
-    applier = _APPLIERS.get(type(op))
+    applier = APPLIERS.get(type(op))
     if applier is None:  # a bug, but only this op's: the rest of the group still commits
-        return InternalError(f"no applier is registered for {type(op).__name__}")
+        return InternalError(f"no applier is listed in store/appliers.py for {type(op).__name__}")
     for attempt in range(3):
         saved = copy.copy(tally.counts)
         conn.execute("SAVEPOINT op")

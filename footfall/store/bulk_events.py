@@ -13,7 +13,7 @@ from footfall import clock
 from footfall.domain.errors import Conflict, InvalidInput, NotFound
 from footfall.domain.limits import Limits
 from footfall.domain.operations import BulkEntry, BulkEventsOp, BulkResult, repeated_unique_id
-from footfall.store import batch, writes
+from footfall.store import writes
 from footfall.store.db import Conn
 from footfall.store.writes import Tally
 
@@ -98,4 +98,3 @@ def get_job(conn: Conn, account_id: str, job_id: str) -> dict[str, Any] | None:
     return job
 
 
-batch.register(BulkEventsOp, apply_bulk)

@@ -354,14 +354,3 @@ def members_page(conn: Conn, account_id: str, group_id: str, *, conditions: Sequ
         out.append(row)
     return out
 
-
-def _register() -> None:
-    from footfall.store import batch
-
-    batch.register(SaveSegment, apply_save_segment)
-    batch.register(SaveList, apply_save_list)
-    batch.register(DeleteGroup, apply_delete_group)
-    batch.register(ListMembers, apply_list_members)
-
-
-_register()

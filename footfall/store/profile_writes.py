@@ -14,7 +14,7 @@ from footfall.domain.models import SINGLE_VALUED, WriteResult
 from footfall.domain.operations import (
     CreateProfileOp, ImportProfileOp, MergeProfilesOp, MergeResult, UpdateProfileOp,
 )
-from footfall.store import batch, writes
+from footfall.store import writes
 from footfall.store.db import Conn
 from footfall.store.writes import Tally
 
@@ -89,7 +89,3 @@ def _fill_identifiers(target: dict, source: dict) -> None:
             target[kind] = source[kind]
 
 
-batch.register(CreateProfileOp, apply_create)
-batch.register(ImportProfileOp, apply_import)
-batch.register(UpdateProfileOp, apply_update)
-batch.register(MergeProfilesOp, apply_merge)

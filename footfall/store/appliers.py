@@ -1,0 +1,32 @@
+"""Which store function applies each kind of ingest operation: the one table store/batch.py reads.
+
+A new kind of write is a dataclass in footfall/domain plus a function here; nothing registers
+itself on import, so what the writer can apply is visible in one place.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from footfall.domain.groups import DeleteGroup, ListMembers, SaveList, SaveSegment
+from footfall.domain.limits import Limits
+from footfall.domain.models import TrackOp
+from footfall.domain.operations import BulkEventsOp, CreateProfileOp, ImportProfileOp, MergeProfilesOp, UpdateProfileOp
+from footfall.store import bulk_events, groups, profile_writes, writes
+from footfall.store.db import Conn
+from footfall.store.writes import Tally
+
+OpApplier = Callable[[Conn, Any, Limits, Tally], Any]
+
+APPLIERS: dict[type, OpApplier] = {
+    TrackOp: writes.apply_track,                    # legacy track/identify, modern events and client calls
+    CreateProfileOp: profile_writes.apply_create,   # POST /api/profiles (409 on a taken identifier)
+    ImportProfileOp: profile_writes.apply_import,   # POST /api/profile-import (upsert)
+    UpdateProfileOp: profile_writes.apply_update,   # PATCH /api/profiles/{id}
+    MergeProfilesOp: profile_writes.apply_merge,    # POST /api/profile-merge
+    BulkEventsOp: bulk_events.apply_bulk,           # bulk create jobs and /client/event-bulk-create
+    SaveSegment: groups.apply_save_segment,         # segment create / update
+    SaveList: groups.apply_save_list,               # list create / rename
+    DeleteGroup: groups.apply_delete_group,         # segment or list delete
+    ListMembers: groups.apply_list_members,         # add / remove list members
+}
