@@ -1,4 +1,5 @@
-"""Fault drills under load: kill -9 the server, stop PostgreSQL, stall PostgreSQL.
+"""Fault drills under load: kill -9 the server, stop PostgreSQL, stall PostgreSQL, and 3x open-loop
+overload against a stalled PostgreSQL (bench/overload.py).
 
 `make crashtest` runs the long forms (`python -m bench crash [--kills N] [--backend B]`); the test
 suite runs short forms of the same functions (tests/test_crash.py, tests/test_faults_pg.py).
