@@ -52,6 +52,8 @@ class Row:
     other: int = 0
     errors: int = 0
     notes: list[str] = field(default_factory=list)
+    warm_acked: int = 0  # acknowledged events in the warm-up run before the measured one
+    legacy: bool = False  # acknowledged ids known per event (verbose answers), not only counted
 
 
 def ensure_wrk() -> str:
@@ -67,9 +69,10 @@ def ensure_wrk() -> str:
     return found
 
 
-def run_wrk(url: str, kind: str, keys: Keys, *, duration: float, connections: int, bulk: int) -> dict:
+def run_wrk(url: str, kind: str, keys: Keys, *, duration: float, connections: int, bulk: int,
+            ids_dir: str = "") -> dict:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
-        f.write(wrk_script.script(kind, keys.public_key, keys.private_key, bulk=bulk))
+        f.write(wrk_script.script(kind, keys.public_key, keys.private_key, bulk=bulk, ids_dir=ids_dir))
     try:
         argv = ["wrk", "-t1", f"-c{connections}", f"-d{max(int(duration), 1)}s", "--timeout", "10s", "-s", f.name, url]
         if shutil.which("taskset"):
@@ -80,12 +83,15 @@ def run_wrk(url: str, kind: str, keys: Keys, *, duration: float, connections: in
         os.unlink(f.name)
 
 
-def measure(proc: Proc, label: str, route: str, kind: str, keys: Keys, args, per_request: int) -> Row:
-    """Warm up briefly, then one wrk run with CPU and RSS of the server measured around it."""
-    run_wrk(proc.url, kind, keys, duration=1, connections=args.connections, bulk=args.bulk_size)
+def measure(proc: Proc, label: str, route: str, kind: str, keys: Keys, args, per_request: int,
+            ids_dir: str = "") -> Row:
+    """Warm up briefly, then one wrk run with CPU and RSS of the server measured around it.
+    With ids_dir, both runs log ids there (bench/wrk_script.py) and the row counts warm-up acks."""
+    warm = run_wrk(proc.url, kind, keys, duration=1, connections=args.connections, bulk=args.bulk_size, ids_dir=ids_dir)
     proc.start_sampling()
     cpu0, t0 = proc.cpu_seconds(), time.monotonic()
-    res = run_wrk(proc.url, kind, keys, duration=args.duration, connections=args.connections, bulk=args.bulk_size)
+    res = run_wrk(proc.url, kind, keys, duration=args.duration, connections=args.connections, bulk=args.bulk_size,
+                  ids_dir=ids_dir)
     wall = time.monotonic() - t0
     cpu = (proc.cpu_seconds() - cpu0) / wall * 100
     proc.stop_sampling()
@@ -94,7 +100,8 @@ def measure(proc: Proc, label: str, route: str, kind: str, keys: Keys, args, per
     errors = sum(res["errors"].values()) - res["errors"]["status"]
     cpu_us = (proc.cpu_seconds() - cpu0) * 1e6 / max(res["acked"], 1)
     return Row(label, route, rps, rps * per_request, res["p50_us"] / 1000, res["p99_us"] / 1000, cpu,
-               proc.peak_rss / 2**20, cpu_us, res["acked"] * per_request, res["refused"], res["other"], errors)
+               proc.peak_rss / 2**20, cpu_us, res["acked"] * per_request, res["refused"], res["other"], errors,
+               warm_acked=warm["acked"] * per_request, legacy=kind.startswith("track"))
 
 
 # -- references -----------------------------------------------------------------------------------
@@ -156,14 +163,16 @@ def footfall_rows(backend: str, args, log_dir: str) -> tuple[list[Row], float, s
         try:
             with httpx.Client(base_url=proc.url, timeout=10) as client:
                 routes = available(client, account.keys, notice=lambda m: print("[bench]", m, flush=True))
+            ids_dir = tempfile.mkdtemp(prefix="ids-", dir=log_dir)
             for route in routes:
                 kind = "bulk" if route.per_request > 1 else KIND_OF[route.name]
                 per = args.bulk_size if kind == "bulk" else 1
-                row = measure(proc, f"footfall {backend}", _route_label(route, per), kind, account.keys, args, per)
+                row = measure(proc, f"footfall {backend}", _route_label(route, per), kind, account.keys, args, per,
+                              ids_dir)
                 rows.append(row)
                 print(_line(row), flush=True)
             proc.stop()
-            check = _check_stored(url, account.id, rows, args.connections)
+            check = _check_stored(url, account.id, rows, ids_dir)
         finally:
             proc.stop()
     return rows, ceiling, check
@@ -173,22 +182,48 @@ def _route_label(route: IngestRoute, per: int) -> str:
     return f"{route.method} {route.path}" + (f" x{per}" if per > 1 else "")
 
 
-def _check_stored(url: str, account_id: str, rows: list[Row], connections: int) -> str:
-    """Every acknowledged event stored, none twice. wrk cannot say which request an answer belongs
-    to, so this compares counts: stored >= acknowledged (requests in flight when wrk stops may commit
-    unacknowledged), and every stored unique id once."""
+def _read_ids(ids_dir: str, prefix: str) -> list[str]:
+    found: list[str] = []
+    for path in sorted(Path(ids_dir).glob(f"{prefix}-*.txt")):
+        found += path.read_text().split()
+    return found
+
+
+def _check_stored(url: str, account_id: str, rows: list[Row], ids_dir: str) -> str:
+    """Every acknowledged event stored once, by id where the answers say which (bench/wrk_script.py).
+
+    Legacy (verbose answers): every acknowledged event id is a stored row, no row acknowledged twice.
+    Modern (202, empty body; wrk cannot match answers to requests): of the unique ids the scripts
+    sent, at least as many are stored as were acknowledged. Overall: no unique id stored twice.
+    Warm-up runs are included (their ids are logged too)."""
     from footfall.store import db
 
     conn = db.connect(url)
     try:
-        total, distinct = conn.one("SELECT COUNT(*), COUNT(DISTINCT unique_id) FROM events WHERE account_id = ?",
-                                   (account_id,))
+        stored = conn.all("SELECT id, unique_id FROM events WHERE account_id = ?", (account_id,))
     finally:
         conn.close()
-    # Warm-up runs are acknowledged too but not counted in rows: allow for them in the upper bound only.
-    acked = sum(r.acked for r in rows)
-    ok = total >= acked and total == distinct
-    return (f"acknowledged (measured runs) {acked:,}, stored {total:,} (incl. warm-ups), distinct ids {distinct:,}: "
+    row_ids = {r[0] for r in stored}
+    unique_ids = [r[1] for r in stored]
+    distinct = len(set(unique_ids)) == len(unique_ids)
+
+    acked_ids = _read_ids(ids_dir, "acked")
+    legacy_acked = sum(r.acked + r.warm_acked for r in rows if r.legacy)
+    missing = [i for i in acked_ids if i not in row_ids]
+    twice = len(acked_ids) - len(set(acked_ids))
+    legacy_ok = not missing and not twice and len(acked_ids) == legacy_acked
+
+    sent = set(_read_ids(ids_dir, "sent"))
+    modern_acked = sum(r.acked + r.warm_acked for r in rows if not r.legacy)
+    modern_stored = sum(1 for u in unique_ids if u in sent)
+    modern_ok = modern_stored >= modern_acked
+
+    ok = legacy_ok and modern_ok and distinct
+    return (f"legacy: {len(acked_ids):,} acknowledged event ids logged (answers counted {legacy_acked:,}), "
+            f"missing from the store {len(missing)}, acknowledged twice {twice}\n"
+            f"{'':22} modern: acknowledged {modern_acked:,} events, stored {modern_stored:,} of {len(sent):,} sent ids "
+            f"(per-id impossible: 202 has no body and wrk does not pair answers with requests)\n"
+            f"{'':22} all: stored {len(stored):,} events, every unique id once: {distinct} -> "
             + ("every acknowledged event stored, none twice" if ok else "MISMATCH"))
 
 

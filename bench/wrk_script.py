@@ -3,6 +3,14 @@
 Each request carries a fresh event id (run id + thread + counter) and one of 10,000 people; the
 response hook counts acknowledged answers (legacy `1`, modern 202) so the harness can check them
 against the rows stored. `done()` prints one `WRKJSON {...}` line the harness parses.
+
+Per-id check: wrk's response() is not told which request an answer belongs to (and connections
+interleave on a thread), so answers cannot be matched to ids on the client. Legacy requests
+therefore ask for `verbose=1`: the answer carries the stored event's id, which response() appends to
+`<ids_dir>/acked-<thread>.txt`. Modern routes answer 202 with an empty body, so they stay a count
+check; request() appends every unique_id it generates to `<ids_dir>/sent-<thread>.txt` so the
+harness can check that at least as many of the sent ids are stored as there were 202s.
+(Files use C stdio buffering; wrk exits normally, which flushes them.)
 """
 
 from __future__ import annotations
@@ -22,6 +30,8 @@ local run = "__RUN__"
 local bulk = __BULK__
 local people = __PEOPLE__
 local revision = "__REVISION__"
+local ids_dir = "__IDS__"
+local legacy = kind == "track_get" or kind == "track_post"
 local metrics = {"Viewed Product", "Added to Cart", "Started Checkout", "Ordered Product"}
 local threads = {}
 counter = 0
@@ -37,6 +47,9 @@ end
 
 function init(args)
   math.randomseed(os.time() * 1000 + tid)
+  if ids_dir ~= "" then
+    ids = io.open(string.format("%s/%s-%s-%d.txt", ids_dir, legacy and "acked" or "sent", run, tid), "w")
+  end
 end
 
 local alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
@@ -62,6 +75,7 @@ end
 local function next_event()
   counter = counter + 1
   local id = string.format("%s-%d-%d", run, tid, counter)
+  if ids and not legacy then ids:write(id, "\n") end
   local email = string.format("person%d@example.com", math.random(people))
   local metric = metrics[math.random(#metrics)]
   local value = math.random(100, 20000) / 100
@@ -91,13 +105,14 @@ end
 local modern_headers = {["revision"] = revision, ["Content-Type"] = "application/vnd.api+json"}
 local server_headers = {["revision"] = revision, ["Content-Type"] = "application/vnd.api+json",
                         ["Authorization"] = "Klaviyo-API-Key " .. private_key}
+local verbose = ids_dir ~= "" and "verbose=1&" or ""
 local form_headers = {["Content-Type"] = "application/x-www-form-urlencoded"}
 
 function request()
   if kind == "track_get" then
-    return wrk.format("GET", "/api/track?data=" .. urlencode(b64(legacy_json())))
+    return wrk.format("GET", "/api/track?" .. verbose .. "data=" .. urlencode(b64(legacy_json())))
   elseif kind == "track_post" then
-    return wrk.format("POST", "/api/track", form_headers, "data=" .. urlencode(legacy_json()))
+    return wrk.format("POST", "/api/track", form_headers, verbose .. "data=" .. urlencode(legacy_json()))
   elseif kind == "client_event" then
     local ev = modern_event_json(true)
     return wrk.format("POST", "/client/events?company_id=" .. token, modern_headers, '{"data":' .. ev .. '}')
@@ -115,7 +130,10 @@ function request()
 end
 
 function response(status, headers, body)
-  if (status == 200 and body == "1") or status == 202 then
+  if legacy and status == 200 and body:sub(1, 11) == '{"status":1' then
+    acked = acked + 1
+    if ids then ids:write(body:match('"event_id":"([^"]+)"') or "?", "\n") end
+  elseif (status == 200 and body == "1") or status == 202 then
     acked = acked + 1
   elseif status == 503 or status == 429 then
     refused = refused + 1
@@ -139,9 +157,11 @@ end
 """
 
 
-def script(kind: str, public_key: str, private_key: str, *, bulk: int = 100, people: int = 10_000) -> str:
+def script(kind: str, public_key: str, private_key: str, *, bulk: int = 100, people: int = 10_000,
+           ids_dir: str = "") -> str:
+    """ids_dir: where to write acknowledged (legacy, verbose) or sent (modern) ids; "" for none."""
     assert kind in KINDS, kind
-    values = {"__KIND__": kind, "__TOKEN__": public_key, "__PK__": private_key, "__RUN__": uuid.uuid4().hex[:10],
+    values = {"__IDS__": ids_dir, "__KIND__": kind, "__TOKEN__": public_key, "__PK__": private_key, "__RUN__": uuid.uuid4().hex[:10],
               "__BULK__": str(bulk), "__PEOPLE__": str(people), "__REVISION__": REVISION}
     text = _TEMPLATE
     for key, value in values.items():

@@ -55,3 +55,35 @@ def test_postgres_stalled_under_overload(private_pg, tmp_path):
     assert result.max_refusal_seconds < 1.5 + 1.0
     assert result.max_queued <= result.queue_bound
     assert result.rss_growth_mb < 30, f"RSS grew {result.rss_growth_mb:.0f} MB during the stall"
+
+
+# -- 3x the sustainable rate, open loop, against a stalled store (bench/overload.py) ---------------
+
+@pytest.fixture(scope="module")
+def overload(private_pg, tmp_path_factory):
+    from bench.overload import overload_drill
+
+    env = {"FOOTFALL_ACK_TIMEOUT_SECONDS": "1.5", "FOOTFALL_STORE_STALL_SECONDS": "1.0"}
+    result = overload_drill(private_pg, stall=3.0, after=4.0, measure_seconds=2.0, env=env, queue_bound=1000,
+                            max_in_flight=2000, rss_limit_mb=50.0, recover_within=3.0,
+                            log_path=str(tmp_path_factory.mktemp("overload") / "server.log"))
+    print(result.report())
+    print("\n".join(result.timeline()))
+    return result
+
+
+def test_overload_3x_stalled_store_stays_bounded(overload):
+    # The offer really was ~3x (the in-flight cap is only a safety valve), and then everything the
+    # issue asks for except the recovery rate: bounded queue, flat memory, Retry-After on every
+    # refusal, only 200/202/503/429, nothing acknowledged lost, no restart.
+    assert overload.record.total("not_sent") < 0.2 * overload.record.total("offered")
+    assert overload.failures(recovery=False) == []
+
+
+@pytest.mark.xfail(strict=True, reason="known gap: under a sustained 3x open-loop offer the writer "
+                   "thread is starved (the event loop thread is busy refusing), a full queue of 1000 takes longer "
+                   "than the ack timeout to commit, so queued ops commit but are answered 503: goodput collapses "
+                   "(0 here with a 1.5 s ack timeout). Strict, so this flags when it is fixed")
+def test_overload_3x_throughput_returns_after_sigcont(overload):
+    seconds = overload.recovery_seconds
+    assert seconds is not None and seconds <= overload.recover_within

@@ -1,0 +1,161 @@
+"""Overload drill: 3x the sustainable rate, open loop, while PostgreSQL is SIGSTOPped, then SIGCONT.
+
+Issue 5: "the queue stays bounded, memory stays flat, clients get 503/429 with Retry-After, and
+throughput returns when the store does." Steps, on a private cluster (tests/pg_instance.py):
+  1. measure the sustainable rate: closed-loop senders against the healthy server (same client);
+  2. offer `factor` x that rate open loop (bench/openloop.py) for `stall` seconds with the cluster
+     SIGSTOPped, then for `after` seconds after SIGCONT;
+  3. verdict: queue (sampled from /healthz) never above its configured bound; server RSS growth
+     below `rss_limit_mb`; every 503/429 carried an integer Retry-After; nothing but 200/202/503/429;
+     within `recover_within` seconds of SIGCONT one whole second acknowledged >= 80% of the
+     sustainable rate; every acknowledged event id stored, none twice; no server restart.
+`make crashtest` runs the long form; tests/test_faults_pg.py a short one.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from bench.crash import NO_RATE_LIMITS, Verdict, ingest_routes, new_account, verdict
+from bench.openloop import OpenLoop, Phase, Record
+from bench.server_proc import footfall_serve
+from footfall.store import migrate
+
+RECOVERED_SHARE = 0.8  # of the sustainable rate, per whole second, after SIGCONT
+
+
+@dataclass
+class OverloadResult:
+    sustainable: float  # acknowledged req/s, closed loop, healthy store
+    offered_rate: float  # req/s scheduled during the stall and after it
+    record: Record
+    verdict: Verdict
+    queue_bound: int
+    rss_before: int
+    restarted: bool
+    rss_limit_mb: float
+    recover_within: float
+    notes: list[str] = field(default_factory=list)
+
+    # -- figures ----------------------------------------------------------------------------------
+    @property
+    def back_at(self) -> float:
+        return self.record.phase_starts["recovered"]
+
+    @property
+    def max_queued(self) -> int:
+        return max((s.queued for s in self.record.samples if s.queued is not None), default=-1)
+
+    @property
+    def queue_readings(self) -> int:
+        return sum(s.queued is not None for s in self.record.samples)
+
+    @property
+    def rss_peak(self) -> int:
+        return max([self.rss_before, *(s.rss for s in self.record.samples)])
+
+    @property
+    def rss_growth_mb(self) -> float:
+        return (self.rss_peak - self.rss_before) / 2**20
+
+    @property
+    def recovery_seconds(self) -> float | None:
+        """From SIGCONT to the end of the first whole second that acknowledged >= 80% sustainable."""
+        need = RECOVERED_SHARE * self.sustainable
+        end = self.record.phase_starts["end"]
+        for second in range(math.ceil(self.back_at), int(end)):
+            if self.record.seconds[second]["acked"] >= need:
+                return second + 1 - self.back_at
+        return None
+
+    def phase_total(self, key: str, phase: str) -> int:
+        starts = self.record.phase_starts
+        t1 = starts["recovered"] if phase == "stalled" else starts["end"]
+        return self.record.total(key, math.floor(starts[phase]), math.ceil(t1))
+
+    # -- verdict ----------------------------------------------------------------------------------
+    def failures(self, recovery: bool = True) -> list[str]:
+        """What failed; recovery=False leaves out the 80%-within-N-seconds check (see tests)."""
+        rec, out = self.record, []
+        if not self.verdict.ok:
+            out.append(self.verdict.line())
+        if self.queue_readings == 0 or self.max_queued > self.queue_bound:
+            out.append(f"queue max {self.max_queued} over bound {self.queue_bound} ({self.queue_readings} readings)")
+        if self.rss_growth_mb >= self.rss_limit_mb:
+            out.append(f"RSS grew {self.rss_growth_mb:.0f} MB (limit {self.rss_limit_mb:g})")
+        if rec.refused_without_retry_after:
+            out.append(f"{rec.refused_without_retry_after} refusals without an integer Retry-After")
+        if not rec.statuses[503] + rec.statuses[429]:
+            out.append("no 503/429 although the store was stalled under 3x load")
+        if rec.unexpected:
+            out.append(f"{len(rec.unexpected)} unexpected answers, e.g. {rec.unexpected[0]}")
+        seconds = self.recovery_seconds
+        if recovery and (seconds is None or seconds > self.recover_within):
+            out.append(f"throughput not back to {RECOVERED_SHARE:.0%} of sustainable within {self.recover_within:g}s")
+        if self.restarted:
+            out.append("the server exited")
+        return out
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures()
+
+    def report(self) -> str:
+        rec = self.record
+        stall = rec.phase_starts["recovered"] - rec.phase_starts["stalled"]
+        recovery = self.recovery_seconds
+        return (f"[overload] sustainable {self.sustainable:.0f} req/s; offered {self.offered_rate:.0f} req/s "
+                f"({self.offered_rate / max(self.sustainable, 1):.1f}x) for {stall:.1f}s stalled + after SIGCONT: "
+                f"offered {rec.total('offered')}, sent {rec.total('sent')}, not sent (in-flight cap "
+                f"{rec.max_in_flight}) {rec.total('not_sent')}, timeouts {rec.total('timeout')}, "
+                f"connection errors {rec.total('error')} {dict(rec.error_kinds)}; statuses {dict(rec.statuses)}; without Retry-After "
+                f"{rec.refused_without_retry_after}; acknowledged during stall {self.phase_total('acked', 'stalled')}; "
+                f"queue max {self.max_queued} (bound {self.queue_bound}, {self.queue_readings} readings); RSS "
+                f"{self.rss_before / 2**20:.0f} MB before, peak {self.rss_peak / 2**20:.0f} MB (+{self.rss_growth_mb:.0f}, "
+                f"limit {self.rss_limit_mb:g}); recovered to >= {RECOVERED_SHARE:.0%} in "
+                f"{'never' if recovery is None else f'{recovery:.1f}s'} (limit {self.recover_within:g}s); "
+                f"{self.verdict.line()} -> {'PASS' if self.ok else 'FAIL: ' + '; '.join(self.failures())}")
+
+    def timeline(self) -> list[str]:
+        """One line per second: offered/sent/not sent, answers, acknowledged, queue, RSS."""
+        rec, lines = self.record, []
+        starts = {math.floor(t): name for name, t in rec.phase_starts.items()}
+        for second in range(int(rec.phase_starts["end"]) + 1):
+            c = rec.seconds[second]
+            during = [s for s in rec.samples if second <= s.t < second + 1]
+            queue = max((s.queued for s in during if s.queued is not None), default=None)
+            rss = max((s.rss for s in during), default=0) / 2**20
+            answers = " ".join(f"{k}:{v}" for k, v in sorted(c.items()) if k.isdigit())
+            lines.append(f"  t={second:3d}s {starts.get(second, ''):9} offered {c['offered']:5d} sent {c['sent']:5d} "
+                         f"not-sent {c['not_sent']:5d} acked {c['acked']:5d} [{answers}] queue "
+                         f"{'-' if queue is None else queue} rss {rss:.0f} MB")
+        return lines
+
+
+def overload_drill(pg, *, factor: float = 3.0, stall: float = 8.0, after: float = 6.0,
+                   env: dict[str, str] | None = None, queue_bound: int = 1000, max_in_flight: int = 3000,
+                   measure_seconds: float = 3.0, rss_limit_mb: float = 50.0, recover_within: float = 3.0,
+                   log_path: str | None = None) -> OverloadResult:
+    """Run the drill on the private cluster `pg` (a tests.pg_instance.PgInstance); see the module doc."""
+    env = {**NO_RATE_LIMITS, "FOOTFALL_QUEUE_MAX_ITEMS": str(queue_bound), **(env or {})}
+    url = pg.create_database()
+    migrate.upgrade(url)
+    account = new_account(url)
+    server = footfall_serve(url, env=env, log_path=log_path)
+    server.start()
+    try:
+        routes = ingest_routes(server.url, account.keys)
+        probe = OpenLoop(server.url, account.keys, routes, rss=server.rss)
+        sustainable = probe.sustainable_rate(measure_seconds)
+        rss_before = server.rss()
+        rate = factor * sustainable
+        load = OpenLoop(server.url, account.keys, routes, max_in_flight=max_in_flight, rss=server.rss)
+        record = load.run([Phase("stalled", stall, rate, pg.pause), Phase("recovered", after, rate, pg.resume)])
+        record.acked |= probe.record.acked  # the measuring phase's events must be stored too
+        restarted = server.popen.poll() is not None
+    finally:
+        pg.resume()  # never leave the cluster stopped, whatever failed
+        server.stop()
+    return OverloadResult(sustainable, rate, record, verdict(url, account.id, record), int(env["FOOTFALL_QUEUE_MAX_ITEMS"]),
+                          rss_before, restarted, rss_limit_mb, recover_within)
