@@ -158,7 +158,9 @@ def footfall_rows(backend: str, args, log_dir: str) -> tuple[list[Row], float, s
         ceiling = store_ceiling(url, 5000 if args.quick else 20000)
         print(f"[bench] {backend}: store batched insert ceiling {ceiling:,.0f} events/s", flush=True)
         account = new_account(url)
-        proc = footfall_serve(url, cpu=SERVER_CPU, log_path=os.path.join(log_dir, f"footfall-{backend}.log"))
+        # Rate limits off: the benchmark measures ingestion, not Klaviyo's per-account tiers.
+        proc = footfall_serve(url, cpu=SERVER_CPU, env={"FOOTFALL_RATE_LIMITS": "off"},
+                              log_path=os.path.join(log_dir, f"footfall-{backend}.log"))
         proc.start()
         try:
             with httpx.Client(base_url=proc.url, timeout=10) as client:
