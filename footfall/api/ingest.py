@@ -45,8 +45,20 @@ def decoding() -> Iterator[None]:
 
 
 async def body(request: Request) -> tuple[Any, int]:
-    """The request's JSON document (≤ the modern payload limit) and its size; json_body refuses NULs."""
-    return await json_body(request, services(request).settings.limits.modern_payload_bytes)
+    """The request's JSON document (≤ the modern payload limit) and its size; json_body refuses NULs.
+
+    Under overload the request is refused (503) here, before the costlier decoding into operations."""
+    svc = services(request)
+    document = await json_body(request, svc.settings.limits.modern_payload_bytes)
+    try:
+        svc.pipeline.check_admission()
+    except NotAccepted as exc:
+        raise not_accepted(exc) from None
+    return document
+
+
+def not_accepted(exc: NotAccepted) -> ApiError:
+    return ApiError(503, "service_unavailable", exc.reason, headers={"Retry-After": str(int(exc.retry_after))})
 
 
 def conflict(profile_id: str) -> ApiError:
@@ -60,8 +72,7 @@ async def submit(request: Request, op: Any, size: int, *, paths: dict[str, str] 
     try:
         return await services(request).pipeline.submit(op, size)
     except NotAccepted as exc:
-        raise ApiError(503, "service_unavailable", exc.reason,
-                       headers={"Retry-After": str(int(exc.retry_after))}) from None
+        raise not_accepted(exc) from None
     except Conflict as exc:
         raise conflict(exc.profile_id) from None
     except NotFound as exc:

@@ -84,6 +84,7 @@ async def _handle(request: RawRequest, kind: str) -> Reply:
             reply.verbose = True
         if raw_size > limits.legacy_payload_bytes and len(_encode(payload)) > limits.legacy_payload_bytes:
             raise TooLarge(limits.legacy_payload_bytes)
+        svc.pipeline.check_admission()  # under overload, refuse before the costlier parsing and lookups
         token = legacy.token_of(payload)
         account = await svc.account_for_public_key(token)
         if account is None:

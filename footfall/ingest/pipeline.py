@@ -22,12 +22,16 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
-from footfall.ingest.errors import Overloaded, Unavailable
+from footfall.ingest.errors import NotAccepted, Overloaded, Unavailable
 from footfall.store.db import Conn, StoreUnavailable
 
 log = logging.getLogger("footfall.ingest")
 
 RECONNECT_INTERVAL = 0.5
+# Admit work only while it can be committed within this share of the ack timeout, at the drain rate.
+WAIT_BUDGET = 0.5
+# Batches smaller than this say little about the drain rate (fixed per-commit costs dominate).
+DRAIN_SAMPLE_MIN = 20
 
 
 class Applier(Protocol):
@@ -42,6 +46,9 @@ class _Item:
     size: int
     future: asyncio.Future
     loop: asyncio.AbstractEventLoop
+    # Set on the event loop when the caller stopped waiting (answered 503): the writer then skips it
+    # rather than spend commit time on work nobody will be told about.
+    expired: bool = False
 
 
 @dataclass
@@ -78,6 +85,7 @@ class Pipeline:
         self.ack_timeout = ack_timeout
         self.stall_after = stall_after
         self._busy_since: float | None = None  # monotonic start of the commit in flight
+        self._drain_rate: float | None = None  # ops committed per second of commit time (EWMA)
         self._queue: deque[_Item] = deque()
         self._bytes = 0
         self._cond = threading.Condition()
@@ -140,53 +148,74 @@ class Pipeline:
         """Queue op; return its result once committed. Raises Overloaded / Unavailable at once."""
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        self._put(_Item(op, size, future, loop))
-        return await self._bounded(future)
+        item = _Item(op, size, future, loop)
+        self._put(item)
+        return await self._bounded(future, [item])
 
     async def submit_many(self, ops: list[Any], size: int = 0) -> list[Any]:
         """Queue several ops as one unit of admission (all or none are queued)."""
         loop = asyncio.get_running_loop()
         items = [_Item(op, size // max(len(ops), 1), loop.create_future(), loop) for op in ops]
         self._put(*items)
-        return list(await self._bounded(asyncio.gather(*(item.future for item in items))))
+        return list(await self._bounded(asyncio.gather(*(item.future for item in items)), items))
 
-    async def _bounded(self, future: Any) -> Any:
+    async def _bounded(self, future: Any, items: list[_Item]) -> Any:
         """Await the commit for at most ack_timeout; on timeout the op may still commit later.
 
         A timer that fails the future, rather than asyncio.wait_for, which costs twice as much per
         request (an extra waiter future and callbacks); the writer skips futures already done."""
-        timer = asyncio.get_running_loop().call_later(self.ack_timeout, self._expire, future)
+        timer = asyncio.get_running_loop().call_later(self.ack_timeout, self._expire, future, items)
         try:
             return await future
         finally:
             timer.cancel()
 
-    def _expire(self, future: Any) -> None:
+    def _expire(self, future: Any, items: list[_Item]) -> None:
         if future.done():
             return
+        for item in items:
+            item.expired = True
         self.stats.timed_out += 1
         future.set_exception(Unavailable(f"the database did not confirm the write within {self.ack_timeout:g}s; "
                                          "it may still be stored: retry with the same event id", self.retry_after))
 
-    def _put(self, *items: _Item) -> None:
-        if not self.store_ok and self.alive:
+    def check_admission(self) -> None:
+        """Refuse at once, before a request is even parsed, when submit() would refuse it.
+
+        Under overload most requests are refused; refusing them before decoding leaves the CPU to
+        the writer. Read without the lock (a stale answer is harmless: _put checks again)."""
+        refusal = self._refusal(1, 0)
+        if refusal is not None:
+            raise refusal
+
+    def _refusal(self, count: int, size: int) -> NotAccepted | None:
+        """Why `count` more items of `size` bytes cannot be queued now, or None."""
+        if not self.alive:
             self.stats.rejected_unavailable += 1
-            raise Unavailable("the database is unreachable; retry shortly", self.retry_after)
+            return Unavailable(f"the writer is not running ({self.writer_error or 'stopped'})", self.retry_after)
+        if not self.store_ok:
+            self.stats.rejected_unavailable += 1
+            return Unavailable("the database is unreachable; retry shortly", self.retry_after)
         if self.stalled:
             self.stats.rejected_unavailable += 1
-            raise Unavailable("the database is not answering; retry shortly", self.retry_after)
+            return Unavailable("the database is not answering; retry shortly", self.retry_after)
+        if self._stopping:
+            return Unavailable("the server is shutting down", self.retry_after)
+        queued = len(self._queue) + count
+        if (queued > self._max_items or self._bytes + size > self._max_bytes
+                or self._expected_wait(queued) > self.ack_timeout * WAIT_BUDGET):
+            self.stats.rejected_overload += 1
+            return Overloaded("the ingest queue is full; retry shortly", self.retry_after)
+        return None
+
+    def _put(self, *items: _Item) -> None:
         size = sum(item.size for item in items)
         with self._cond:
             # Checked under the lock: a writer dying now either sees these items (and fails them) or
             # has already said so, so nothing is left waiting in a queue nobody reads.
-            if not self.alive:
-                self.stats.rejected_unavailable += 1
-                raise Unavailable(f"the writer is not running ({self.writer_error or 'stopped'})", self.retry_after)
-            if self._stopping:
-                raise Unavailable("the server is shutting down", self.retry_after)
-            if len(self._queue) + len(items) > self._max_items or self._bytes + size > self._max_bytes:
-                self.stats.rejected_overload += 1
-                raise Overloaded("the ingest queue is full; retry shortly", self.retry_after)
+            refusal = self._refusal(len(items), size)
+            if refusal is not None:
+                raise refusal
             self._queue.extend(items)
             self._bytes += size
             self._cond.notify()
@@ -217,6 +246,14 @@ class Pipeline:
             if batch:
                 self._commit(batch)
 
+    def _expected_wait(self, queued: int) -> float:
+        """Seconds until the writer reaches the last of `queued` items, at its recent drain rate.
+
+        Admitting work that would wait past the ack timeout only produces 503s after the fact (and
+        commits nobody is told about), so it is refused at the door instead."""
+        rate = self._drain_rate
+        return queued / rate if rate else 0.0
+
     def _take(self) -> list[_Item] | None:
         """Wait for work; return up to batch_max items, [] to retry a connection, None to stop."""
         with self._cond:
@@ -229,7 +266,8 @@ class Pipeline:
             n = min(len(self._queue), self._batch_max)
             batch = [self._queue.popleft() for _ in range(n)]
             self._bytes -= sum(item.size for item in batch)
-            return batch
+        # Items whose callers already gave up (answered 503) are not stored: they will be retried.
+        return [item for item in batch if not item.expired]
 
     def _ensure_connection(self) -> bool:
         if self._conn is not None:
@@ -279,7 +317,9 @@ class Pipeline:
                 self._conn = None
             self._deliver(batch, [err] * len(batch))
             return
+        elapsed = time.monotonic() - self._busy_since
         self._busy_since = None
+        self._note_drain(len(batch), elapsed)
         self.stats.commits += 1
         self.stats.committed_ops += len(batch)
         self._deliver(batch, results)
@@ -289,6 +329,13 @@ class Pipeline:
                 listener(committed)
             except Exception:
                 log.exception("after-commit listener failed")
+
+    def _note_drain(self, ops: int, seconds: float) -> None:
+        """Exponentially weighted ops committed per second of commit time (for admission)."""
+        if seconds <= 0 or ops < DRAIN_SAMPLE_MIN or seconds > self.stall_after:
+            return  # a stalled commit measures the outage, not what the writer can drain
+        rate = ops / seconds
+        self._drain_rate = rate if self._drain_rate is None else 0.8 * self._drain_rate + 0.2 * rate
 
     def _deliver(self, batch: list[_Item], results: list[Any]) -> None:
         by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future, Any]]] = {}
