@@ -80,10 +80,12 @@ def test_overload_3x_stalled_store_stays_bounded(overload):
     assert overload.failures(recovery=False) == []
 
 
-@pytest.mark.xfail(strict=True, reason="known gap: under a sustained 3x open-loop offer the writer "
-                   "thread is starved (the event loop thread is busy refusing), a full queue of 1000 takes longer "
-                   "than the ack timeout to commit, so queued ops commit but are answered 503: goodput collapses "
-                   "(0 here with a 1.5 s ack timeout). Strict, so this flags when it is fixed")
+# Known gap, not strict: under a sustained 3x open-loop offer the writer thread is starved of the GIL
+# while the event loop answers thousands of refusals a second, so goodput after SIGCONT stays well below
+# the sustainable rate until the offer drops. Whether it recovers within the limit depends on how busy
+# this shared 2-core machine is (it passed once in a quiet sequential run), so a strict xfail would
+# make CI flaky; the XPASS / XFAIL line in the report says which way it went.
+@pytest.mark.xfail(strict=False, reason="known gap: writer starved under a sustained 3x offer (see comment)")
 def test_overload_3x_throughput_returns_after_sigcont(overload):
     seconds = overload.recovery_seconds
     assert seconds is not None and seconds <= overload.recover_within
