@@ -28,15 +28,20 @@ def _pg_unavailable(reason: str) -> None:
     pytest.skip(f"PostgreSQL unavailable ({reason}); PostgreSQL tests skipped")
 
 
-def make_pg_database() -> str:
-    """A new, migrated PostgreSQL database; the caller drops it with drop_pg_database."""
-    name = f"footfall_test_{uuid.uuid4().hex[:10]}"
+def create_pg_database(prefix: str = "footfall_test") -> str:
+    """A new, empty PostgreSQL database (no schema); the caller drops it with drop_pg_database."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     try:
         with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
     except psycopg.Error as exc:
         _pg_unavailable(str(exc).strip())
-    url = PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+    return PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+
+
+def make_pg_database() -> str:
+    """A new, migrated PostgreSQL database; the caller drops it with drop_pg_database."""
+    url = create_pg_database()
     migrate.upgrade(url)
     return url
 
@@ -51,6 +56,17 @@ def make_sqlite_database(directory) -> str:
     url = f"sqlite:///{directory}/footfall-{uuid.uuid4().hex[:8]}.db"
     migrate.upgrade(url)
     return url
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_database(request, tmp_path) -> Iterator[str]:
+    """A database with no schema at all, on each backend (for migrations and first starts)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/empty.db"
+        return
+    url = create_pg_database("footfall_empty")
+    yield url
+    drop_pg_database(url)
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

@@ -14,13 +14,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
-import psycopg
-import pytest
 from typer.testing import CliRunner
 
 from footfall import cli
 from footfall.store import accounts, db, exports
-from tests.conftest import PG_ADMIN, drop_pg_database
 from tests.legacy_calls import b64, order, track
 from tests.servers import free_port
 
@@ -161,19 +158,6 @@ def test_first_serve_on_an_empty_database_creates_the_default_account_once(tmp_p
     finally:
         stderr = second.stop()
     assert printed_keys(stderr) is None and private not in stderr
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def empty_database(request, tmp_path):
-    """A database with no schema at all: `footfall serve` must create it before its workers start."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/workers.db"
-        return
-    url = PG_ADMIN.rsplit("/", 1)[0] + f"/footfall_workers_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{url.rsplit("/", 1)[1]}"')
-    yield url
-    drop_pg_database(url)
 
 
 def test_several_workers_store_every_acknowledged_event_exactly_once(empty_database):

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import httpx
-import psycopg
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -17,23 +14,10 @@ from sqlalchemy import create_engine
 
 from footfall.store import db, migrate, schema
 from footfall.store.url import DatabaseURL
-from tests.conftest import PG_ADMIN, drop_pg_database
 from tests.legacy_calls import verbose
 from tests.servers import ServerThread, server_settings
 
 HEAD = ScriptDirectory(str(migrate.MIGRATIONS)).get_current_head()
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def blank_database(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/old.db"
-        return
-    url = PG_ADMIN.rsplit("/", 1)[0] + f"/footfall_migrate_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{url.rsplit("/", 1)[1]}"')
-    yield url
-    drop_pg_database(url)
 
 
 def fill_revision_0001(url: str) -> None:
@@ -71,19 +55,19 @@ def differences(url: str) -> list:
         engine.dispose()
 
 
-def test_database_at_0001_with_data_upgrades_in_place(blank_database):
-    migrate.upgrade(blank_database, "0001")
-    assert migrate.current(blank_database) == "0001"
-    fill_revision_0001(blank_database)
+def test_database_at_0001_with_data_upgrades_in_place(empty_database):
+    migrate.upgrade(empty_database, "0001")
+    assert migrate.current(empty_database) == "0001"
+    fill_revision_0001(empty_database)
 
     done = subprocess.run([str(Path(sys.executable).with_name("footfall")), "db", "upgrade",
-                           "--database", blank_database], capture_output=True, text=True, timeout=60)
+                           "--database", empty_database], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert f"schema at revision {HEAD}" in done.stdout
-    assert migrate.current(blank_database) == HEAD
-    assert differences(blank_database) == []
+    assert migrate.current(empty_database) == HEAD
+    assert differences(empty_database) == []
 
-    conn = db.connect(blank_database)
+    conn = db.connect(empty_database)
     try:
         assert conn.all("SELECT id, name, public_key FROM accounts") == [("A" * 26, "old shop", "OLD123")]
         [(email, first, location, props)] = conn.all("SELECT email, first_name, location, properties FROM profiles")
@@ -95,7 +79,7 @@ def test_database_at_0001_with_data_upgrades_in_place(blank_database):
         conn.close()
 
     # The old data is live: the old profile is found, and its old event deduplicates a resend.
-    srv = ServerThread(server_settings(database_url=blank_database)).start()
+    srv = ServerThread(server_settings(database_url=empty_database)).start()
     try:
         with httpx.Client(base_url=srv.url) as c:
             resend = {"token": "OLD123", "event": "Ordered Product", "time": 1_600_000_000,
