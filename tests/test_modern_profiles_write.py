@@ -205,3 +205,13 @@ def test_profile_write_errors_and_scopes(client, account, read_only_key, stored)
     r = client.post("/api/profiles", content=b"{nope", headers=h)
     assert r.status_code == 400
     assert stored.profiles() == []
+
+
+def test_patch_identifiers_is_refused_not_ignored(client, account, stored):
+    body = {"data": {"type": "profile", "attributes": {"email": "pi@example.com"},
+                     "meta": {"patch_identifiers": {"append": {"email": ["second@example.com"]}}}}}
+    r = client.post("/api/profile-import", json=body, headers=server_headers(account.private_key))
+    assert r.status_code == 400
+    assert error(r)["source"]["pointer"] == "/data/meta/patch_identifiers"
+    assert "not supported" in error(r)["detail"]
+    assert stored.profiles() == []

@@ -71,7 +71,8 @@ _PROFILE_FIELDS: dict[str, Schema] = {
 _PATCH_META = obj({
     "patch_properties": obj({"append": ANY_OBJECT, "unappend": ANY_OBJECT,
                              "unset": {"oneOf": [STRING, array(STRING)]}}),
-    "patch_identifiers": ANY_OBJECT,
+    "patch_identifiers": {"type": "null", "description": "Not supported (refused with a 400): a profile "
+                          "holds one email, phone_number and external_id, set in attributes."},
 })
 
 _PROFILE_INPUT = obj({"type": const("profile"), "id": STRING, "attributes": obj(_PROFILE_FIELDS),

@@ -95,6 +95,13 @@ def _patch_properties(patch: ProfilePatch, meta: Any, where: str, limits: Limits
     if meta is None:
         return
     meta = _object(meta, where)
+    for key, value in meta.items():
+        if key == "patch_identifiers" and value is not None:
+            # Refused rather than ignored: Footfall profiles hold one email, phone number and external id.
+            raise InvalidInput("is not supported: a profile holds one email, phone_number and external_id; "
+                               "set them in attributes", f"{where}.patch_identifiers")
+        if key not in ("patch_properties", "patch_identifiers"):
+            raise InvalidInput(f"unknown meta member {key!r} (patch_properties)", f"{where}.{key}")
     ops = _object(meta.get("patch_properties"), f"{where}.patch_properties")
     for name in ops:
         if name not in ("append", "unappend", "unset"):
