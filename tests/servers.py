@@ -74,3 +74,16 @@ def new_account(database_url: str, name: str) -> TestAccount:
     finally:
         conn.close()
     return TestAccount(made.account.id, made.account.name, made.account.public_key, made.private_key)
+
+
+# Tables an account's writes land in: tests compare these counts before and after a request.
+COUNTED = ("events", "profiles", "metrics", "profile_identifiers")
+
+
+def row_counts(database_url: str, account_id: str) -> dict[str, int]:
+    """How many rows of each COUNTED table belong to the account."""
+    conn = db.connect(database_url)
+    try:
+        return {t: conn.one(f"SELECT COUNT(*) FROM {t} WHERE account_id = ?", (account_id,))[0] for t in COUNTED}
+    finally:
+        conn.close()

@@ -23,10 +23,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from bench.routes import REVISION, bulk_document, modern_event, route_missing
-from footfall.store import db
+from tests.servers import row_counts
 
 EXAMPLES = int(os.environ.get("FOOTFALL_FUZZ_EXAMPLES", "40"))
-COUNTED = ("events", "profiles", "metrics", "profile_identifiers")
 
 
 # -- hostile values -------------------------------------------------------------------------------
@@ -226,14 +225,6 @@ TARGETS = [
 ]
 
 
-def _counts(database_url: str, account_id: str) -> dict[str, int]:
-    conn = db.connect(database_url)
-    try:
-        return {t: conn.one(f"SELECT COUNT(*) FROM {t} WHERE account_id = ?", (account_id,))[0] for t in COUNTED}
-    finally:
-        conn.close()
-
-
 @pytest.mark.parametrize("target", TARGETS, ids=[t.name for t in TARGETS])
 def test_fuzz_route(target: Target, client, account, database_url):
     probe = client.request(target.method, target.path, content=b"{}" if target.method == "POST" else None)
@@ -250,7 +241,7 @@ def test_fuzz_route(target: Target, client, account, database_url):
         doc = data.draw(mutated(lambda: target.base(account)))
         raw = data.draw(encoded(doc))
         kwargs = target.to_request(account, raw, data.draw)
-        before = _counts(database_url, account.id)
+        before = row_counts(database_url, account.id)
         r = client.request(target.method, target.path, **kwargs)
         seen["requests"] += 1
         assert r.status_code < 500 or r.status_code == 503 and "retry-after" in r.headers, \
@@ -259,7 +250,7 @@ def test_fuzz_route(target: Target, client, account, database_url):
         if target.acked(r):
             seen["acked"] += 1
         else:
-            assert _counts(database_url, account.id) == before, f"refused ({r.status_code} {r.text[:200]}) but rows were stored"
+            assert row_counts(database_url, account.id) == before, f"refused ({r.status_code} {r.text[:200]}) but rows were stored"
 
     run()
     assert client.get("/healthz").status_code == 200, "server unhealthy after the fuzz run"

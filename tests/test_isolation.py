@@ -21,10 +21,7 @@ import pytest
 from bench.routes import REVISION, modern_event, random_event, route_missing
 from footfall.domain import scopes
 from footfall.store import accounts, db, exports
-from tests.servers import new_account
-
-COUNTED = ("events", "profiles", "metrics", "profile_identifiers")
-
+from tests.servers import new_account, row_counts
 
 @dataclass
 class World:
@@ -44,14 +41,6 @@ class World:
 
 def _b64(doc: dict) -> str:
     return base64.b64encode(json.dumps(doc).encode()).decode()
-
-
-def _counts(database_url: str, account_id: str) -> dict[str, int]:
-    conn = db.connect(database_url)
-    try:
-        return {t: conn.one(f"SELECT COUNT(*) FROM {t} WHERE account_id = ?", (account_id,))[0] for t in COUNTED}
-    finally:
-        conn.close()
 
 
 def _emails(database_url: str, account_id: str) -> set[str]:
@@ -270,7 +259,7 @@ def test_isolation(case: Case, world: World, client: httpx.Client, database_url:
         params["company_id"] = w.a.public_key
     headers = _headers(key) if case.path.startswith(("/api/", "/client/")) and not case.path.startswith(
         ("/api/track", "/api/identify")) else {}
-    b_before, a_before = _counts(database_url, w.b.id), _counts(database_url, w.a.id)
+    b_before, a_before = row_counts(database_url, w.b.id), row_counts(database_url, w.a.id)
 
     r = client.request(case.method, _fill(case.path, w), params=params, headers=headers, **kwargs)
 
@@ -285,12 +274,12 @@ def test_isolation(case: Case, world: World, client: httpx.Client, database_url:
                 f"{case.name}: B's data ({secret}) in the answer"
     if case.key != "B" and case.method != "GET" or case.body:
         # No write by A's keys may touch B's rows (control cases by B itself are exempt).
-        assert _counts(database_url, w.b.id) == b_before, f"{case.name}: B's stored rows changed"
+        assert row_counts(database_url, w.b.id) == b_before, f"{case.name}: B's stored rows changed"
     if case.body in ("legacy-track", "legacy-identify"):
         assert r.json()["status"] == 1, r.text
         assert w.b_email in _emails(database_url, w.a.id), "the write did not land in A"
         if case.body == "legacy-track":
-            assert _counts(database_url, w.a.id)["events"] == a_before["events"] + 1
+            assert row_counts(database_url, w.a.id)["events"] == a_before["events"] + 1
     if case.body == "legacy-bad-token":
         assert r.json()["status"] == 0
-        assert _counts(database_url, w.a.id) == a_before
+        assert row_counts(database_url, w.a.id) == a_before
