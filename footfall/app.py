@@ -31,6 +31,7 @@ from footfall.api.fastpath import FastPath
 from footfall.api.services import Services
 from footfall.config import Settings
 from footfall.ingest.pipeline import Pipeline
+from footfall.ingest.writer_process import ProcessCommitter
 from footfall.segments.membership import MembershipWorker
 from footfall.store import batch, db
 from footfall.store.db import StoreUnavailable
@@ -59,9 +60,14 @@ ROUTE_MODULES = [
 
 
 def build_pipeline(settings: Settings) -> Pipeline:
+    """Commits run in a writer process of their own (see footfall/ingest/writer_process.py)."""
+    committer = ProcessCommitter(
+        functools.partial(db.connect, settings.database_url, synchronous=settings.sqlite_synchronous,
+                          application_name="footfall-writer"),
+        functools.partial(batch.apply_batch, limits=settings.limits),
+    )
     return Pipeline(
-        functools.partial(db.connect, settings.database_url, synchronous=settings.sqlite_synchronous),
-        functools.partial(_apply, limits=settings.limits),
+        committer,
         max_items=settings.queue_max_items,
         max_bytes=settings.queue_max_bytes,
         batch_max=settings.batch_max_items,
@@ -74,10 +80,6 @@ def build_pipeline(settings: Settings) -> Pipeline:
 def build_membership(settings: Settings) -> MembershipWorker:
     connect = functools.partial(db.connect, settings.database_url, synchronous=settings.sqlite_synchronous)
     return MembershipWorker(connect, sweep_interval=settings.segment_sweep_seconds)
-
-
-def _apply(conn, ops, *, limits):
-    return batch.apply_batch(conn, ops, limits)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:

@@ -12,6 +12,11 @@ def now() -> float:
     return time.time() + _offset
 
 
+def offset() -> float:
+    """The offset a test has set (the writer process is handed it with every batch)."""
+    return _offset
+
+
 def set_offset(seconds: float) -> None:
     global _offset
     _offset = seconds

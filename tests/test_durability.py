@@ -8,6 +8,8 @@ that dies. Nothing is mocked.
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import sqlite3
 import time
 import uuid
@@ -20,7 +22,7 @@ import pytest
 from footfall.store import migrate
 from footfall.store.batch import InternalError
 from footfall.store.url import DatabaseURL
-from tests.conftest import PG_ADMIN, drop_pg_database
+from tests.conftest import PG_ADMIN, Stored, drop_pg_database, make_pg_database
 from tests.legacy_calls import b64, order, track
 from tests.servers import ServerThread, free_port, new_account, server_settings
 
@@ -129,31 +131,59 @@ def test_full_queue_answers_503_and_every_acknowledged_event_is_stored(database_
     assert len(stored.events()) == len(acked)
 
 
-def kill_writer_connection(srv: ServerThread) -> None:
+def kill_writer_connection(database_url: str) -> None:
     """What a database restart or a network cut does to the writer's connection."""
-    conn = srv.services.pipeline._conn
-    if conn.dialect == "sqlite":
-        conn.raw.close()
-        return
     with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute("SELECT pg_terminate_backend(%s)", (conn.raw.info.backend_pid,))
+        killed = admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s"
+                               " AND application_name = 'footfall-writer'", (database_url.rsplit("/", 1)[1],)).fetchall()
+    assert killed == [(True,)]
 
 
-def test_writer_recovers_when_its_connection_is_killed(database_url, account, stored):
+def kill_writer_process(srv: ServerThread) -> None:
+    """What the kernel's OOM killer or a crash in a driver does to the writer process."""
+    pid = srv.services.pipeline.health()["writer_pid"]
+    assert pid is not None and pid != os.getpid()
+    os.kill(pid, signal.SIGKILL)
+
+
+def stored_once_retried(c: httpx.Client, account, when: int) -> None:
+    """The event that meets the broken writer is refused, not acknowledged; retried as a client
+    does on 503, it is stored once the writer is back by itself."""
+    deadline = time.monotonic() + 5
+    while (r := track(c, order(account, time=when))).status_code == 503:
+        assert_503(r)
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert r.text == "1"
+    assert c.get("/healthz").json()["status"] == "ok"
+
+
+def test_writer_recovers_when_its_connection_is_killed():
+    url = make_pg_database()  # its own database: the only footfall-writer connected to it is this server's
+    account = new_account(url, "connection-killed")
+    srv = serve(database_url=url)
+    try:
+        with httpx.Client(base_url=srv.url, timeout=30) as c:
+            assert track(c, order(account, time=1_700_000_000)).text == "1"
+            kill_writer_connection(url)
+            stored_once_retried(c, account, 1_700_000_001)
+    finally:
+        srv.stop()
+    try:
+        assert [e["timestamp"] for e in Stored(url, account).events()] == [1_700_000_000, 1_700_000_001]
+    finally:
+        drop_pg_database(url)
+
+
+def test_writer_process_killed_is_started_again(database_url, account, stored):
     srv = serve(database_url=database_url)
     try:
         with httpx.Client(base_url=srv.url, timeout=30) as c:
             assert track(c, order(account, time=1_700_000_000)).text == "1"
-            kill_writer_connection(srv)
-            # The event that meets the dead connection is refused, not acknowledged; retried as a
-            # client does on 503, it is stored once the writer has reconnected by itself.
-            deadline = time.monotonic() + 5
-            while (r := track(c, order(account, time=1_700_000_001))).status_code == 503:
-                assert_503(r)
-                assert time.monotonic() < deadline
-                time.sleep(0.05)
-            assert r.text == "1"
-            assert c.get("/healthz").json()["status"] == "ok"
+            first = c.get("/healthz").json()["writer_pid"]
+            kill_writer_process(srv)
+            stored_once_retried(c, account, 1_700_000_001)
+            assert c.get("/healthz").json()["writer_pid"] not in (None, first)
     finally:
         srv.stop()
     assert [e["timestamp"] for e in stored.events()] == [1_700_000_000, 1_700_000_001]

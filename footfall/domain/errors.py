@@ -11,6 +11,9 @@ class InvalidInput(ValueError):
         self.detail = detail
         self.path = path
 
+    def __reduce__(self):  # pickled with its own arguments, to cross to and from the writer process
+        return type(self), (self.detail, self.path)
+
 
 class LimitExceeded(InvalidInput):
     """A payload is over one of the configured limits."""
@@ -24,6 +27,9 @@ class Conflict(Exception):
         self.detail = detail
         self.profile_id = profile_id
 
+    def __reduce__(self):
+        return type(self), (self.detail, self.profile_id)
+
 
 class NotFound(Exception):
     """A referenced resource does not exist in the caller's account.
@@ -34,4 +40,8 @@ class NotFound(Exception):
 
     def __init__(self, detail: str, path: str | None = None) -> None:
         super().__init__(detail)
+        self.detail = detail
         self.path = path
+
+    def __reduce__(self):
+        return type(self), (self.detail, self.path)

@@ -1,5 +1,9 @@
 """Handlers hand operations to one writer thread, which commits them in groups and then answers.
 
+The database work itself is a Committer's (footfall/ingest/committer.py): the server runs it in a
+writer process of its own (footfall/ingest/writer_process.py), so the event loop answering
+requests and the commits do not take turns on one interpreter lock.
+
 An acknowledgement therefore means committed. The queue is bounded by items and bytes; when it is
 full, or the store is unreachable, or the writer has died, submit() raises at once so the handler
 can answer 503 with Retry-After instead of buffering without limit.
@@ -20,10 +24,11 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Callable
 
+from footfall.ingest.committer import CommitFailed, Committer, StoreDown
 from footfall.ingest.errors import NotAccepted, Overloaded, Unavailable
-from footfall.store.db import Conn, StoreUnavailable
+from footfall.store.db import StoreUnavailable
 
 log = logging.getLogger("footfall.ingest")
 
@@ -32,12 +37,6 @@ RECONNECT_INTERVAL = 0.5
 WAIT_BUDGET = 0.5
 # Batches smaller than this say little about the drain rate (fixed per-commit costs dominate).
 DRAIN_SAMPLE_MIN = 20
-
-
-class Applier(Protocol):
-    """Stores a group of operations inside the transaction the writer has begun."""
-
-    def __call__(self, conn: Conn, ops: list[Any]) -> list[Any]: ...
 
 
 @dataclass
@@ -66,8 +65,7 @@ class Stats:
 class Pipeline:
     def __init__(
         self,
-        connect: Callable[[], Conn],
-        apply: Applier,
+        committer: Committer,
         *,
         max_items: int = 20_000,
         max_bytes: int = 64 * 1024 * 1024,
@@ -76,8 +74,7 @@ class Pipeline:
         ack_timeout: float = 5.0,
         stall_after: float = 2.0,
     ) -> None:
-        self._connect = connect
-        self._apply = apply
+        self._committer = committer
         self._max_items = max_items
         self._max_bytes = max_bytes
         self._batch_max = batch_max
@@ -91,7 +88,6 @@ class Pipeline:
         self._cond = threading.Condition()
         self._stopping = False
         self._thread: threading.Thread | None = None
-        self._conn: Conn | None = None
         self.store_ok = False
         self.writer_error: str | None = None
         self.stats = Stats()
@@ -131,6 +127,7 @@ class Pipeline:
     def health(self) -> dict[str, Any]:
         return {
             "writer": "running" if self.alive else f"dead: {self.writer_error or 'not started'}",
+            "writer_pid": self._committer.pid,
             "stalled": self.stalled,
             "store": "ok" if self.store_ok else "unavailable",
             "queued": len(self._queue),
@@ -230,8 +227,7 @@ class Pipeline:
             self._fail_queued(Unavailable(f"the writer died ({self.writer_error})", self.retry_after))
         finally:
             self._first_attempt.set()
-            if self._conn is not None:
-                self._conn.close()
+            self._committer.close()
 
     def _run(self) -> None:
         self._ensure_connection()
@@ -240,7 +236,7 @@ class Pipeline:
             batch = self._take()
             if batch is None:
                 return
-            if self._conn is None and not self._ensure_connection():
+            if not self._committer.connected and not self._ensure_connection():
                 self._deliver(batch, [Unavailable("the database is unreachable; retry shortly", self.retry_after)] * len(batch))
                 continue
             if batch:
@@ -260,7 +256,7 @@ class Pipeline:
             while not self._queue:
                 if self._stopping:
                     return None
-                if self._conn is None:
+                if not self._committer.connected:
                     return []  # reconnect now; a failed attempt waits RECONNECT_INTERVAL before the next
                 self._cond.wait(1.0)
             n = min(len(self._queue), self._batch_max)
@@ -270,10 +266,10 @@ class Pipeline:
         return [item for item in batch if not item.expired]
 
     def _ensure_connection(self) -> bool:
-        if self._conn is not None:
+        if self._committer.connected:
             return True
         try:
-            self._conn = self._connect()
+            self._committer.connect()
         except StoreUnavailable as exc:
             self._mark_down(str(exc))
             time.sleep(RECONNECT_INTERVAL)
@@ -288,33 +284,21 @@ class Pipeline:
             log.error("store unavailable: %s", reason)
         self.store_ok = False
         self.stats.last_error = reason
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
 
     def _commit(self, batch: list[_Item]) -> None:
-        conn = self._conn
-        assert conn is not None
         ops = [item.op for item in batch]
         self._busy_since = time.monotonic()
         try:
-            conn.begin()
-            results = self._apply(conn, ops)
-            conn.commit()
-        except Exception as exc:
+            results = self._committer.commit(ops)
+        except (StoreDown, CommitFailed) as exc:
             self._busy_since = None
-            conn.rollback()
             self.stats.failed_batches += 1
-            if conn.is_unavailable(exc):
-                self._mark_down(f"{type(exc).__name__}: {exc}")
+            if isinstance(exc, StoreDown):
+                self._mark_down(str(exc))
                 err = Unavailable("the database is unreachable; retry shortly", self.retry_after)
             else:
-                log.exception("group commit failed")
-                self.stats.last_error = f"{type(exc).__name__}: {exc}"
+                self.stats.last_error = str(exc)
                 err = Unavailable("the store refused the write; retry shortly", self.retry_after)
-                # After an unexpected error the connection's state is unknown: the next batch gets a fresh one.
-                conn.close()
-                self._conn = None
             self._deliver(batch, [err] * len(batch))
             return
         elapsed = time.monotonic() - self._busy_since

@@ -110,8 +110,9 @@ def _dumps_text(value: Any) -> str:
     return _json_encode(value).decode()
 
 
-def connect(url: str | DatabaseURL, *, synchronous: str = "FULL") -> Conn:
-    """A new connection to the database at `url`; raises StoreUnavailable if it cannot be had."""
+def connect(url: str | DatabaseURL, *, synchronous: str = "FULL", application_name: str = "footfall") -> Conn:
+    """A new connection to the database at `url`; raises StoreUnavailable if it cannot be had.
+    `application_name` is what PostgreSQL shows for it in pg_stat_activity."""
     parsed = url if isinstance(url, DatabaseURL) else DatabaseURL(url)
     if parsed.backend == "sqlite":
         from footfall.store import sqlite
@@ -119,4 +120,4 @@ def connect(url: str | DatabaseURL, *, synchronous: str = "FULL") -> Conn:
         return sqlite.connect(parsed, synchronous=synchronous)
     from footfall.store import postgres
 
-    return postgres.connect(parsed)
+    return postgres.connect(parsed, application_name=application_name)

@@ -8,9 +8,9 @@ from footfall.store.db import Conn, StoreUnavailable
 from footfall.store.url import DatabaseURL
 
 
-def connect(url: DatabaseURL) -> Conn:
+def connect(url: DatabaseURL, *, application_name: str = "footfall") -> Conn:
     try:
-        raw = psycopg.connect(url.libpq, autocommit=False, connect_timeout=3)
+        raw = psycopg.connect(url.libpq, autocommit=False, connect_timeout=3, application_name=application_name)
     except psycopg.Error as exc:
         raise StoreUnavailable(f"cannot connect to PostgreSQL at {url.redacted()}: {exc}") from exc
     return Conn(raw, "postgresql", is_unavailable=is_unavailable, begin_sql="")

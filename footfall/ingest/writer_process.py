@@ -1,0 +1,220 @@
+"""The group commits in a process of their own: `python -m footfall.ingest.writer_process FD`.
+
+Why: in one process the event loop (parsing and answering requests) and the writer thread take
+turns on one interpreter lock. Under a heavy offer the loop holds it most of the time and the
+writer, which gives it up on every database round trip, waits to get it back each time: commits
+slow to a crawl exactly when they are most needed. In its own process the writer has a core's
+worth of time whatever the loop is doing.
+
+ProcessCommitter is the server's side: the same Committer interface as LocalCommitter (the
+pipeline's writer thread calls it and blocks in a socket read instead of in the database driver).
+The child runs a LocalCommitter and answers one message at a time over a socketpair:
+  (connect, apply)                -> (nothing: the first message, what the child is to run)
+  ("connect",)                    -> ("ok", None) | ("unavailable", reason)
+  ("commit", ops, clock_offset)   -> ("ok", results) | ("down", reason) | ("failed", reason)
+connect and apply must be module-level functions or partials of them (they are pickled).
+It ignores SIGINT and SIGTERM (the server drains its queue through it on shutdown) and exits when
+the server closes the socket or dies, so it never outlives the server by more than one commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from multiprocessing.connection import Connection
+from typing import Any, Callable
+
+from footfall import clock
+from footfall.ingest.committer import Applier, CommitFailed, LocalCommitter, StoreDown
+from footfall.store.batch import InternalError
+from footfall.store.db import Conn, StoreUnavailable
+
+log = logging.getLogger("footfall.ingest")
+
+
+class _Unsendable(Exception):
+    """An op of the batch cannot be pickled."""
+
+
+class ProcessCommitter:
+    """Commits through a writer process, started on the first connect() and again after it dies."""
+
+    def __init__(self, connect: Callable[[], Conn], apply: Applier) -> None:
+        self._setup = pickle.dumps((connect, apply))  # fails now, not in the child, if it cannot travel
+        self._proc: subprocess.Popen | None = None
+        self._sock: Connection | None = None
+        self._connected = False
+        self._lock = threading.Lock()  # one exchange at a time (the pipeline has one writer thread)
+
+    @property
+    def connected(self) -> bool:
+        return self._connected
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None and self._proc.poll() is None else None
+
+    def connect(self) -> None:
+        if self._proc is None or self._proc.poll() is not None:
+            self._spawn()
+        try:
+            status, detail = self._call(pickle.dumps(("connect",)))
+        except StoreDown as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        if status != "ok":
+            raise StoreUnavailable(detail)
+        self._connected = True
+
+    def commit(self, ops: list[Any]) -> list[Any]:
+        if not self._connected:
+            raise StoreDown("no connection to the store")
+        try:
+            return self._commit_remote(ops)
+        except _Unsendable:
+            pass
+        # Some op cannot be pickled: a bug in its type, which must not cost the rest of its batch.
+        sendable, unsendable = _split_sendable(ops)
+        results = self._commit_remote([ops[i] for i in sendable]) if sendable else []
+        merged: list[Any] = [None] * len(ops)
+        for i, result in zip(sendable, results):
+            merged[i] = result
+        for i, error in unsendable.items():
+            merged[i] = error
+        return merged
+
+    def _commit_remote(self, ops: list[Any]) -> list[Any]:
+        try:
+            message = pickle.dumps(("commit", ops, clock.offset()), pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:
+            raise _Unsendable from exc
+        status, detail = self._call(message)
+        if status == "ok":
+            return detail
+        self._connected = False  # the child closed its connection; connect() opens a new one
+        raise (StoreDown if status == "down" else CommitFailed)(detail)
+
+    def close(self) -> None:
+        """End the writer process: it finishes its current message, then exits on the closed socket."""
+        self._connected = False
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+        if self._proc is not None:
+            try:
+                self._proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+            self._proc = None
+
+    # -- the socket and the process ---------------------------------------------------------------
+    def _spawn(self) -> None:
+        self.close()
+        ours, theirs = socket.socketpair()
+        with theirs:
+            fd = theirs.fileno()
+            self._proc = subprocess.Popen([sys.executable, "-m", "footfall.ingest.writer_process", str(fd)],
+                                          pass_fds=[fd], stdin=subprocess.DEVNULL)
+        self._sock = Connection(ours.detach())
+        self._sock.send_bytes(self._setup)
+
+    def _call(self, message: bytes) -> tuple[str, Any]:
+        """Send one pickled message and wait for its answer; StoreDown if the process is gone."""
+        with self._lock:
+            sock = self._sock
+            if sock is None:
+                raise StoreDown("the writer process is not running")
+            try:
+                sock.send_bytes(message)
+                return pickle.loads(sock.recv_bytes())
+            except (EOFError, OSError) as exc:
+                code = self._proc.poll() if self._proc is not None else None
+                self._connected = False
+                self.close()
+                raise StoreDown(f"the writer process exited (code {code}): {type(exc).__name__}") from exc
+
+
+def _split_sendable(ops: list[Any]) -> tuple[list[int], dict[int, Exception]]:
+    """Indexes of ops that can be pickled, and an InternalError for each that cannot (a bug in the
+    op's type, which must not cost the other ops of its batch)."""
+    sendable, unsendable = [], {}
+    for i, op in enumerate(ops):
+        try:
+            pickle.dumps(op, pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:
+            unsendable[i] = InternalError(f"{type(op).__name__} cannot be sent to the writer process: {exc}")
+        else:
+            sendable.append(i)
+    return sendable, unsendable
+
+
+# -- the child ------------------------------------------------------------------------------------
+
+def serve(sock: Connection) -> None:
+    """Answer the server's messages until it closes the socket."""
+    connect, apply = pickle.loads(sock.recv_bytes())
+    committer = LocalCommitter(connect, apply)
+    try:
+        while True:
+            try:
+                message = pickle.loads(sock.recv_bytes())
+            except (EOFError, OSError):
+                return
+            sock.send_bytes(_encode_answer(_answer(committer, message)))
+    finally:
+        committer.close()
+
+
+def _answer(committer: LocalCommitter, message: tuple) -> tuple[str, Any]:
+    if message[0] == "connect":
+        try:
+            committer.connect()
+        except StoreUnavailable as exc:
+            return "unavailable", str(exc)
+        return "ok", None
+    _, ops, offset = message
+    clock.set_offset(offset)  # the server's clock, which tests may move
+    try:
+        return "ok", committer.commit(ops)
+    except StoreDown as exc:
+        return "down", str(exc)
+    except CommitFailed as exc:
+        return "failed", str(exc)
+
+
+def _encode_answer(answer: tuple[str, Any]) -> bytes:
+    try:
+        return pickle.dumps(answer, pickle.HIGHEST_PROTOCOL)
+    except Exception:
+        status, results = answer
+        return pickle.dumps((status, [_sendable_result(r) for r in results]), pickle.HIGHEST_PROTOCOL)
+
+
+def _sendable_result(result: Any) -> Any:
+    try:
+        pickle.loads(pickle.dumps(result, pickle.HIGHEST_PROTOCOL))
+    except Exception as exc:
+        log.error("a result of type %s cannot be sent back: %s", type(result).__name__, exc)
+        return InternalError(f"{type(result).__name__}: {result}")
+    return result
+
+
+def main(argv: list[str]) -> None:
+    # Ctrl-C and a service manager's SIGTERM reach the whole process group; the server then drains
+    # its queue through this process, so it must outlive that signal and leave on the closed socket.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    logging.basicConfig(level=logging.WARNING, format="footfall writer %(levelname)s %(name)s: %(message)s")
+    sock = Connection(int(argv[0]))
+    os.set_inheritable(sock.fileno(), False)
+    serve(sock)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
