@@ -98,7 +98,7 @@ class OpenLoop:
 
     # -- open loop --------------------------------------------------------------------------------
     def run(self, phases: list[Phase]) -> Record:
-        return asyncio.run(self._open(phases))
+        return _run(self._open(phases))
 
     async def _open(self, phases: list[Phase]) -> Record:
         self._t0 = time.monotonic()
@@ -176,7 +176,7 @@ class OpenLoop:
     def sustainable_rate(self, seconds: float = 3.0, concurrency: int = 16, warmup: float = 1.0) -> float:
         """Acknowledged requests/s of `concurrency` back-to-back senders against the healthy server,
         measured with this same client so that its CPU cost is the same as in the open loop."""
-        return asyncio.run(self._closed(seconds, concurrency, warmup))
+        return _run(self._closed(seconds, concurrency, warmup))
 
     async def _closed(self, seconds: float, concurrency: int, warmup: float) -> float:
         self._t0 = time.monotonic()
@@ -213,3 +213,14 @@ class OpenLoop:
         for conn in self._idle:
             conn.close()
         self._idle.clear()
+
+
+def _run(coro):
+    """Run on uvloop when it is installed (it comes with uvicorn[standard]): the client shares the
+    machine with the server, and every microsecond it spends per request is taken from the server."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(coro)

@@ -64,8 +64,8 @@ def overload(private_pg, tmp_path_factory):
     from bench.overload import overload_drill
 
     env = {"FOOTFALL_ACK_TIMEOUT_SECONDS": "1.5", "FOOTFALL_STORE_STALL_SECONDS": "1.0"}
-    result = overload_drill(private_pg, stall=3.0, after=4.0, measure_seconds=2.0, env=env, queue_bound=1000,
-                            max_in_flight=2000, rss_limit_mb=50.0, recover_within=3.0,
+    result = overload_drill(private_pg, loaded=3.0, stall=3.0, after=4.0, measure_seconds=2.0, env=env,
+                            queue_bound=1000, max_in_flight=4000, rss_limit_mb=50.0, recover_within=3.0,
                             log_path=str(tmp_path_factory.mktemp("overload") / "server.log"))
     print(result.report())
     print("\n".join(result.timeline()))
