@@ -37,6 +37,9 @@ RECONNECT_INTERVAL = 0.5
 WAIT_BUDGET = 0.5
 # Batches smaller than this say little about the drain rate (fixed per-commit costs dominate).
 DRAIN_SAMPLE_MIN = 20
+# A batch is sized to commit within this share of stall_after at the drain rate, so that a commit
+# outlasting stall_after means a stalled store, not a big batch on a busy machine.
+COMMIT_SHARE = 0.25
 
 
 @dataclass
@@ -250,6 +253,12 @@ class Pipeline:
         rate = self._drain_rate
         return queued / rate if rate else 0.0
 
+    def _batch_limit(self) -> int:
+        rate = self._drain_rate
+        if not rate:
+            return self._batch_max
+        return max(DRAIN_SAMPLE_MIN, min(self._batch_max, int(rate * self.stall_after * COMMIT_SHARE)))
+
     def _take(self) -> list[_Item] | None:
         """Wait for work; return up to batch_max items, [] to retry a connection, None to stop."""
         with self._cond:
@@ -259,7 +268,7 @@ class Pipeline:
                 if not self._committer.connected:
                     return []  # reconnect now; a failed attempt waits RECONNECT_INTERVAL before the next
                 self._cond.wait(1.0)
-            n = min(len(self._queue), self._batch_max)
+            n = min(len(self._queue), self._batch_limit())
             batch = [self._queue.popleft() for _ in range(n)]
             self._bytes -= sum(item.size for item in batch)
         # Items whose callers already gave up (answered 503) are not stored: they will be retried.
