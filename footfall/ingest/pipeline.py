@@ -260,7 +260,7 @@ class Pipeline:
         return max(DRAIN_SAMPLE_MIN, min(self._batch_max, int(rate * self.stall_after * COMMIT_SHARE)))
 
     def _take(self) -> list[_Item] | None:
-        """Wait for work; return up to batch_max items, [] to retry a connection, None to stop."""
+        """Wait for work; return up to _batch_limit() items, [] to retry a connection, None to stop."""
         with self._cond:
             while not self._queue:
                 if self._stopping:

@@ -62,7 +62,11 @@ class ProcessCommitter:
 
     def connect(self) -> None:
         if self._proc is None or self._proc.poll() is not None:
-            self._spawn()
+            try:
+                self._spawn()
+            except OSError as exc:  # out of processes or descriptors: a passing condition, retried
+                self.close()
+                raise StoreUnavailable(f"the writer process cannot be started: {exc}") from exc
         try:
             status, detail = self._call(pickle.dumps(("connect",)))
         except StoreDown as exc:
