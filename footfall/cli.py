@@ -50,13 +50,17 @@ def serve(
     database: Optional[str] = DatabaseOption,
 ) -> None:
     """Run the HTTP server. The schema is created or upgraded first, once, before workers start."""
-    import uvicorn
+    from footfall.ingest import writer_process
 
     settings = config.from_env()
     url = _database(database)
+    workers = workers or settings.workers
+    if workers == 1:  # its start overlaps ours; with several workers, each starts its own
+        writer_process.prestart(DatabaseURL(url).backend)
+    import uvicorn
+
     host = host or settings.host
     port = port or settings.port
-    workers = workers or settings.workers
     migrate.upgrade(url)
     _first_run_account(url)
     os.environ["FOOTFALL_DATABASE_URL"] = url  # workers read their settings from the environment

@@ -24,6 +24,7 @@ from footfall.ingest.committer import StoreDown
 from footfall.ingest.writer_process import ProcessCommitter
 from footfall.store import batch, db
 from footfall.store.db import StoreUnavailable
+from footfall.store.url import DatabaseURL
 from tests.servers import free_port
 
 
@@ -159,3 +160,21 @@ def test_the_writer_process_leaves_when_its_server_dies_and_ignores_ctrl_c(datab
             time.sleep(0.05)
     finally:
         server.kill()
+
+
+def test_a_prestarted_writer_process_is_the_one_the_first_commits_use(database_url, account):
+    """`footfall serve` starts the writer process before its own imports and migration check; the
+    pipeline's committer must take that process, not start a second one."""
+    from footfall.ingest import writer_process
+
+    writer_process.prestart(DatabaseURL(database_url).backend)
+    prestarted = writer_process._prestarted[0].pid
+    c = committer(database_url)
+    try:
+        c.connect()
+        assert c.pid == prestarted
+        [result] = c.commit([track(account.id, "early@example.com")])
+        assert isinstance(result, WriteResult)
+    finally:
+        c.close()
+    assert not alive(prestarted)

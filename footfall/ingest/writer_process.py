@@ -120,12 +120,7 @@ class ProcessCommitter:
     # -- the socket and the process ---------------------------------------------------------------
     def _spawn(self) -> None:
         self.close()
-        ours, theirs = socket.socketpair()
-        with theirs:
-            fd = theirs.fileno()
-            self._proc = subprocess.Popen([sys.executable, "-m", "footfall.ingest.writer_process", str(fd)],
-                                          pass_fds=[fd], stdin=subprocess.DEVNULL)
-        self._sock = Connection(ours.detach())
+        self._proc, self._sock = _take_prestarted() or _start_process()
         self._sock.send_bytes(self._setup)
 
     def _call(self, message: bytes) -> tuple[str, Any]:
@@ -142,6 +137,39 @@ class ProcessCommitter:
                 self._connected = False
                 self.close()
                 raise StoreDown(f"the writer process exited (code {code}): {type(exc).__name__}") from exc
+
+
+def _start_process(backend: str = "") -> tuple[subprocess.Popen, Connection]:
+    ours, theirs = socket.socketpair()
+    with theirs:
+        fd = theirs.fileno()
+        argv = [sys.executable, "-m", "footfall.ingest.writer_process", str(fd), *([backend] if backend else [])]
+        proc = subprocess.Popen(argv, pass_fds=[fd], stdin=subprocess.DEVNULL)
+    return proc, Connection(ours.detach())
+
+
+_prestarted: tuple[subprocess.Popen, Connection] | None = None
+
+
+def prestart(backend: str) -> None:
+    """Start a writer process now, for the first ProcessCommitter of this process to take.
+
+    `footfall serve` (one worker) calls this first thing, so that the child's interpreter start and
+    imports (of the store module for `backend`: sqlite or postgresql) overlap the server's migration
+    check and app import instead of following them: a server restarted after a crash is healthy
+    sooner."""
+    global _prestarted
+    if _prestarted is None:
+        _prestarted = _start_process(backend)
+
+
+def _take_prestarted() -> tuple[subprocess.Popen, Connection] | None:
+    global _prestarted
+    taken, _prestarted = _prestarted, None
+    if taken is not None and taken[0].poll() is not None:
+        taken[1].close()
+        return None
+    return taken
 
 
 def _split_sendable(ops: list[Any]) -> tuple[list[int], dict[int, Exception]]:
@@ -162,7 +190,10 @@ def _split_sendable(ops: list[Any]) -> tuple[list[int], dict[int, Exception]]:
 
 def serve(sock: Connection) -> None:
     """Answer the server's messages until it closes the socket."""
-    connect, apply = pickle.loads(sock.recv_bytes())
+    try:
+        connect, apply = pickle.loads(sock.recv_bytes())
+    except (EOFError, OSError):  # a prestarted process nobody took
+        return
     committer = LocalCommitter(connect, apply)
     try:
         while True:
@@ -217,6 +248,12 @@ def main(argv: list[str]) -> None:
     logging.basicConfig(level=logging.WARNING, format="footfall writer %(levelname)s %(name)s: %(message)s")
     sock = Connection(int(argv[0]))
     os.set_inheritable(sock.fileno(), False)
+    # Import what the commits need before the server asks (a prestarted process does this while the
+    # server is still starting).
+    if argv[1:] == ["postgresql"]:
+        import footfall.store.postgres  # noqa: F401
+    elif argv[1:] == ["sqlite"]:
+        import footfall.store.sqlite  # noqa: F401
     serve(sock)
 
 
