@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import uuid
 
+import pytest
+
 from footfall import clock
 from footfall.domain.errors import NotFound
 from footfall.domain.limits import Limits
@@ -172,3 +174,128 @@ def test_an_anonymous_profile_merged_early_in_a_batch_is_not_used_later_in_it(da
     owners = _rows(database_url, "SELECT p.email FROM events e JOIN profiles p ON p.account_id = e.account_id "
                    "AND p.id = e.profile_id WHERE e.account_id = ?", (account.id,))
     assert owners == [("known@example.com",)]
+
+
+# -- PostgreSQL runs the optimistic pass in pipeline mode: results arrive late, errors surface late ------------
+
+def _counters(url: str, account_id: str) -> dict[str, int]:
+    return dict(_rows(url, "SELECT name, value FROM counters WHERE account_id = ?", (account_id,)))
+
+
+def test_a_duplicate_within_one_batch_reports_the_first_events_id(database_url, account):
+    first, again = (TrackOp(account.id, ProfilePatch(identifiers={"email": "dup@example.com"}),
+                            Event(metric="Viewed", time=1_700_000_000, unique_id="once")) for _ in range(2))
+    results = _commit(database_url, [first, _track(account.id, "other@example.com", "Viewed"), again])
+    assert results[0].duplicate is False and results[2].duplicate is True
+    assert results[2].event_id == results[0].event_id
+    assert results[2].warnings and results[2].warnings[0].startswith("duplicate:")
+    stored = _rows(database_url, "SELECT id FROM events WHERE account_id = ? AND unique_id = ?", (account.id, "once"))
+    assert stored == [(results[0].event_id,)]
+    counts = _counters(database_url, account.id)
+    assert (counts["events_stored"], counts["events_duplicate"]) == (2, 1)
+
+
+def test_a_duplicates_id_is_read_before_a_later_op_merges_its_profile_away(database_url, account):
+    """The id of the event a duplicate repeats is read when the duplicate is inserted, not at the end of
+    the batch: by then a later op has merged the anonymous profile (and its event) into another one."""
+    _commit(database_url, [TrackOp(account.id, ProfilePatch(identifiers={"email": "known@example.com"}))])
+    event = Event(metric="Viewed", time=1_700_000_000, unique_id="anon-event")
+    anonymous = ProfilePatch(identifiers={"anonymous_id": "cookie-m"})
+    results = _commit(database_url, [
+        TrackOp(account.id, anonymous, event),
+        TrackOp(account.id, anonymous, event),
+        TrackOp(account.id, ProfilePatch(identifiers={"email": "known@example.com", "anonymous_id": "cookie-m"})),
+    ])
+    assert results[1].duplicate is True and results[1].event_id == results[0].event_id
+    owners = _rows(database_url, "SELECT e.id, p.email FROM events e JOIN profiles p ON p.account_id = e.account_id "
+                   "AND p.id = e.profile_id WHERE e.account_id = ?", (account.id,))
+    assert owners == [(results[0].event_id, "known@example.com")]
+
+
+def _with_nul_in_json(account_id: str) -> TrackOp:
+    """PostgreSQL's jsonb refuses \\u0000 (a DataError raised by the server, so in pipeline mode only at a
+    later read); SQLite stores it."""
+    patch = ProfilePatch(identifiers={"email": "nul@example.com"})
+    return TrackOp(account_id, patch, Event(metric="Viewed", time=1_700_000_000, properties={"note": "a\x00b"}))
+
+
+@pytest.mark.parametrize("position", [0, 1, 2])
+def test_a_value_the_database_refuses_is_refused_alone_wherever_it_sits(database_url, account, position):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite stores NUL in JSON text: there is no DataError to provoke")
+    ops = [_track(account.id, "a@example.com", "Viewed"), _track(account.id, "c@example.com", "Viewed")]
+    ops.insert(position, _with_nul_in_json(account.id))
+    results = _commit(database_url, ops)
+    assert [type(r).__name__ for r in results] == [
+        "InvalidInput" if i == position else "WriteResult" for i in range(3)]
+    emails = _rows(database_url, "SELECT email FROM profiles WHERE account_id = ? ORDER BY email", (account.id,))
+    assert emails == [("a@example.com",), ("c@example.com",)]
+    assert _counters(database_url, account.id)["events_stored"] == 2
+
+
+def test_a_connection_lost_mid_batch_raises_unavailable_and_is_not_replayed(database_url, account, monkeypatch):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("terminating the server's backend is a PostgreSQL fault")
+    import psycopg
+
+    from tests.conftest import PG_ADMIN
+
+    class Kill:
+        pass
+
+    def kill(conn, op, limits, tally):
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (conn.raw.info.backend_pid,))
+
+    monkeypatch.setitem(batch.APPLIERS, Kill, kill)
+    conn = db.connect(database_url)
+    sent: list[str] = []
+    execute = conn.execute
+    monkeypatch.setattr(conn, "execute", lambda text, params=(): sent.append(text) or execute(text, params))
+    try:
+        conn.begin()
+        with pytest.raises(psycopg.OperationalError) as raised:
+            batch.apply_batch(conn, [_track(account.id, "lost1@example.com", "Viewed"), Kill(),
+                                     _track(account.id, "lost2@example.com", "Viewed")], Limits())
+        assert conn.is_unavailable(raised.value)
+        assert "ROLLBACK TO SAVEPOINT batch" not in sent and not conn.pipelined
+    finally:
+        conn.rollback()
+        conn.close()
+    assert _rows(database_url, "SELECT email FROM profiles WHERE account_id = ?", (account.id,)) == []
+
+
+def test_a_list_rename_in_a_batch_waits_for_its_row_count(database_url, account, monkeypatch):
+    """In pipeline mode a cursor's row count is unknown until its result arrives: the rename of a list
+    that exists must not read as "no such list" (which the careful replay would then quietly correct)."""
+    from footfall.domain.groups import SaveList
+
+    (made,) = _commit(database_url, [SaveList(account.id, None, "Before")])
+    replayed = []
+    monkeypatch.setattr(batch, "_apply_one", lambda conn, op, *args: replayed.append(op))
+    results = _commit(database_url, [SaveList(account.id, made.group_id, "After"),
+                                     _track(account.id, "l@example.com", "Viewed")])
+    assert [type(r).__name__ for r in results] == ["GroupResult", "WriteResult"] and replayed == []
+    monkeypatch.undo()
+    (missing,) = _commit(database_url, [SaveList(account.id, "NoSuchList", "Nope")])
+    assert isinstance(missing, NotFound)
+    assert _rows(database_url, "SELECT name FROM lists WHERE account_id = ?", (account.id,)) == [("After",)]
+
+
+def test_bulk_entries_in_a_batch_count_duplicates_and_refusals(database_url, account):
+    from footfall.domain.operations import BulkEntry, BulkEventsOp
+
+    def entry(email: str | None, unique_id: str, *, profile_id: str | None = None) -> BulkEntry:
+        patch = ProfilePatch(identifiers={"email": email} if email else {}, profile_id=profile_id)
+        return BulkEntry(patch, [Event(metric="Viewed", time=1_700_000_000, unique_id=unique_id)],
+                         f"/data/{unique_id}", [f"/data/{unique_id}/event"])
+
+    first = _track(account.id, "bulk@example.com", "Viewed")  # unique_id is the email
+    bulk = BulkEventsOp(account.id, [entry("bulk@example.com", "bulk@example.com"),
+                                     entry(None, "x", profile_id="01NOSUCHPROFILE0000000000"),
+                                     entry("new@example.com", "fresh")])
+    stored, result = _commit(database_url, [first, bulk])
+    assert (result.completed, result.failed, result.duplicates) == (2, 1, 1)
+    assert result.results[0].event_id == stored.event_id
+    counts = _counters(database_url, account.id)
+    assert (counts["events_stored"], counts["events_duplicate"]) == (2, 1)

@@ -45,13 +45,14 @@ def _apply_entry(conn: Conn, account_id: str, entry: BulkEntry, limits: Limits, 
     try:
         metric_ids = [writes.metric_for(conn, account_id, e.metric, limits, now) for e in entry.events]
         profile = writes.upsert_profile(conn, account_id, entry.profile, now, tally)
-        outcomes = []
+        pending = []
         for event, metric_id, path in zip(entry.events, metric_ids, entry.event_paths):
             if repeated_unique_id(seen, profile.profile_id, metric_id, event.unique_id):
                 raise RepeatedUniqueId(
                     f"unique_id {event.unique_id!r} is repeated for the same profile and metric in this "
                     "request; the request was refused and no events were stored", f"{path}.unique_id")
-            outcomes.append(writes.insert_event(conn, account_id, metric_id, profile.profile_id, event, now))
+            pending.append(writes.insert_event(conn, account_id, metric_id, profile.profile_id, event, now))
+        outcomes = [outcome() for outcome in pending]  # in pipeline mode: one wait for the whole entry
     except RepeatedUniqueId:
         raise  # the batch's savepoint for the whole operation undoes every entry
     except (*_ENTRY_REFUSALS, InvalidInput) as exc:

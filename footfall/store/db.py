@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Sequence
+import contextlib
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import msgspec
 
@@ -35,6 +36,8 @@ class Conn:
         # Facts read inside this connection's transactions (metric ids by (account, name)); a rollback
         # may undo the rows they describe, so every rollback forgets them (forget()).
         self.cache: dict[Any, Any] = {}
+        self._pipeline: Any = None  # psycopg's Pipeline while in pipeline mode (pipeline())
+        self._deferred: list[Callable[[], None]] | None = None
 
     # -- SQL -------------------------------------------------------------
     def sql(self, text: str) -> str:
@@ -54,11 +57,50 @@ class Conn:
         cur = self.raw.cursor()
         cur.executemany(self.sql(text), list(rows))
 
+    def rowcount(self, cur: Any) -> int:
+        """Rows changed by the statement run on `cur`. In pipeline mode its result may not be in yet:
+        then this waits for everything sent so far (one round trip)."""
+        if self._pipeline is not None and cur.pgresult is None:
+            self._pipeline.sync()
+        return cur.rowcount
+
     def one(self, text: str, params: Sequence[Any] = ()) -> tuple | None:
         return self.execute(text, params).fetchone()
 
     def all(self, text: str, params: Sequence[Any] = ()) -> list[tuple]:
         return self.execute(text, params).fetchall()
+
+    # -- pipeline mode ---------------------------------------------------
+    @contextlib.contextmanager
+    def pipeline(self) -> Iterator[None]:
+        """PostgreSQL: statements are sent without waiting for their results (psycopg's pipeline mode),
+        so only a read (one(), all(), rowcount()) costs a round trip; at the end every result is waited
+        for, and then what was deferred (defer()) runs, in order. An error of a statement is raised at
+        the next read or at the end. SQLite has no round trips to save: nothing changes."""
+        if self.dialect != "postgresql":
+            yield
+            return
+        self._deferred = []
+        try:
+            with self.raw.pipeline() as self._pipeline:
+                yield
+        finally:
+            self._pipeline = None
+            deferred, self._deferred = self._deferred or [], None
+        for fn in deferred:  # not reached after an error: the caller rolls back what they describe
+            fn()
+
+    @property
+    def pipelined(self) -> bool:
+        return self._pipeline is not None
+
+    def defer(self, fn: Callable[[], None]) -> None:
+        """Run `fn` once the results of the statements sent so far are in: at the end of pipeline mode,
+        or now outside it."""
+        if self._deferred is None:
+            fn()
+        else:
+            self._deferred.append(fn)
 
     # -- transactions ----------------------------------------------------
     def begin(self) -> None:

@@ -197,7 +197,7 @@ def apply_save_list(conn: Conn, op: SaveList, limits: Limits, tally: Any) -> Gro
         return GroupResult(list_id)
     cur = conn.execute("UPDATE lists SET name = ?, updated = ? WHERE account_id = ? AND id = ?",
                        (op.name, now, op.account_id, op.list_id))
-    if cur.rowcount != 1:
+    if conn.rowcount(cur) != 1:  # in pipeline mode, a wait for the result
         raise NotFound(f"list {op.list_id} does not exist")
     return GroupResult(op.list_id)
 

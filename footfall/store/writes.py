@@ -7,7 +7,7 @@ Rules come from footfall.domain; this module only reads and writes rows.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from typing import Any, Callable
 
 from footfall import clock, ids
 from footfall.domain import identity
@@ -46,18 +46,26 @@ class Tally:
 
 
 def apply_track(conn: Conn, op: TrackOp, limits: Limits, tally: Tally) -> WriteResult:
-    """Store one track or identify operation. Raises InvalidInput before writing anything."""
+    """Store one track or identify operation. Raises InvalidInput before writing anything.
+
+    In pipeline mode the event's outcome (stored or duplicate) is filled in at the batch's end."""
     now = clock.now()
     metric_id = metric_for(conn, op.account_id, op.event.metric, limits, now) if op.event else None
     result = upsert_profile(conn, op.account_id, op.profile, now, tally)
     if op.event is not None and metric_id is not None:
-        result.event_id, result.duplicate = insert_event(conn, op.account_id, metric_id, result.profile_id, op.event, now)
-        tally.add(op.account_id, "events_duplicate" if result.duplicate else "events_stored")
-        if result.duplicate:
-            result.warnings.append("duplicate: an event with the same metric, profile and "
-                                   + ("$event_id" if op.event.unique_id is not None else "second")
-                                   + " was already stored; this one was dropped")
+        outcome = insert_event(conn, op.account_id, metric_id, result.profile_id, op.event, now)
+        conn.defer(lambda: _record_event(result, outcome(), op.account_id, op.event, tally))
     return result
+
+
+def _record_event(result: WriteResult, outcome: tuple[str, bool], account_id: str, event: Event,
+                  tally: Tally) -> None:
+    result.event_id, result.duplicate = outcome
+    tally.add(account_id, "events_duplicate" if result.duplicate else "events_stored")
+    if result.duplicate:
+        result.warnings.append("duplicate: an event with the same metric, profile and "
+                               + ("$event_id" if event.unique_id is not None else "second")
+                               + " was already stored; this one was dropped")
 
 
 def metric_for(conn: Conn, account_id: str, name: str, limits: Limits, now: float) -> str:
@@ -88,24 +96,47 @@ def metric_for(conn: Conn, account_id: str, name: str, limits: Limits, now: floa
     return metric_id
 
 
-def insert_event(conn: Conn, account_id: str, metric_id: str, profile_id: str, event: Event, now: float) -> tuple[str, bool]:
-    """Insert unless the dedup key is taken (first processed wins). Returns (id, duplicate)."""
+_EVENT_COLUMNS = ("account_id, id, metric_id, profile_id, time, value, value_currency, unique_id, dedup_key, "
+                  "properties, received")
+_INSERT_EVENT = (f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                 "ON CONFLICT (account_id, profile_id, metric_id, dedup_key) DO NOTHING")
+_SELECT_EVENT = "SELECT id FROM events WHERE account_id = ? AND profile_id = ? AND metric_id = ? AND dedup_key = ?"
+# PostgreSQL only (pipeline mode): the insert, or if the key is taken the id stored under it, in one
+# statement. The read runs only if nothing was inserted (a one-time filter), so one row either way.
+_INSERT_OR_READ_EVENT = (f"WITH inserted AS ({_INSERT_EVENT} RETURNING id) SELECT id, FALSE FROM inserted "
+                         f"UNION ALL SELECT id, TRUE FROM ({_SELECT_EVENT} AND NOT EXISTS (SELECT FROM inserted)) taken")
+
+
+def insert_event(conn: Conn, account_id: str, metric_id: str, profile_id: str, event: Event,
+                 now: float) -> Callable[[], tuple[str, bool]]:
+    """Insert unless the dedup key is taken (first processed wins). Returns a call that gives
+    (id, duplicate): in pipeline mode the result is not waited for here."""
     event_id = ids.new_ulid()
     key = dedup_key(event.unique_id, event.time)
-    cur = conn.execute(
-        "INSERT INTO events (account_id, id, metric_id, profile_id, time, value, value_currency, unique_id, "
-        "dedup_key, properties, received) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (account_id, profile_id, metric_id, dedup_key) DO NOTHING",
-        (account_id, event_id, metric_id, profile_id, event.time, event.value, event.value_currency,
-         event.unique_id, key, conn.to_json(event.properties), now),
-    )
-    if cur.rowcount == 1:
-        return event_id, False
-    row = conn.one(
-        "SELECT id FROM events WHERE account_id = ? AND profile_id = ? AND metric_id = ? AND dedup_key = ?",
-        (account_id, profile_id, metric_id, key),
-    )
-    return (row[0] if row else event_id), True
+    values = (account_id, event_id, metric_id, profile_id, event.time, event.value, event.value_currency,
+              event.unique_id, key, conn.to_json(event.properties), now)
+    where = (account_id, profile_id, metric_id, key)
+    if conn.pipelined:
+        return _insert_event_pipelined(conn, event_id, values, where)
+    if conn.execute(_INSERT_EVENT, values).rowcount == 1:
+        return lambda: (event_id, False)
+    row = conn.one(_SELECT_EVENT, where)
+    return lambda: ((row[0] if row else event_id), True)
+
+
+def _insert_event_pipelined(conn: Conn, event_id: str, values: tuple, where: tuple) -> Callable[[], tuple[str, bool]]:
+    """One statement instead of an insert whose row count decides a second: nothing to wait for now.
+    The id of a taken key is read at once, before a later op of the batch may merge its profile away."""
+    cur = conn.execute(_INSERT_OR_READ_EVENT, (*values, *where))
+
+    def outcome() -> tuple[str, bool]:
+        row = cur.fetchone()
+        if row is None:  # taken by a transaction that committed after the statement began: read it now
+            found = conn.one(_SELECT_EVENT, where)
+            return (found[0] if found else event_id), True
+        return row[0], row[1]
+
+    return outcome
 
 
 # -- profiles -------------------------------------------------------------------------------------
