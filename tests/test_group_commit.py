@@ -219,10 +219,10 @@ def _with_nul_in_json(account_id: str) -> TrackOp:
     return TrackOp(account_id, patch, Event(metric="Viewed", time=1_700_000_000, properties={"note": "a\x00b"}))
 
 
+# PostgreSQL only: SQLite stores NUL in JSON text, so there is no DataError to provoke there.
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 @pytest.mark.parametrize("position", [0, 1, 2])
 def test_a_value_the_database_refuses_is_refused_alone_wherever_it_sits(database_url, account, position):
-    if not database_url.startswith("postgresql"):
-        pytest.skip("SQLite stores NUL in JSON text: there is no DataError to provoke")
     ops = [_track(account.id, "a@example.com", "Viewed"), _track(account.id, "c@example.com", "Viewed")]
     ops.insert(position, _with_nul_in_json(account.id))
     results = _commit(database_url, ops)
@@ -233,9 +233,8 @@ def test_a_value_the_database_refuses_is_refused_alone_wherever_it_sits(database
     assert _counters(database_url, account.id)["events_stored"] == 2
 
 
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)  # a PostgreSQL fault
 def test_a_connection_lost_mid_batch_raises_unavailable_and_is_not_replayed(database_url, account, monkeypatch):
-    if not database_url.startswith("postgresql"):
-        pytest.skip("terminating the server's backend is a PostgreSQL fault")
     import psycopg
 
     from tests.conftest import PG_ADMIN
