@@ -319,7 +319,7 @@ def main(argv: list[str]) -> None:
                 failures += not result.ok
             from bench.overload import overload_drill  # imports this module
 
-            overload = overload_drill(pg, stall=max(down, 8.0), after=4.0 if args.quick else 8.0)
+            overload = overload_drill(pg, stall=max(down, 8.0), after=6.0 if args.quick else 8.0)
             print(overload.report(), flush=True)
             print("\n".join(overload.timeline()), flush=True)
             failures += not overload.ok
