@@ -37,6 +37,7 @@ class Conn:
         # may undo the rows they describe, so every rollback forgets them (forget()).
         self.cache: dict[Any, Any] = {}
         self._pipeline: Any = None  # psycopg's Pipeline while in pipeline mode (pipeline())
+        self._write_cursor: Any = None  # for run() and executemany(): created on first use
         self._deferred: list[Callable[[], None]] | None = None
 
     # -- SQL -------------------------------------------------------------
@@ -53,9 +54,20 @@ class Conn:
         cur.execute(self.sql(text), params)
         return cur
 
+    def run(self, text: str, params: Sequence[Any] = ()) -> None:
+        """execute() for a statement whose result is never looked at (a write). They all share one
+        cursor: psycopg then makes no cursor, and looks up no adapter again, per statement. Safe
+        because nothing reads that cursor, so a result that arrives late (pipeline mode) is never
+        taken for another statement's; a statement whose result is read gets its own (execute())."""
+        self._writes().execute(self.sql(text), params)
+
     def executemany(self, text: str, rows: Iterable[Sequence[Any]]) -> None:
-        cur = self.raw.cursor()
-        cur.executemany(self.sql(text), list(rows))
+        self._writes().executemany(self.sql(text), list(rows))
+
+    def _writes(self) -> Any:
+        if self._write_cursor is None:
+            self._write_cursor = self.raw.cursor()
+        return self._write_cursor
 
     def rowcount(self, cur: Any) -> int:
         """Rows changed by the statement run on `cur`. In pipeline mode its result may not be in yet:
@@ -135,21 +147,17 @@ class Conn:
         return self._is_unavailable(exc)
 
     # -- JSON columns ----------------------------------------------------
-    def to_json(self, value: Any) -> Any:
-        if self.dialect == "postgresql":
-            from psycopg.types.json import Jsonb
-
-            return Jsonb(value, dumps=_dumps_text)
+    def to_json(self, value: Any) -> str:
+        """A JSON column's value, as text. PostgreSQL is sent it as a parameter of unknown type (psycopg's
+        default for str), which it reads as the column's jsonb: the same value as psycopg's Jsonb
+        wrapper gives, without a wrapper and a dumper per value (they cost more than the encoding).
+        So it is for a column's value (INSERT VALUES, UPDATE SET), not an expression of its own."""
         return _json_encode(value).decode()
 
     def from_json(self, value: Any) -> Any:
         if value is None or not isinstance(value, (str, bytes)):
             return value
         return _json_decode(value)
-
-
-def _dumps_text(value: Any) -> str:
-    return _json_encode(value).decode()
 
 
 def connect(url: str | DatabaseURL, *, synchronous: str = "FULL", application_name: str = "footfall") -> Conn:
