@@ -7,6 +7,7 @@ Rules come from footfall.domain; this module only reads and writes rows.
 from __future__ import annotations
 
 from collections import Counter
+from functools import lru_cache
 from typing import Any, Callable
 
 from footfall import clock, ids
@@ -22,7 +23,15 @@ from footfall.store.db import Conn
 _IDENT_COLUMNS = ("email", "phone_number", "external_id", "anonymous_id", "exchange_id")
 _RECORD_COLUMNS = (*PROFILE_ATTRIBUTES, "location", "properties", "consent")
 _PROFILE_COLUMNS = ("id", *_IDENT_COLUMNS, *_RECORD_COLUMNS, "created")
+_JSON_COLUMNS = frozenset({"location", "properties", "consent"})
 _P_COLUMNS = ", ".join(f"p.{c}" for c in _PROFILE_COLUMNS)
+# Statements run for most operations, written out once rather than per call.
+_INSERT_IDENTIFIER = "INSERT INTO profile_identifiers (account_id, kind, value, profile_id) VALUES (?, ?, ?, ?)"
+_INSERT_PROFILE = (f"INSERT INTO profiles (account_id, {', '.join(_PROFILE_COLUMNS)}, updated) "
+                   f"VALUES ({', '.join('?' for _ in range(len(_PROFILE_COLUMNS) + 2))})")
+_UPDATED_COLUMNS = (*_IDENT_COLUMNS, *_RECORD_COLUMNS)
+_UPDATE_PROFILE = (f"UPDATE profiles SET {', '.join(f'{c} = ?' for c in _UPDATED_COLUMNS)}, updated = ? "
+                   "WHERE account_id = ? AND id = ?")
 
 
 class Tally:
@@ -53,7 +62,8 @@ def apply_track(conn: Conn, op: TrackOp, limits: Limits, tally: Tally) -> WriteR
     metric_id = metric_for(conn, op.account_id, op.event.metric, limits, now) if op.event else None
     result = upsert_profile(conn, op.account_id, op.profile, now, tally)
     if op.event is not None and metric_id is not None:
-        outcome = insert_event(conn, op.account_id, metric_id, result.profile_id, op.event, now)
+        outcome = insert_event(conn, op.account_id, metric_id, result.profile_id, op.event, now,
+                               new_profile=result.profile_created)
         conn.defer(lambda: _record_event(result, outcome(), op.account_id, op.event, tally))
     return result
 
@@ -108,13 +118,19 @@ _INSERT_OR_READ_EVENT = (f"WITH inserted AS ({_INSERT_EVENT} RETURNING id) SELEC
 
 
 def insert_event(conn: Conn, account_id: str, metric_id: str, profile_id: str, event: Event,
-                 now: float) -> Callable[[], tuple[str, bool]]:
+                 now: float, *, new_profile: bool = False) -> Callable[[], tuple[str, bool]]:
     """Insert unless the dedup key is taken (first processed wins). Returns a call that gives
-    (id, duplicate): in pipeline mode the result is not waited for here."""
+    (id, duplicate): in pipeline mode the result is not waited for here.
+
+    new_profile: the profile was created in this operation and this is its first event, so no key
+    can be taken (the key includes the profile's new id): the insert's result need not be read."""
     event_id = ids.new_ulid()
     key = dedup_key(event.unique_id, event.time)
     values = (account_id, event_id, metric_id, profile_id, event.time, event.value, event.value_currency,
               event.unique_id, key, conn.to_json(event.properties), now)
+    if new_profile:
+        conn.run(_INSERT_EVENT, values)
+        return lambda: (event_id, False)
     where = (account_id, profile_id, metric_id, key)
     if conn.pipelined:
         return _insert_event_pipelined(conn, event_id, values, where)
@@ -168,8 +184,8 @@ def upsert_profile(
     for kind, value in res.add:
         _add_identifier(conn, account_id, row, kind, value)
     for kind, old, new in res.replace:
-        conn.execute("DELETE FROM profile_identifiers WHERE account_id = ? AND kind = ? AND value = ?",
-                     (account_id, kind, old))
+        conn.run("DELETE FROM profile_identifiers WHERE account_id = ? AND kind = ? AND value = ?",
+                 (account_id, kind, old))
         row[kind] = None
         _add_identifier(conn, account_id, row, kind, new)
     record = apply_patch({k: row[k] for k in _RECORD_COLUMNS}, patch)
@@ -182,20 +198,20 @@ def upsert_profile(
 def merge_into(conn: Conn, account_id: str, target: dict[str, Any], source: dict[str, Any], now: float) -> None:
     """Fold the anonymous profile `source` into `target`: identifiers, events, properties."""
     src, dst = source["id"], target["id"]
-    conn.execute("UPDATE profile_identifiers SET profile_id = ? WHERE account_id = ? AND profile_id = ?",
-                 (dst, account_id, src))
+    conn.run("UPDATE profile_identifiers SET profile_id = ? WHERE account_id = ? AND profile_id = ?",
+             (dst, account_id, src))
     # Events keep their dedup keys; where the target already has the same key, the target's wins.
-    conn.execute(
+    conn.run(
         "UPDATE events SET profile_id = ? WHERE account_id = ? AND profile_id = ? AND NOT EXISTS ("
         " SELECT 1 FROM events t WHERE t.account_id = events.account_id AND t.profile_id = ?"
         " AND t.metric_id = events.metric_id AND t.dedup_key = events.dedup_key)",
         (dst, account_id, src, dst),
     )
-    conn.execute("DELETE FROM events WHERE account_id = ? AND profile_id = ?", (account_id, src))
-    conn.execute("DELETE FROM profiles WHERE account_id = ? AND id = ?", (account_id, src))
-    conn.execute("UPDATE profile_merges SET new_id = ? WHERE account_id = ? AND new_id = ?", (dst, account_id, src))
-    conn.execute("INSERT INTO profile_merges (account_id, old_id, new_id, merged) VALUES (?, ?, ?, ?)",
-                 (account_id, src, dst, now))
+    conn.run("DELETE FROM events WHERE account_id = ? AND profile_id = ?", (account_id, src))
+    conn.run("DELETE FROM profiles WHERE account_id = ? AND id = ?", (account_id, src))
+    conn.run("UPDATE profile_merges SET new_id = ? WHERE account_id = ? AND new_id = ?", (dst, account_id, src))
+    conn.run("INSERT INTO profile_merges (account_id, old_id, new_id, merged) VALUES (?, ?, ?, ?)",
+             (account_id, src, dst, now))
     merged: Record = merge_records({k: target[k] for k in _RECORD_COLUMNS}, {k: source[k] for k in _RECORD_COLUMNS})
     target.update(merged)
     for kind in ("anonymous_id", "exchange_id"):
@@ -209,21 +225,23 @@ def _owners(
     """Who owns each identifier, and those profiles' rows: one query."""
     if not keys:
         return {}, {}
-    where = " OR ".join("(i.kind = ? AND i.value = ?)" for _ in keys)
     params: list[Any] = [account_id]
     for kind, value in keys:
         params += [kind, value]
-    found = conn.all(
-        f"SELECT i.kind, i.value, {_P_COLUMNS} FROM profile_identifiers i JOIN profiles p"
-        f" ON p.account_id = i.account_id AND p.id = i.profile_id WHERE i.account_id = ? AND ({where})",
-        params,
-    )
+    found = conn.all(_owners_sql(len(keys)), params)
     owners, rows = {}, {}
     for kind, value, *values in found:
         owners[(kind, value)] = values[0]
         if values[0] not in rows:
             rows[values[0]] = _profile_row(conn, values)
     return owners, rows
+
+
+@lru_cache(maxsize=None)  # one per number of identifiers: at most one of each kind
+def _owners_sql(n_keys: int) -> str:
+    where = " OR ".join("(i.kind = ? AND i.value = ?)" for _ in range(n_keys))
+    return (f"SELECT i.kind, i.value, {_P_COLUMNS} FROM profile_identifiers i JOIN profiles p"
+            f" ON p.account_id = i.account_id AND p.id = i.profile_id WHERE i.account_id = ? AND ({where})")
 
 
 def _current_id(conn: Conn, account_id: str, profile_id: str) -> str:
@@ -245,7 +263,7 @@ def _load_profiles(conn: Conn, account_id: str, profile_ids: set[str]) -> dict[s
 
 def _profile_row(conn: Conn, values: Any) -> dict[str, Any]:
     row = dict(zip(_PROFILE_COLUMNS, values))
-    for part in ("location", "properties", "consent"):
+    for part in _JSON_COLUMNS:
         row[part] = conn.from_json(row[part]) or {}
     return row
 
@@ -254,34 +272,21 @@ def _create_profile(conn: Conn, account_id: str, patch: ProfilePatch, add: list[
     profile_id = ids.new_ulid()
     row: dict[str, Any] = {"id": profile_id, **{k: None for k in _IDENT_COLUMNS}}
     row.update(apply_patch(empty_record(), patch))
-    conn.executemany("INSERT INTO profile_identifiers (account_id, kind, value, profile_id) VALUES (?, ?, ?, ?)",
-                     [(account_id, kind, value, profile_id) for kind, value in add])
     for kind, value in add:
-        if row.get(kind) is None:
-            row[kind] = value
-    columns = ("account_id", *_PROFILE_COLUMNS, "updated")
-    conn.execute(
-        f"INSERT INTO profiles ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})",
-        [account_id, *_row_values(conn, row, _PROFILE_COLUMNS[:-1]), now, now],
-    )
+        _add_identifier(conn, account_id, row, kind, value)
+    conn.run(_INSERT_PROFILE, [account_id, *_row_values(conn, row, _PROFILE_COLUMNS[:-1]), now, now])
     return profile_id
 
 
 def _add_identifier(conn: Conn, account_id: str, row: dict[str, Any], kind: str, value: str) -> None:
-    conn.execute("INSERT INTO profile_identifiers (account_id, kind, value, profile_id) VALUES (?, ?, ?, ?)",
-                 (account_id, kind, value, row["id"]))
+    conn.run(_INSERT_IDENTIFIER, (account_id, kind, value, row["id"]))
     if row.get(kind) is None:
         row[kind] = value
 
 
 def _update_profile(conn: Conn, account_id: str, row: dict[str, Any], now: float) -> None:
-    columns = (*_IDENT_COLUMNS, *_RECORD_COLUMNS)
-    assignments = ", ".join(f"{c} = ?" for c in columns)
-    conn.execute(
-        f"UPDATE profiles SET {assignments}, updated = ? WHERE account_id = ? AND id = ?",
-        [*_row_values(conn, row, columns), now, account_id, row["id"]],
-    )
+    conn.run(_UPDATE_PROFILE, [*_row_values(conn, row, _UPDATED_COLUMNS), now, account_id, row["id"]])
 
 
 def _row_values(conn: Conn, row: dict[str, Any], columns: tuple[str, ...]) -> list[Any]:
-    return [conn.to_json(row[c]) if c in ("location", "properties", "consent") else row[c] for c in columns]
+    return [conn.to_json(row[c]) if c in _JSON_COLUMNS else row[c] for c in columns]
