@@ -36,6 +36,9 @@ class Conn:
         # Facts read inside this connection's transactions (metric ids by (account, name)); a rollback
         # may undo the rows they describe, so every rollback forgets them (forget()).
         self.cache: dict[Any, Any] = {}
+        # Facts read for the batch being applied (writes.prefetch_owners), true only until its end
+        # (store/batch.py clears it then), and dropped on every rollback like `cache`.
+        self.batch_cache: dict[Any, Any] = {}
         self._pipeline: Any = None  # psycopg's Pipeline while in pipeline mode (pipeline())
         self._write_cursor: Any = None  # for run() and executemany(): created on first use
         self._deferred: list[Callable[[], None]] | None = None
@@ -126,9 +129,10 @@ class Conn:
     def forget(self) -> None:
         """Drop cached facts: a rollback (to a savepoint, too) may have undone their rows."""
         self.cache.clear()
+        self.batch_cache.clear()
 
     def rollback(self) -> None:
-        self.cache.clear()
+        self.forget()
         try:
             if self.dialect == "postgresql":
                 self.raw.rollback()

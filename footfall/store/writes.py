@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from footfall import clock, ids
 from footfall.domain import identity
@@ -18,6 +18,9 @@ from footfall.domain.limits import Limits
 from footfall.domain.models import PROFILE_ATTRIBUTES, SINGLE_VALUED, Event, ProfilePatch, TrackOp, WriteResult
 from footfall.domain.profiles import Record, apply_patch, empty_record, merge_records
 from footfall.store.db import Conn
+
+Key = identity.Key  # (kind, value) of an identifier
+Row = dict[str, Any]  # a profile row by column (_PROFILE_COLUMNS), its JSON columns decoded
 
 # Columns of a profile row that ingest reads and writes, in this order.
 _IDENT_COLUMNS = ("email", "phone_number", "external_id", "anonymous_id", "exchange_id")
@@ -155,6 +158,88 @@ def _insert_event_pipelined(conn: Conn, event_id: str, values: tuple, where: tup
     return outcome
 
 
+# -- owners read ahead for a batch ----------------------------------------------------------------
+
+_PREFETCH_CHUNK = 200  # identifiers per query
+_ABSENT = object()
+
+
+def prefetch_owners(conn: Conn, ops: Sequence[Any]) -> int:
+    """Read who owns the identifiers of the batch's leading track operations, and those profiles'
+    rows, in one query per account and 200 identifiers instead of one per operation (on PostgreSQL
+    each of those is a round trip, which also waits for every statement sent before it). Returns
+    how many ops were read for: past them, the caller drops what is left (conn.batch_cache).
+
+    An answer is used only while no earlier operation of the batch can have changed it: each upsert
+    drops the identifiers it was given and every profile it read or wrote (the only rows and
+    identifiers it changes, merges and replacements included), so an operation that shares any of
+    them with an earlier one reads the database as before. Other kinds of operation write in other
+    ways, so reading ahead stops at the first of them."""
+    wanted: dict[str, dict[Key, None]] = {}  # account -> its identifiers, without repeats
+    covered = 0
+    for op in ops:
+        if type(op) is not TrackOp:
+            break
+        covered += 1
+        wanted.setdefault(op.account_id, {}).update(dict.fromkeys(identity.ordered(op.profile.identifiers)))
+    for account_id, keys in wanted.items():
+        listed = list(keys)
+        for start in range(0, len(listed), _PREFETCH_CHUNK):
+            _prefetch_chunk(conn, account_id, listed[start:start + _PREFETCH_CHUNK])
+    return covered
+
+
+def _prefetch_chunk(conn: Conn, account_id: str, keys: list[Key]) -> None:
+    cache = conn.batch_cache
+    for kind, value in keys:
+        cache[("owner", account_id, kind, value)] = None  # nobody, unless the query finds an owner
+    params: list[Any] = []
+    for kind, value in keys:
+        params += [kind, value]
+    for kind, value, *values in conn.all(_prefetch_sql(len(keys)), [*params, account_id]):
+        cache[("owner", account_id, kind, value)] = values[0]
+        if ("profile", account_id, values[0]) not in cache:
+            cache[("profile", account_id, values[0])] = _profile_row(conn, values)
+
+
+@lru_cache(maxsize=None)
+def _prefetch_sql(n_keys: int) -> str:
+    # The identifiers drive the join (SQLite keeps the left table of a CROSS JOIN outermost), so each
+    # is one primary-key lookup, as in _owners_sql, however many identifiers the account has.
+    listed = ", ".join("(?, ?)" for _ in range(n_keys))
+    return (f"WITH k (kind, value) AS (VALUES {listed}) SELECT i.kind, i.value, {_P_COLUMNS}"
+            " FROM k CROSS JOIN profile_identifiers i JOIN profiles p ON p.account_id = i.account_id"
+            " AND p.id = i.profile_id WHERE i.account_id = ? AND i.kind = k.kind AND i.value = k.value")
+
+
+def _prefetched(conn: Conn, account_id: str, keys: list[Key]) -> tuple[dict[Key, str], dict[str, Row]] | None:
+    """_owners' answer from what prefetch_owners read, or None if any part of it is not there."""
+    cache = conn.batch_cache
+    if not cache:
+        return None
+    owners, rows = {}, {}
+    for kind, value in keys:
+        owner = cache.get(("owner", account_id, kind, value), _ABSENT)
+        if owner is _ABSENT:
+            return None
+        if owner is not None:
+            row = cache.get(("profile", account_id, owner))
+            if row is None:
+                return None
+            owners[(kind, value)] = owner
+            rows[owner] = row
+    return owners, rows
+
+
+def _drop_prefetched(conn: Conn, account_id: str, keys: list[Key], profile_ids: list[str]) -> None:
+    cache = conn.batch_cache
+    if cache:
+        for kind, value in keys:
+            cache.pop(("owner", account_id, kind, value), None)
+        for profile_id in profile_ids:
+            cache.pop(("profile", account_id, profile_id), None)
+
+
 # -- profiles -------------------------------------------------------------------------------------
 
 def upsert_profile(
@@ -163,6 +248,15 @@ def upsert_profile(
     """Resolve who the patch is about, merge anonymous profiles it ties in, apply it."""
     keys = identity.ordered(patch.identifiers)
     owners, rows = _owners(conn, account_id, keys)
+    result = _upsert(conn, account_id, patch, owners, rows, now, tally, strict)
+    # What the upsert may have changed: the owners of these identifiers, these profiles' rows and
+    # identifiers (merges move them, replacements delete them). rows also has an explicit profile.
+    _drop_prefetched(conn, account_id, keys, [*rows, result.profile_id])
+    return result
+
+
+def _upsert(conn: Conn, account_id: str, patch: ProfilePatch, owners: dict[Key, str], rows: dict[str, Row],
+            now: float, tally: Tally, strict: bool) -> WriteResult:
     explicit = _current_id(conn, account_id, patch.profile_id) if patch.profile_id else None
     if explicit and explicit not in rows:
         rows.update(_load_profiles(conn, account_id, {explicit}))
@@ -219,12 +313,13 @@ def merge_into(conn: Conn, account_id: str, target: dict[str, Any], source: dict
             target[kind] = source.get(kind)
 
 
-def _owners(
-    conn: Conn, account_id: str, keys: list[tuple[str, str]]
-) -> tuple[dict[tuple[str, str], str], dict[str, dict[str, Any]]]:
-    """Who owns each identifier, and those profiles' rows: one query."""
+def _owners(conn: Conn, account_id: str, keys: list[Key]) -> tuple[dict[Key, str], dict[str, Row]]:
+    """Who owns each identifier, and those profiles' rows: one query, or none if read ahead."""
     if not keys:
         return {}, {}
+    prefetched = _prefetched(conn, account_id, keys)
+    if prefetched is not None:
+        return prefetched
     params: list[Any] = [account_id]
     for kind, value in keys:
         params += [kind, value]
