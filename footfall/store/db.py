@@ -42,6 +42,8 @@ class Conn:
         self._pipeline: Any = None  # psycopg's Pipeline while in pipeline mode (pipeline())
         self._write_cursor: Any = None  # for run() and executemany(): created on first use
         self._deferred: list[Callable[[], None]] | None = None
+        self._held: list[tuple[str, Sequence[Any]]] | None = None  # hold()'s writes, inside holding()
+        self._joined: dict[tuple[str, ...], str] = {}  # held statements' texts -> the one that runs them
 
     # -- SQL -------------------------------------------------------------
     def sql(self, text: str) -> str:
@@ -53,18 +55,23 @@ class Conn:
         return cached
 
     def execute(self, text: str, params: Sequence[Any] = ()) -> Any:
+        if self._held:
+            self._send_held()
         cur = self.raw.cursor()
         cur.execute(self.sql(text), params)
         return cur
 
     def run(self, text: str, params: Sequence[Any] = ()) -> None:
         """execute() for a statement whose result is never looked at (a write). They all share one
-        cursor: psycopg then makes no cursor, and looks up no adapter again, per statement. Safe
-        because nothing reads that cursor, so a result that arrives late (pipeline mode) is never
-        taken for another statement's; a statement whose result is read gets its own (execute())."""
+        cursor, so psycopg makes no cursor per statement. Safe because nothing reads that cursor: a
+        result that arrives late (pipeline mode) lands there, never on a read's cursor (execute())."""
+        if self._held:
+            self._send_held()
         self._writes().execute(self.sql(text), params)
 
     def executemany(self, text: str, rows: Iterable[Sequence[Any]]) -> None:
+        if self._held:
+            self._send_held()
         self._writes().executemany(self.sql(text), list(rows))
 
     def _writes(self) -> Any:
@@ -84,6 +91,44 @@ class Conn:
 
     def all(self, text: str, params: Sequence[Any] = ()) -> list[tuple]:
         return self.execute(text, params).fetchall()
+
+    # -- writes sent together ----------------------------------------------
+    @contextlib.contextmanager
+    def holding(self) -> Iterator[None]:
+        """PostgreSQL: the writes given to hold() inside the block wait, and go as one statement
+        (`WITH h0 AS (first), ... last`) at its end or just before any other statement is sent: one
+        statement's cost (psycopg's, mostly) instead of one each. If the block raises they are not
+        sent (the caller rolls back what the block did). SQLite has no such cost: nothing changes."""
+        if self.dialect != "postgresql" or self._held is not None:
+            yield
+            return
+        self._held = []
+        try:
+            yield
+            self._send_held()
+        finally:
+            self._held = None
+
+    def hold(self, text: str, params: Sequence[Any]) -> None:
+        """run(), or inside holding() later, in one statement with the other held writes. For writes
+        that neither read nor change the rows another held write changes: one statement does not see
+        its own changes. Outside holding() (and on SQLite) the write runs at once."""
+        if self._held is None:
+            self.run(text, params)
+        else:
+            self._held.append((text, params))
+
+    def _send_held(self) -> None:
+        held, self._held = self._held or [], []
+        if len(held) > 1:
+            texts = tuple(text for text, _ in held)
+            joined = self._joined.get(texts)
+            if joined is None:
+                parts = ", ".join(f"h{i} AS ({text})" for i, text in enumerate(texts[:-1]))
+                joined = self._joined[texts] = f"WITH {parts} {texts[-1]}"
+            held = [(joined, [value for _, params in held for value in params])]
+        for text, params in held:
+            self._writes().execute(self.sql(text), params)
 
     # -- pipeline mode ---------------------------------------------------
     @contextlib.contextmanager

@@ -63,11 +63,12 @@ def apply_track(conn: Conn, op: TrackOp, limits: Limits, tally: Tally) -> WriteR
     In pipeline mode the event's outcome (stored or duplicate) is filled in at the batch's end."""
     now = clock.now()
     metric_id = metric_for(conn, op.account_id, op.event.metric, limits, now) if op.event else None
-    result = upsert_profile(conn, op.account_id, op.profile, now, tally)
-    if op.event is not None and metric_id is not None:
-        outcome = insert_event(conn, op.account_id, metric_id, result.profile_id, op.event, now,
-                               new_profile=result.profile_created)
-        conn.defer(lambda: _record_event(result, outcome(), op.account_id, op.event, tally))
+    with conn.holding():  # a new profile's rows and its event: one statement on PostgreSQL
+        result = upsert_profile(conn, op.account_id, op.profile, now, tally)
+        if op.event is not None and metric_id is not None:
+            outcome = insert_event(conn, op.account_id, metric_id, result.profile_id, op.event, now,
+                                   new_profile=result.profile_created)
+            conn.defer(lambda: _record_event(result, outcome(), op.account_id, op.event, tally))
     return result
 
 
@@ -126,13 +127,14 @@ def insert_event(conn: Conn, account_id: str, metric_id: str, profile_id: str, e
     (id, duplicate): in pipeline mode the result is not waited for here.
 
     new_profile: the profile was created in this operation and this is its first event, so no key
-    can be taken (the key includes the profile's new id): the insert's result need not be read."""
+    can be taken (the key includes the profile's new id): the insert's result need not be read, and
+    it can go with the profile's own inserts (Conn.hold)."""
     event_id = ids.new_ulid()
     key = dedup_key(event.unique_id, event.time)
     values = (account_id, event_id, metric_id, profile_id, event.time, event.value, event.value_currency,
               event.unique_id, key, conn.to_json(event.properties), now)
     if new_profile:
-        conn.run(_INSERT_EVENT, values)
+        conn.hold(_INSERT_EVENT, values)
         return lambda: (event_id, False)
     where = (account_id, profile_id, metric_id, key)
     if conn.pipelined:
@@ -367,9 +369,12 @@ def _create_profile(conn: Conn, account_id: str, patch: ProfilePatch, add: list[
     profile_id = ids.new_ulid()
     row: dict[str, Any] = {"id": profile_id, **{k: None for k in _IDENT_COLUMNS}}
     row.update(apply_patch(empty_record(), patch))
+    # A new profile's rows are independent of each other (distinct identifiers), so they may be held.
     for kind, value in add:
-        _add_identifier(conn, account_id, row, kind, value)
-    conn.run(_INSERT_PROFILE, [account_id, *_row_values(conn, row, _PROFILE_COLUMNS[:-1]), now, now])
+        conn.hold(_INSERT_IDENTIFIER, (account_id, kind, value, profile_id))
+        if row.get(kind) is None:
+            row[kind] = value
+    conn.hold(_INSERT_PROFILE, [account_id, *_row_values(conn, row, _PROFILE_COLUMNS[:-1]), now, now])
     return profile_id
 
 
