@@ -360,3 +360,21 @@ def test_bulk_entries_in_a_batch_count_duplicates_and_refusals(database_url, acc
     assert result.results[0].event_id == stored.event_id
     counts = _counters(database_url, account.id)
     assert (counts["events_stored"], counts["events_duplicate"]) == (2, 1)
+
+
+def test_a_metric_created_by_a_refused_bulk_entry_is_not_used_by_the_next_entry(database_url, account):
+    """The refused entry's savepoint undoes the metric it created; the next entry creates it again."""
+    from footfall.domain.operations import BulkEntry, BulkEventsOp
+
+    def entry(patch: ProfilePatch, unique_id: str) -> BulkEntry:
+        return BulkEntry(patch, [Event(metric="Made In Bulk", time=1_700_000_000, unique_id=unique_id)],
+                         f"/data/{unique_id}", [f"/data/{unique_id}/event"])
+
+    (result,) = _commit(database_url, [BulkEventsOp(account.id, [
+        entry(ProfilePatch(profile_id="01NOSUCHPROFILE0000000000"), "refused"),
+        entry(ProfilePatch(identifiers={"email": "bulk-metric@example.com"}), "stored"),
+    ])])
+    assert (result.completed, result.failed) == (1, 1)
+    joined = _rows(database_url, "SELECT m.name FROM events e LEFT JOIN metrics m ON m.account_id = e.account_id "
+                   "AND m.id = e.metric_id WHERE e.account_id = ?", (account.id,))
+    assert joined == [("Made In Bulk",)]
