@@ -98,7 +98,8 @@ class Conn:
         """PostgreSQL: the writes given to hold() inside the block wait, and go as one statement
         (`WITH h0 AS (first), ... last`) at its end or just before any other statement is sent: one
         statement's cost (psycopg's, mostly) instead of one each. If the block raises they are not
-        sent (the caller rolls back what the block did). SQLite has no such cost: nothing changes."""
+        sent (the caller rolls back what the block did). Only this class's methods send them first:
+        inside the block, send nothing through conn.raw. SQLite has no such cost: nothing changes."""
         if self.dialect != "postgresql" or self._held is not None:
             yield
             return
