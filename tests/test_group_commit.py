@@ -176,6 +176,68 @@ def test_an_anonymous_profile_merged_early_in_a_batch_is_not_used_later_in_it(da
     assert owners == [("known@example.com",)]
 
 
+# -- the owners read ahead for a batch (writes.prefetch_owners): an answer is used only while nothing
+# of the batch can have changed it
+
+def _properties(url: str, account_id: str, email: str) -> dict:
+    (props,) = _rows(url, "SELECT properties FROM profiles WHERE account_id = ? AND email = ?", (account_id, email))[0]
+    return json.loads(props) if isinstance(props, str) else props
+
+
+def test_a_profile_written_by_an_op_that_read_it_afresh_is_not_taken_from_the_read_ahead(database_url, account):
+    """The second op misses the read-ahead (its anonymous id was the first op's) and reads the profile
+    afresh; the third names the same profile by another identifier: it must not be handed the row
+    read ahead, which lacks the second op's property and would write it away."""
+    _commit(database_url, [
+        TrackOp(account.id, ProfilePatch(identifiers={"email": "p@example.com", "external_id": "x-p"})),
+        TrackOp(account.id, ProfilePatch(identifiers={"anonymous_id": "cookie-p"})),
+    ])
+    _commit(database_url, [
+        TrackOp(account.id, ProfilePatch(identifiers={"anonymous_id": "cookie-p"})),
+        TrackOp(account.id, ProfilePatch(identifiers={"email": "p@example.com", "anonymous_id": "cookie-p"},
+                                         properties={"k1": 1})),
+        TrackOp(account.id, ProfilePatch(identifiers={"external_id": "x-p"}, properties={"k2": 2})),
+    ])
+    assert _properties(database_url, account.id, "p@example.com") == {"k1": 1, "k2": 2}
+    assert _rows(database_url, "SELECT COUNT(*) FROM profiles WHERE account_id = ?", (account.id,)) == [(1,)]
+
+
+def test_an_identifier_claimed_earlier_in_a_batch_is_found_in_one_pass(database_url, account, monkeypatch):
+    """Read ahead, the new person's email had no owner; once the first op creates the profile, the
+    second must find it, not try to claim the email again (a key violation, and a replay of the batch)."""
+    replayed = []
+    monkeypatch.setattr(batch, "_apply_one", lambda conn, op, *args: replayed.append(op))
+    first, second = _commit(database_url, [
+        TrackOp(account.id, ProfilePatch(identifiers={"email": "new@example.com"}, properties={"k1": 1})),
+        TrackOp(account.id, ProfilePatch(identifiers={"email": "new@example.com", "phone_number": "+15005550006"},
+                                         properties={"k2": 2})),
+    ])
+    assert replayed == [] and first.profile_created and not second.profile_created
+    assert second.profile_id == first.profile_id
+    assert _properties(database_url, account.id, "new@example.com") == {"k1": 1, "k2": 2}
+
+
+def test_nothing_read_ahead_outlives_its_batch(database_url, account):
+    """Between two batches of one connection another connection gives a known person a new identifier:
+    the next batch must see it, not an answer read for the batch before."""
+    conn = db.connect(database_url)
+    try:
+        for email in ("one@example.com", "two@example.com"):
+            conn.begin()
+            batch.apply_batch(conn, [TrackOp(account.id, ProfilePatch(identifiers={"email": email}))], Limits())
+            conn.commit()
+            assert conn.batch_cache == {}
+        _commit(database_url, [TrackOp(account.id, ProfilePatch(
+            identifiers={"email": "one@example.com", "external_id": "x-one"}))])
+        conn.begin()
+        (result,) = batch.apply_batch(conn, [TrackOp(account.id, ProfilePatch(identifiers={"external_id": "x-one"}))],
+                                      Limits())
+        conn.commit()
+    finally:
+        conn.close()
+    assert not result.profile_created
+
+
 # -- PostgreSQL runs the optimistic pass in pipeline mode: results arrive late, errors surface late ------------
 
 def _counters(url: str, account_id: str) -> dict[str, int]:
@@ -298,3 +360,21 @@ def test_bulk_entries_in_a_batch_count_duplicates_and_refusals(database_url, acc
     assert result.results[0].event_id == stored.event_id
     counts = _counters(database_url, account.id)
     assert (counts["events_stored"], counts["events_duplicate"]) == (2, 1)
+
+
+def test_a_metric_created_by_a_refused_bulk_entry_is_not_used_by_the_next_entry(database_url, account):
+    """The refused entry's savepoint undoes the metric it created; the next entry creates it again."""
+    from footfall.domain.operations import BulkEntry, BulkEventsOp
+
+    def entry(patch: ProfilePatch, unique_id: str) -> BulkEntry:
+        return BulkEntry(patch, [Event(metric="Made In Bulk", time=1_700_000_000, unique_id=unique_id)],
+                         f"/data/{unique_id}", [f"/data/{unique_id}/event"])
+
+    (result,) = _commit(database_url, [BulkEventsOp(account.id, [
+        entry(ProfilePatch(profile_id="01NOSUCHPROFILE0000000000"), "refused"),
+        entry(ProfilePatch(identifiers={"email": "bulk-metric@example.com"}), "stored"),
+    ])])
+    assert (result.completed, result.failed) == (1, 1)
+    joined = _rows(database_url, "SELECT m.name FROM events e LEFT JOIN metrics m ON m.account_id = e.account_id "
+                   "AND m.id = e.metric_id WHERE e.account_id = ?", (account.id,))
+    assert joined == [("Made In Bulk",)]

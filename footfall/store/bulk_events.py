@@ -57,6 +57,7 @@ def _apply_entry(conn: Conn, account_id: str, entry: BulkEntry, limits: Limits, 
         raise  # the batch's savepoint for the whole operation undoes every entry
     except (*_ENTRY_REFUSALS, InvalidInput) as exc:
         conn.execute("ROLLBACK TO SAVEPOINT bulk_entry")
+        conn.forget()  # a metric this entry created is undone: its cached id must not be used
         conn.execute("RELEASE SAVEPOINT bulk_entry")
         tally.counts.clear()
         tally.counts.update(saved)

@@ -36,8 +36,14 @@ class Conn:
         # Facts read inside this connection's transactions (metric ids by (account, name)); a rollback
         # may undo the rows they describe, so every rollback forgets them (forget()).
         self.cache: dict[Any, Any] = {}
+        # Facts read for the batch being applied (writes.prefetch_owners), true only until its end
+        # (store/batch.py clears it then), and dropped on every rollback like `cache`.
+        self.batch_cache: dict[Any, Any] = {}
         self._pipeline: Any = None  # psycopg's Pipeline while in pipeline mode (pipeline())
+        self._write_cursor: Any = None  # for run() and executemany(): created on first use
         self._deferred: list[Callable[[], None]] | None = None
+        self._held: list[tuple[str, Sequence[Any]]] | None = None  # hold()'s writes, inside holding()
+        self._joined: dict[tuple[str, ...], str] = {}  # held statements' texts -> the one that runs them
 
     # -- SQL -------------------------------------------------------------
     def sql(self, text: str) -> str:
@@ -49,13 +55,29 @@ class Conn:
         return cached
 
     def execute(self, text: str, params: Sequence[Any] = ()) -> Any:
+        if self._held:
+            self._send_held()
         cur = self.raw.cursor()
         cur.execute(self.sql(text), params)
         return cur
 
+    def run(self, text: str, params: Sequence[Any] = ()) -> None:
+        """execute() for a statement whose result is never looked at (a write). They all share one
+        cursor, so psycopg makes no cursor per statement. Safe because nothing reads that cursor: a
+        result that arrives late (pipeline mode) lands there, never on a read's cursor (execute())."""
+        if self._held:
+            self._send_held()
+        self._writes().execute(self.sql(text), params)
+
     def executemany(self, text: str, rows: Iterable[Sequence[Any]]) -> None:
-        cur = self.raw.cursor()
-        cur.executemany(self.sql(text), list(rows))
+        if self._held:
+            self._send_held()
+        self._writes().executemany(self.sql(text), list(rows))
+
+    def _writes(self) -> Any:
+        if self._write_cursor is None:
+            self._write_cursor = self.raw.cursor()
+        return self._write_cursor
 
     def rowcount(self, cur: Any) -> int:
         """Rows changed by the statement run on `cur`. In pipeline mode its result may not be in yet:
@@ -69,6 +91,45 @@ class Conn:
 
     def all(self, text: str, params: Sequence[Any] = ()) -> list[tuple]:
         return self.execute(text, params).fetchall()
+
+    # -- writes sent together ----------------------------------------------
+    @contextlib.contextmanager
+    def holding(self) -> Iterator[None]:
+        """PostgreSQL: the writes given to hold() inside the block wait, and go as one statement
+        (`WITH h0 AS (first), ... last`) at its end or just before any other statement is sent: one
+        statement's cost (psycopg's, mostly) instead of one each. If the block raises they are not
+        sent (the caller rolls back what the block did). Only this class's methods send them first:
+        inside the block, send nothing through conn.raw. SQLite has no such cost: nothing changes."""
+        if self.dialect != "postgresql" or self._held is not None:
+            yield
+            return
+        self._held = []
+        try:
+            yield
+            self._send_held()
+        finally:
+            self._held = None
+
+    def hold(self, text: str, params: Sequence[Any]) -> None:
+        """run(), or inside holding() later, in one statement with the other held writes. For writes
+        that neither read nor change the rows another held write changes: one statement does not see
+        its own changes. Outside holding() (and on SQLite) the write runs at once."""
+        if self._held is None:
+            self.run(text, params)
+        else:
+            self._held.append((text, params))
+
+    def _send_held(self) -> None:
+        held, self._held = self._held or [], []
+        if len(held) > 1:
+            texts = tuple(text for text, _ in held)
+            joined = self._joined.get(texts)
+            if joined is None:
+                parts = ", ".join(f"h{i} AS ({text})" for i, text in enumerate(texts[:-1]))
+                joined = self._joined[texts] = f"WITH {parts} {texts[-1]}"
+            held = [(joined, [value for _, params in held for value in params])]
+        for text, params in held:
+            self._writes().execute(self.sql(text), params)
 
     # -- pipeline mode ---------------------------------------------------
     @contextlib.contextmanager
@@ -114,9 +175,10 @@ class Conn:
     def forget(self) -> None:
         """Drop cached facts: a rollback (to a savepoint, too) may have undone their rows."""
         self.cache.clear()
+        self.batch_cache.clear()
 
     def rollback(self) -> None:
-        self.cache.clear()
+        self.forget()
         try:
             if self.dialect == "postgresql":
                 self.raw.rollback()
@@ -135,21 +197,17 @@ class Conn:
         return self._is_unavailable(exc)
 
     # -- JSON columns ----------------------------------------------------
-    def to_json(self, value: Any) -> Any:
-        if self.dialect == "postgresql":
-            from psycopg.types.json import Jsonb
-
-            return Jsonb(value, dumps=_dumps_text)
+    def to_json(self, value: Any) -> str:
+        """A JSON column's value, as text. PostgreSQL is sent it as a parameter of unknown type (psycopg's
+        default for str), which it reads as the column's jsonb: the same value as psycopg's Jsonb
+        wrapper gives, without a wrapper and a dumper per value (they cost more than the encoding).
+        So it is for a column's value (INSERT VALUES, UPDATE SET), not an expression of its own."""
         return _json_encode(value).decode()
 
     def from_json(self, value: Any) -> Any:
         if value is None or not isinstance(value, (str, bytes)):
             return value
         return _json_decode(value)
-
-
-def _dumps_text(value: Any) -> str:
-    return _json_encode(value).decode()
 
 
 def connect(url: str | DatabaseURL, *, synchronous: str = "FULL", application_name: str = "footfall") -> Conn:

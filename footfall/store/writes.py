@@ -7,7 +7,8 @@ Rules come from footfall.domain; this module only reads and writes rows.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Callable
+from functools import lru_cache
+from typing import Any, Callable, Sequence
 
 from footfall import clock, ids
 from footfall.domain import identity
@@ -18,11 +19,22 @@ from footfall.domain.models import PROFILE_ATTRIBUTES, SINGLE_VALUED, Event, Pro
 from footfall.domain.profiles import Record, apply_patch, empty_record, merge_records
 from footfall.store.db import Conn
 
+Key = identity.Key  # (kind, value) of an identifier
+Row = dict[str, Any]  # a profile row by column (_PROFILE_COLUMNS), its JSON columns decoded
+
 # Columns of a profile row that ingest reads and writes, in this order.
 _IDENT_COLUMNS = ("email", "phone_number", "external_id", "anonymous_id", "exchange_id")
 _RECORD_COLUMNS = (*PROFILE_ATTRIBUTES, "location", "properties", "consent")
 _PROFILE_COLUMNS = ("id", *_IDENT_COLUMNS, *_RECORD_COLUMNS, "created")
+_JSON_COLUMNS = frozenset({"location", "properties", "consent"})
 _P_COLUMNS = ", ".join(f"p.{c}" for c in _PROFILE_COLUMNS)
+# Statements run for most operations, written out once rather than per call.
+_INSERT_IDENTIFIER = "INSERT INTO profile_identifiers (account_id, kind, value, profile_id) VALUES (?, ?, ?, ?)"
+_INSERT_PROFILE = (f"INSERT INTO profiles (account_id, {', '.join(_PROFILE_COLUMNS)}, updated) "
+                   f"VALUES ({', '.join('?' for _ in range(len(_PROFILE_COLUMNS) + 2))})")
+_UPDATED_COLUMNS = (*_IDENT_COLUMNS, *_RECORD_COLUMNS)
+_UPDATE_PROFILE = (f"UPDATE profiles SET {', '.join(f'{c} = ?' for c in _UPDATED_COLUMNS)}, updated = ? "
+                   "WHERE account_id = ? AND id = ?")
 
 
 class Tally:
@@ -51,10 +63,12 @@ def apply_track(conn: Conn, op: TrackOp, limits: Limits, tally: Tally) -> WriteR
     In pipeline mode the event's outcome (stored or duplicate) is filled in at the batch's end."""
     now = clock.now()
     metric_id = metric_for(conn, op.account_id, op.event.metric, limits, now) if op.event else None
-    result = upsert_profile(conn, op.account_id, op.profile, now, tally)
-    if op.event is not None and metric_id is not None:
-        outcome = insert_event(conn, op.account_id, metric_id, result.profile_id, op.event, now)
-        conn.defer(lambda: _record_event(result, outcome(), op.account_id, op.event, tally))
+    with conn.holding():  # a new profile's rows and its event: one statement on PostgreSQL
+        result = upsert_profile(conn, op.account_id, op.profile, now, tally)
+        if op.event is not None and metric_id is not None:
+            outcome = insert_event(conn, op.account_id, metric_id, result.profile_id, op.event, now,
+                                   new_profile=result.profile_created)
+            conn.defer(lambda: _record_event(result, outcome(), op.account_id, op.event, tally))
     return result
 
 
@@ -108,13 +122,20 @@ _INSERT_OR_READ_EVENT = (f"WITH inserted AS ({_INSERT_EVENT} RETURNING id) SELEC
 
 
 def insert_event(conn: Conn, account_id: str, metric_id: str, profile_id: str, event: Event,
-                 now: float) -> Callable[[], tuple[str, bool]]:
+                 now: float, *, new_profile: bool = False) -> Callable[[], tuple[str, bool]]:
     """Insert unless the dedup key is taken (first processed wins). Returns a call that gives
-    (id, duplicate): in pipeline mode the result is not waited for here."""
+    (id, duplicate): in pipeline mode the result is not waited for here.
+
+    new_profile: the profile was created in this operation and this is its first event, so no key
+    can be taken (the key includes the profile's new id): the insert's result need not be read, and
+    it can go with the profile's own inserts (Conn.hold)."""
     event_id = ids.new_ulid()
     key = dedup_key(event.unique_id, event.time)
     values = (account_id, event_id, metric_id, profile_id, event.time, event.value, event.value_currency,
               event.unique_id, key, conn.to_json(event.properties), now)
+    if new_profile:
+        conn.hold(_INSERT_EVENT, values)
+        return lambda: (event_id, False)
     where = (account_id, profile_id, metric_id, key)
     if conn.pipelined:
         return _insert_event_pipelined(conn, event_id, values, where)
@@ -139,6 +160,88 @@ def _insert_event_pipelined(conn: Conn, event_id: str, values: tuple, where: tup
     return outcome
 
 
+# -- owners read ahead for a batch ----------------------------------------------------------------
+
+_PREFETCH_CHUNK = 200  # identifiers per query
+_ABSENT = object()
+
+
+def prefetch_owners(conn: Conn, ops: Sequence[Any]) -> int:
+    """Read who owns the identifiers of the batch's leading track operations, and those profiles'
+    rows, in one query per account and 200 identifiers instead of one per operation (on PostgreSQL
+    each of those is a round trip, which also waits for every statement sent before it). Returns
+    how many ops were read for: past them, the caller drops what is left (conn.batch_cache).
+
+    An answer is used only while no earlier operation of the batch can have changed it: each upsert
+    drops the identifiers it was given and every profile it read or wrote (the only rows and
+    identifiers it changes, merges and replacements included), so an operation that shares any of
+    them with an earlier one reads the database as before. Other kinds of operation write in other
+    ways, so reading ahead stops at the first of them."""
+    wanted: dict[str, dict[Key, None]] = {}  # account -> its identifiers, without repeats
+    covered = 0
+    for op in ops:
+        if type(op) is not TrackOp:
+            break
+        covered += 1
+        wanted.setdefault(op.account_id, {}).update(dict.fromkeys(identity.ordered(op.profile.identifiers)))
+    for account_id, keys in wanted.items():
+        listed = list(keys)
+        for start in range(0, len(listed), _PREFETCH_CHUNK):
+            _prefetch_chunk(conn, account_id, listed[start:start + _PREFETCH_CHUNK])
+    return covered
+
+
+def _prefetch_chunk(conn: Conn, account_id: str, keys: list[Key]) -> None:
+    cache = conn.batch_cache
+    for kind, value in keys:
+        cache[("owner", account_id, kind, value)] = None  # nobody, unless the query finds an owner
+    params: list[Any] = []
+    for kind, value in keys:
+        params += [kind, value]
+    for kind, value, *values in conn.all(_prefetch_sql(len(keys)), [*params, account_id]):
+        cache[("owner", account_id, kind, value)] = values[0]
+        if ("profile", account_id, values[0]) not in cache:
+            cache[("profile", account_id, values[0])] = _profile_row(conn, values)
+
+
+@lru_cache(maxsize=None)
+def _prefetch_sql(n_keys: int) -> str:
+    # The identifiers drive the join (SQLite keeps the left table of a CROSS JOIN outermost), so each
+    # is one primary-key lookup, as in _owners_sql, however many identifiers the account has.
+    listed = ", ".join("(?, ?)" for _ in range(n_keys))
+    return (f"WITH k (kind, value) AS (VALUES {listed}) SELECT i.kind, i.value, {_P_COLUMNS}"
+            " FROM k CROSS JOIN profile_identifiers i JOIN profiles p ON p.account_id = i.account_id"
+            " AND p.id = i.profile_id WHERE i.account_id = ? AND i.kind = k.kind AND i.value = k.value")
+
+
+def _prefetched(conn: Conn, account_id: str, keys: list[Key]) -> tuple[dict[Key, str], dict[str, Row]] | None:
+    """_owners' answer from what prefetch_owners read, or None if any part of it is not there."""
+    cache = conn.batch_cache
+    if not cache:
+        return None
+    owners, rows = {}, {}
+    for kind, value in keys:
+        owner = cache.get(("owner", account_id, kind, value), _ABSENT)
+        if owner is _ABSENT:
+            return None
+        if owner is not None:
+            row = cache.get(("profile", account_id, owner))
+            if row is None:
+                return None
+            owners[(kind, value)] = owner
+            rows[owner] = row
+    return owners, rows
+
+
+def _drop_prefetched(conn: Conn, account_id: str, keys: list[Key], profile_ids: list[str]) -> None:
+    cache = conn.batch_cache
+    if cache:
+        for kind, value in keys:
+            cache.pop(("owner", account_id, kind, value), None)
+        for profile_id in profile_ids:
+            cache.pop(("profile", account_id, profile_id), None)
+
+
 # -- profiles -------------------------------------------------------------------------------------
 
 def upsert_profile(
@@ -147,6 +250,15 @@ def upsert_profile(
     """Resolve who the patch is about, merge anonymous profiles it ties in, apply it."""
     keys = identity.ordered(patch.identifiers)
     owners, rows = _owners(conn, account_id, keys)
+    result = _upsert(conn, account_id, patch, owners, rows, now, tally, strict)
+    # What the upsert may have changed: the owners of these identifiers, these profiles' rows and
+    # identifiers (merges move them, replacements delete them). rows also has an explicit profile.
+    _drop_prefetched(conn, account_id, keys, [*rows, result.profile_id])
+    return result
+
+
+def _upsert(conn: Conn, account_id: str, patch: ProfilePatch, owners: dict[Key, str], rows: dict[str, Row],
+            now: float, tally: Tally, strict: bool) -> WriteResult:
     explicit = _current_id(conn, account_id, patch.profile_id) if patch.profile_id else None
     if explicit and explicit not in rows:
         rows.update(_load_profiles(conn, account_id, {explicit}))
@@ -168,8 +280,8 @@ def upsert_profile(
     for kind, value in res.add:
         _add_identifier(conn, account_id, row, kind, value)
     for kind, old, new in res.replace:
-        conn.execute("DELETE FROM profile_identifiers WHERE account_id = ? AND kind = ? AND value = ?",
-                     (account_id, kind, old))
+        conn.run("DELETE FROM profile_identifiers WHERE account_id = ? AND kind = ? AND value = ?",
+                 (account_id, kind, old))
         row[kind] = None
         _add_identifier(conn, account_id, row, kind, new)
     record = apply_patch({k: row[k] for k in _RECORD_COLUMNS}, patch)
@@ -182,20 +294,20 @@ def upsert_profile(
 def merge_into(conn: Conn, account_id: str, target: dict[str, Any], source: dict[str, Any], now: float) -> None:
     """Fold the anonymous profile `source` into `target`: identifiers, events, properties."""
     src, dst = source["id"], target["id"]
-    conn.execute("UPDATE profile_identifiers SET profile_id = ? WHERE account_id = ? AND profile_id = ?",
-                 (dst, account_id, src))
+    conn.run("UPDATE profile_identifiers SET profile_id = ? WHERE account_id = ? AND profile_id = ?",
+             (dst, account_id, src))
     # Events keep their dedup keys; where the target already has the same key, the target's wins.
-    conn.execute(
+    conn.run(
         "UPDATE events SET profile_id = ? WHERE account_id = ? AND profile_id = ? AND NOT EXISTS ("
         " SELECT 1 FROM events t WHERE t.account_id = events.account_id AND t.profile_id = ?"
         " AND t.metric_id = events.metric_id AND t.dedup_key = events.dedup_key)",
         (dst, account_id, src, dst),
     )
-    conn.execute("DELETE FROM events WHERE account_id = ? AND profile_id = ?", (account_id, src))
-    conn.execute("DELETE FROM profiles WHERE account_id = ? AND id = ?", (account_id, src))
-    conn.execute("UPDATE profile_merges SET new_id = ? WHERE account_id = ? AND new_id = ?", (dst, account_id, src))
-    conn.execute("INSERT INTO profile_merges (account_id, old_id, new_id, merged) VALUES (?, ?, ?, ?)",
-                 (account_id, src, dst, now))
+    conn.run("DELETE FROM events WHERE account_id = ? AND profile_id = ?", (account_id, src))
+    conn.run("DELETE FROM profiles WHERE account_id = ? AND id = ?", (account_id, src))
+    conn.run("UPDATE profile_merges SET new_id = ? WHERE account_id = ? AND new_id = ?", (dst, account_id, src))
+    conn.run("INSERT INTO profile_merges (account_id, old_id, new_id, merged) VALUES (?, ?, ?, ?)",
+             (account_id, src, dst, now))
     merged: Record = merge_records({k: target[k] for k in _RECORD_COLUMNS}, {k: source[k] for k in _RECORD_COLUMNS})
     target.update(merged)
     for kind in ("anonymous_id", "exchange_id"):
@@ -203,27 +315,30 @@ def merge_into(conn: Conn, account_id: str, target: dict[str, Any], source: dict
             target[kind] = source.get(kind)
 
 
-def _owners(
-    conn: Conn, account_id: str, keys: list[tuple[str, str]]
-) -> tuple[dict[tuple[str, str], str], dict[str, dict[str, Any]]]:
-    """Who owns each identifier, and those profiles' rows: one query."""
+def _owners(conn: Conn, account_id: str, keys: list[Key]) -> tuple[dict[Key, str], dict[str, Row]]:
+    """Who owns each identifier, and those profiles' rows: one query, or none if read ahead."""
     if not keys:
         return {}, {}
-    where = " OR ".join("(i.kind = ? AND i.value = ?)" for _ in keys)
+    prefetched = _prefetched(conn, account_id, keys)
+    if prefetched is not None:
+        return prefetched
     params: list[Any] = [account_id]
     for kind, value in keys:
         params += [kind, value]
-    found = conn.all(
-        f"SELECT i.kind, i.value, {_P_COLUMNS} FROM profile_identifiers i JOIN profiles p"
-        f" ON p.account_id = i.account_id AND p.id = i.profile_id WHERE i.account_id = ? AND ({where})",
-        params,
-    )
+    found = conn.all(_owners_sql(len(keys)), params)
     owners, rows = {}, {}
     for kind, value, *values in found:
         owners[(kind, value)] = values[0]
         if values[0] not in rows:
             rows[values[0]] = _profile_row(conn, values)
     return owners, rows
+
+
+@lru_cache(maxsize=None)  # one per number of identifiers: at most one of each kind
+def _owners_sql(n_keys: int) -> str:
+    where = " OR ".join("(i.kind = ? AND i.value = ?)" for _ in range(n_keys))
+    return (f"SELECT i.kind, i.value, {_P_COLUMNS} FROM profile_identifiers i JOIN profiles p"
+            f" ON p.account_id = i.account_id AND p.id = i.profile_id WHERE i.account_id = ? AND ({where})")
 
 
 def _current_id(conn: Conn, account_id: str, profile_id: str) -> str:
@@ -245,7 +360,7 @@ def _load_profiles(conn: Conn, account_id: str, profile_ids: set[str]) -> dict[s
 
 def _profile_row(conn: Conn, values: Any) -> dict[str, Any]:
     row = dict(zip(_PROFILE_COLUMNS, values))
-    for part in ("location", "properties", "consent"):
+    for part in _JSON_COLUMNS:
         row[part] = conn.from_json(row[part]) or {}
     return row
 
@@ -254,34 +369,24 @@ def _create_profile(conn: Conn, account_id: str, patch: ProfilePatch, add: list[
     profile_id = ids.new_ulid()
     row: dict[str, Any] = {"id": profile_id, **{k: None for k in _IDENT_COLUMNS}}
     row.update(apply_patch(empty_record(), patch))
-    conn.executemany("INSERT INTO profile_identifiers (account_id, kind, value, profile_id) VALUES (?, ?, ?, ?)",
-                     [(account_id, kind, value, profile_id) for kind, value in add])
+    # A new profile's rows are independent of each other (distinct identifiers), so they may be held.
     for kind, value in add:
+        conn.hold(_INSERT_IDENTIFIER, (account_id, kind, value, profile_id))
         if row.get(kind) is None:
             row[kind] = value
-    columns = ("account_id", *_PROFILE_COLUMNS, "updated")
-    conn.execute(
-        f"INSERT INTO profiles ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})",
-        [account_id, *_row_values(conn, row, _PROFILE_COLUMNS[:-1]), now, now],
-    )
+    conn.hold(_INSERT_PROFILE, [account_id, *_row_values(conn, row, _PROFILE_COLUMNS[:-1]), now, now])
     return profile_id
 
 
 def _add_identifier(conn: Conn, account_id: str, row: dict[str, Any], kind: str, value: str) -> None:
-    conn.execute("INSERT INTO profile_identifiers (account_id, kind, value, profile_id) VALUES (?, ?, ?, ?)",
-                 (account_id, kind, value, row["id"]))
+    conn.run(_INSERT_IDENTIFIER, (account_id, kind, value, row["id"]))
     if row.get(kind) is None:
         row[kind] = value
 
 
 def _update_profile(conn: Conn, account_id: str, row: dict[str, Any], now: float) -> None:
-    columns = (*_IDENT_COLUMNS, *_RECORD_COLUMNS)
-    assignments = ", ".join(f"{c} = ?" for c in columns)
-    conn.execute(
-        f"UPDATE profiles SET {assignments}, updated = ? WHERE account_id = ? AND id = ?",
-        [*_row_values(conn, row, columns), now, account_id, row["id"]],
-    )
+    conn.run(_UPDATE_PROFILE, [*_row_values(conn, row, _UPDATED_COLUMNS), now, account_id, row["id"]])
 
 
 def _row_values(conn: Conn, row: dict[str, Any], columns: tuple[str, ...]) -> list[Any]:
-    return [conn.to_json(row[c]) if c in ("location", "properties", "consent") else row[c] for c in columns]
+    return [conn.to_json(row[c]) if c in _JSON_COLUMNS else row[c] for c in columns]
