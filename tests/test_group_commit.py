@@ -378,3 +378,48 @@ def test_a_metric_created_by_a_refused_bulk_entry_is_not_used_by_the_next_entry(
     joined = _rows(database_url, "SELECT m.name FROM events e LEFT JOIN metrics m ON m.account_id = e.account_id "
                    "AND m.id = e.metric_id WHERE e.account_id = ?", (account.id,))
     assert joined == [("Made In Bulk",)]
+
+
+def _set_properties(account_id: str, email: str, **properties) -> TrackOp:
+    return TrackOp(account_id, ProfilePatch(identifiers={"email": email}, properties=properties))
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)  # SQLite has one writer at a time
+@pytest.mark.parametrize("read_ahead", [True, False])
+def test_two_writers_changing_one_profile_do_not_lose_either_change(database_url, account, read_ahead):
+    """Two workers' writers (PostgreSQL commits them concurrently) change the same profile: the
+    second waits for the first's commit and builds on what it wrote, whether its batch read the
+    owner ahead (a batch of track ops) or at the op (an op after another kind)."""
+    import threading
+    import time
+
+    from footfall.domain.groups import SaveList
+
+    _commit(database_url, [_set_properties(account.id, "both@example.com", first=0, second=0)])
+    first, second = db.connect(database_url), db.connect(database_url)
+    try:
+        first.begin()
+        batch.apply_batch(first, [_set_properties(account.id, "both@example.com", first=1)], Limits())
+        ops = [_set_properties(account.id, "both@example.com", second=2)]
+        if not read_ahead:  # another kind of op first: reading ahead stops there
+            ops.insert(0, SaveList(account_id=account.id, list_id=None, name=f"l-{uuid.uuid4().hex[:6]}"))
+        done = threading.Event()
+
+        def other_worker() -> None:
+            second.begin()
+            batch.apply_batch(second, ops, Limits())
+            second.commit()
+            done.set()
+
+        worker = threading.Thread(target=other_worker)
+        worker.start()
+        time.sleep(0.3)
+        assert not done.is_set(), "the second writer did not wait for the first's lock"
+        first.commit()
+        worker.join(10)
+        assert done.is_set()
+    finally:
+        first.close()
+        second.close()
+    [(properties,)] = _rows(database_url, "SELECT properties FROM profiles WHERE account_id = ?", (account.id,))
+    assert (json.loads(properties) if isinstance(properties, str) else properties) == {"first": 1, "second": 2}

@@ -89,8 +89,9 @@ def _apply_one(conn: Conn, op: Any, limits: Limits, tally: Tally) -> Any:
             if conn.is_unavailable(exc):
                 raise
             _undo(conn, tally, saved)
-            # Another worker may have claimed the same identifier a moment ago: try again, it is visible now.
-            if _is_integrity_error(exc) and attempt < 2:
+            # Another worker may have claimed the same identifier a moment ago, or locked the same
+            # profiles in another order (PostgreSQL broke the deadlock): try again.
+            if (_is_integrity_error(exc) or _is_deadlock(exc)) and attempt < 2:
                 continue
             if _is_db_class(exc, "DataError"):  # a value the database cannot hold: the caller's to fix
                 return InvalidInput(f"the database cannot store a value of this payload ({str(exc).splitlines()[0]})")
@@ -106,6 +107,10 @@ def _undo(conn: Conn, tally: Tally, saved: Any) -> None:
     conn.forget()
     conn.execute("RELEASE SAVEPOINT op")
     tally.counts = saved
+
+
+def _is_deadlock(exc: BaseException) -> bool:
+    return getattr(exc, "sqlstate", None) in ("40P01", "40001")  # deadlock / serialization failure
 
 
 def _is_integrity_error(exc: BaseException) -> bool:
