@@ -11,7 +11,6 @@ still becomes the usual 500.
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Awaitable, Callable, Mapping, Protocol
 from urllib.parse import parse_qsl
@@ -101,13 +100,11 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 @dataclass(frozen=True)
 class FastRoute:
-    """`methods` on `path` (and on path + '/'), answered by `handler` (RawRequest -> Reply) or by a
-    Starlette `endpoint` (Request -> Response, its exceptions rendered by the app's exception
-    handlers as Starlette would). cors adds the open-CORS headers of a simple response."""
+    """`methods` on `path` (and on path + '/'), answered by `handler`. cors adds the open-CORS headers
+    of a simple response."""
 
     path: str
-    handler: Handler | None = None
-    endpoint: Endpoint | None = None
+    handler: Handler
     methods: tuple[str, ...] = ("GET", "POST")
     cors: bool = True
 
@@ -127,13 +124,7 @@ class FastPath:
         route = self._routes.get((scope.get("method", ""), scope.get("path", ""))) if scope["type"] == "http" else None
         if route is None:
             await self.app(scope, receive, send)
-        elif route.handler is not None:
-            await self._reply(route, scope, receive, send)
-        else:
-            await self._endpoint(route, scope, receive, send)
-
-    async def _reply(self, route: FastRoute, scope: Scope, receive: Callable, send: Callable) -> None:
-        assert route.handler is not None
+            return
         request = RawRequest(scope, receive)
         try:
             reply = await route.handler(request)
@@ -146,22 +137,6 @@ class FastPath:
             headers += _cors_headers(request.headers.get("origin"))
         await send({"type": "http.response.start", "status": reply.status, "headers": headers})
         await send({"type": "http.response.body", "body": reply.body})
-
-    async def _endpoint(self, route: FastRoute, scope: Scope, receive: Callable, send: Callable) -> None:
-        assert route.endpoint is not None
-        request = Request(scope, receive)
-        try:
-            response = await route.endpoint(request)
-        except Exception as exc:  # as Starlette's ExceptionMiddleware: the app's handler for the class
-            handler = _handler_for(scope["app"], exc)
-            if handler is None:
-                raise  # ServerErrorMiddleware (outside this one) answers 500
-            response = handler(request, exc)
-            if inspect.isawaitable(response):
-                response = await response
-        if route.cors:
-            response.raw_headers += _cors_headers(request.headers.get("origin"))
-        await response(scope, receive, send)
 
 
 def starlette_endpoint(handler: Handler) -> Endpoint:
@@ -187,16 +162,6 @@ def response_of(reply: Reply) -> Response:
     if reply.content_type is not None:
         response.raw_headers.append((b"content-type", reply.content_type))
     return response
-
-
-def _handler_for(app: Any, exc: Exception) -> Callable | None:
-    handlers = app.exception_handlers
-    for cls in type(exc).__mro__:
-        if cls is Exception:
-            return None
-        if cls in handlers:
-            return handlers[cls]
-    return None
 
 
 def raw_headers(headers: Mapping[str, str]) -> Headers:
