@@ -13,7 +13,7 @@ def test_client_event_202_empty_and_stored(client, account, stored):
     body = event_body("Viewed Product", {"email": "c@example.com", "anonymous_id": "anon-1"}, {"sku": "A1"},
                       value=3, unique_id="view-1")
     r = post(client, account, "/client/events", body)
-    assert r.status_code == 202 and r.content == b""
+    assert r.status_code == 202 and r.content == b"" and "content-type" not in r.headers
     [event] = stored.events()
     assert event["metric"] == "Viewed Product" and event["properties"] == {"sku": "A1"}
     assert event["value"] == 3 and event["unique_id"] == "view-1"

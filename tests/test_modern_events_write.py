@@ -13,7 +13,7 @@ def test_create_event_stores_event_and_profile(client, account, stored):
                       {"items": ["boots"], "$event_id": "not-a-unique-id"},
                       time="2024-05-01T12:00:00.750Z", value=99.5, value_currency="usd", unique_id="order-1")
     r = client.post("/api/events", json=body, headers=server_headers(account.private_key))
-    assert r.status_code == 202 and r.content == b""
+    assert r.status_code == 202 and r.content == b"" and "content-type" not in r.headers
     [event] = stored.events()
     assert event["metric"] == "Placed Order"
     assert event["timestamp"] == 1714564800  # truncated to the second
@@ -99,6 +99,20 @@ def test_revision_header_required_and_well_formed(client, account):
     assert r.status_code == 400 and error(r)["source"]["parameter"] == "revision"
     r = client.post("/api/events", json=body, headers={**headers, "revision": "July 2024"})
     assert r.status_code == 400 and error(r)["source"]["parameter"] == "revision"
+
+
+def test_a_repeated_header_counts_by_its_first_value(client, account, stored):
+    """As Starlette reads headers, on the fast path too (POST /api/events and /client/events)."""
+    body = event_body("X", {"email": "a@example.com"})
+    auth = ("Authorization", f"Klaviyo-API-Key {account.private_key}")
+    r = client.post("/api/events", json=body, headers=[auth, ("revision", "2026-07-15"), ("revision", "July")])
+    assert r.status_code == 202
+    r = client.post("/api/events", json=body, headers=[auth, ("revision", "July"), ("revision", "2026-07-15")])
+    assert r.status_code == 400 and error(r)["source"]["parameter"] == "revision"
+    r = client.post("/client/events", params={"company_id": account.public_key}, json=body,
+                    headers=[("revision", "July"), ("revision", "2026-07-15")])
+    assert r.status_code == 400 and error(r)["source"]["parameter"] == "revision"
+    assert len(stored.events()) == 1
 
 
 def test_auth_missing_wrong_and_read_only(client, account, read_only_key, stored):

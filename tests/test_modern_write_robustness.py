@@ -6,12 +6,17 @@ Also the service limits: an oversized body (413) and a full ingest queue (503 wi
 from __future__ import annotations
 
 import copy
+import json
+import logging
+import socket
+import time
 from typing import Any, Iterator
 
 import httpx
 import pytest
 
 from footfall.domain.limits import Limits
+from footfall.wire.jsonapi import MEDIA_TYPE
 from tests.modern import (
     bulk_entry, bulk_event, bulk_job_body, client_headers, error, event_body, profile_data, server_headers,
 )
@@ -115,6 +120,31 @@ def test_oversized_body_413_and_full_queue_503(tight_server, database_url):
                            ("/api/profiles", profile_data(email="q@example.com"))):
             r = c.post(path, json=body, headers=server_headers(acct.private_key))
             assert r.status_code == 503 and r.headers["retry-after"] == "3", r.text
+        browser = {**client_headers(), "Origin": "https://shop.example"}
         r = c.post("/client/events", params={"company_id": acct.public_key},
-                   json=event_body("Q", {"email": "q@example.com"}), headers=client_headers())
+                   json=event_body("Q", {"email": "q@example.com"}), headers=browser)
         assert r.status_code == 503 and r.headers["retry-after"] == "3"
+        assert r.headers["access-control-allow-origin"] == "*" and r.headers["content-type"] == MEDIA_TYPE
+        r = c.post("/client/events", params={"company_id": acct.public_key}, json=big, headers=browser)
+        assert r.status_code == 413 and error(r)["code"] == "payload_too_large"
+        assert r.headers["access-control-allow-origin"] == "*" and "retry-after" not in r.headers
+
+
+@pytest.mark.parametrize("path", ["/client/events", "/api/events", "/api/track"])
+def test_client_gone_mid_body_is_not_an_error(server, client, account, stored, caplog, path):
+    """A client that disconnects before its body arrived gets no answer (there is nobody to answer),
+    nothing is stored and nothing is logged as an error; the server goes on serving."""
+    body = json.dumps(event_body("Gone", {"email": "gone@example.com"})).encode()
+    head = (f"POST {path}?company_id={account.public_key} HTTP/1.1\r\nHost: x\r\nrevision: 2026-07-15\r\n"
+            f"Authorization: Klaviyo-API-Key {account.private_key}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode()
+    with caplog.at_level(logging.WARNING):
+        with socket.create_connection(("127.0.0.1", server.port)) as sock:
+            sock.sendall(head + body[:10])
+            time.sleep(0.2)  # the handler is reading the body when the client goes
+        time.sleep(0.2)
+        r = client.post("/client/events", params={"company_id": account.public_key},
+                        json=event_body("Next", {"email": "next@example.com"}), headers=client_headers())
+    assert r.status_code == 202
+    assert [e["metric"] for e in stored.events()] == ["Next"]
+    assert not [rec for rec in caplog.records if rec.levelno >= logging.ERROR], caplog.text

@@ -109,6 +109,29 @@ def test_accounts_are_limited_separately(limited, sqlite_url):
     assert call(limited.url, b).status_code == 404
 
 
+def test_fast_path_ingest_routes_are_limited(limited, sqlite_url):
+    """POST /client/events and /api/events are answered ahead of Starlette's router, and limited the
+    same way: headers on answers and on errors (which count too), then 429 (with CORS on /client)."""
+    account = fresh_account(sqlite_url)
+    good = {"data": {"type": "event", "attributes": {
+        "properties": {}, "metric": {"data": {"type": "metric", "attributes": {"name": "Limited"}}},
+        "profile": {"data": {"type": "profile", "attributes": {"email": "rl@example.com"}}}}}}
+    client = {"params": {"company_id": account.public_key},
+              "headers": {"revision": "2026-07-15", "Origin": "https://shop.example"}}
+    server = {"headers": {"revision": "2026-07-15", "Authorization": f"Klaviyo-API-Key {account.private_key}"}}
+    start_of_window(2)
+    for path, how in (("/client/events", client), ("/api/events", server)):
+        first = httpx.post(f"{limited.url}{path}", json=good, timeout=10, **how)
+        assert first.status_code == 202 and first.headers["ratelimit-limit"] == "3", first.text
+        assert first.headers["ratelimit-remaining"] == "2" and first.headers["ratelimit-reset"] in ("1", "2")
+        second = httpx.post(f"{limited.url}{path}", content=b"{bad", timeout=10, **how)
+        assert second.status_code == 400 and second.headers["ratelimit-remaining"] == "1"
+        third = httpx.post(f"{limited.url}{path}", json=good, timeout=10, **how)
+        assert_throttled(third)
+        if path.startswith("/client"):
+            assert third.headers["access-control-allow-origin"] == "*" and second.headers["vary"] == "Origin"
+
+
 def test_legacy_track_is_not_limited(limited, sqlite_url):
     account = fresh_account(sqlite_url)
     payload = {"token": account.public_key, "event": "Viewed", "customer_properties": {"$email": "x@example.com"}}

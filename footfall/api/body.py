@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from starlette.requests import Request
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from footfall.api.fastpath import Incoming
 
 
 class TooLarge(Exception):
@@ -11,7 +14,9 @@ class TooLarge(Exception):
         self.limit = limit
 
 
-async def read_limited(request: Request, limit: int) -> bytes:
+async def read_limited(request: Incoming, limit: int) -> bytes:
+    """The whole body (of a Starlette Request or a RawRequest), refusing (TooLarge) as soon as it is
+    declared or seen to exceed `limit`."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise TooLarge(limit)
@@ -22,4 +27,4 @@ async def read_limited(request: Request, limit: int) -> bytes:
         if size > limit:
             raise TooLarge(limit)
         chunks.append(chunk)
-    return b"".join(chunks)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)

@@ -7,18 +7,16 @@ to a profile but never change one it has (the decoders set may_replace_identifie
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import Route
 
 from footfall import clock
-from footfall.api import conventions, ingest
-from footfall.api.conventions import accepted, api_route, public_key
-from footfall.api.fastpath import FastRoute
+from footfall.api import ingest
+from footfall.api.conventions import accepted, api_handler, public_key, twin_routes
+from footfall.api.fastpath import FastRoute, Handler, RawRequest, Reply, starlette_endpoint
 from footfall.api.services import services
 from footfall.domain.models import TrackOp
 from footfall.domain.operations import BulkEventsOp
@@ -28,7 +26,7 @@ from footfall.wire.jsonapi import ApiError
 METRIC_NAME = "data.attributes.metric.data.attributes.name"
 
 
-async def create_event(request: Request) -> Response:
+async def create_event(request: RawRequest) -> Reply:
     account, body, size = await _document(request)
     settings = services(request).settings
     with ingest.decoding():
@@ -40,7 +38,7 @@ async def create_event(request: Request) -> Response:
     return accepted()
 
 
-async def create_profile(request: Request) -> Response:
+async def create_profile(request: RawRequest) -> Reply:
     account, body, size = await _document(request)
     settings = services(request).settings
     with ingest.decoding():
@@ -52,7 +50,7 @@ async def create_profile(request: Request) -> Response:
     return accepted()
 
 
-async def bulk_create(request: Request) -> Response:
+async def bulk_create(request: RawRequest) -> Reply:
     account, body, size = await _document(request)
     settings = services(request).settings
     with ingest.decoding():
@@ -64,7 +62,7 @@ async def bulk_create(request: Request) -> Response:
     return accepted()
 
 
-async def subscribe(request: Request) -> Response:
+async def subscribe(request: RawRequest) -> Reply:
     account, body, size = await _document(request)
     settings = services(request).settings
     with ingest.decoding():
@@ -75,42 +73,30 @@ async def subscribe(request: Request) -> Response:
     return accepted()
 
 
-async def _document(request: Request) -> tuple[Any, Any, int]:
+async def _document(request: RawRequest) -> tuple[Any, Any, int]:
     account = await public_key(request)
     body, size = await ingest.body(request)
     return account, body, size
 
 
-Endpoint = Callable[[Request], Awaitable[Response]]
 _CORS = [Middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["POST", "OPTIONS"], allow_headers=["*"],
                     max_age=86400)]
 
 
-def _answer_errors_here(endpoint: Endpoint) -> Endpoint:
-    """Render ApiError inside the CORS middleware, so the error carries Access-Control-Allow-Origin."""
-
-    async def wrapped(request: Request) -> Response:
-        try:
-            return await endpoint(request)
-        except ApiError as exc:
-            return await conventions.api_error_handler(request, exc)
-
-    wrapped.__name__ = endpoint.__name__
-    return wrapped
+def _client_routes(path: str, endpoint: Handler) -> tuple[list[Route], FastRoute]:
+    """POST is answered by the fast path ahead of Starlette's router (errors rendered by the handler,
+    open-CORS headers added by the fast path); Starlette's routes answer preflights through its CORS
+    middleware, and serve the same handler should a POST reach them."""
+    handler = api_handler(path, endpoint, ["POST"])
+    routes = twin_routes(path, starlette_endpoint(handler), ["POST", "OPTIONS"], middleware=_CORS)
+    return routes, FastRoute(path, handler, methods=("POST",))
 
 
-def _client_routes(path: str, endpoint: Endpoint) -> list[Route]:
-    return [Route(route.path, _answer_errors_here(route.endpoint), methods=["POST", "OPTIONS"], middleware=_CORS)
-            for route in api_route(path, endpoint, ["POST"])]
-
-
-routes = [
-    *_client_routes("/client/events", create_event),
-    *_client_routes("/client/profiles", create_profile),
-    *_client_routes("/client/event-bulk-create", bulk_create),
-    *_client_routes("/client/subscriptions", subscribe),
+_served = [
+    _client_routes("/client/events", create_event),
+    _client_routes("/client/profiles", create_profile),
+    _client_routes("/client/event-bulk-create", bulk_create),
+    _client_routes("/client/subscriptions", subscribe),
 ]
-# POSTs are answered by the fast path ahead of Starlette's router, with the same endpoints (revision
-# check and error rendering included) and CORS headers; preflights still go through Starlette.
-fast_routes = [FastRoute(route.path, endpoint=route.endpoint, methods=("POST",))
-               for route in routes if not route.path.endswith("/")]
+routes = [route for starlette_routes, _ in _served for route in starlette_routes]
+fast_routes = [fast for _, fast in _served]

@@ -2,35 +2,42 @@
 
 Routes under /api (server, private key) and /client (public key in ?company_id=) use these so that
 every answer follows the same conventions; an ApiError raised anywhere becomes a JSON:API error.
+The request helpers take a Starlette Request or a RawRequest (fastpath.Incoming): api_route serves
+a Starlette endpoint, api_handler a raw one (fast path) with the same checks and error documents.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Awaitable, Callable
+from datetime import date
+from typing import Any, Awaitable, Callable, TypeVar
 
 import msgspec
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from footfall.api import ratelimit
 from footfall.api.body import TooLarge, read_limited
-from footfall.api.services import services
+from footfall.api.fastpath import Endpoint, Handler, Incoming, RawRequest, Reply, raw_headers, response_of
+from footfall.api.services import Services, services
 from footfall.domain import ratelimits, scopes
 from footfall.domain.errors import InvalidInput
 from footfall.domain.limits import reject_nul
 from footfall.store.accounts import Account, KeyGrant
+from footfall.store.db import StoreUnavailable
 from footfall.wire.jsonapi import MEDIA_TYPE, ApiError, errors_body, invalid
 
 log = logging.getLogger("footfall.api")
 _REVISION = re.compile(r"^\d{4}-\d{2}-\d{2}(\.[A-Za-z0-9_-]+)?$")
 _decode = msgspec.json.Decoder().decode
 _encode = msgspec.json.Encoder().encode
+_MEDIA_TYPE = MEDIA_TYPE.encode()
 
 
-def check_revision(request: Request) -> str:
+def check_revision(request: Incoming) -> str:
     """Every modern request names an API revision (YYYY-MM-DD[.suffix]); any well-formed date is accepted."""
     value = request.headers.get("revision")
     if value is None:
@@ -44,8 +51,6 @@ def check_revision(request: Request) -> str:
 
 
 def _valid_date(text: str) -> bool:
-    from datetime import date
-
     try:
         date.fromisoformat(text)
     except ValueError:
@@ -53,7 +58,7 @@ def _valid_date(text: str) -> bool:
     return True
 
 
-async def private_key(request: Request, family: str, mode: str) -> KeyGrant:
+async def private_key(request: Incoming, family: str, mode: str) -> KeyGrant:
     """The caller's private key grant, with `family:mode` required (401 / 403 otherwise)."""
     header = request.headers.get("authorization")
     if not header:
@@ -71,7 +76,7 @@ async def private_key(request: Request, family: str, mode: str) -> KeyGrant:
     return grant
 
 
-async def public_key(request: Request) -> Account:
+async def public_key(request: Incoming) -> Account:
     """The account of ?company_id=<public key> on /client routes."""
     company = request.query_params.get("company_id")
     if not company:
@@ -83,7 +88,7 @@ async def public_key(request: Request) -> Account:
     return account
 
 
-async def _grant(request: Request, key: str) -> KeyGrant | None:
+async def _grant(request: Incoming, key: str) -> KeyGrant | None:
     """The grant of a private key, looked up once per request (the rate limiter asks first)."""
     memo = request.scope.setdefault("footfall.grants", {})
     if key not in memo:
@@ -91,16 +96,16 @@ async def _grant(request: Request, key: str) -> KeyGrant | None:
     return memo[key]
 
 
-async def _account(request: Request, company: str) -> Account | None:
+async def _account(request: Incoming, company: str) -> Account | None:
     memo = request.scope.setdefault("footfall.accounts", {})
     if company not in memo:
         memo[company] = await services(request).account_for_public_key(company)
     return memo[company]
 
 
-async def caller_account_id(request: Request) -> str | None:
+async def caller_account_id(request: Incoming) -> str | None:
     """Whose request this is (public key on /client, private key on /api); None if not (yet) known."""
-    if request.url.path.startswith("/client"):
+    if request.scope["path"].startswith("/client"):
         company = request.query_params.get("company_id")
         account = await _account(request, company) if company else None
         return account.id if account else None
@@ -111,7 +116,7 @@ async def caller_account_id(request: Request) -> str | None:
     return grant.account_id if grant else None
 
 
-async def json_body(request: Request, limit: int) -> tuple[Any, int]:
+async def json_body(request: Incoming, limit: int) -> tuple[Any, int]:
     """The request's JSON document and its size; 413 over the limit, 415 for another media type."""
     ctype = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
     if ctype and ctype not in ("application/json", MEDIA_TYPE, "text/plain", ""):
@@ -149,9 +154,9 @@ def document(data: Any, *, status: int = 200, links: dict[str, Any] | None = Non
     return Response(_encode(body), status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 
-def accepted() -> Response:
+def accepted() -> Reply:
     """202 with an empty body, as Klaviyo answers writes that are processed (here: committed)."""
-    return Response(b"", status_code=202)
+    return Reply(202, b"", None, [])
 
 
 def no_content() -> Response:
@@ -163,39 +168,91 @@ def base_url(request: Request) -> str:
     return f"{request.url.scheme}://{request.headers.get('host') or request.url.netloc}"
 
 
-Endpoint = Callable[[Request], Awaitable[Response]]
+Tiers = dict[str, str]
+R = TypeVar("R", bound=Incoming)
+T = TypeVar("T")
 
 
 def api_route(path: str, endpoint: Endpoint, methods: list[str], *, name: str | None = None,
               tier: str | None = None) -> list[Route]:
     """The route with and without a trailing slash (older SDKs add one); revision checked first,
     then the caller's rate limit (`tier` defaults to the route's tier in domain/ratelimits.py)."""
-    tiers = {m.upper(): tier or ratelimits.tier_for(m, path) for m in methods}
+    tiers = route_tiers(path, methods, tier)
 
     async def checked(request: Request) -> Response:
-        check_revision(request)
-        method = "GET" if request.method == "HEAD" else request.method
-        limit_headers = await ratelimit.admit(services(request), await caller_account_id(request), method, path,
-                                              tiers.get(method) or ratelimits.tier_for(method, path))
-        if not limit_headers:
-            return await endpoint(request)
-        try:
-            response = await endpoint(request)
-        except ApiError as exc:  # errors count against the limit too, and say so
-            exc.headers = {**limit_headers, **exc.headers}
-            raise
-        response.headers.update(limit_headers)
+        response, limit_headers = await guarded(request, endpoint, path, tiers)
+        if limit_headers:
+            response.headers.update(limit_headers)
         return response
 
     checked.__name__ = endpoint.__name__
     checked.__doc__ = endpoint.__doc__
-    return [Route(p, checked, methods=methods, name=(name if p == path else None))
+    return twin_routes(path, checked, methods, name=name)
+
+
+def api_handler(path: str, endpoint: Handler, methods: list[str], *, tier: str | None = None) -> Handler:
+    """A raw endpoint (fast path) behind the same checks as api_route; its ApiErrors, and a database
+    that cannot be reached, answered as the app's exception handlers answer them on Starlette's path."""
+    tiers = route_tiers(path, methods, tier)
+
+    async def handler(request: RawRequest) -> Reply:
+        try:
+            reply, limit_headers = await guarded(request, endpoint, path, tiers)
+        except ApiError as exc:
+            return error_reply(exc)
+        except StoreUnavailable:
+            return error_reply(store_unavailable(services(request)))
+        if limit_headers:
+            reply.headers = reply.headers + raw_headers(limit_headers)  # never extend a shared list
+        return reply
+
+    handler.__name__ = endpoint.__name__
+    handler.__doc__ = endpoint.__doc__
+    return handler
+
+
+def route_tiers(path: str, methods: list[str], tier: str | None) -> Tiers:
+    return {m.upper(): tier or ratelimits.tier_for(m, path) for m in methods}
+
+
+async def guarded(request: R, endpoint: Callable[[R], Awaitable[T]], path: str,
+                  tiers: Tiers) -> tuple[T, dict[str, str]]:
+    """Revision, then the caller's rate limit, then the endpoint: its answer and the rate-limit headers
+    to add to it (an ApiError it raises carries them already: errors count against the limit too)."""
+    check_revision(request)
+    method = "GET" if request.method == "HEAD" else request.method
+    limit_headers = await ratelimit.admit(services(request), await caller_account_id(request), method, path,
+                                          tiers.get(method) or ratelimits.tier_for(method, path))
+    if not limit_headers:
+        return await endpoint(request), limit_headers
+    try:
+        return await endpoint(request), limit_headers
+    except ApiError as exc:
+        exc.headers = {**limit_headers, **exc.headers}
+        raise
+
+
+def twin_routes(path: str, endpoint: Endpoint, methods: list[str], *, name: str | None = None,
+                middleware: list[Middleware] | None = None) -> list[Route]:
+    """The route with and without a trailing slash (older SDKs add one)."""
+    return [Route(p, endpoint, methods=methods, name=(name if p == path else None), middleware=middleware)
             for p in (path, path.rstrip("/") + "/")]
+
+
+def error_reply(exc: ApiError) -> Reply:
+    """The JSON:API error document of `exc`, on either path."""
+    return Reply(exc.status, errors_body([exc]), _MEDIA_TYPE, raw_headers(exc.headers))
+
+
+def store_unavailable(svc: Services) -> ApiError:
+    """A read could not reach the database: 503 + Retry-After, so clients retry instead of giving up."""
+    return ApiError(503, "service_unavailable", "The database is unreachable; retry shortly.",
+                    headers={"Retry-After": str(svc.settings.retry_after_seconds)})
 
 
 async def api_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
-    return Response(errors_body([exc]), status_code=exc.status, media_type=MEDIA_TYPE, headers=exc.headers)
+    return response_of(error_reply(exc))
 
 
 async def http_error_handler(request: Request, exc: Exception) -> Response:
@@ -211,11 +268,7 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
 
 
 async def store_unavailable_handler(request: Request, exc: Exception) -> Response:
-    """A read could not reach the database: 503 + Retry-After, so clients retry instead of giving up."""
-    retry_after = str(services(request).settings.retry_after_seconds)
-    err = ApiError(503, "service_unavailable", "The database is unreachable; retry shortly.",
-                   headers={"Retry-After": retry_after})
-    return Response(errors_body([err]), status_code=503, media_type=MEDIA_TYPE, headers=err.headers)
+    return response_of(error_reply(store_unavailable(services(request))))
 
 
 async def server_error_handler(request: Request, exc: Exception) -> Response:

@@ -10,8 +10,8 @@ from starlette.responses import Response
 
 from footfall import clock, ids
 from footfall.api import ingest
-from footfall.api.conventions import accepted, api_route, base_url, document, private_key
-from footfall.api.fastpath import FastRoute
+from footfall.api.conventions import accepted, api_handler, api_route, base_url, document, private_key, twin_routes
+from footfall.api.fastpath import FastRoute, RawRequest, Reply, starlette_endpoint
 from footfall.api.services import services
 from footfall.domain.models import TrackOp
 from footfall.domain.operations import BulkEventsOp
@@ -23,7 +23,7 @@ from footfall.wire.resources import bulk_job
 METRIC_NAME = "data.attributes.metric.data.attributes.name"
 
 
-async def create_event(request: Request) -> Response:
+async def create_event(request: RawRequest) -> Reply:
     grant = await private_key(request, "events", "write")
     svc = services(request)
     body, size = await ingest.body(request)
@@ -60,10 +60,12 @@ async def _job_document(request: Request, account_id: str, job_id: str, *, statu
     return document(bulk_job(base_url(request), job), status=status)
 
 
+# The single-event POST is answered by the fast path ahead of Starlette's router; Starlette's routes
+# serve the same handler should a POST reach them (and answer other methods on the path).
+_create_event = api_handler("/api/events", create_event, ["POST"])
 routes = [
-    *api_route("/api/events", create_event, ["POST"]),
+    *twin_routes("/api/events", starlette_endpoint(_create_event), ["POST"]),
     *api_route("/api/event-bulk-create-jobs", create_bulk_job, ["POST"]),
     *api_route("/api/event-bulk-create-jobs/{job_id}", get_bulk_job, ["GET"]),
 ]
-# The single-event POST is answered by the fast path ahead of Starlette's router (same endpoint).
-fast_routes = [FastRoute("/api/events", endpoint=routes[0].endpoint, methods=("POST",), cors=False)]
+fast_routes = [FastRoute("/api/events", _create_event, methods=("POST",), cors=False)]

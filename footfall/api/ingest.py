@@ -10,9 +10,8 @@ from __future__ import annotations
 import contextlib
 from typing import Any, Iterator
 
-from starlette.requests import Request
-
 from footfall.api.conventions import json_body
+from footfall.api.fastpath import Incoming
 from footfall.api.services import services
 from footfall.domain.errors import Conflict, InvalidInput, NotFound
 from footfall.ingest.errors import NotAccepted
@@ -44,7 +43,7 @@ def decoding() -> Iterator[None]:
         raise invalid_input(exc) from None
 
 
-async def body(request: Request) -> tuple[Any, int]:
+async def body(request: Incoming) -> tuple[Any, int]:
     """The request's JSON document (≤ the modern payload limit) and its size; json_body refuses NULs.
 
     Under overload the request is refused (503) here, before the costlier decoding into operations."""
@@ -66,7 +65,7 @@ def conflict(profile_id: str) -> ApiError:
                     meta={"duplicate_profile_id": profile_id})
 
 
-async def submit(request: Request, op: Any, size: int, *, paths: dict[str, str] | None = None,
+async def submit(request: Incoming, op: Any, size: int, *, paths: dict[str, str] | None = None,
                  not_found_pointer: str | None = None) -> Any:
     """Hand op to the pipeline and wait for its commit; every refusal becomes its JSON:API error."""
     try:

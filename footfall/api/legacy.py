@@ -12,14 +12,12 @@ from typing import Any
 import msgspec
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import Route
 
 from footfall import clock
-from footfall.api.body import TooLarge
-from footfall.api.fastpath import Disconnected, FastRoute, RawRequest, Reply
-from footfall.api.services import Services
+from footfall.api.body import TooLarge, read_limited
+from footfall.api.fastpath import FastRoute, RawRequest, Reply, starlette_endpoint
+from footfall.api.services import Services, services
 from footfall.domain.errors import InvalidInput
 from footfall.domain.models import WriteResult
 from footfall.ingest.errors import NotAccepted
@@ -74,9 +72,9 @@ async def identify(request: RawRequest) -> Reply:
 
 
 async def _handle(request: RawRequest, kind: str) -> Reply:
-    svc: Services = request.services
+    svc = services(request)
     limits = svc.settings.limits
-    query = request.query
+    query = request.query_params
     reply = _Reply(_truthy(query.get("verbose")), request.method == "GET" and query.get("i") == "1")
     try:
         payload, params, raw_size = await _payload(request, query, limits.legacy_payload_bytes)
@@ -113,12 +111,12 @@ async def _payload(request: RawRequest, query: dict[str, str], limit: int) -> tu
         if size > cap:
             raise TooLarge(limit)
         return legacy_transport.from_query(query), {}, size
-    body = await request.body(cap)
+    body = await read_limited(request, cap)
     if not body.strip() and "data" in query:  # some clients POST with the data in the URL
         return legacy_transport.from_query(query), {}, len(request.query_string)
     if not body.strip():
         raise InvalidInput("the request has no body and no `data` parameter", "data")
-    payload, params = legacy_transport.from_body(body, request.header(b"content-type") or "")
+    payload, params = legacy_transport.from_body(body, request.headers.get("content-type") or "")
     return payload, params, len(body)
 
 
@@ -133,24 +131,13 @@ def _truthy(value: str | None) -> bool:
     return value is not None and value.lower() in ("1", "true", "yes")
 
 
-async def _via_starlette(request: Request) -> Response:
-    """The same handlers for what the fast path leaves to Starlette (HEAD), inside its CORS layer."""
-    handler = track if request.url.path.rstrip("/").endswith("track") else identify
-    try:
-        reply = await handler(RawRequest(request.scope, request.receive))
-    except Disconnected:
-        return Response(status_code=499)
-    headers = {k.decode(): v.decode() for k, v in [(b"content-type", reply.content_type), *reply.headers]}
-    return Response(reply.body, status_code=reply.status, headers=headers)
-
-
 _CORS = [Middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST", "OPTIONS"], allow_headers=["*"])]
 
 # GET and POST are answered by the fast path (footfall/api/fastpath.py) before Starlette's router;
 # these routes serve the rest (OPTIONS preflights, HEAD) through Starlette's CORS middleware.
 fast_routes = [FastRoute("/api/track", track), FastRoute("/api/identify", identify)]
 routes = [
-    Route(path, _via_starlette, methods=["GET", "POST", "OPTIONS"], middleware=_CORS)
-    for base in ("/api/track", "/api/identify")
+    Route(path, starlette_endpoint(handler), methods=["GET", "POST", "OPTIONS"], middleware=_CORS)
+    for base, handler in (("/api/track", track), ("/api/identify", identify))
     for path in (base, base + "/")
 ]

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from typing import Callable, TypeVar
 
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
 
+from footfall.api.fastpath import Incoming
 from footfall.config import Settings
 from footfall.ingest.pipeline import Pipeline
 from footfall.store import accounts
@@ -61,5 +61,5 @@ class Services:
         return grant
 
 
-def services(request: Request) -> Services:
-    return request.app.state.services
+def services(request: Incoming) -> Services:
+    return request.scope["app"].state.services

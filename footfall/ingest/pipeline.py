@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from footfall.ingest.committer import CommitFailed, Committer, StoreDown
-from footfall.ingest.errors import NotAccepted, Overloaded, Unavailable
+from footfall.ingest.errors import Overloaded, Unavailable
 from footfall.store.db import StoreUnavailable
 
 log = logging.getLogger("footfall.ingest")
@@ -184,38 +184,36 @@ class Pipeline:
 
         Under overload most requests are refused; refusing them before decoding leaves the CPU to
         the writer. Read without the lock (a stale answer is harmless: _put checks again)."""
-        refusal = self._refusal(1, 0)
-        if refusal is not None:
-            raise refusal
+        self._admit(1, 0)
 
-    def _refusal(self, count: int, size: int) -> NotAccepted | None:
-        """Why `count` more items of `size` bytes cannot be queued now, or None."""
+    def _admit(self, count: int, size: int) -> None:
+        """Raise why `count` more items of `size` bytes cannot be queued now (NotAccepted), if so.
+
+        Raised where made: a refusal held in a local while it propagates would make a reference
+        cycle (traceback -> frame -> local) that keeps the request alive until the cyclic GC runs."""
         if not self.alive:
             self.stats.rejected_unavailable += 1
-            return Unavailable(f"the writer is not running ({self.writer_error or 'stopped'})", self.retry_after)
+            raise Unavailable(f"the writer is not running ({self.writer_error or 'stopped'})", self.retry_after)
         if not self.store_ok:
             self.stats.rejected_unavailable += 1
-            return Unavailable("the database is unreachable; retry shortly", self.retry_after)
+            raise Unavailable("the database is unreachable; retry shortly", self.retry_after)
         if self.stalled:
             self.stats.rejected_unavailable += 1
-            return Unavailable("the database is not answering; retry shortly", self.retry_after)
+            raise Unavailable("the database is not answering; retry shortly", self.retry_after)
         if self._stopping:
-            return Unavailable("the server is shutting down", self.retry_after)
+            raise Unavailable("the server is shutting down", self.retry_after)
         queued = len(self._queue) + count
         if (queued > self._max_items or self._bytes + size > self._max_bytes
                 or self._expected_wait(queued) > self.ack_timeout * WAIT_BUDGET):
             self.stats.rejected_overload += 1
-            return Overloaded("the ingest queue is full; retry shortly", self.retry_after)
-        return None
+            raise Overloaded("the ingest queue is full; retry shortly", self.retry_after)
 
     def _put(self, *items: _Item) -> None:
         size = sum(item.size for item in items)
         with self._cond:
             # Checked under the lock: a writer dying now either sees these items (and fails them) or
             # has already said so, so nothing is left waiting in a queue nobody reads.
-            refusal = self._refusal(len(items), size)
-            if refusal is not None:
-                raise refusal
+            self._admit(len(items), size)
             self._queue.extend(items)
             self._bytes += size
             self._cond.notify()
