@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import logging
@@ -74,6 +75,7 @@ def build_pipeline(settings: Settings) -> Pipeline:
         retry_after=settings.retry_after_seconds,
         ack_timeout=settings.ack_timeout_seconds,
         stall_after=settings.store_stall_seconds,
+        lag_limit=settings.loop_lag_limit_seconds,
     )
 
 
@@ -98,6 +100,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         pipeline.add_listener(membership.on_commit)
         membership.start()
         pipeline.start()
+        pipeline.watch_loop(asyncio.get_running_loop())
         try:
             yield
         finally:

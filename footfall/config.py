@@ -30,6 +30,9 @@ class Settings:
     # and a writer stuck in one commit for over store_stall_seconds makes new work get 503 at once.
     ack_timeout_seconds: float = 5.0
     store_stall_seconds: float = 2.0
+    # While the event loop runs this far behind its timers, new ingest work is refused at once: the
+    # HTTP front is the bottleneck and admitting more only makes every answer later. 0 turns it off.
+    loop_lag_limit_seconds: float = 0.25
     # Where phone numbers without a leading + are assumed to be (None: they are refused).
     default_phone_region: str | None = None
     sqlite_synchronous: str = "FULL"
@@ -75,6 +78,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         batch_max_items=_int("FOOTFALL_BATCH_MAX_ITEMS", base.batch_max_items),
         ack_timeout_seconds=_float("FOOTFALL_ACK_TIMEOUT_SECONDS", base.ack_timeout_seconds),
         store_stall_seconds=_float("FOOTFALL_STORE_STALL_SECONDS", base.store_stall_seconds),
+        loop_lag_limit_seconds=_float("FOOTFALL_LOOP_LAG_LIMIT_SECONDS", base.loop_lag_limit_seconds),
         default_phone_region=e.get("FOOTFALL_DEFAULT_PHONE_REGION") or None,
         sqlite_synchronous=e.get("FOOTFALL_SQLITE_SYNCHRONOUS") or base.sqlite_synchronous,
         segment_sweep_seconds=_float("FOOTFALL_SEGMENT_SWEEP_SECONDS", base.segment_sweep_seconds),

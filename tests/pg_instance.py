@@ -108,15 +108,6 @@ class PgInstance:
                 found.append(int(entry.name))
         return found
 
-    def pin(self, cpus: set[int] | None) -> None:
-        """Run the cluster's processes on `cpus` only (None: on every CPU again). New backends are
-        forked from the postmaster and inherit it."""
-        for pid in self.pids():
-            try:
-                os.sched_setaffinity(pid, cpus if cpus is not None else range(os.cpu_count() or 1))
-            except OSError:  # a backend that has just exited
-                pass
-
     def pause(self) -> None:
         """SIGSTOP the whole cluster: connections stay open but nothing answers (a stalled store)."""
         for pid in self.pids():

@@ -23,8 +23,11 @@ def free_port() -> int:
 
 def server_settings(**changes) -> Settings:
     """Settings for a test server: Klaviyo's rate limits scaled x1000 so tests are never throttled by
-    accident (the rate limit tests pass their own `rate_limits`)."""
+    accident (the rate limit tests pass their own `rate_limits`), no event-loop lag limit."""
     changes.setdefault("rate_limits", RateLimitSettings(multiplier=1000))
+    # In-process test servers share the interpreter lock with the test driving them, whose own work
+    # can hold the event loop back; the lag limit is tested on real `footfall serve` processes.
+    changes.setdefault("loop_lag_limit_seconds", 0.0)
     return Settings(**changes)
 
 

@@ -231,3 +231,37 @@ def test_an_operation_the_store_cannot_apply_fails_alone(database_url, account, 
     finally:
         srv.stop()
     assert len(stored.events()) == 1
+
+
+def test_new_work_is_refused_while_the_event_loop_runs_behind(tmp_path):
+    """When the HTTP front itself is the bottleneck, admitting more only makes every answer later:
+    while the event loop runs over `lag_limit` behind its timers, check_admission refuses (503)."""
+    import functools
+
+    from footfall.domain.limits import Limits
+    from footfall.ingest.committer import LocalCommitter
+    from footfall.ingest.errors import Overloaded
+    from footfall.ingest.pipeline import Pipeline
+    from footfall.store import batch, db
+    from tests.conftest import make_sqlite_database
+
+    url = make_sqlite_database(tmp_path)
+    pipeline = Pipeline(LocalCommitter(functools.partial(db.connect, url),
+                                       functools.partial(batch.apply_batch, limits=Limits())), lag_limit=0.05)
+    pipeline.start()
+
+    async def scenario() -> None:
+        pipeline.watch_loop(asyncio.get_running_loop())
+        await asyncio.sleep(0.1)
+        pipeline.check_admission()  # on time: admitted
+        time.sleep(0.2)  # the loop is held up, as by more requests than it can parse
+        await asyncio.sleep(0.01)  # the lag timer fires, late
+        with pytest.raises(Overloaded, match="too busy"):
+            pipeline.check_admission()
+        await asyncio.sleep(0.2)  # back on time
+        pipeline.check_admission()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        pipeline.stop()

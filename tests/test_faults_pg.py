@@ -65,7 +65,7 @@ def overload(private_pg, tmp_path_factory):
 
     # The default ack timeout (5 s) and stall threshold (2 s): the 3 s stall is detected as one.
     result = overload_drill(private_pg, loaded=4.0, stall=3.0, after=6.0, measure_seconds=2.0,
-                            queue_bound=1000, max_in_flight=4000, recover_within=5.0,
+                            queue_bound=1000, max_in_flight=6000, recover_within=5.0,
                             log_path=str(tmp_path_factory.mktemp("overload") / "server.log"))
     print(result.report())
     print("\n".join(result.timeline()))

@@ -40,6 +40,7 @@ DRAIN_SAMPLE_MIN = 20
 # A batch is sized to commit within this share of stall_after at the drain rate, so that a commit
 # outlasting stall_after means a stalled store, not a big batch on a busy machine.
 COMMIT_SHARE = 0.25
+LAG_TICK = 0.025  # seconds between two checks of how far the event loop runs behind (watch_loop)
 
 
 @dataclass
@@ -76,6 +77,7 @@ class Pipeline:
         retry_after: int = 1,
         ack_timeout: float = 5.0,
         stall_after: float = 2.0,
+        lag_limit: float = 0.25,
     ) -> None:
         self._committer = committer
         self._max_items = max_items
@@ -84,6 +86,7 @@ class Pipeline:
         self.retry_after = retry_after
         self.ack_timeout = ack_timeout
         self.stall_after = stall_after
+        self.lag_limit = lag_limit
         self._busy_since: float | None = None  # monotonic start of the commit in flight
         self._drain_rate: float | None = None  # ops committed per second of commit time (EWMA)
         self._queue: deque[_Item] = deque()
@@ -96,6 +99,7 @@ class Pipeline:
         self.stats = Stats()
         self._listeners: list[Callable[[list[tuple[Any, Any]]], None]] = []
         self._first_attempt = threading.Event()
+        self.loop_lag = 0.0  # seconds the event loop ran behind at its last check (watch_loop)
 
     # -- lifecycle --------------------------------------------------------------------------------
     def start(self, wait: float = 5.0) -> None:
@@ -104,6 +108,26 @@ class Pipeline:
         self._thread = threading.Thread(target=self._supervised, name="footfall-writer", daemon=True)
         self._thread.start()
         self._first_attempt.wait(wait)
+
+    def watch_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Measure how far `loop` runs behind its timers, for admission (lag_limit; 0: not at all).
+
+        When the event loop itself is the bottleneck (a heavy offer: the writer keeps up, parsing
+        and answering does not), every request it admits costs more than the refusals it could
+        answer instead, and answers come later and later. Refusing new work while it lags keeps the
+        answers prompt; the work is retried by clients after Retry-After."""
+        if self.lag_limit <= 0:
+            return
+
+        def tick(expected: float) -> None:
+            now = loop.time()
+            # A late tick is remembered, halving per tick: one timely tick between two stalls of a
+            # saturated loop must not open the door to a burst.
+            self.loop_lag = max(now - expected, self.loop_lag / 2)
+            if not self._stopping:
+                loop.call_at(now + LAG_TICK, tick, now + LAG_TICK)
+
+        loop.call_soon(tick, loop.time())
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop taking work, commit what is queued, and end the writer."""
@@ -138,6 +162,7 @@ class Pipeline:
             "committed": self.stats.committed_ops,
             "commits": self.stats.commits,
             "rejected_overload": self.stats.rejected_overload,
+            "loop_lag_ms": round(self.loop_lag * 1000, 1),
             "rejected_unavailable": self.stats.rejected_unavailable,
             "timed_out": self.stats.timed_out,
             "last_error": self.stats.last_error,
@@ -202,6 +227,9 @@ class Pipeline:
             raise Unavailable("the database is not answering; retry shortly", self.retry_after)
         if self._stopping:
             raise Unavailable("the server is shutting down", self.retry_after)
+        if self.lag_limit and self.loop_lag > self.lag_limit:
+            self.stats.rejected_overload += 1
+            raise Overloaded("the server is too busy; retry shortly", self.retry_after)
         queued = len(self._queue) + count
         if (queued > self._max_items or self._bytes + size > self._max_bytes
                 or self._expected_wait(queued) > self.ack_timeout * WAIT_BUDGET):

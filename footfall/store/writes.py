@@ -208,10 +208,17 @@ def _prefetch_chunk(conn: Conn, account_id: str, keys: list[Key]) -> None:
 def _prefetch_sql(n_keys: int, dialect: str) -> str:
     # The identifiers drive the join (SQLite keeps the left table of a CROSS JOIN outermost), so each
     # is one primary-key lookup, as in _owners_sql, however many identifiers the account has.
+    # On PostgreSQL a LATERAL subquery does the same (LIMIT 1 keeps the planner from flattening it):
+    # a join planned on the statistics of a young table, not yet analysed by autovacuum, scanned
+    # all of the account's identifiers per batch (1-2 ms at 5,000; closed-loop PostgreSQL ingest
+    # went from 540 to 1,300 requests/s with this).
     listed = ", ".join("(?, ?)" for _ in range(n_keys))
+    lookup = ("CROSS JOIN LATERAL (SELECT account_id, kind, value, profile_id FROM profile_identifiers"
+              " WHERE account_id = ? AND kind = k.kind AND value = k.value LIMIT 1) i" if dialect == "postgresql" else
+              "CROSS JOIN profile_identifiers i")
+    where = "" if dialect == "postgresql" else " WHERE i.account_id = ? AND i.kind = k.kind AND i.value = k.value"
     return (f"WITH k (kind, value) AS (VALUES {listed}) SELECT i.kind, i.value, {_P_COLUMNS}"
-            " FROM k CROSS JOIN profile_identifiers i JOIN profiles p ON p.account_id = i.account_id"
-            " AND p.id = i.profile_id WHERE i.account_id = ? AND i.kind = k.kind AND i.value = k.value"
+            f" FROM k {lookup} JOIN profiles p ON p.account_id = i.account_id AND p.id = i.profile_id{where}"
             + _lock_profiles(dialect, "p.id"))
 
 
