@@ -121,7 +121,7 @@ class OverloadResult:
 
     # -- verdict ----------------------------------------------------------------------------------
     def failures(self, recovery: bool = True) -> list[str]:
-        """What failed; recovery=False leaves out the 80%-within-N-seconds check (see tests)."""
+        """What failed; recovery=False leaves out the recovery check (see tests)."""
         rec, out = self.record, []
         if not self.verdict.ok:
             out.append(self.verdict.line())
