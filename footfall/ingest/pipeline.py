@@ -227,7 +227,7 @@ class Pipeline:
             raise Unavailable("the database is not answering; retry shortly", self.retry_after)
         if self._stopping:
             raise Unavailable("the server is shutting down", self.retry_after)
-        if self.lag_limit and self.loop_lag > self.lag_limit:
+        if self.loop_lag > self.lag_limit:  # loop_lag stays 0 unless watch_loop runs (lag_limit > 0)
             self.stats.rejected_overload += 1
             raise Overloaded("the server is too busy; retry shortly", self.retry_after)
         queued = len(self._queue) + count

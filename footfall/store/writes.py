@@ -195,10 +195,7 @@ def _prefetch_chunk(conn: Conn, account_id: str, keys: list[Key]) -> None:
     cache = conn.batch_cache
     for kind, value in keys:
         cache[("owner", account_id, kind, value)] = None  # nobody, unless the query finds an owner
-    params: list[Any] = []
-    for kind, value in keys:
-        params += [kind, value]
-    for kind, value, *values in conn.all(_prefetch_sql(len(keys), conn.dialect), [*params, account_id]):
+    for kind, value, *values in conn.all(_prefetch_sql(len(keys), conn.dialect), [*_flat(keys), account_id]):
         cache[("owner", account_id, kind, value)] = values[0]
         if ("profile", account_id, values[0]) not in cache:
             cache[("profile", account_id, values[0])] = _profile_row(conn, values)
@@ -219,16 +216,16 @@ def _prefetch_sql(n_keys: int, dialect: str) -> str:
     where = "" if dialect == "postgresql" else " WHERE i.account_id = ? AND i.kind = k.kind AND i.value = k.value"
     return (f"WITH k (kind, value) AS (VALUES {listed}) SELECT i.kind, i.value, {_P_COLUMNS}"
             f" FROM k {lookup} JOIN profiles p ON p.account_id = i.account_id AND p.id = i.profile_id{where}"
-            + _lock_profiles(dialect, "p.id"))
+            + _lock_profiles(dialect))
 
 
-def _lock_profiles(dialect: str, order: str) -> str:
+def _lock_profiles(dialect: str) -> str:
     """On PostgreSQL, profile rows read to be changed are locked until the commit: another worker's
     transaction changing the same profile then waits for ours and reads what we wrote, instead of
     overwriting it with what it read before (a lost update). Locked in id order, so two writers
     locking overlapping profiles in one statement each cannot deadlock. SQLite has one writer at a
-    time (BEGIN IMMEDIATE)."""
-    return f" ORDER BY {order} FOR UPDATE OF {order.split('.')[0]}" if dialect == "postgresql" else ""
+    time (BEGIN IMMEDIATE). Every query using it names the profiles table `p`."""
+    return " ORDER BY p.id FOR UPDATE OF p" if dialect == "postgresql" else ""
 
 
 def _prefetched(conn: Conn, account_id: str, keys: list[Key]) -> tuple[dict[Key, str], dict[str, Row]] | None:
@@ -291,7 +288,7 @@ def _upsert(conn: Conn, account_id: str, patch: ProfilePatch, owners: dict[Key, 
         tally.add(account_id, "profiles_created")
         return WriteResult(profile_id=profile_id, profile_created=True, warnings=res.warnings)
     row = rows[res.profile_id]
-    before = {k: row[k] for k in (*_IDENT_COLUMNS, *_RECORD_COLUMNS)}
+    before = {k: row[k] for k in _UPDATED_COLUMNS}
     for source_id in res.merge_from:
         merge_into(conn, account_id, row, rows[source_id], now)
     for kind, value in res.add:
@@ -339,10 +336,7 @@ def _owners(conn: Conn, account_id: str, keys: list[Key]) -> tuple[dict[Key, str
     prefetched = _prefetched(conn, account_id, keys)
     if prefetched is not None:
         return prefetched
-    params: list[Any] = [account_id]
-    for kind, value in keys:
-        params += [kind, value]
-    found = conn.all(_owners_sql(len(keys), conn.dialect), params)
+    found = conn.all(_owners_sql(len(keys), conn.dialect), [account_id, *_flat(keys)])
     owners, rows = {}, {}
     for kind, value, *values in found:
         owners[(kind, value)] = values[0]
@@ -356,7 +350,12 @@ def _owners_sql(n_keys: int, dialect: str) -> str:
     where = " OR ".join("(i.kind = ? AND i.value = ?)" for _ in range(n_keys))
     return (f"SELECT i.kind, i.value, {_P_COLUMNS} FROM profile_identifiers i JOIN profiles p"
             f" ON p.account_id = i.account_id AND p.id = i.profile_id WHERE i.account_id = ? AND ({where})"
-            + _lock_profiles(dialect, "p.id"))
+            + _lock_profiles(dialect))
+
+
+def _flat(keys: list[Key]) -> list[str]:
+    """kind, value, kind, value, ...: the parameters of the (kind, value) pairs of a query."""
+    return [part for key in keys for part in key]
 
 
 def _current_id(conn: Conn, account_id: str, profile_id: str) -> str:
@@ -371,7 +370,7 @@ def _load_profiles(conn: Conn, account_id: str, profile_ids: set[str]) -> dict[s
     marks = ", ".join("?" for _ in profile_ids)
     rows = conn.all(
         f"SELECT {', '.join(_PROFILE_COLUMNS)} FROM profiles p WHERE account_id = ? AND id IN ({marks})"
-        + _lock_profiles(conn.dialect, "p.id"),
+        + _lock_profiles(conn.dialect),
         [account_id, *sorted(profile_ids)],
     )
     return {values[0]: _profile_row(conn, values) for values in rows}
