@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 NODE_SDK := tests/sdk/node
 
-.PHONY: install serve test bench crashtest clean
+.PHONY: install browser serve test bench crashtest clean
 
 install: $(STAMP)
 
@@ -19,10 +19,14 @@ $(NODE_SDK)/node_modules/.installed: $(NODE_SDK)/package.json $(NODE_SDK)/packag
 	cd $(NODE_SDK) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# Browser tests drive Debian's chromium (Playwright's own browser download is not used).
+browser:
+	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+
 serve: $(STAMP)
 	$(BIN)/footfall serve
 
-test: $(STAMP) $(NODE_SDK)/node_modules/.installed
+test: $(STAMP) $(NODE_SDK)/node_modules/.installed browser
 	$(BIN)/pytest -q
 
 bench: $(STAMP)

@@ -18,6 +18,8 @@ import pytest
 from footfall.store import db, exports, migrate
 from tests.servers import ServerThread, TestAccount, new_account, server_settings
 
+pytest_plugins = ["tests.browser"]
+
 PG_ADMIN = os.environ.get("FOOTFALL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 BACKENDS = ["sqlite", "postgres"]
 
