@@ -28,6 +28,7 @@ from footfall.api import (
 )
 from footfall.api import lists as list_routes
 from footfall.api import segments as segment_routes
+from footfall.api.edge import Edge
 from footfall.api.fastpath import FastPath
 from footfall.api.services import Services
 from footfall.config import Settings
@@ -120,4 +121,4 @@ def create_app(settings: Settings | None = None) -> Starlette:
     # The hottest ingest routes are answered ahead of Starlette's router (see api/fastpath.py).
     fast = [route for module in ROUTE_MODULES for route in getattr(module, "fast_routes", [])]
     return Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers,
-                     middleware=[Middleware(FastPath, routes=fast)])
+                     middleware=[Middleware(Edge), Middleware(FastPath, routes=fast)])

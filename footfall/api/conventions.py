@@ -17,7 +17,7 @@ import msgspec
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Match, Route
 
 from footfall.api import ratelimit
 from footfall.api.body import TooLarge, read_limited
@@ -258,13 +258,25 @@ async def api_error_handler(request: Request, exc: Exception) -> Response:
 async def http_error_handler(request: Request, exc: Exception) -> Response:
     """404 / 405 under /api and /client as JSON:API errors; plain text elsewhere."""
     status = getattr(exc, "status_code", 500)
+    headers = dict(getattr(exc, "headers", None) or {})
+    if status == 405:  # Starlette names only the first matching route's methods
+        headers["Allow"] = ", ".join(allowed_methods(request))
     if request.url.path.startswith(("/api/", "/client/")):
         code = {404: "not_found", 405: "method_not_allowed"}.get(status, "error")
         detail = {404: f"No route {request.url.path}.", 405: f"{request.method} is not allowed on {request.url.path}."}
         err = ApiError(status, code, detail.get(status, str(getattr(exc, "detail", ""))))
-        return Response(errors_body([err]), status_code=status, media_type=MEDIA_TYPE,
-                        headers=getattr(exc, "headers", None))
-    return Response(str(getattr(exc, "detail", "")), status_code=status, headers=getattr(exc, "headers", None))
+        return Response(errors_body([err]), status_code=status, media_type=MEDIA_TYPE, headers=headers)
+    return Response(str(getattr(exc, "detail", "")), status_code=status, headers=headers)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves on this request's path."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods.update(getattr(route, "methods", None) or ())
+    return sorted(methods)
 
 
 async def store_unavailable_handler(request: Request, exc: Exception) -> Response:

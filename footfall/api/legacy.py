@@ -75,7 +75,9 @@ async def _handle(request: RawRequest, kind: str) -> Reply:
     svc = services(request)
     limits = svc.settings.limits
     query = request.query_params
-    reply = _Reply(_truthy(query.get("verbose")), request.method == "GET" and query.get("i") == "1")
+    reply = _Reply(_truthy(query.get("verbose")), request.method in ("GET", "HEAD") and query.get("i") == "1")
+    if request.method == "HEAD":  # link checkers and prefetchers send HEAD: it never writes
+        return Reply(200, b"", _GIF if reply.pixel else (_JSON if reply.verbose else _HTML), _NO_STORE)
     try:
         payload, params, raw_size = await _payload(request, query, limits.legacy_payload_bytes)
         if _truthy(params.get("verbose")):
