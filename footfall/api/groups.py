@@ -70,6 +70,8 @@ def cursor_position(request: Request) -> tuple[float, str] | None:
 async def members(request: Request, account_id: str, group_id: str) -> Response:
     """GET …/{id}/profiles: current members, with joined_group_at, filters, sort and cursor pages."""
     size = params.page_size(request.query_params, MEMBER_PAGE_DEFAULT, MEMBER_PAGE_MAX)
+    extra = params.additional_fields(request.query_params, {"profile": resources.PROFILE_ADDITIONAL}).get(
+        "profile", frozenset())
     conditions = member_conditions(request.query_params.get("filter"))
     sort = request.query_params.get("sort", "joined_group_at")
     if sort not in ("joined_group_at", "-joined_group_at"):
@@ -78,13 +80,35 @@ async def members(request: Request, account_id: str, group_id: str) -> Response:
     rows = await services(request).read(lambda conn: groups.members_page(
         conn, account_id, group_id, conditions=conditions, descending=sort.startswith("-"), after=after,
         limit=size + 1))
-    return paged(request, rows, member_resource, size)
+    return paged(request, rows, lambda base, row: member_resource(base, row, extra), size)
 
 
-def member_resource(base: str, row: dict[str, Any]) -> dict[str, Any]:
-    out = resources.profile(base, row)
+def member_resource(base: str, row: dict[str, Any], extra: frozenset[str] = frozenset()) -> dict[str, Any]:
+    out = resources.profile(base, row, extra)
     out["attributes"]["joined_group_at"] = iso(row["joined_at"])
     return out
+
+
+async def member_relationships(request: Request, account_id: str, group_id: str) -> Response:
+    """GET …/{id}/relationships/profiles: the current members' {type, id}, in cursor pages."""
+    size = params.page_size(request.query_params, MEMBER_PAGE_DEFAULT, MEMBER_PAGE_MAX)
+    after = cursor_position(request)
+    rows = await services(request).read(lambda conn: groups.member_ids_page(
+        conn, account_id, group_id, after=after, limit=size + 1))
+    return paged(request, rows, lambda base, row: {"type": "profile", "id": row["id"]}, size)
+
+
+def with_counts(request: Request, family: str) -> bool:
+    """additional-fields[segment|list]=profile_count asked for? (any other value is a 400)"""
+    kind = family[:-1]
+    return "profile_count" in params.additional_fields(request.query_params, {kind: ("profile_count",)}).get(
+        kind, frozenset())
+
+
+async def counted(request: Request, account_id: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows with profile_count, their current number of members."""
+    counts = await services(request).read(lambda conn: groups.member_counts(conn, account_id, [r["id"] for r in rows]))
+    return [{**row, "profile_count": counts[row["id"]]} for row in rows]
 
 
 def member_conditions(text: str | None) -> list[tuple[str, str, Any]]:

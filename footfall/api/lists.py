@@ -21,10 +21,13 @@ MAX_PROFILES = 1000
 
 async def list_lists(request: Request) -> Response:
     grant = await private_key(request, "lists", "read")
+    counts = common.with_counts(request, "lists")
     after = common.cursor_position(request)
     rows = await services(request).read(lambda conn: groups.lists(conn, grant.account_id))
-    rows = [r for r in rows if after is None or (r["created"], r["id"]) > after]
-    return common.paged(request, rows[:common.GROUP_PAGE_SIZE + 1], resources.group_list, common.GROUP_PAGE_SIZE)
+    rows = [r for r in rows if after is None or (r["created"], r["id"]) > after][:common.GROUP_PAGE_SIZE + 1]
+    if counts:
+        rows = await common.counted(request, grant.account_id, rows)
+    return common.paged(request, rows, resources.group_list, common.GROUP_PAGE_SIZE)
 
 
 async def create_list(request: Request) -> Response:
@@ -38,8 +41,11 @@ async def create_list(request: Request) -> Response:
 
 async def get_list(request: Request) -> Response:
     grant = await private_key(request, "lists", "read")
+    counts = common.with_counts(request, "lists")
     row = await _read(request, grant.account_id, request.path_params["id"])
-    return document(resources.group_list(base_url(request), row))
+    if counts:
+        [row] = await common.counted(request, grant.account_id, [row])
+    return document(resources.group_list(base_url(request), row), links={"self": str(request.url)})
 
 
 async def update_list(request: Request) -> Response:
@@ -92,6 +98,13 @@ def _profile_refs(body: Any) -> list[str]:
     return ids
 
 
+async def list_member_relationships(request: Request) -> Response:
+    grant = await private_key(request, "lists", "read")
+    gid = request.path_params["id"]
+    await _read(request, grant.account_id, gid)
+    return await common.member_relationships(request, grant.account_id, gid)
+
+
 async def list_profiles(request: Request) -> Response:
     grant = await private_key(request, "lists", "read")
     lid = request.path_params["id"]
@@ -123,6 +136,7 @@ routes = [
     *api_route("/api/lists/{id}/relationships/profiles", add_profiles, ["POST"]),
     *api_route("/api/lists/{id}/relationships/profiles", remove_profiles, ["DELETE"]),
     *api_route("/api/lists/{id}/profiles", list_profiles, ["GET"]),
+    *api_route("/api/lists/{id}/relationships/profiles", list_member_relationships, ["GET"]),
     *api_route("/api/profiles/{id}/lists", profile_lists, ["GET"]),
     *api_route("/api/profiles/{id}/relationships/lists", profile_lists_relationships, ["GET"]),
 ]

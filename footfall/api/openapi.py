@@ -50,6 +50,16 @@ def param(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/parameters/{name}"}
 
 
+def additional(type_: str, *values: str) -> dict[str, Any]:
+    """additional-fields[type]: comma-separated extra attributes; any other value is a 400."""
+    return {"name": f"additional-fields[{type_}]", "in": "query", "style": "form", "explode": False,
+            "schema": {"type": "array", "items": {"type": "string", "enum": list(values)}, "uniqueItems": True},
+            "description": f"Extra attributes of {type_} resources: {', '.join(values)}."}
+
+
+PROFILE_EXTRA = additional("profile", "subscriptions", "predictive_analytics")
+
+
 def page_size(default: int, maximum: int) -> dict[str, Any]:
     return {"name": "page[size]", "in": "query",
             "schema": {"type": "integer", "minimum": 1, "maximum": maximum, "default": default}}
@@ -246,7 +256,7 @@ def _paths() -> dict[str, dict[str, Op]]:
             "get": s("get_profiles", "List profiles.", "Profiles", "profiles:read",
                      ok("200", "A page of profiles.", "Profile", many=True),
                      params=[param("filter"), param("sort"), param("page_cursor"), page_size(20, 100),
-                             *fields("profile")], method="GET", path="/api/profiles"),
+                             *fields("profile"), PROFILE_EXTRA], method="GET", path="/api/profiles"),
             "post": s("create_profile", "Create a profile; 409 if an identifier is taken.", "Profiles",
                       "profiles:write", {**ok("201", "The new profile.", "Profile"), **errors("409", "503")},
                       body="ProfileInput", method="POST", path="/api/profiles"),
@@ -254,7 +264,10 @@ def _paths() -> dict[str, dict[str, Op]]:
         "/api/profiles/{id}": {
             "get": s("get_profile", "One profile.", "Profiles", "profiles:read",
                      {**ok("200", "The profile.", "Profile"), **errors("404")},
-                     params=[param("id"), param("include"), *fields("profile")],
+                     params=[param("id"), {"name": "include", "in": "query", "style": "form", "explode": False,
+                                           "schema": {"type": "array", "items": {"type": "string",
+                                                                                 "enum": ["lists", "segments"]}}},
+                             *fields("profile", "list", "segment"), PROFILE_EXTRA],
                      method="GET", path="/api/profiles/{id}"),
             "patch": s("update_profile", "Update a profile; `null` clears a field.", "Profiles", "profiles:write",
                        {**ok("200", "The updated profile.", "Profile"), **errors("404", "409", "503")},
@@ -301,7 +314,8 @@ def _paths() -> dict[str, dict[str, Op]]:
         "/api/segments": {
             "get": s("get_segments", "List segments.", "Segments", "segments:read",
                      ok("200", "A page of segments.", "Segment", many=True),
-                     params=[param("filter"), param("sort"), param("page_cursor"), *fields("segment")],
+                     params=[param("filter"), param("sort"), param("page_cursor"), *fields("segment"),
+                             additional("segment", "profile_count")],
                      method="GET", path="/api/segments"),
             "post": s("create_segment", "Create a segment from a definition.", "Segments", "segments:write",
                       ok("201", "The new segment.", "Segment"), body="SegmentCreate",
@@ -310,7 +324,8 @@ def _paths() -> dict[str, dict[str, Op]]:
         "/api/segments/{id}": {
             "get": s("get_segment", "One segment.", "Segments", "segments:read",
                      {**ok("200", "The segment.", "Segment"), **errors("404")},
-                     params=[param("id"), *fields("segment")], method="GET", path="/api/segments/{id}"),
+                     params=[param("id"), *fields("segment"), additional("segment", "profile_count")],
+                     method="GET", path="/api/segments/{id}"),
             "patch": s("update_segment", "Rename a segment or change its definition (re-evaluated in the background).",
                        "Segments", "segments:write", {**ok("200", "The segment.", "Segment"), **errors("404")},
                        params=[param("id")], body="SegmentUpdate", method="PATCH", path="/api/segments/{id}"),
@@ -322,18 +337,25 @@ def _paths() -> dict[str, dict[str, Op]]:
             "get_profiles_for_segment", "The segment's members.", "Segments", "segments:read",
             {**ok("200", "A page of profiles.", "Profile", many=True), **errors("404")},
             params=[param("id"), param("filter"), param("sort"), param("page_cursor"), page_size(20, 100),
-                    *fields("profile")], method="GET", path="/api/segments/{id}/profiles")},
+                    *fields("profile"), PROFILE_EXTRA], method="GET", path="/api/segments/{id}/profiles")},
+        "/api/segments/{id}/relationships/profiles": {"get": s(
+            "get_profile_ids_for_segment", "The ids of the segment's members.", "Segments", "segments:read",
+            {**ok("200", "Profile references."), **errors("404")},
+            params=[param("id"), param("page_cursor"), page_size(20, 100)],
+            method="GET", path="/api/segments/{id}/relationships/profiles")},
         # -- lists (issue 4) ----------------------------------------------------------------------------
         "/api/lists": {
             "get": s("get_lists", "List lists.", "Lists", "lists:read", ok("200", "A page of lists.", "List", many=True),
-                     params=[param("filter"), param("sort"), param("page_cursor"), *fields("list")],
+                     params=[param("filter"), param("sort"), param("page_cursor"), *fields("list"),
+                             additional("list", "profile_count")],
                      method="GET", path="/api/lists"),
             "post": s("create_list", "Create a list.", "Lists", "lists:write", ok("201", "The new list.", "List"),
                       body="ListCreate", method="POST", path="/api/lists"),
         },
         "/api/lists/{id}": {
             "get": s("get_list", "One list.", "Lists", "lists:read", {**ok("200", "The list.", "List"), **errors("404")},
-                     params=[param("id"), *fields("list")], method="GET", path="/api/lists/{id}"),
+                     params=[param("id"), *fields("list"), additional("list", "profile_count")],
+                     method="GET", path="/api/lists/{id}"),
             "patch": s("update_list", "Rename a list.", "Lists", "lists:write",
                        {**ok("200", "The list.", "List"), **errors("404")}, params=[param("id")], body="ListUpdate",
                        method="PATCH", path="/api/lists/{id}"),
@@ -344,9 +366,13 @@ def _paths() -> dict[str, dict[str, Op]]:
         "/api/lists/{id}/profiles": {"get": s(
             "get_profiles_for_list", "The list's members.", "Lists", "lists:read",
             {**ok("200", "A page of profiles.", "Profile", many=True), **errors("404")},
-            params=[param("id"), param("filter"), param("page_cursor"), page_size(20, 100), *fields("profile")],
-            method="GET", path="/api/lists/{id}/profiles")},
+            params=[param("id"), param("filter"), param("page_cursor"), page_size(20, 100), *fields("profile"),
+                    PROFILE_EXTRA], method="GET", path="/api/lists/{id}/profiles")},
         "/api/lists/{id}/relationships/profiles": {
+            "get": s("get_profile_ids_for_list", "The ids of the list's members.", "Lists", "lists:read",
+                     {**ok("200", "Profile references."), **errors("404")},
+                     params=[param("id"), param("page_cursor"), page_size(20, 100)],
+                     method="GET", path="/api/lists/{id}/relationships/profiles"),
             "post": s("add_profiles_to_list", "Add up to 1000 profiles to a list.", "Lists", "lists:write",
                       {**ok("204", "Added."), **errors("404")}, params=[param("id")], body="ProfileReferences",
                       method="POST", path="/api/lists/{id}/relationships/profiles"),

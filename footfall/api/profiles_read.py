@@ -17,6 +17,7 @@ from footfall.api.conventions import api_route, base_url
 from footfall.domain import normalize
 from footfall.domain.errors import InvalidInput
 from footfall.domain.models import LOCATION_FIELDS, PROFILE_ATTRIBUTES
+from footfall.store import groups as group_store
 from footfall.store.db import Conn
 from footfall.lazy import LazyModule
 from footfall.wire import params, resources
@@ -43,11 +44,24 @@ PROFILE_FIELDS = (
     "properties",
 )
 PAGE_DEFAULT, PAGE_MAX = 20, 100
+PROFILE_FIELDS = (*PROFILE_FIELDS, *resources.PROFILE_ADDITIONAL)
+GROUP_FIELDS = {"lists": ("name", "created", "updated", "opt_in_process"),
+                "segments": ("name", "definition", "created", "updated", "is_active", "is_processing", "is_starred")}
 
 
-def _render(request: Request, rows: list[dict[str, Any]], fields: frozenset[str] | None) -> list[dict[str, Any]]:
+ADDITIONAL = {"profile": resources.PROFILE_ADDITIONAL}
+INCLUDES = ("lists", "segments")
+
+
+def additional(request: Request) -> frozenset[str]:
+    """additional-fields[profile] of the request (subscriptions, predictive_analytics); others are a 400."""
+    return params.additional_fields(request.query_params, ADDITIONAL).get("profile", frozenset())
+
+
+def _render(request: Request, rows: list[dict[str, Any]], fields: frozenset[str] | None,
+            extra: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
     base = base_url(request)
-    return [params.sparse(resources.profile(base, row), fields) for row in rows]
+    return [params.sparse(resources.profile(base, row, extra), fields) for row in rows]
 
 
 def _canonical(conditions: list[Checked]) -> list[Checked]:
@@ -75,23 +89,43 @@ async def list_profiles(request: Request) -> Response:
     window = reading.window(request, PAGE_DEFAULT, PAGE_MAX)
     params.include(request.query_params, ())
     fields = params.fieldset(request.query_params, "profile", PROFILE_FIELDS)
+    extra = additional(request)
 
     def load(conn: Conn):
         return profile_queries.page(conn, account_id, conditions, sort, window)
 
     page = await reading.read(request, load)
-    return reading.collection(request, _render(request, page.rows, fields), page)
+    return reading.collection(request, _render(request, page.rows, fields, extra), page)
 
 
 async def get_profile(request: Request) -> Response:
     account_id = await reading.account_for(request, "profiles")
     profile_id = reading.path_id(request, "profile")
-    params.include(request.query_params, ())
+    include = params.include(request.query_params, INCLUDES)
     fields = params.fieldset(request.query_params, "profile", PROFILE_FIELDS)
-    row = await reading.read(request, lambda conn: profile_queries.one(conn, account_id, profile_id))
+    group_fields = {family: params.fieldset(request.query_params, family[:-1], GROUP_FIELDS[family])
+                    for family in INCLUDES}
+    extra = additional(request)
+
+    def load(conn: Conn):
+        row = profile_queries.one(conn, account_id, profile_id)
+        groups = {family: group_store.groups_of_profile(conn, account_id, row["id"], family) or []
+                  for family in sorted(include)} if row else {}
+        return row, groups
+
+    row, groups = await reading.read(request, load)
     if row is None:
         raise reading.not_found("profile", profile_id)
-    return reading.single(request, _render(request, [row], fields)[0])
+    data = _render(request, [row], fields, extra)[0]
+    if not include:
+        return reading.single(request, data)
+    base = base_url(request)
+    included = []
+    for family, rows in groups.items():
+        data["relationships"][family]["data"] = [{"type": family[:-1], "id": g["id"]} for g in rows]
+        render = resources.segment if family == "segments" else resources.group_list
+        included += [params.sparse(render(base, g), group_fields[family]) for g in rows]
+    return reading.single(request, data, included)
 
 
 routes = [

@@ -23,10 +23,13 @@ DEFINITION_POINTER = "/data/attributes/definition"
 
 async def list_segments(request: Request) -> Response:
     grant = await private_key(request, "segments", "read")
+    counts = common.with_counts(request, "segments")
     after = common.cursor_position(request)
     rows = await services(request).read(lambda conn: groups.segments(conn, grant.account_id))
-    rows = [r for r in rows if after is None or (r["created"], r["id"]) > after]
-    return common.paged(request, rows[:common.GROUP_PAGE_SIZE + 1], resources.segment, common.GROUP_PAGE_SIZE)
+    rows = [r for r in rows if after is None or (r["created"], r["id"]) > after][:common.GROUP_PAGE_SIZE + 1]
+    if counts:
+        rows = await common.counted(request, grant.account_id, rows)
+    return common.paged(request, rows, resources.segment, common.GROUP_PAGE_SIZE)
 
 
 async def create_segment(request: Request) -> Response:
@@ -42,8 +45,11 @@ async def create_segment(request: Request) -> Response:
 
 async def get_segment(request: Request) -> Response:
     grant = await private_key(request, "segments", "read")
+    counts = common.with_counts(request, "segments")
     row = await _read(request, grant.account_id, request.path_params["id"])
-    return document(resources.segment(base_url(request), row))
+    if counts:
+        [row] = await common.counted(request, grant.account_id, [row])
+    return document(resources.segment(base_url(request), row), links={"self": str(request.url)})
 
 
 async def update_segment(request: Request) -> Response:
@@ -62,6 +68,13 @@ async def delete_segment(request: Request) -> Response:
     grant = await private_key(request, "segments", "write")
     await common.submit(request, DeleteGroup(grant.account_id, "segment", request.path_params["id"]))
     return no_content()
+
+
+async def segment_member_relationships(request: Request) -> Response:
+    grant = await private_key(request, "segments", "read")
+    gid = request.path_params["id"]
+    await _read(request, grant.account_id, gid)
+    return await common.member_relationships(request, grant.account_id, gid)
 
 
 async def segment_profiles(request: Request) -> Response:
@@ -103,6 +116,7 @@ routes = [
     *api_route("/api/segments/{id}", update_segment, ["PATCH"]),
     *api_route("/api/segments/{id}", delete_segment, ["DELETE"]),
     *api_route("/api/segments/{id}/profiles", segment_profiles, ["GET"]),
+    *api_route("/api/segments/{id}/relationships/profiles", segment_member_relationships, ["GET"]),
     *api_route("/api/profiles/{id}/segments", profile_segments, ["GET"]),
     *api_route("/api/profiles/{id}/relationships/segments", profile_segments_relationships, ["GET"]),
 ]

@@ -34,6 +34,8 @@ class ProfilePatch:
     append_properties: dict[str, Any] = field(default_factory=dict)
     unappend_properties: dict[str, Any] = field(default_factory=dict)
     consent: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Subscribe / unsubscribe / suppress / unsuppress, applied in order after `consent` (domain/consent.py).
+    consent_changes: list[Any] = field(default_factory=list)
     # Private-key writes may change an identifier the profile already has; public-key writes only add.
     may_replace_identifiers: bool = False
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from footfall.domain import consent
 from footfall.domain.models import PROFILE_ATTRIBUTES, ProfilePatch
 
 Record = dict[str, Any]  # attributes, "location": {...}, "properties": {...}, "consent": {...}
@@ -36,7 +37,10 @@ def apply_patch(record: Record, patch: ProfilePatch) -> Record:
         if isinstance(current, list):
             drop = value if isinstance(value, list) else [value]
             props[key] = [item for item in current if item not in drop]
-    out["consent"].update(copy.deepcopy(patch.consent))
+    if patch.consent:
+        out["consent"] = consent.merge_entries(out["consent"], patch.consent)
+    for change in patch.consent_changes:
+        out["consent"] = consent.apply(out["consent"], change)
     return out
 
 

@@ -83,7 +83,7 @@ class Stats:
 def touches_for(op: TrackOp, result: WriteResult) -> Touch:
     patch = op.profile
     changed = bool(patch.attributes or patch.location or patch.properties or patch.unset_properties
-                   or patch.append_properties or patch.unappend_properties or patch.consent)
+                   or patch.append_properties or patch.unappend_properties or patch.consent or patch.consent_changes)
     # With two or more identifiers the write may have added one or merged an anonymous profile.
     several = len([v for v in patch.identifiers.values() if v]) + (1 if patch.profile_id else 0) >= 2
     event = op.event if op.event is not None and not result.duplicate else None

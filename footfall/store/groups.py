@@ -314,7 +314,7 @@ def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
 # -- member listings ------------------------------------------------------------------------------------
 
 MEMBER_COLUMNS = ("id", "email", "phone_number", "external_id", "anonymous_id", *PROFILE_ATTRIBUTES,
-                  "location", "properties", "created", "updated")
+                  "location", "properties", "consent", "created", "updated")
 _MEMBER_FIELDS = {"profile_id": "m.profile_id", "email": "p.email", "phone_number": "p.phone_number",
                   "external_id": "p.external_id", "joined_group_at": "m.joined_at"}
 _MEMBER_OPS = {"equals": "=", "greater-than": ">", "greater-or-equal": ">=", "less-than": "<", "less-or-equal": "<="}
@@ -340,17 +340,42 @@ def members_page(conn: Conn, account_id: str, group_id: str, *, conditions: Sequ
         where.append(f"(m.joined_at {cmp} ? OR (m.joined_at = ? AND m.profile_id {cmp} ?))")
         params += [after[0], after[0], after[1]]
     order = "DESC" if descending else "ASC"
+    # last_event_time: an index lookup per member (ix_events_profile_time), as on /api/profiles.
     rows = conn.all(
-        f"SELECT {', '.join('p.' + c for c in MEMBER_COLUMNS)}, m.joined_at FROM group_members m "
-        "JOIN profiles p ON p.account_id = m.account_id AND p.id = m.profile_id "
+        f"SELECT {', '.join('p.' + c for c in MEMBER_COLUMNS)}, m.joined_at, "
+        "(SELECT MAX(e.time) FROM events e WHERE e.account_id = p.account_id AND e.profile_id = p.id) "
+        "FROM group_members m JOIN profiles p ON p.account_id = m.account_id AND p.id = m.profile_id "
         f"WHERE {' AND '.join(where)} ORDER BY m.joined_at {order}, m.profile_id {order} LIMIT ?",
         [*params, limit],
     )
     out = []
     for values in rows:
-        row = dict(zip((*MEMBER_COLUMNS, "joined_at"), values))
-        row["location"] = conn.from_json(row["location"]) or {}
-        row["properties"] = conn.from_json(row["properties"]) or {}
+        row = dict(zip((*MEMBER_COLUMNS, "joined_at", "last_event_time"), values))
+        for part in ("location", "properties", "consent"):
+            row[part] = conn.from_json(row[part]) or {}
         out.append(row)
     return out
+
+
+def member_ids_page(conn: Conn, account_id: str, group_id: str, *, after: tuple[float, str] | None = None,
+                    limit: int = 20) -> list[dict[str, Any]]:
+    """Current member ids with joined_at, in (joined_at, id) order: GET …/relationships/profiles."""
+    where, params = "account_id = ? AND group_id = ? AND left_at IS NULL", [account_id, group_id]
+    if after is not None:
+        where += " AND (joined_at > ? OR (joined_at = ? AND profile_id > ?))"
+        params += [after[0], after[0], after[1]]
+    rows = conn.all(f"SELECT profile_id, joined_at FROM group_members WHERE {where} "
+                    "ORDER BY joined_at, profile_id LIMIT ?", [*params, limit])
+    return [{"id": pid, "joined_at": joined} for pid, joined in rows]
+
+
+def member_counts(conn: Conn, account_id: str, group_ids: Sequence[str]) -> dict[str, int]:
+    """Current member counts of these segments or lists (0 for one without members)."""
+    counts = {gid: 0 for gid in group_ids}
+    for part in _chunks(list(group_ids)):
+        marks = ", ".join("?" for _ in part)
+        for gid, n in conn.all(f"SELECT group_id, COUNT(*) FROM group_members WHERE account_id = ? AND left_at IS NULL "
+                               f"AND group_id IN ({marks}) GROUP BY group_id", [account_id, *part]):
+            counts[gid] = n
+    return counts
 

@@ -56,6 +56,26 @@ def include(params: Params, allowed: Sequence[str]) -> set[str]:
     return names
 
 
+def additional_fields(params: Params, allowed: Mapping[str, Sequence[str]]) -> dict[str, frozenset[str]]:
+    """additional-fields[<type>]=a,b for the types and values this endpoint offers; any other type or
+    value is a 400 (never silently dropped). Types not asked for are absent from the answer."""
+    out: dict[str, frozenset[str]] = {}
+    for name in params:
+        if not name.startswith("additional-fields"):
+            continue
+        type_ = name[len("additional-fields["):-1] if name.startswith("additional-fields[") and name.endswith("]") else None
+        if type_ not in allowed:
+            offered = ", ".join(f"additional-fields[{t}]" for t in allowed) or "none"
+            raise invalid(f"{name} is not a parameter of this endpoint (offered: {offered})", parameter=name)
+        wanted = frozenset(part.strip() for part in params[name].split(",") if part.strip())
+        unknown = sorted(wanted - set(allowed[type_]))
+        if unknown or not wanted:
+            raise invalid(f"{', '.join(repr(u) for u in unknown) or 'an empty value'} cannot be requested in {name} "
+                          f"(allowed: {', '.join(allowed[type_])})", parameter=name)
+        out[type_] = wanted
+    return out
+
+
 def fieldset(params: Params, type_: str, allowed: Iterable[str]) -> frozenset[str] | None:
     """fields[<type>]=a,b,location.city as a set of dotted names, or None when absent (all fields)."""
     name = f"fields[{type_}]"

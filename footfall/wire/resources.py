@@ -8,12 +8,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from footfall.domain import consent
 from footfall.domain.models import LOCATION_FIELDS, PROFILE_ATTRIBUTES
 from footfall.timefmt import iso
 
 
-def profile(base: str, row: dict[str, Any]) -> dict[str, Any]:
-    """row: the profile columns (location/properties/consent already decoded)."""
+PROFILE_ADDITIONAL = ("subscriptions", "predictive_analytics")
+
+
+def profile(base: str, row: dict[str, Any], additional: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """row: the profile columns (location/properties/consent already decoded); `additional`: which of
+    PROFILE_ADDITIONAL to add (additional-fields[profile])."""
     pid = row["id"]
     location = row.get("location") or {}
     attributes = {
@@ -28,6 +33,10 @@ def profile(base: str, row: dict[str, Any]) -> dict[str, Any]:
         "location": {name: location.get(name) for name in LOCATION_FIELDS},
         "properties": row.get("properties") or {},
     }
+    if "subscriptions" in additional:
+        attributes["subscriptions"] = consent.subscriptions(row.get("consent") or {})
+    if "predictive_analytics" in additional:
+        attributes["predictive_analytics"] = dict(consent.PREDICTIVE_ANALYTICS)
     return {
         "type": "profile",
         "id": pid,
@@ -115,37 +124,43 @@ def bulk_job(base: str, row: dict[str, Any]) -> dict[str, Any]:
 
 
 def segment(base: str, row: dict[str, Any]) -> dict[str, Any]:
-    """row: id, name, definition, created, updated, is_processing."""
+    """row: id, name, definition, created, updated, is_processing (and profile_count when asked for)."""
     sid = row["id"]
+    attributes = {
+        "name": row["name"],
+        "definition": row["definition"],
+        "created": iso(row["created"]),
+        "updated": iso(row["updated"]),
+        "is_active": True,
+        "is_processing": bool(row["is_processing"]),
+        "is_starred": False,
+    }
+    if "profile_count" in row:
+        attributes["profile_count"] = int(row["profile_count"])
     return {
         "type": "segment",
         "id": sid,
-        "attributes": {
-            "name": row["name"],
-            "definition": row["definition"],
-            "created": iso(row["created"]),
-            "updated": iso(row["updated"]),
-            "is_active": True,
-            "is_processing": bool(row["is_processing"]),
-            "is_starred": False,
-        },
+        "attributes": attributes,
         "relationships": _members(base, "segments", sid),
         "links": {"self": f"{base}/api/segments/{sid}/"},
     }
 
 
 def group_list(base: str, row: dict[str, Any]) -> dict[str, Any]:
-    """A list (static group). row: id, name, created, updated."""
+    """A list (static group). row: id, name, created, updated (and profile_count when asked for)."""
     lid = row["id"]
+    attributes: dict[str, Any] = {
+        "name": row["name"],
+        "created": iso(row["created"]),
+        "updated": iso(row["updated"]),
+        "opt_in_process": "single_opt_in",
+    }
+    if "profile_count" in row:
+        attributes["profile_count"] = int(row["profile_count"])
     return {
         "type": "list",
         "id": lid,
-        "attributes": {
-            "name": row["name"],
-            "created": iso(row["created"]),
-            "updated": iso(row["updated"]),
-            "opt_in_process": "single_opt_in",
-        },
+        "attributes": attributes,
         "relationships": _members(base, "lists", lid),
         "links": {"self": f"{base}/api/lists/{lid}/"},
     }
