@@ -25,6 +25,7 @@ from footfall.api import (
     openapi,
     profiles_read,
     profiles_write,
+    subscriptions,
 )
 from footfall.api import lists as list_routes
 from footfall.api import segments as segment_routes
@@ -56,6 +57,7 @@ ROUTE_MODULES = [
     metrics,
     segment_routes,
     list_routes,
+    subscriptions,
     metric_aggregates,
     openapi,
 ]

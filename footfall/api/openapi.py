@@ -281,6 +281,19 @@ def _paths() -> dict[str, dict[str, Op]]:
             "merge_profiles", "Merge source profiles into a destination profile.", "Profiles", "profiles:write",
             {**ok("202", "Merged."), **errors("404", "503")}, body="ProfileMerge",
             method="POST", path="/api/profile-merge")},
+        "/api/profile-subscription-bulk-create-jobs": {"post": s(
+            "bulk_subscribe_profiles", "Subscribe up to 1000 profiles to email and/or SMS marketing (creating unknown "
+            "ones), optionally adding them to a list; lifts UNSUBSCRIBE, SPAM_REPORT and USER_SUPPRESSED "
+            "suppressions. consented_at only with historical_import.", "Profiles",
+            "subscriptions:write, profiles:write, lists:write",
+            {**ok("202", "Committed; empty body."), **errors("404", "409", "503")},
+            body="SubscriptionJobCreate", method="POST", path="/api/profile-subscription-bulk-create-jobs")},
+        "/api/profile-subscription-bulk-delete-jobs": {"post": s(
+            "bulk_unsubscribe_profiles", "Unsubscribe up to 100 profiles from email and/or SMS marketing (email: "
+            "suppressed with reason UNSUBSCRIBE); with a list, only that list (a list suppression).", "Profiles",
+            "subscriptions:write, profiles:write, lists:write",
+            {**ok("202", "Committed; empty body."), **errors("404", "503")},
+            body="SubscriptionJobDelete", method="POST", path="/api/profile-subscription-bulk-delete-jobs")},
         "/api/profiles/{id}/lists": {"get": s(
             "get_lists_for_profile", "The lists a profile is in.", "Profiles", "lists:read",
             {**ok("200", "Lists.", "List", many=True), **errors("404")}, params=[param("id"), *fields("list")],

@@ -123,6 +123,25 @@ _SEGMENT_ATTRIBUTES = obj({
 _PROFILE_REFS = obj({"data": array(obj({"type": const("profile"), "id": STRING}, ("type", "id")), maxItems=1000)},
                     ("data",))
 
+def _subscription_job(type_: str, consent: str, *, subscribe: bool) -> Schema:
+    """A subscribe (or unsubscribe) job body: profiles with per-channel consent, an optional list."""
+    kind = obj({"consent": {"type": "string", "enum": [consent]},
+                **({"consented_at": DATETIME} if subscribe else {})}, ("consent",))
+    channels = obj({"email": obj({"marketing": kind}), "sms": obj({"marketing": kind, "transactional": kind})})
+    profile = obj({"type": const("profile"), **({"id": STRING} if subscribe else {}),
+                   "attributes": obj({"email": STRING, "phone_number": STRING, "subscriptions": channels,
+                                      "age_gated_date_of_birth": STRING})}, ("type", "attributes"))
+    attributes = {"profiles": obj({"data": array(profile, minItems=1, maxItems=1000 if subscribe else 100)},
+                                  ("data",))}
+    if subscribe:
+        attributes.update({"custom_source": STRING, "historical_import": {"type": "boolean", "default": False}})
+    return obj({"data": obj({
+        "type": const(type_), "attributes": obj(attributes, ("profiles",)),
+        "relationships": obj({"list": obj({"data": obj({"type": const("list"), "id": STRING}, ("type", "id"))},
+                                          ("data",))}),
+    }, ("type", "attributes"))}, ("data",))
+
+
 SCHEMAS: dict[str, Schema] = {
     # -- errors and links ---------------------------------------------------------------------------
     "Error": obj({
@@ -142,15 +161,17 @@ SCHEMAS: dict[str, Schema] = {
                                     "datetime": DATETIME, "uuid": STRING}), ("profile", "metric")),
     "Profile": resource("profile", obj({**_PROFILE_FIELDS, "created": nullable("string"),
                                         "updated": nullable("string"), "last_event_date": nullable("string"),
-                                        "subscriptions": ANY_OBJECT}), ("lists", "segments")),
+                                        "subscriptions": ANY_OBJECT, "predictive_analytics": ANY_OBJECT}),
+                        ("lists", "segments")),
     "Metric": resource("metric", obj({"name": STRING, "created": STRING, "updated": STRING,
                                       "integration": {"type": ["object", "null"]}})),
     "Segment": resource("segment", obj({"name": STRING, "definition": ANY_OBJECT, "created": STRING,
                                         "updated": STRING, "is_active": {"type": "boolean"},
-                                        "is_processing": {"type": "boolean"}, "is_starred": {"type": "boolean"}}),
+                                        "is_processing": {"type": "boolean"}, "is_starred": {"type": "boolean"},
+                                        "profile_count": {"type": "integer"}}),
                         ("profiles",)),
     "List": resource("list", obj({"name": STRING, "created": STRING, "updated": STRING,
-                                  "opt_in_process": STRING}), ("profiles",)),
+                                  "opt_in_process": STRING, "profile_count": {"type": "integer"}}), ("profiles",)),
     "EventBulkCreateJob": resource("event-bulk-create-job", obj({
         "status": {"type": "string", "enum": ["queued", "processing", "complete", "cancelled"]},
         "total_count": {"type": "integer"}, "completed_count": {"type": "integer"},
@@ -217,6 +238,8 @@ SCHEMAS: dict[str, Schema] = {
     "ListUpdate": obj({"data": obj({"type": const("list"), "id": STRING, "attributes": obj(
         {"name": {"type": "string", "minLength": 1}}, ("name",))}, ("type", "id", "attributes"))}, ("data",)),
     "ProfileReferences": _PROFILE_REFS,
+    "SubscriptionJobCreate": _subscription_job("profile-subscription-bulk-create-job", "SUBSCRIBED", subscribe=True),
+    "SubscriptionJobDelete": _subscription_job("profile-subscription-bulk-delete-job", "UNSUBSCRIBED", subscribe=False),
     # -- legacy ---------------------------------------------------------------------------------------
     "LegacyPayload": obj({"token": STRING, "event": STRING, "customer_properties": ANY_OBJECT,
                           "properties": ANY_OBJECT, "time": {"type": ["integer", "number", "string"]}},

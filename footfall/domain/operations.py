@@ -117,3 +117,30 @@ def repeated_unique_id(seen: set[tuple[str, str, str]], profile_id: str, metric_
         return True
     seen.add(key)
     return False
+
+
+@dataclass
+class SubscriptionEntry:
+    """One profile of a subscription job: identifiers (and an optional id) plus its consent changes."""
+
+    profile: ProfilePatch
+    path: str
+
+
+@dataclass
+class SubscriptionJobOp:
+    """Bulk subscribe (subscribe=True) or unsubscribe: all entries in one operation, so a refusal
+    stores nothing. Subscribing creates unknown profiles; unsubscribing skips them. list_id: the list
+    the profiles join (subscribe) or leave (unsubscribe)."""
+
+    account_id: str
+    entries: list[SubscriptionEntry]
+    subscribe: bool
+    list_id: str | None = None
+    size: int = 0
+
+
+@dataclass
+class SubscriptionJobResult:
+    profile_ids: list[str] = field(default_factory=list)
+    skipped: int = 0

@@ -50,6 +50,8 @@ ROUTE_TIERS: dict[tuple[str, str], str] = {
     ("GET", "/api/profiles/{id}"): "L",
     ("PATCH", "/api/profiles/{id}"): "L",
     ("POST", "/api/profile-import"): "L",
+    ("POST", "/api/profile-subscription-bulk-create-jobs"): "L",   # 75/s, 700/m in Klaviyo's spec
+    ("POST", "/api/profile-subscription-bulk-delete-jobs"): "L",
     ("POST", "/api/profile-merge"): "M",
     ("GET", "/api/profiles/{id}/lists"): "S",
     ("GET", "/api/profiles/{id}/segments"): "S",

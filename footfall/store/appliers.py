@@ -11,8 +11,10 @@ from typing import Any, Callable
 from footfall.domain.groups import DeleteGroup, ListMembers, SaveList, SaveSegment
 from footfall.domain.limits import Limits
 from footfall.domain.models import TrackOp
-from footfall.domain.operations import BulkEventsOp, CreateProfileOp, ImportProfileOp, MergeProfilesOp, UpdateProfileOp
-from footfall.store import bulk_events, groups, profile_writes, writes
+from footfall.domain.operations import (
+    BulkEventsOp, CreateProfileOp, ImportProfileOp, MergeProfilesOp, SubscriptionJobOp, UpdateProfileOp,
+)
+from footfall.store import bulk_events, groups, profile_writes, subscriptions, writes
 from footfall.store.db import Conn
 from footfall.store.writes import Tally
 
@@ -29,4 +31,5 @@ APPLIERS: dict[type, OpApplier] = {
     SaveList: groups.apply_save_list,               # list create / rename
     DeleteGroup: groups.apply_delete_group,         # segment or list delete
     ListMembers: groups.apply_list_members,         # add / remove list members
+    SubscriptionJobOp: subscriptions.apply_subscription_job,  # profile-subscription-bulk-create/delete-jobs
 }
