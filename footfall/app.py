@@ -30,7 +30,7 @@ from footfall.api import (
 from footfall.api import lists as list_routes
 from footfall.api import segments as segment_routes
 from footfall.api.edge import Edge
-from footfall.api.fastpath import FastPath
+from footfall.api.fastpath import Disconnected, FastPath
 from footfall.api.services import Services
 from footfall.config import Settings
 from footfall.ingest.pipeline import Pipeline
@@ -116,6 +116,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     routes = [route for module in ROUTE_MODULES for route in module.routes]
     handlers = {
         ApiError: conventions.api_error_handler,
+        Disconnected: conventions.disconnected_handler,
         HTTPException: conventions.http_error_handler,
         StoreUnavailable: conventions.store_unavailable_handler,
         Exception: conventions.server_error_handler,

@@ -304,7 +304,8 @@ def test_forged_cursors_are_400(client, world, forged):
 
 
 def test_odd_ids_are_404(client, world):
-    for eid in ("%00", "x" * 300, "%E2%82%AC"):
+    """(A NUL is a 400 naming the parameter, before any route: tests/test_edge.py.)"""
+    for eid in ("x" * 300, "%E2%82%AC"):
         assert get(client, world, f"/api/events/{eid}").status_code == 404
         assert get(client, world, f"/api/profiles/{eid}").status_code == 404
         assert get(client, world, f"/api/metrics/{eid}").status_code == 404

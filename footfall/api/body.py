@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from starlette.requests import ClientDisconnect
+
+from footfall.api.fastpath import Disconnected
+
 if TYPE_CHECKING:
     from footfall.api.fastpath import Incoming
 
@@ -22,9 +26,12 @@ async def read_limited(request: Incoming, limit: int) -> bytes:
         raise TooLarge(limit)
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise TooLarge(limit)
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise TooLarge(limit)
+            chunks.append(chunk)
+    except ClientDisconnect:  # Starlette's word for it; one exception for both paths
+        raise Disconnected from None
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)

@@ -279,6 +279,13 @@ def allowed_methods(request: Request) -> list[str]:
     return sorted(methods)
 
 
+async def disconnected_handler(request: Request, exc: Exception) -> Response:
+    """The client went away mid-body: an ordinary event, one debug line; nobody reads the answer."""
+    log.debug("client %s disconnected before its body arrived: %s %s",
+              request.client.host if request.client else "?", request.method, request.url.path)
+    return Response(b"", status_code=499)
+
+
 async def store_unavailable_handler(request: Request, exc: Exception) -> Response:
     return response_of(error_reply(store_unavailable(services(request))))
 

@@ -11,12 +11,15 @@ still becomes the usual 500.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Awaitable, Callable, Mapping, Protocol
 from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import Response
+
+log = logging.getLogger("footfall.api")
 
 Scope = dict[str, Any]
 Headers = list[tuple[bytes, bytes]]
@@ -129,6 +132,7 @@ class FastPath:
         try:
             reply = await route.handler(request)
         except Disconnected:
+            log.debug("client disconnected before its body arrived: %s %s", scope["method"], scope["path"])
             return
         headers = [(b"content-length", str(len(reply.body)).encode()), *reply.headers]
         if reply.content_type is not None:

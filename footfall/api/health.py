@@ -13,7 +13,9 @@ async def healthz(request: Request) -> JSONResponse:
     pipeline = services(request).pipeline
     detail = pipeline.health()
     healthy = pipeline.alive and pipeline.store_ok and not pipeline.stalled
-    return JSONResponse({"status": "ok" if healthy else "unhealthy", **detail}, status_code=200 if healthy else 503)
+    # Reachable but every write failing (disk full, read-only): not ok, whatever the connection says.
+    status = "ok" if healthy and not pipeline.writes_failing else "degraded" if healthy else "unhealthy"
+    return JSONResponse({"status": status, **detail}, status_code=200 if status == "ok" else 503)
 
 
 routes = [Route("/healthz", healthz)]

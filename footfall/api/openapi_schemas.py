@@ -247,6 +247,6 @@ SCHEMAS: dict[str, Schema] = {
     "LegacyVerbose": obj({"status": {"type": "integer", "enum": [0, 1]}, "error": STRING, "profile_id": STRING,
                           "event_id": nullable("string"), "duplicate": {"type": "boolean"}, "warnings": array(STRING)},
                          ("status",)),
-    "Health": obj({"status": {"type": "string", "enum": ["ok", "unhealthy"]}}, ("status",),
+    "Health": obj({"status": {"type": "string", "enum": ["ok", "degraded", "unhealthy"]}}, ("status",),
                   additionalProperties=True),
 }

@@ -28,6 +28,7 @@ from typing import Any, Callable
 
 from footfall.ingest.committer import CommitFailed, Committer, StoreDown
 from footfall.ingest.errors import Overloaded, Unavailable
+from footfall.store.batch import InternalError
 from footfall.store.db import StoreUnavailable
 
 log = logging.getLogger("footfall.ingest")
@@ -63,6 +64,10 @@ class Stats:
     rejected_unavailable: int = 0
     timed_out: int = 0
     last_error: str | None = None
+    # Writes that failed since the last one that succeeded (a full disk, a read-only store, a trigger
+    # refusing): the store answers reads, so only this says the server cannot store anything.
+    write_failures: int = 0
+    write_error: str | None = None
     extra: dict[str, int] = field(default_factory=dict)
 
 
@@ -157,6 +162,7 @@ class Pipeline:
             "writer_pid": self._committer.pid,
             "stalled": self.stalled,
             "store": "ok" if self.store_ok else "unavailable",
+            "writes": f"failing: {self.stats.write_error}" if self.writes_failing else "ok",
             "queued": len(self._queue),
             "queued_bytes": self._bytes,
             "committed": self.stats.committed_ops,
@@ -334,6 +340,7 @@ class Pipeline:
             else:
                 self.stats.last_error = str(exc)
                 err = Unavailable("the store refused the write; retry shortly", self.retry_after)
+            self._note_writes(str(exc))
             self._deliver(batch, [err] * len(batch))
             return
         elapsed = time.monotonic() - self._busy_since
@@ -341,6 +348,8 @@ class Pipeline:
         self._note_drain(len(batch), elapsed)
         self.stats.commits += 1
         self.stats.committed_ops += len(batch)
+        failed = [r for r in results if isinstance(r, InternalError)]
+        self._note_writes(str(failed[0]) if results and len(failed) == len(results) else None)
         self._deliver(batch, results)
         committed = [(op, r) for op, r in zip(ops, results) if not isinstance(r, BaseException)]
         for listener in self._listeners:
@@ -348,6 +357,20 @@ class Pipeline:
                 listener(committed)
             except Exception:
                 log.exception("after-commit listener failed")
+
+    def _note_writes(self, error: str | None) -> None:
+        """A group's writes all failed (error), or at least one was stored (None)."""
+        if error is None:
+            self.stats.write_failures, self.stats.write_error = 0, None
+            return
+        if self.stats.write_failures == 0:
+            log.error("writes are failing: %s", error)
+        self.stats.write_failures += 1
+        self.stats.write_error = error
+
+    @property
+    def writes_failing(self) -> bool:
+        return self.stats.write_failures > 0
 
     def _note_drain(self, ops: int, seconds: float) -> None:
         """Exponentially weighted ops committed per second of commit time (for admission)."""
