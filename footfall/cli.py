@@ -61,12 +61,30 @@ def serve(
 
     host = host or settings.host
     port = port or settings.port
-    migrate.upgrade(url)
-    _first_run_account(url)
+    _prepare_store(url)
     os.environ["FOOTFALL_DATABASE_URL"] = url  # workers read their settings from the environment
     err.print(f"Footfall on http://{host}:{port}  database {DatabaseURL(url).redacted()}  workers {workers}")
     uvicorn.run("footfall.app:create_app", factory=True, host=host, port=port, workers=workers,
                 log_level="warning", access_log=False, timeout_graceful_shutdown=10)
+
+
+def _prepare_store(url: str) -> None:
+    """Schema, first account and a write check; a store that cannot be written is one line, exit 1."""
+    import sqlite3
+
+    import psycopg
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        migrate.upgrade(url)
+        _first_run_account(url)
+        db.check_writable(url)
+    except (db.ReadOnlyStore, db.StoreUnavailable, SQLAlchemyError, psycopg.Error, sqlite3.Error) as exc:
+        cause = getattr(exc, "orig", None) or exc  # SQLAlchemy wraps the driver's error
+        first = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+        err.print(f"[red]error:[/red] cannot use the database {DatabaseURL(url).redacted()}: {first}",
+                  highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
 
 
 def _first_run_account(url: str) -> None:

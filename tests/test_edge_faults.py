@@ -101,3 +101,30 @@ def test_a_client_leaving_mid_body_is_one_debug_line(server, account, caplog, pa
     assert not any(r.exc_info for r in caplog.records)
     lines = [r for r in caplog.records if "disconnected" in r.getMessage()]
     assert len(lines) == 1 and lines[0].levelno == logging.DEBUG, [r.getMessage() for r in caplog.records]
+
+
+@pytest.mark.parametrize("migrated", [False, True])
+def test_serve_on_a_read_only_database_is_one_line(migrated):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import psycopg
+
+    from tests.conftest import PG_ADMIN, create_pg_database
+    from tests.servers import free_port
+
+    url = make_pg_database() if migrated else create_pg_database("footfall_ro")
+    try:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'ALTER DATABASE "{url.rsplit("/", 1)[1]}" SET default_transaction_read_only = on')
+        footfall = Path(sys.executable).parent / "footfall"
+        run = subprocess.run([str(footfall), "serve", "--port", str(free_port()), "--database", url],
+                             capture_output=True, text=True, timeout=60,
+                             env={**os.environ, "FOOTFALL_DATABASE_URL": url})
+        lines = [line for line in run.stderr.splitlines() if line.strip()]
+        assert run.returncode == 1, run.stderr
+        assert len(lines) == 1 and "read-only" in lines[0] and "Traceback" not in run.stderr, run.stderr
+    finally:
+        drop_pg_database(url)

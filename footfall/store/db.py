@@ -221,3 +221,26 @@ def connect(url: str | DatabaseURL, *, synchronous: str = "FULL", application_na
     from footfall.store import postgres
 
     return postgres.connect(parsed, application_name=application_name)
+
+
+class ReadOnlyStore(Exception):
+    """The database can be read but not written: Footfall cannot start on it."""
+
+
+def check_writable(url: str | DatabaseURL) -> None:
+    """Raise ReadOnlyStore if a write transaction cannot be started (checked once, at start)."""
+    conn = connect(url)
+    try:
+        if conn.dialect == "postgresql":
+            (flag,) = conn.one("SELECT current_setting('transaction_read_only')")
+            if flag == "on":
+                raise ReadOnlyStore("the PostgreSQL database is read-only (default_transaction_read_only or a standby)")
+            conn.rollback()
+        else:
+            try:
+                conn.raw.execute("BEGIN IMMEDIATE")  # takes the write lock: fails on a read-only file
+                conn.raw.execute("ROLLBACK")
+            except Exception as exc:  # sqlite3.OperationalError: attempt to write a readonly database
+                raise ReadOnlyStore(f"the SQLite database cannot be written ({exc})") from None
+    finally:
+        conn.close()
