@@ -30,6 +30,7 @@ from footfall.api import (
 from footfall.api import lists as list_routes
 from footfall.api import segments as segment_routes
 from footfall.api.edge import Edge
+from footfall.api.keyguard import KeyGuard
 from footfall.api.fastpath import Disconnected, FastPath
 from footfall.api.services import Services
 from footfall.config import Settings
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         limiter = make_limiter(settings.redis_url) if settings.rate_limits.enabled else None
         if limiter is not None and not settings.redis_url and settings.workers > 1:
             log.warning("rate limits are counted per worker process; set FOOTFALL_REDIS_URL to share them")
+        app.state.key_guard = KeyGuard(settings.unknown_key_budget, settings.unknown_key_window_seconds)
         app.state.services = Services(settings=settings, pipeline=pipeline, readers=readers, limiter=limiter)
         membership = app.state.membership = build_membership(settings)
         pipeline.add_listener(membership.on_commit)

@@ -41,6 +41,9 @@ class Settings:
     # Per-account rate limits (Klaviyo's tiers); counters in Redis when a URL is set, else in process.
     rate_limits: RateLimitSettings = field(default_factory=RateLimitSettings)
     redis_url: str | None = None
+    # Key guessing: unknown keys allowed per client address per window, then 429 (api/keyguard.py).
+    unknown_key_budget: int = 100
+    unknown_key_window_seconds: float = 60.0
 
     def replace(self, **changes: object) -> "Settings":
         return dataclasses.replace(self, **changes)
@@ -84,6 +87,8 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         segment_sweep_seconds=_float("FOOTFALL_SEGMENT_SWEEP_SECONDS", base.segment_sweep_seconds),
         rate_limits=_rate_limits(e, base.rate_limits),
         redis_url=e.get("FOOTFALL_REDIS_URL") or None,
+        unknown_key_budget=_int("FOOTFALL_UNKNOWN_KEY_BUDGET", base.unknown_key_budget),
+        unknown_key_window_seconds=_float("FOOTFALL_UNKNOWN_KEY_WINDOW_SECONDS", base.unknown_key_window_seconds),
     )
 
 

@@ -28,6 +28,9 @@ def server_settings(**changes) -> Settings:
     # In-process test servers share the interpreter lock with the test driving them, whose own work
     # can hold the event loop back; the lag limit is tested on real `footfall serve` processes.
     changes.setdefault("loop_lag_limit_seconds", 0.0)
+    # Every test client is 127.0.0.1 and many tests send unknown keys on purpose; the key-guessing
+    # budget is tested with its own small budget (tests/test_edge.py).
+    changes.setdefault("unknown_key_budget", 10_000_000)
     return Settings(**changes)
 
 

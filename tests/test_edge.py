@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+from uuid import uuid4
 
 import pytest
 from starlette.routing import Route
@@ -109,3 +110,44 @@ def test_head_never_writes(client, account, stored, route):
     # the same request as a GET does write, so the HEAD above was the real thing
     assert client.get(f"/api/{route}?data={_data(payload)}").text == "1"
     assert stored.profiles()
+
+
+def test_unknown_keys_are_counted_per_address_and_valid_traffic_goes_on(database_url):
+    """Five unknown keys from one address, then 429 for any key it has not shown valid; the valid
+    sender on that address, and other addresses, are answered as before."""
+    import httpx
+
+    from tests.servers import ServerThread, new_account, server_settings
+
+    known = new_account(database_url, f"guard-{uuid4().hex[:8]}")
+    unseen = new_account(database_url, f"guard-unseen-{uuid4().hex[:8]}")
+    srv = ServerThread(server_settings(database_url=database_url, unknown_key_budget=5,
+                                       unknown_key_window_seconds=60)).start()
+
+    def track(c, token):
+        return c.get(f"/api/track?data={_data({'token': token, 'event': 'E', 'customer_properties': {'$email': 'g@example.com'}})}")
+
+    try:
+        with httpx.Client(base_url=srv.url, timeout=30) as guesser, \
+                httpx.Client(base_url=srv.url, timeout=30,
+                             transport=httpx.HTTPTransport(local_address="127.0.0.2")) as elsewhere:
+            assert track(guesser, known.public_key).text == "1"  # this address's valid keys, seen once
+            assert guesser.get("/api/profiles", headers=server_headers(known.private_key)).status_code == 200
+            for i in range(5):
+                assert track(guesser, f"ZZZZ{i:02d}").status_code == 200
+            blocked = track(guesser, "ZZZZ99")
+            assert blocked.status_code == 429 and int(blocked.headers["retry-after"]) >= 1
+            # a correct guess while blocked cannot be told from a wrong one
+            assert track(guesser, unseen.public_key).status_code == 429
+            r = guesser.get("/api/profiles", headers=server_headers("pk_guessed0000000000"))
+            assert r.status_code == 429 and error(r)["code"] == "throttled"
+            r = guesser.post("/client/events?company_id=QQQQQQ", headers={"revision": "2026-07-15"}, json={})
+            assert r.status_code == 429
+            # valid traffic is not slowed: the key this address used before, and other addresses
+            for _ in range(20):
+                assert track(guesser, known.public_key).text == "1"
+            assert guesser.get("/api/profiles", headers=server_headers(known.private_key)).status_code == 200
+            assert track(elsewhere, unseen.public_key).text == "1"
+            assert track(elsewhere, "ZZZZ00").text == "0"
+    finally:
+        srv.stop()

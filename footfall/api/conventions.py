@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match, Route
 
-from footfall.api import ratelimit
+from footfall.api import keyguard, ratelimit
 from footfall.api.body import TooLarge, read_limited
 from footfall.api.fastpath import Endpoint, Handler, Incoming, RawRequest, Reply, raw_headers, response_of
 from footfall.api.services import Services, services
@@ -92,15 +92,24 @@ async def _grant(request: Incoming, key: str) -> KeyGrant | None:
     """The grant of a private key, looked up once per request (the rate limiter asks first)."""
     memo = request.scope.setdefault("footfall.grants", {})
     if key not in memo:
-        memo[key] = await services(request).grant_for_private_key(key)
+        memo[key] = await _guarded(request, key, services(request).grant_for_private_key)
     return memo[key]
 
 
 async def _account(request: Incoming, company: str) -> Account | None:
     memo = request.scope.setdefault("footfall.accounts", {})
     if company not in memo:
-        memo[company] = await services(request).account_for_public_key(company)
+        memo[company] = await _guarded(request, company, services(request).account_for_public_key)
     return memo[company]
+
+
+async def _guarded(request: Incoming, key: str, lookup: Callable[[str], Awaitable[Any]]) -> Any:
+    """A key lookup counted against the caller's address (api/keyguard.py); 429 over its budget."""
+    try:
+        return await keyguard.checked_lookup(request, key, lookup)
+    except keyguard.KeysThrottled as exc:
+        raise ApiError(429, "throttled", f"Request was throttled: {exc}.", title="Request was throttled.",
+                       headers={"Retry-After": str(exc.retry_after)}) from None
 
 
 async def caller_account_id(request: Incoming) -> str | None:

@@ -15,6 +15,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route
 
 from footfall import clock
+from footfall.api import keyguard
 from footfall.api.body import TooLarge, read_limited
 from footfall.api.fastpath import FastRoute, RawRequest, Reply, starlette_endpoint
 from footfall.api.services import Services, services
@@ -86,7 +87,7 @@ async def _handle(request: RawRequest, kind: str) -> Reply:
             raise TooLarge(limits.legacy_payload_bytes)
         svc.pipeline.check_admission()  # under overload, refuse before the costlier parsing and lookups
         token = legacy.token_of(payload)
-        account = await svc.account_for_public_key(token)
+        account = await keyguard.checked_lookup(request, token, svc.account_for_public_key)
         if account is None:
             return reply.fail(f"token: {token!r} is not the public key of any account")
         op, warnings = _parse(kind, payload, account.id, svc)
@@ -94,6 +95,8 @@ async def _handle(request: RawRequest, kind: str) -> Reply:
         result = await svc.pipeline.submit(op, raw_size)
     except TooLarge as exc:
         return reply.fail(str(exc), status=413)
+    except keyguard.KeysThrottled as exc:
+        return reply.fail(str(exc), status=429, retry_after=exc.retry_after)
     except InvalidInput as exc:
         return reply.fail(str(exc))
     except NotAccepted as exc:

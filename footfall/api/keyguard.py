@@ -1,0 +1,84 @@
+"""Key guessing: unknown keys are counted per client address, and an address over its budget gets
+429 for any key it has not already shown to be valid, until its window ends.
+
+A public key is 6 characters (36^6): unthrottled, a client can try hundreds a second and tell a valid
+one from an invalid one by the answer. Counting only failures, per address, leaves valid traffic
+alone (a dict lookup, no sleeping), and a sender whose key worked before the block keeps working
+(its key is remembered for the address), so a guesser behind the same address cannot confirm a
+guess while blocked. Addresses are the TCP peer: behind a proxy, every client shares its address.
+Counted per worker process (in memory).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Awaitable, Callable, TypeVar
+
+from footfall.api.fastpath import Incoming
+
+T = TypeVar("T")
+_MAX_ADDRESSES = 50_000  # memory bound: expired windows are pruned beyond this
+_GOOD_KEYS_PER_ADDRESS = 32
+
+
+class KeysThrottled(Exception):
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"too many unknown keys from this address; retry in {retry_after} s")
+        self.retry_after = retry_after
+
+
+class KeyGuard:
+    def __init__(self, budget: int, window: float) -> None:
+        self.budget = budget
+        self.window = window
+        self._failures: dict[str, list[float]] = {}  # address -> [window start, unknown keys in it]
+        self._good: dict[str, set[str]] = {}
+
+    def refusal(self, address: str, key: str, now: float | None = None) -> int | None:
+        """Seconds to wait if this address may not try this key now, else None."""
+        entry = self._failures.get(address)
+        if entry is None:
+            return None
+        now = time.monotonic() if now is None else now
+        if now - entry[0] >= self.window:
+            del self._failures[address]
+            return None
+        if entry[1] < self.budget or key in self._good.get(address, ()):
+            return None
+        return max(1, int(entry[0] + self.window - now + 0.999))
+
+    def record(self, address: str, key: str, valid: bool, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        if valid:
+            good = self._good.setdefault(address, set())
+            if len(good) < _GOOD_KEYS_PER_ADDRESS:
+                good.add(key)
+            return
+        entry = self._failures.get(address)
+        if entry is None or now - entry[0] >= self.window:
+            if len(self._failures) >= _MAX_ADDRESSES:
+                self._prune(now)
+            self._failures[address] = [now, 1]
+        else:
+            entry[1] += 1
+
+    def _prune(self, now: float) -> None:
+        for address in [a for a, e in self._failures.items() if now - e[0] >= self.window]:
+            del self._failures[address]
+        if len(self._good) >= _MAX_ADDRESSES:
+            self._good.clear()
+
+
+async def checked_lookup(request: Incoming, key: str, lookup: Callable[[str], Awaitable[T | None]]) -> T | None:
+    """lookup(key), counted against the caller's address; KeysThrottled when it is over budget."""
+    guard: KeyGuard | None = getattr(request.scope["app"].state, "key_guard", None)
+    if guard is None:
+        return await lookup(key)
+    client = request.scope.get("client")
+    address = client[0] if client else "?"
+    wait = guard.refusal(address, key)
+    if wait is not None:
+        raise KeysThrottled(wait)
+    found = await lookup(key)
+    guard.record(address, key, found is not None)
+    return found
