@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005_console_sessions"
-down_revision = "0004"
+down_revision = "0005_key_kinds"  # after the keys revision: one head
 branch_labels = None
 depends_on = None
 
