@@ -77,8 +77,11 @@ def serve(
     _prepare_store(url)
     os.environ["FOOTFALL_DATABASE_URL"] = url  # workers read their settings from the environment
     err.print(f"Footfall on http://{host}:{port}  database {DatabaseURL(url).redacted()}  workers {workers}")
+    from footfall import serving
+
     uvicorn.run("footfall.app:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level="warning", access_log=False, timeout_graceful_shutdown=10)
+                log_level="warning", access_log=False, timeout_graceful_shutdown=10,
+                http=serving.HeaderTimeoutProtocol, **serving.uvicorn_options(settings))
 
 
 def _prepare_store(url: str) -> None:

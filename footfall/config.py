@@ -41,6 +41,12 @@ class Settings:
     # Per-account rate limits (Klaviyo's tiers); counters in Redis when a URL is set, else in process.
     rate_limits: RateLimitSettings = field(default_factory=RateLimitSettings)
     redis_url: str | None = None
+    # Slow clients: the longest to send a request head / a body, idle time between requests, and the
+    # most connections (beyond it, 503). See footfall/serving.py.
+    header_timeout_seconds: float = 10.0
+    body_timeout_seconds: float = 30.0
+    keepalive_timeout_seconds: float = 5.0
+    max_connections: int = 4096
     # Key guessing: unknown keys allowed per client address per window, then 429 (api/keyguard.py).
     unknown_key_budget: int = 100
     unknown_key_window_seconds: float = 60.0
@@ -87,6 +93,10 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         segment_sweep_seconds=_float("FOOTFALL_SEGMENT_SWEEP_SECONDS", base.segment_sweep_seconds),
         rate_limits=_rate_limits(e, base.rate_limits),
         redis_url=e.get("FOOTFALL_REDIS_URL") or None,
+        header_timeout_seconds=_float("FOOTFALL_HEADER_TIMEOUT_SECONDS", base.header_timeout_seconds),
+        body_timeout_seconds=_float("FOOTFALL_BODY_TIMEOUT_SECONDS", base.body_timeout_seconds),
+        keepalive_timeout_seconds=_float("FOOTFALL_KEEPALIVE_TIMEOUT_SECONDS", base.keepalive_timeout_seconds),
+        max_connections=_int("FOOTFALL_MAX_CONNECTIONS", base.max_connections),
         unknown_key_budget=_int("FOOTFALL_UNKNOWN_KEY_BUDGET", base.unknown_key_budget),
         unknown_key_window_seconds=_float("FOOTFALL_UNKNOWN_KEY_WINDOW_SECONDS", base.unknown_key_window_seconds),
     )

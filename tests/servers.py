@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import uvicorn
 
+from footfall import serving
 from footfall.app import create_app
 from footfall.config import Settings
 from footfall.domain.ratelimits import RateLimitSettings
@@ -43,7 +44,8 @@ class ServerThread:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning",
-                                lifespan="on", access_log=False)
+                                lifespan="on", access_log=False, http=serving.protocol_for(settings),
+                                **serving.uvicorn_options(settings))
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
 

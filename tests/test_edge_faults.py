@@ -128,3 +128,44 @@ def test_serve_on_a_read_only_database_is_one_line(migrated):
         assert len(lines) == 1 and "read-only" in lines[0] and "Traceback" not in run.stderr, run.stderr
     finally:
         drop_pg_database(url)
+
+
+def test_slow_clients_are_cut_off_and_the_server_stays_responsive(database_url):
+    """Short slowloris drill: 200 sockets trickling a request head, and one sending its body slowly;
+    the server keeps answering at once and closes them at the header / body timeouts."""
+    from tests.servers import free_port  # noqa: F401
+
+    account = new_account(database_url, f"slow-{time.time_ns()}")
+    srv = ServerThread(server_settings(database_url=database_url, header_timeout_seconds=1.0,
+                                       body_timeout_seconds=1.0)).start()
+    host, port = "127.0.0.1", srv.port
+    slow: list[socket.socket] = []
+    try:
+        for _ in range(200):
+            s = socket.create_connection((host, port), timeout=5)
+            s.sendall(b"GET /api/profiles HTTP/1.1\r\nHost: x\r\n")  # never finishes its head
+            slow.append(s)
+        body_sock = socket.create_connection((host, port), timeout=5)
+        body_sock.sendall(b"POST /api/track HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                          b"Content-Length: 1000\r\n\r\n{\"token\":")
+        with httpx.Client(base_url=srv.url, timeout=5) as client:
+            started = time.monotonic()
+            r = _track(client, account.public_key, "fast@example.com")
+            assert r.text == "1" and time.monotonic() - started < 2.0
+        time.sleep(2.5)
+        closed = 0
+        for s in slow:
+            s.settimeout(2)
+            try:
+                closed += s.recv(1) == b""
+            except (ConnectionResetError, socket.timeout):
+                closed += 0
+        assert closed == len(slow), f"{closed} of {len(slow)} slow heads were closed"
+        body_sock.settimeout(3)
+        answer = body_sock.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 408"), answer[:100]
+        body_sock.close()
+    finally:
+        for s in slow:
+            s.close()
+        srv.stop()

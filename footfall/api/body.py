@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 from starlette.requests import ClientDisconnect
@@ -10,6 +11,14 @@ from footfall.api.fastpath import Disconnected
 
 if TYPE_CHECKING:
     from footfall.api.fastpath import Incoming
+
+
+class TooSlow(Exception):
+    """The body did not arrive within the body timeout (FOOTFALL_BODY_TIMEOUT_SECONDS): 408."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"the request body did not arrive within {seconds:g} seconds")
+        self.seconds = seconds
 
 
 class TooLarge(Exception):
@@ -26,12 +35,21 @@ async def read_limited(request: Incoming, limit: int) -> bytes:
         raise TooLarge(limit)
     chunks: list[bytes] = []
     size = 0
+    seconds = _body_timeout(request)
     try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise TooLarge(limit)
-            chunks.append(chunk)
+        async with asyncio.timeout(seconds if seconds > 0 else None):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise TooLarge(limit)
+                chunks.append(chunk)
+    except TimeoutError:
+        raise TooSlow(seconds) from None
     except ClientDisconnect:  # Starlette's word for it; one exception for both paths
         raise Disconnected from None
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _body_timeout(request: Incoming) -> float:
+    services = getattr(request.scope["app"].state, "services", None)
+    return services.settings.body_timeout_seconds if services is not None else 0.0

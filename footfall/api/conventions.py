@@ -20,7 +20,7 @@ from starlette.responses import Response
 from starlette.routing import Match, Route
 
 from footfall.api import keyguard, ratelimit
-from footfall.api.body import TooLarge, read_limited
+from footfall.api.body import TooLarge, TooSlow, read_limited
 from footfall.api.fastpath import Endpoint, Handler, Incoming, RawRequest, Reply, raw_headers, response_of
 from footfall.api.services import Services, services
 from footfall.domain import ratelimits, scopes
@@ -134,6 +134,9 @@ async def json_body(request: Incoming, limit: int) -> tuple[Any, int]:
         raw = await read_limited(request, limit)
     except TooLarge:
         raise ApiError(413, "payload_too_large", f"The request body is larger than {limit} bytes.") from None
+    except TooSlow as exc:
+        raise ApiError(408, "request_timeout", f"{str(exc).capitalize()}.",
+                       headers={"Connection": "close"}) from None
     if not raw.strip():
         raise invalid("The request body is empty; a JSON:API document is required.", pointer="/data")
     try:

@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from footfall import clock
 from footfall.api import keyguard
-from footfall.api.body import TooLarge, read_limited
+from footfall.api.body import TooLarge, TooSlow, read_limited
 from footfall.api.fastpath import FastRoute, RawRequest, Reply, starlette_endpoint
 from footfall.api.services import Services, services
 from footfall.domain.errors import InvalidInput
@@ -95,6 +95,8 @@ async def _handle(request: RawRequest, kind: str) -> Reply:
         result = await svc.pipeline.submit(op, raw_size)
     except TooLarge as exc:
         return reply.fail(str(exc), status=413)
+    except TooSlow as exc:
+        return reply.fail(str(exc), status=408)
     except keyguard.KeysThrottled as exc:
         return reply.fail(str(exc), status=429, retry_after=exc.retry_after)
     except InvalidInput as exc:

@@ -91,6 +91,7 @@ _ERRORS = {
     "403": "The key lacks the scope this route needs.",
     "404": "No such resource in this account.",
     "405": "Method not allowed on this path.",
+    "408": "The body did not arrive within the body timeout (FOOTFALL_BODY_TIMEOUT_SECONDS).",
     "409": "Conflict: an identifier belongs to another profile (`meta.duplicate_profile_id`).",
     "413": "The request body is over the size limit.",
     "415": "Unsupported Content-Type.",
@@ -140,7 +141,7 @@ def server_op(op_id: str, summary: str, tag: str, scope: str, responses: dict[st
     if body is not None:
         operation["requestBody"] = {"required": True, "content": {
             JSONAPI: {"schema": ref(body)}, "application/json": {"schema": ref(body)}}}
-        operation["responses"].update(errors("413", "415"))
+        operation["responses"].update(errors("408", "413", "415"))
     return operation
 
 
@@ -154,7 +155,7 @@ def client_op(op_id: str, summary: str, body: str, path: str) -> Op:
         "requestBody": {"required": True, "content": {JSONAPI: {"schema": ref(body)},
                                                       "application/json": {"schema": ref(body)}}},
         "responses": {**ok("202", "Accepted and committed; empty body."),
-                      **errors("400", "413", "415", "429", "500", "503")},
+                      **errors("400", "408", "413", "415", "429", "500", "503")},
     }
 
 
