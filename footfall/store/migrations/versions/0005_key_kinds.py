@@ -1,13 +1,13 @@
 """API keys: name (was label), kind (private | write), last_used, revoked.
 
-Revision ID: 0005_key_kinds (follows 0005_console_sessions)
+Revision ID: 0005_key_kinds
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0005_key_kinds"
-down_revision = "0005_console_sessions"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
