@@ -235,3 +235,33 @@ def test_read_only_key_gives_a_read_only_console(page, server, account, client, 
     assert client.get("/api/lists", headers=private_headers(account.private_key)).json()["data"] == []
     screenshot(page, f"console-read-only-{_backend(database_url)}")
     _clean(page, server)
+
+
+def test_keys_create_shows_the_secret_once_and_revoke_stops_it(page, server, account, client, database_url):
+    sign_in(page, server.url, account.private_key)
+    page.click("nav >> text=Keys")
+    assert account.private_key not in page.content()
+    page.fill("#key-name", "reporting")
+    for box in page.locator("input[name=scope]").all():
+        if box.get_attribute("value") not in ("profiles:read", "metrics:read"):
+            box.uncheck()
+    page.click("#create-key")
+    secret = page.inner_text("#new-key-secret").strip()
+    assert secret.startswith("pk_")
+    headers = private_headers(secret)
+    assert client.get("/api/profiles", headers=headers).status_code == 200
+    assert client.get("/api/lists", headers=headers).status_code == 403  # only the scopes chosen
+    row = page.locator("#keys tbody tr:has-text('reporting')")
+    assert "profiles:read" in row.inner_text() and secret not in page.inner_text("#keys")
+    screenshot(page, f"console-keys-{_backend(database_url)}")
+    page.goto(f"{server.url}/console/keys")
+    assert secret not in page.content()  # shown once, in the answer to the POST
+    page.click("text=Revoke reporting")
+    page.wait_for_url(f"{server.url}/console/keys")
+    assert page.locator("#keys tbody tr:has-text('reporting')").count() == 0
+    assert wait_until(lambda: client.get("/api/profiles", headers=headers).status_code == 401, timeout=1.5)
+    # Revoking the key this console was opened with ends the session too.
+    page.click("text=Revoke default")
+    page.goto(f"{server.url}/")
+    assert page.url == f"{server.url}/console/signin"
+    _clean(page, server)

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 
-from footfall.console import auth, lists, metrics, overview, profiles, segments, web
+from footfall.console import auth, keys, lists, metrics, overview, profiles, segments, web
 from footfall.console.static import ConsoleStatic
 from footfall.store.db import StoreUnavailable
 
@@ -70,5 +70,8 @@ routes = [
     _route("/console/lists", lists.create, ["POST"]),
     _route("/console/lists/{id}", lists.list_page, ["GET"]),
     _route("/console/lists/{id}/members", lists.change_members, ["POST"]),
+    _route("/console/keys", keys.key_list, ["GET"]),
+    _route("/console/keys", keys.create, ["POST"]),
+    _route("/console/keys/{id}/revoke", keys.revoke, ["POST"]),
     Mount("/console/static", app=ConsoleStatic(), name="console-static"),
 ]

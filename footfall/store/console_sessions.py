@@ -11,6 +11,7 @@ import secrets
 from dataclasses import dataclass
 
 from footfall import clock, ids
+from footfall.store import keys
 from footfall.store.db import Conn
 
 LIFETIME_SECONDS = 12 * 3600
@@ -31,11 +32,11 @@ def _digest(secret: str) -> str:
 
 def open_session(conn: Conn, private_key: str) -> tuple[str, str] | None:
     """(account id, cookie secret) for a valid private key; None for a key that is not one of ours."""
-    key_hash = ids.hash_key(private_key)
-    row = conn.one("SELECT account_id FROM api_keys WHERE key_hash = ?", (key_hash,))
-    if row is None:
-        conn.rollback()
+    grant = keys.by_private_key(conn, private_key)  # live private keys only (not revoked, not a write key)
+    if grant is None:
         return None
+    key_hash = ids.hash_key(private_key)
+    row = (grant.account_id,)
     secret = secrets.token_urlsafe(32)
     now = clock.now()
     conn.begin()
@@ -58,6 +59,7 @@ def find_session(conn: Conn, account_id: str, secret: str) -> Session | None:
     row = conn.one(
         "SELECT s.csrf, k.scopes, a.name FROM console_sessions s "
         "JOIN api_keys k ON k.account_id = s.account_id AND k.key_hash = s.key_hash "
+        "AND k.revoked IS NULL AND k.kind = 'private' "
         "JOIN accounts a ON a.id = s.account_id "
         "WHERE s.account_id = ? AND s.id = ? AND s.expires > ?",
         (account_id, digest, clock.now()),

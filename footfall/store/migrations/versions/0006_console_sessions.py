@@ -1,13 +1,13 @@
 """Console sign-in sessions, kept in the database so every worker sees them and sign-out ends them everywhere.
 
-Revision ID: 0005_console_sessions
+Revision ID: 0006_console_sessions
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_console_sessions"
-down_revision = "0005_key_kinds"  # after the keys revision: one head
+revision = "0006_console_sessions"
+down_revision = "0005_key_kinds"
 branch_labels = None
 depends_on = None
 
