@@ -26,6 +26,7 @@ from footfall.api import (
     profiles_read,
     profiles_write,
 )
+from footfall.api import webhooks as webhook_routes
 from footfall.api import lists as list_routes
 from footfall.api import segments as segment_routes
 from footfall.api.fastpath import FastPath
@@ -38,6 +39,8 @@ from footfall.store import batch, db
 from footfall.store.db import StoreUnavailable
 from footfall.store.ratelimit import make_limiter
 from footfall.store.reader import Readers
+from footfall.webhooks.deliverer import Deliverer
+from footfall.webhooks.hub import Hub
 from footfall.wire.jsonapi import ApiError
 
 log = logging.getLogger("footfall")
@@ -56,6 +59,7 @@ ROUTE_MODULES = [
     segment_routes,
     list_routes,
     metric_aggregates,
+    webhook_routes,
     openapi,
 ]
 
@@ -84,6 +88,17 @@ def build_membership(settings: Settings) -> MembershipWorker:
     return MembershipWorker(connect, sweep_interval=settings.segment_sweep_seconds)
 
 
+def build_deliverer(settings: Settings, hub: Hub) -> Deliverer:
+    connect = functools.partial(db.connect, settings.database_url, synchronous=settings.sqlite_synchronous,
+                                application_name="footfall-deliverer")
+    return Deliverer(settings, connect, hub)
+
+
+def _accounts_of(committed: list) -> set[str]:
+    """The accounts a commit wrote for: their streams and webhooks may have new outbox messages."""
+    return {op.account_id for op, _ in committed if isinstance(getattr(op, "account_id", None), str)}
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     """The Footfall ASGI app; settings default to the FOOTFALL_* environment."""
     settings = settings or config.from_env()
@@ -98,12 +113,19 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.services = Services(settings=settings, pipeline=pipeline, readers=readers, limiter=limiter)
         membership = app.state.membership = build_membership(settings)
         pipeline.add_listener(membership.on_commit)
+        hub = app.state.hub = Hub()
+        hub.bind(asyncio.get_running_loop())
+        pipeline.add_listener(lambda committed: hub.notify(_accounts_of(committed)))
+        membership.observers.append(lambda account_id, segment_id, changes: hub.notify([account_id]))
+        deliverer = app.state.deliverer = build_deliverer(settings, hub)
         membership.start()
         pipeline.start()
         pipeline.watch_loop(asyncio.get_running_loop())
+        deliverer.start()
         try:
             yield
         finally:
+            await deliverer.stop()
             pipeline.stop()
             membership.stop()
             readers.close()

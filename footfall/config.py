@@ -10,6 +10,7 @@ from typing import Mapping
 
 from footfall.domain.limits import Limits
 from footfall.domain.ratelimits import RateLimitSettings, parse_overrides
+from footfall.webhooks.policy import DEFAULT_SCHEDULE as DEFAULT_RETRY_SCHEDULE, parse_schedule
 
 DEFAULT_DATABASE_URL = "sqlite:///footfall.db"
 
@@ -41,6 +42,15 @@ class Settings:
     # Per-account rate limits (Klaviyo's tiers); counters in Redis when a URL is set, else in process.
     rate_limits: RateLimitSettings = field(default_factory=RateLimitSettings)
     redis_url: str | None = None
+    # Webhooks and the live stream (footfall/webhooks/).
+    webhook_allow: str = ""  # hosts and CIDR networks that may be private / loopback and plain http
+    webhook_retry_schedule: tuple[float, ...] = DEFAULT_RETRY_SCHEDULE
+    webhook_timeout_seconds: float = 15.0
+    webhook_disable_after_seconds: float = 5 * 86400.0  # failing this long disables the endpoint
+    webhook_batch_size: int = 100  # messages per request (Klaviyo envelope)
+    webhook_poll_seconds: float = 1.0  # how soon another worker's or host's commits are noticed
+    outbox_retention_seconds: float = 7 * 86400.0  # the stream's resumable window, and replays'
+    public_url: str | None = None  # base of links in payloads (default http://host:port)
 
     def replace(self, **changes: object) -> "Settings":
         return dataclasses.replace(self, **changes)
@@ -84,6 +94,16 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         segment_sweep_seconds=_float("FOOTFALL_SEGMENT_SWEEP_SECONDS", base.segment_sweep_seconds),
         rate_limits=_rate_limits(e, base.rate_limits),
         redis_url=e.get("FOOTFALL_REDIS_URL") or None,
+        webhook_allow=e.get("FOOTFALL_WEBHOOK_ALLOW") or "",
+        webhook_retry_schedule=(parse_schedule(e["FOOTFALL_WEBHOOK_RETRY_SCHEDULE"])
+                                if e.get("FOOTFALL_WEBHOOK_RETRY_SCHEDULE") else base.webhook_retry_schedule),
+        webhook_timeout_seconds=_float("FOOTFALL_WEBHOOK_TIMEOUT_SECONDS", base.webhook_timeout_seconds),
+        webhook_disable_after_seconds=_float("FOOTFALL_WEBHOOK_DISABLE_AFTER_SECONDS",
+                                             base.webhook_disable_after_seconds),
+        webhook_batch_size=_int("FOOTFALL_WEBHOOK_BATCH_SIZE", base.webhook_batch_size),
+        webhook_poll_seconds=_float("FOOTFALL_WEBHOOK_POLL_SECONDS", base.webhook_poll_seconds),
+        outbox_retention_seconds=_float("FOOTFALL_OUTBOX_RETENTION_SECONDS", base.outbox_retention_seconds),
+        public_url=e.get("FOOTFALL_PUBLIC_URL") or None,
     )
 
 

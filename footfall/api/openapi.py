@@ -355,7 +355,65 @@ def _paths() -> dict[str, dict[str, Op]]:
                         body="ProfileReferences", method="DELETE", path="/api/lists/{id}/relationships/profiles"),
         },
     }
+    paths.update(_webhook_paths(s))
     return paths
+
+
+def _webhook_paths(s: Any) -> dict[str, dict[str, Op]]:
+    """Issue 11: webhook management (Klaviyo's shapes), the delivery log, retry and replay."""
+    r, w = "webhooks:read", "webhooks:write"
+    deliveries_filter = {"name": "filter", "in": "query", "schema": {"type": "string"},
+                         "description": 'equals(webhook_id,"…"), equals(status,"pending"|"succeeded"|"failed"), '
+                                        "greater-or-equal(created_at,2026-01-01T00:00:00Z), less-than(created_at,…)"}
+    return {
+        "/api/webhooks": {
+            "get": s("get_webhooks", "List webhooks.", "Webhooks", r, ok("200", "The webhooks.", "Webhook", many=True),
+                     method="GET", path="/api/webhooks"),
+            "post": s("create_webhook", "Create a webhook (the secret_key is never echoed).", "Webhooks", w,
+                      ok("201", "The new webhook.", "Webhook"), body="WebhookCreate", method="POST", path="/api/webhooks"),
+        },
+        "/api/webhooks/{id}": {
+            "get": s("get_webhook", "One webhook.", "Webhooks", r, {**ok("200", "The webhook.", "Webhook"),
+                                                                   **errors("404")},
+                     params=[param("id")], method="GET", path="/api/webhooks/{id}"),
+            "patch": s("update_webhook", "Change a webhook; enabling it again resumes where it stopped.", "Webhooks", w,
+                       {**ok("200", "The webhook.", "Webhook"), **errors("404")}, params=[param("id")],
+                       body="WebhookUpdate", method="PATCH", path="/api/webhooks/{id}"),
+            "delete": s("delete_webhook", "Delete a webhook and its delivery log.", "Webhooks", w,
+                        {**ok("204", "Deleted."), **errors("404")}, params=[param("id")],
+                        method="DELETE", path="/api/webhooks/{id}"),
+        },
+        "/api/webhooks/{id}/replay": {"post": s(
+            "replay_webhook", "Send again what the outbox still holds from start to end.", "Webhooks", w,
+            {**ok("202", "The deliveries queued.", "WebhookReplay"), **errors("404")}, params=[param("id")],
+            body="WebhookReplayCreate", method="POST", path="/api/webhooks/{id}/replay")},
+        "/api/webhook-topics": {"get": s(
+            "get_webhook_topics", "Topics: event:<metric slug> per metric, profile, segment and list changes.",
+            "Webhooks", r, ok("200", "The topics.", "WebhookTopic", many=True), method="GET",
+            path="/api/webhook-topics")},
+        "/api/webhook-topics/{id}": {"get": s(
+            "get_webhook_topic", "One topic.", "Webhooks", r, {**ok("200", "The topic.", "WebhookTopic"),
+                                                               **errors("404")},
+            params=[param("id")], method="GET", path="/api/webhook-topics/{id}")},
+        "/api/webhook-deliveries": {"get": s(
+            "get_webhook_deliveries", "The delivery log, newest first.", "Webhooks", r,
+            ok("200", "A page of deliveries.", "WebhookDelivery", many=True),
+            params=[deliveries_filter, param("page_cursor"), page_size(20, 100)], method="GET",
+            path="/api/webhook-deliveries")},
+        "/api/webhook-deliveries/{id}": {"get": s(
+            "get_webhook_delivery", "One delivery.", "Webhooks", r,
+            {**ok("200", "The delivery.", "WebhookDelivery"), **errors("404")}, params=[param("id")],
+            method="GET", path="/api/webhook-deliveries/{id}")},
+        "/api/webhook-deliveries/{id}/attempts": {"get": s(
+            "get_webhook_delivery_attempts", "A delivery's attempts: status code, latency, the first bytes of the "
+            "answer.", "Webhooks", r, {**ok("200", "The attempts.", "WebhookDeliveryAttempt", many=True),
+                                       **errors("404")},
+            params=[param("id")], method="GET", path="/api/webhook-deliveries/{id}/attempts")},
+        "/api/webhook-deliveries/{id}/retry": {"post": s(
+            "retry_webhook_delivery", "Send one delivery again, as soon as its webhook's lane is free.", "Webhooks", w,
+            {**ok("202", "The delivery, pending.", "WebhookDelivery"), **errors("404")}, params=[param("id")],
+            method="POST", path="/api/webhook-deliveries/{id}/retry")},
+    }
 
 
 @lru_cache(maxsize=1)

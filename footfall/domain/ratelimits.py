@@ -67,6 +67,10 @@ ROUTE_TIERS: dict[tuple[str, str], str] = {
     ("GET", "/api/lists/{id}/profiles"): "L",
     ("POST", "/api/lists/{id}/relationships/profiles"): "M",
     ("DELETE", "/api/lists/{id}/relationships/profiles"): "M",
+    # Klaviyo's webhook routes are all 1/s burst, 15/m steady.
+    **{(m, p): "XS" for m, p in (("GET", "/api/webhooks"), ("POST", "/api/webhooks"), ("GET", "/api/webhooks/{id}"),
+                                 ("PATCH", "/api/webhooks/{id}"), ("DELETE", "/api/webhooks/{id}"),
+                                 ("GET", "/api/webhook-topics"), ("GET", "/api/webhook-topics/{id}"))},
 }
 
 # A route missing from the table: reads get L, writes M (the tiers most Klaviyo endpoints have).

@@ -370,7 +370,7 @@ class MembershipWorker:
             lists = [g for g in left if g not in catalog_ids]
             joined = [g for g in lists if not groups.current_members(conn, account_id, g, [new_id])]
             for list_id in joined:
-                groups.record_joins(conn, account_id, list_id, [new_id], mark)
+                groups.record_joins(conn, account_id, list_id, [new_id], mark, kind="list")
             conn.commit()
             if left:
                 notes: list[Any] = [Touch(account_id, new_id, everything=True)]

@@ -11,8 +11,9 @@ from typing import Any, Callable
 from footfall.domain.groups import DeleteGroup, ListMembers, SaveList, SaveSegment
 from footfall.domain.limits import Limits
 from footfall.domain.models import TrackOp
+from footfall.domain.webhooks import DeleteWebhook, SaveWebhook
 from footfall.domain.operations import BulkEventsOp, CreateProfileOp, ImportProfileOp, MergeProfilesOp, UpdateProfileOp
-from footfall.store import bulk_events, groups, profile_writes, writes
+from footfall.store import bulk_events, groups, profile_writes, webhooks, writes
 from footfall.store.db import Conn
 from footfall.store.writes import Tally
 
@@ -29,4 +30,6 @@ APPLIERS: dict[type, OpApplier] = {
     SaveList: groups.apply_save_list,               # list create / rename
     DeleteGroup: groups.apply_delete_group,         # segment or list delete
     ListMembers: groups.apply_list_members,         # add / remove list members
+    SaveWebhook: webhooks.apply_save,               # webhook create / update
+    DeleteWebhook: webhooks.apply_delete,           # webhook delete (and its delivery log)
 }

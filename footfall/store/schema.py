@@ -179,3 +179,89 @@ group_members = Table(
     Index("ix_group_members_profile", "account_id", "profile_id"),
     Index("ix_group_members_joined", "account_id", "group_id", "joined_at"),
 )
+
+
+# -- outbound: the outbox, webhooks and their deliveries (footfall/webhooks/) ------------------------
+
+# What must go out, written in the same transaction as the change it reports. `position` is the
+# account's commit order (outbox_positions), so a reader that has seen position p has seen everything
+# before it. Events carry no payload (it is the event row, read when sent); other topics carry theirs.
+outbox = Table(
+    "outbox", metadata,
+    Column("account_id", String(26), nullable=False),
+    Column("position", BigInteger, nullable=False),
+    Column("id", String(26), nullable=False),  # the message id receivers deduplicate on (an event's id)
+    Column("topic", Text, nullable=False),
+    Column("profile_id", String(26)),
+    Column("subject_id", String(26)),  # the event, or the segment / list of a membership change
+    Column("payload", Json),
+    Column("created", Epoch, nullable=False),
+    PrimaryKeyConstraint("account_id", "position"),
+)
+
+# The last position handed out per account: taken (row-locked) at the end of each writing transaction,
+# so positions are in commit order even with several writers.
+outbox_positions = Table(
+    "outbox_positions", metadata,
+    Column("account_id", String(26), nullable=False),
+    Column("position", BigInteger, nullable=False),
+    PrimaryKeyConstraint("account_id"),
+)
+
+webhooks = Table(
+    "webhooks", metadata,
+    Column("account_id", String(26), nullable=False),
+    Column("id", String(26), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("description", Text),
+    Column("endpoint_url", Text, nullable=False),
+    Column("secret_key", Text, nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("format", String(16), nullable=False),  # klaviyo | standard
+    Column("topics", Json, nullable=False),
+    Column("group_ids", Json, nullable=False),  # segment / list topics only for these groups ([]: all)
+    Column("batch_size", Integer, nullable=False),
+    Column("cursor", BigInteger, nullable=False),  # outbox position handed to deliveries so far
+    Column("lease_owner", String(32)),  # the deliverer delivering it now
+    Column("lease_until", Epoch),
+    Column("failing_since", Epoch),
+    Column("disabled_reason", Text),
+    Column("created", Epoch, nullable=False),
+    Column("updated", Epoch, nullable=False),
+    PrimaryKeyConstraint("account_id", "id"),
+)
+
+# One request's worth of messages to one webhook, with its retry state; attempts are its tries.
+webhook_deliveries = Table(
+    "webhook_deliveries", metadata,
+    Column("account_id", String(26), nullable=False),
+    Column("id", String(26), nullable=False),
+    Column("webhook_id", String(26), nullable=False),
+    Column("status", String(16), nullable=False),  # pending | succeeded | failed
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", Epoch),
+    Column("first_position", BigInteger, nullable=False),
+    Column("last_position", BigInteger, nullable=False),
+    Column("message_ids", Json, nullable=False),
+    Column("items", Json),  # the messages as sent, kept while the delivery may be tried again
+    Column("last_status", Integer),
+    Column("last_error", Text),
+    Column("created", Epoch, nullable=False),
+    Column("updated", Epoch, nullable=False),
+    PrimaryKeyConstraint("account_id", "id"),
+    Index("ix_webhook_deliveries_webhook", "account_id", "webhook_id", "status", "id"),
+)
+
+webhook_attempts = Table(
+    "webhook_attempts", metadata,
+    Column("account_id", String(26), nullable=False),
+    Column("delivery_id", String(26), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("webhook_id", String(26), nullable=False),
+    Column("started", Epoch, nullable=False),
+    Column("status_code", Integer),
+    Column("latency_ms", Float(precision=53), nullable=False),
+    Column("response", Text),  # the first bytes of the answer
+    Column("error", Text),
+    PrimaryKeyConstraint("account_id", "delivery_id", "attempt"),
+)
