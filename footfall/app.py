@@ -26,6 +26,7 @@ from footfall.api import (
     profiles_read,
     profiles_write,
 )
+from footfall.api import stream as stream_routes
 from footfall.api import webhooks as webhook_routes
 from footfall.api import lists as list_routes
 from footfall.api import segments as segment_routes
@@ -60,6 +61,7 @@ ROUTE_MODULES = [
     list_routes,
     metric_aggregates,
     webhook_routes,
+    stream_routes,
     openapi,
 ]
 

@@ -49,6 +49,7 @@ class Settings:
     webhook_disable_after_seconds: float = 5 * 86400.0  # failing this long disables the endpoint
     webhook_batch_size: int = 100  # messages per request (Klaviyo envelope)
     webhook_poll_seconds: float = 1.0  # how soon another worker's or host's commits are noticed
+    webhook_lease_seconds: float = 10.0  # a killed deliverer's webhooks are taken over this long after
     outbox_retention_seconds: float = 7 * 86400.0  # the stream's resumable window, and replays'
     public_url: str | None = None  # base of links in payloads (default http://host:port)
 
@@ -102,6 +103,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
                                              base.webhook_disable_after_seconds),
         webhook_batch_size=_int("FOOTFALL_WEBHOOK_BATCH_SIZE", base.webhook_batch_size),
         webhook_poll_seconds=_float("FOOTFALL_WEBHOOK_POLL_SECONDS", base.webhook_poll_seconds),
+        webhook_lease_seconds=_float("FOOTFALL_WEBHOOK_LEASE_SECONDS", base.webhook_lease_seconds),
         outbox_retention_seconds=_float("FOOTFALL_OUTBOX_RETENTION_SECONDS", base.outbox_retention_seconds),
         public_url=e.get("FOOTFALL_PUBLIC_URL") or None,
     )

@@ -409,6 +409,18 @@ def _webhook_paths(s: Any) -> dict[str, dict[str, Op]]:
             "answer.", "Webhooks", r, {**ok("200", "The attempts.", "WebhookDeliveryAttempt", many=True),
                                        **errors("404")},
             params=[param("id")], method="GET", path="/api/webhook-deliveries/{id}/attempts")},
+        "/api/stream": {"get": {**s(
+            "stream", "Server-Sent Events: the account's committed events, profile changes and joins, live. "
+            "Each event: id = outbox position, event = topic, data = {id, topic, position, created, payload}. "
+            "Last-Event-ID resumes within the retained window.", "Webhooks", r,
+            {"200": {"description": "An endless text/event-stream.",
+                     "content": {"text/event-stream": {"schema": {"type": "string"}}}}},
+            params=[{"name": "topic", "in": "query", "schema": {"type": "string"},
+                     "description": "Comma-separated topics to keep (default: all)."},
+                    {"name": "group_id", "in": "query", "schema": {"type": "string"},
+                     "description": "Only these segments / lists for membership topics."},
+                    {"name": "Last-Event-ID", "in": "header", "schema": {"type": "string", "pattern": "^[0-9]+$"}}],
+            method="GET", path="/api/stream")}},
         "/api/webhook-deliveries/{id}/retry": {"post": s(
             "retry_webhook_delivery", "Send one delivery again, as soon as its webhook's lane is free.", "Webhooks", w,
             {**ok("202", "The delivery, pending.", "WebhookDelivery"), **errors("404")}, params=[param("id")],

@@ -35,8 +35,6 @@ log = logging.getLogger("footfall.webhooks")
 T = TypeVar("T")
 
 MAX_LANES = 64  # webhooks one deliverer sends to at once
-LEASE_SECONDS = 10.0  # a killed deliverer's webhooks are taken over this long after its last renewal
-RENEW_EVERY = 2.0
 SCAN = 5000  # outbox rows looked at per read when few of them match the webhook's topics
 RESPONSE_BYTES = 256  # how much of an answer the delivery log keeps
 PRUNE_EVERY = 600.0
@@ -55,6 +53,9 @@ class Deliverer:
         self._lanes: dict[tuple[str, str], asyncio.Task] = {}
         self._task: asyncio.Task | None = None
         self._stopping = False
+        # A killed deliverer's webhooks are taken over a lease after its last renewal.
+        self.lease = settings.webhook_lease_seconds
+        self.renew_every = self.lease / 5
         self.stats = {"delivered": 0, "failed_attempts": 0, "requests": 0, "last_error": None}
 
     # -- lifecycle --------------------------------------------------------------------------------
@@ -125,7 +126,7 @@ class Deliverer:
         if room <= 0:
             return
         now = clock.now()
-        claimed = await self._db(lambda c: webhooks.claim(c, self.owner, now, LEASE_SECONDS, room + len(self._lanes)))
+        claimed = await self._db(lambda c: webhooks.claim(c, self.owner, now, self.lease, room + len(self._lanes)))
         for hook in claimed:
             key = (hook["account_id"], hook["id"])
             if key not in self._lanes:
@@ -141,8 +142,8 @@ class Deliverer:
             hook: dict[str, Any] | None = None
             while not self._stopping:
                 listener.clear()
-                if hook is None or time.monotonic() - renewed > RENEW_EVERY:
-                    until = clock.now() + LEASE_SECONDS
+                if hook is None or time.monotonic() - renewed > self.renew_every:
+                    until = clock.now() + self.lease
                     hook = await self._db(lambda c: webhooks.renew(c, account_id, webhook_id, self.owner, until))
                     renewed = time.monotonic()
                     if hook is None:
@@ -151,7 +152,7 @@ class Deliverer:
                 if wait is None:
                     hook = None  # the webhook changed state (disabled, lease lost): read it again
                 elif wait > 0:
-                    await listener.wait(min(wait, RENEW_EVERY))
+                    await listener.wait(min(wait, self.renew_every))
         except asyncio.CancelledError:
             raise
         except Exception as exc:
