@@ -101,6 +101,16 @@ def _accounts_of(committed: list) -> set[str]:
     return {op.account_id for op, _ in committed if isinstance(getattr(op, "account_id", None), str)}
 
 
+LAST_USED_FLUSH_SECONDS = 5.0
+
+
+async def _flush_last_used(services: Services) -> None:
+    """Keys' last_used, written every few seconds (each key at most once a minute: api/key_cache.py)."""
+    while True:
+        await asyncio.sleep(LAST_USED_FLUSH_SECONDS)
+        await services.flush_last_used()
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     """The Footfall ASGI app; settings default to the FOOTFALL_* environment."""
     settings = settings or config.from_env()
@@ -124,10 +134,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
         pipeline.start()
         pipeline.watch_loop(asyncio.get_running_loop())
         deliverer.start()
+        last_used = asyncio.create_task(_flush_last_used(app.state.services))
         try:
             yield
         finally:
             await deliverer.stop()
+            last_used.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await last_used
+            await app.state.services.flush_last_used()
             pipeline.stop()
             membership.stop()
             readers.close()

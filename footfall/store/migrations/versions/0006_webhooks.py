@@ -1,14 +1,14 @@
 """The outbox, webhooks, their deliveries and attempts.
 
-Revision ID: 0005_webhooks
+Revision ID: 0006_webhooks
 """
 
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
-revision = "0005_webhooks"
-down_revision = "0004"
+revision = "0006_webhooks"
+down_revision = "0005_key_kinds"
 branch_labels = None
 depends_on = None
 
