@@ -47,7 +47,11 @@ def create_webhook(base: str, key: str, url: str, topic_ids: list[str]) -> str:
     doc = {"data": {"type": "webhook", "attributes": {"name": "bench", "endpoint_url": url, "secret_key": SECRET},
                     "relationships": {"webhook-topics": {"data": [{"type": "webhook-topic", "id": t}
                                                                   for t in topic_ids]}}}}
-    r = httpx.post(f"{base}/api/webhooks", json=doc, headers=_headers(key), timeout=10)
+    for _ in range(50):  # right after a load run the queue may still be refusing work (503)
+        r = httpx.post(f"{base}/api/webhooks", json=doc, headers=_headers(key), timeout=10)
+        if r.status_code != 503:
+            break
+        time.sleep(0.2)
     r.raise_for_status()
     return r.json()["data"]["id"]
 

@@ -184,7 +184,12 @@ def test_retry_one_delivery_and_replay_a_time_range(http, hook_account):
         for i in range(3):
             track(http, hook_account.public_key, f"rr{i}@x.co")
         rx.wait_for(lambda r: len(r.messages()) >= 3)
-        deliveries = http.get("/api/webhook-deliveries", headers=key).json()["data"]
+        deadline = time.monotonic() + 10
+        while True:  # the delivery is recorded just after the receiver answered
+            deliveries = http.get("/api/webhook-deliveries", headers=key).json()["data"]
+            if sum(d["attributes"]["message_count"] for d in deliveries) >= 3 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
         target = deliveries[-1]
         before = len(rx.received)
         r = http.post(f"/api/webhook-deliveries/{target['id']}/retry", headers=key)
