@@ -183,6 +183,7 @@ group_members = Table(
     Index("ix_group_members_joined", "account_id", "group_id", "joined_at"),
 )
 
+<<<<<<< HEAD
 
 # -- outbound: the outbox, webhooks and their deliveries (footfall/webhooks/) ------------------------
 
@@ -268,3 +269,17 @@ webhook_attempts = Table(
     Column("error", Text),
     PrimaryKeyConstraint("account_id", "delivery_id", "attempt"),
 )
+=======
+# Console sign-ins: id is the SHA-256 of the cookie's secret (the cookie itself is never stored); key_hash
+# names the private key signed in with, so the session has that key's scopes and ends when the key does.
+console_sessions = Table(
+    "console_sessions", metadata,
+    Column("account_id", String(26), nullable=False),
+    Column("id", String(64), nullable=False),
+    Column("key_hash", String(64), nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("created", Epoch, nullable=False),
+    Column("expires", Epoch, nullable=False),
+    PrimaryKeyConstraint("account_id", "id"),
+)
+>>>>>>> main

@@ -1,14 +1,14 @@
 """The outbox, webhooks, their deliveries and attempts.
 
-Revision ID: 0006_webhooks
+Revision ID: 0007_webhooks
 """
 
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
-revision = "0006_webhooks"
-down_revision = "0005_key_kinds"
+revision = "0007_webhooks"
+down_revision = "0006_console_sessions"
 branch_labels = None
 depends_on = None
 
