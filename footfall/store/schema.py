@@ -183,7 +183,6 @@ group_members = Table(
     Index("ix_group_members_joined", "account_id", "group_id", "joined_at"),
 )
 
-<<<<<<< HEAD
 
 # -- outbound: the outbox, webhooks and their deliveries (footfall/webhooks/) ------------------------
 
@@ -269,7 +268,8 @@ webhook_attempts = Table(
     Column("error", Text),
     PrimaryKeyConstraint("account_id", "delivery_id", "attempt"),
 )
-=======
+
+
 # Console sign-ins: id is the SHA-256 of the cookie's secret (the cookie itself is never stored); key_hash
 # names the private key signed in with, so the session has that key's scopes and ends when the key does.
 console_sessions = Table(
@@ -282,4 +282,3 @@ console_sessions = Table(
     Column("expires", Epoch, nullable=False),
     PrimaryKeyConstraint("account_id", "id"),
 )
->>>>>>> main
