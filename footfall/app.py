@@ -24,6 +24,8 @@ from footfall.api import (
     metrics,
     openapi,
     profiles_read,
+    privacy,
+    profile_import,
     profiles_write,
 )
 from footfall.api import lists as list_routes
@@ -56,6 +58,8 @@ ROUTE_MODULES = [
     segment_routes,
     list_routes,
     metric_aggregates,
+    privacy,
+    profile_import,
     openapi,
 ]
 

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from footfall.api import openapi_privacy
 from footfall.api.openapi_schemas import SCHEMAS, collection, ref, single
 from footfall.domain import ratelimits
 
@@ -355,6 +356,7 @@ def _paths() -> dict[str, dict[str, Op]]:
                         body="ProfileReferences", method="DELETE", path="/api/lists/{id}/relationships/profiles"),
         },
     }
+    paths.update(openapi_privacy.paths(s, ok, errors, param, page_size))  # privacy and profile jobs
     return paths
 
 
@@ -369,7 +371,7 @@ def document() -> dict[str, Any]:
                                 "trailing slash."},
         "servers": [{"url": "/"}],
         "tags": [{"name": n} for n in ("Legacy", "Client", "Events", "Profiles", "Metrics", "Segments", "Lists",
-                                        "Operations")],
+                                        "Data Privacy", "Operations")],
         "paths": _paths(),
         "components": {
             "securitySchemes": {
@@ -381,7 +383,7 @@ def document() -> dict[str, Any]:
             "parameters": PARAMETERS,
             "headers": HEADERS,
             "responses": RESPONSES,
-            "schemas": SCHEMAS,
+            "schemas": {**SCHEMAS, **openapi_privacy.SCHEMAS},
         },
     }
 
