@@ -17,7 +17,8 @@ from typing import Any, Iterator
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from sqlalchemy import Table, create_engine, func, select
+from sqlalchemy import Table, create_engine, event, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.engine import Connection, Engine
 
 from footfall.store import migrate, schema
@@ -61,8 +62,25 @@ def tables() -> list[Table]:
     return list(schema.metadata.sorted_tables)
 
 
-def _engine(url: str) -> Engine:
-    return create_engine(DatabaseURL(url).sqlalchemy)
+def _engine(url: str, *, snapshot: bool = False) -> Engine:
+    """snapshot: every read of the copy sees one state of the database (a writer may run meanwhile)."""
+    parsed = DatabaseURL(url)
+    if parsed.backend != "sqlite":
+        return create_engine(parsed.sqlalchemy, isolation_level="REPEATABLE READ" if snapshot else None)
+    engine = create_engine(parsed.sqlalchemy)
+
+    # pysqlite emits no BEGIN of its own; SQLAlchemy's documented recipe makes transactions real, so
+    # the source is read in one WAL snapshot and the target written in one transaction.
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        dbapi_connection.execute("PRAGMA busy_timeout=10000")
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN")
+
+    return engine
 
 
 def _account_column(table: Table) -> Any:
@@ -116,10 +134,10 @@ def copy(source: str, target: str, *, allow_non_empty: bool = False, console: Co
     started = time.monotonic()
     migrate.upgrade(source)  # both at the same (latest) revision, so their tables are the schema's
     migrate.upgrade(target)
-    src, dst = _engine(source), _engine(target)
+    src, dst = _engine(source, snapshot=True), _engine(target)
     report = CopyReport()
     try:
-        with src.connect() as read, dst.begin() as write:
+        with src.begin() as read, dst.begin() as write:
             counts = {t.name: _count(read, t) for t in tables()}
             taken = [t.name for t in tables() if _count(write, t)]
             if taken and not allow_non_empty:
@@ -142,6 +160,9 @@ def copy(source: str, target: str, *, allow_non_empty: bool = False, console: Co
                 raise _Mismatch()  # leaving the block this way rolls the target back
     except _Mismatch:
         pass
+    except IntegrityError as exc:
+        raise CopyRefused("the target already holds rows with the same keys as the source "
+                          f"({str(exc.orig).splitlines()[0]}); nothing was copied") from None
     finally:
         src.dispose()
         dst.dispose()
