@@ -1,7 +1,7 @@
 """Deletion and suppression, applied by the ingest writer (so they are ordered with ingest).
 
-A deletion removes every trace that could identify the person: the profile rows, identifiers,
-events, list and segment memberships (with their history), suppressions, and merge records naming
+A deletion removes every trace that could identify the person: the profile rows (consent and
+suppressions with them), identifiers, events, list and segment memberships (with their history), and merge records naming
 the profile (an old id would otherwise still find its successor). What is kept is a deletion
 record: an HMAC-SHA256 of the normalised identifier under a per-account secret, when, by which key,
 and how much went.
@@ -15,6 +15,7 @@ import secrets
 from typing import Any, Callable
 
 from footfall import clock
+from footfall.timefmt import iso
 from footfall.domain.errors import NotFound
 from footfall.domain.limits import Limits
 from footfall.domain.privacy import USER_SUPPRESSED, DeleteProfilesOp, DeletionResult, JobResult, SuppressionOp
@@ -33,7 +34,6 @@ _SECRET = "deletion-hmac"
 PROFILE_ROWS: list[tuple[str, str]] = [
     ("events", "profile_id"),
     ("group_members", "profile_id"),
-    ("suppressions", "profile_id"),
     ("profile_identifiers", "profile_id"),
     ("profile_merges", "new_id"),
     ("profile_merges", "old_id"),
@@ -126,7 +126,7 @@ def apply_suppression(conn: Conn, op: SuppressionOp, limits: Limits, tally: Tall
             result.skipped += 1
             continue
         changed = (_suppress(conn, op.account_id, profile_id, op.reason, now) if op.action == "create"
-                   else _unsuppress(conn, op.account_id, profile_id))
+                   else _unsuppress(conn, op.account_id, profile_id, now))
         if changed:
             result.completed += 1
             result.changed.append(profile_id)
@@ -165,40 +165,52 @@ def _suppression_targets(conn: Conn, op: SuppressionOp, now: float, tally: Tally
     return targets
 
 
+def suppress(conn: Conn, account_id: str, profile_id: str, reason: str, now: float) -> bool:
+    """Add an email marketing suppression (if the profile has none with this reason); True if it changed."""
+    return _change_suppression(conn, account_id, profile_id, now, add=reason)
+
+
 def _suppress(conn: Conn, account_id: str, profile_id: str, reason: str, now: float) -> bool:
-    if conn.one("SELECT 1 FROM suppressions WHERE account_id = ? AND profile_id = ? AND channel = 'email' "
-                "AND reason = ?", (account_id, profile_id, reason)):
-        return False
-    conn.run("INSERT INTO suppressions (account_id, profile_id, channel, reason, created) VALUES (?, ?, 'email', ?, ?)",
-             (account_id, profile_id, reason, now))
-    return True
+    return suppress(conn, account_id, profile_id, reason, now)
 
 
-def _unsuppress(conn: Conn, account_id: str, profile_id: str) -> bool:
+def _unsuppress(conn: Conn, account_id: str, profile_id: str, now: float) -> bool:
     """Only a user suppression is lifted: a hard bounce, invalid email or unsubscribe stays."""
-    found = conn.one("SELECT 1 FROM suppressions WHERE account_id = ? AND profile_id = ? AND channel = 'email' "
-                     "AND reason = ?", (account_id, profile_id, USER_SUPPRESSED))
-    if not found:
+    return _change_suppression(conn, account_id, profile_id, now, lift=USER_SUPPRESSED)
+
+
+def _change_suppression(conn: Conn, account_id: str, profile_id: str, now: float, *, add: str | None = None,
+                        lift: str | None = None) -> bool:
+    """Suppression lives in the profile's consent record, `consent.email.suppression` (a list of
+    {reason, timestamp}), the one place profile reads, segments and subscription writes all use."""
+    lock = " FOR UPDATE" if conn.dialect == "postgresql" else ""  # read to be changed: see writes._lock_profiles
+    row = conn.one(f"SELECT consent FROM profiles WHERE account_id = ? AND id = ?{lock}", (account_id, profile_id))
+    if row is None:
         return False
-    conn.run("DELETE FROM suppressions WHERE account_id = ? AND profile_id = ? AND channel = 'email' AND reason = ?",
-             (account_id, profile_id, USER_SUPPRESSED))
+    consent = conn.from_json(row[0]) or {}
+    email = dict(consent.get("email") or {})
+    current = list(email.get("suppression") or [])
+    if add is not None:
+        if any(s.get("reason") == add for s in current):
+            return False
+        current.append({"reason": add, "timestamp": iso(now)})
+    else:
+        kept = [s for s in current if s.get("reason") != lift]
+        if len(kept) == len(current):
+            return False
+        current = kept
+    email["suppression"] = current
+    consent["email"] = email
+    conn.run("UPDATE profiles SET consent = ?, updated = ? WHERE account_id = ? AND id = ?",
+             (conn.to_json(consent), now, account_id, profile_id))
     return True
 
 
-def suppressions_of(conn: Conn, account_id: str, profile_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
-    """Each profile's email suppressions, oldest first: [{reason, timestamp}] (the one place both the
-    profile reads and the subscription writes take suppression state from)."""
-    if not profile_ids:
-        return {}
-    marks = ", ".join("?" for _ in profile_ids)
-    rows = conn.all(f"SELECT profile_id, reason, created FROM suppressions WHERE account_id = ? AND channel = 'email'"
-                    f" AND profile_id IN ({marks}) ORDER BY created, reason", [account_id, *profile_ids])
-    found: dict[str, list[dict[str, Any]]] = {}
-    for profile_id, reason, created in rows:
-        found.setdefault(profile_id, []).append({"reason": reason, "timestamp": created})
-    return found
+def suppressions_of(consent: dict[str, Any]) -> list[dict[str, Any]]:
+    """A profile's email suppressions, [{reason, timestamp}], from its consent record."""
+    return list((consent.get("email") or {}).get("suppression") or [])
 
 
-def lift_user_suppression(conn: Conn, account_id: str, profile_id: str) -> bool:
+def lift_user_suppression(conn: Conn, account_id: str, profile_id: str, now: float) -> bool:
     """Subscribing a profile unsuppresses it (Klaviyo): for the subscription writes to call."""
-    return _unsuppress(conn, account_id, profile_id)
+    return _unsuppress(conn, account_id, profile_id, now)

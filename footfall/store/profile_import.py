@@ -25,7 +25,9 @@ def import_error(pointer: str, exc: Exception, original: Any) -> dict[str, Any]:
     code = "duplicate_profile" if isinstance(exc, Conflict) else "not_found" if isinstance(exc, NotFound) else "invalid"
     detail = getattr(exc, "detail", None) or str(exc)
     return {"code": code, "title": "Invalid input." if code == "invalid" else "Conflict." if code != "not_found"
-            else "Not found.", "detail": detail, "source": {"pointer": pointer}, "original_payload": original}
+            else "Not found.", "detail": detail, "source": {"pointer": pointer},
+            # Klaviyo's original_payload is an object: a record that is not one is kept under "value".
+            "original_payload": original if isinstance(original, dict) else {"value": original}}
 
 
 def apply_import_job(conn: Conn, op: ProfileBulkImportOp, limits: Limits, tally: Tally) -> JobResult:

@@ -188,7 +188,7 @@ profile_jobs = Table(
     "profile_jobs", metadata,
     Column("account_id", String(26), nullable=False),
     Column("id", String(26), nullable=False),
-    Column("kind", String(32), nullable=False),
+    Column("kind", String(64), nullable=False),
     Column("status", String(16), nullable=False),
     Column("total", Integer, nullable=False),
     Column("completed", Integer, nullable=False),
@@ -215,18 +215,6 @@ deletion_records = Table(
     Column("counts", Json, nullable=False),
     PrimaryKeyConstraint("account_id", "id"),
     Index("ix_deletion_records_hash", "account_id", "identifier_hash"),
-)
-
-# Email marketing suppressions of a profile, one row per reason (Klaviyo's USER_SUPPRESSED,
-# HARD_BOUNCE, INVALID_EMAIL, UNSUBSCRIBE): unsuppressing removes only USER_SUPPRESSED.
-suppressions = Table(
-    "suppressions", metadata,
-    Column("account_id", String(26), nullable=False),
-    Column("profile_id", String(26), nullable=False),
-    Column("channel", String(16), nullable=False),
-    Column("reason", String(32), nullable=False),
-    Column("created", Epoch, nullable=False),
-    PrimaryKeyConstraint("account_id", "profile_id", "channel", "reason"),
 )
 
 # Per-account secrets made by the server (the HMAC key of deletion records), created on first use.

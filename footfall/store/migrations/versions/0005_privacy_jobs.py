@@ -1,5 +1,4 @@
-"""Privacy and profile jobs: deletion / suppression / bulk import jobs, deletion records, suppressions,
-per-account secrets.
+"""Privacy and profile jobs: deletion / suppression / bulk import jobs, deletion records, per-account secrets.
 
 Revision ID: 0005_privacy_jobs
 """
@@ -22,7 +21,7 @@ def upgrade() -> None:
         "profile_jobs",
         sa.Column("account_id", sa.String(26), nullable=False),
         sa.Column("id", sa.String(26), nullable=False),
-        sa.Column("kind", sa.String(32), nullable=False),
+        sa.Column("kind", sa.String(64), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("total", sa.Integer, nullable=False),
         sa.Column("completed", sa.Integer, nullable=False),
@@ -48,15 +47,6 @@ def upgrade() -> None:
     )
     op.create_index("ix_deletion_records_hash", "deletion_records", ["account_id", "identifier_hash"])
     op.create_table(
-        "suppressions",
-        sa.Column("account_id", sa.String(26), nullable=False),
-        sa.Column("profile_id", sa.String(26), nullable=False),
-        sa.Column("channel", sa.String(16), nullable=False),
-        sa.Column("reason", sa.String(32), nullable=False),
-        sa.Column("created", Epoch, nullable=False),
-        sa.PrimaryKeyConstraint("account_id", "profile_id", "channel", "reason"),
-    )
-    op.create_table(
         "account_secrets",
         sa.Column("account_id", sa.String(26), nullable=False),
         sa.Column("name", sa.String(32), nullable=False),
@@ -67,7 +57,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("account_secrets")
-    op.drop_table("suppressions")
     op.drop_index("ix_deletion_records_hash", "deletion_records")
     op.drop_table("deletion_records")
     op.drop_index("ix_profile_jobs_kind", "profile_jobs")
