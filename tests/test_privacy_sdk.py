@@ -57,14 +57,14 @@ def test_sdk_suppress_and_unsuppress(klaviyo):
 def test_sdk_request_profile_deletion(klaviyo, stored):
     klaviyo.Profiles.create_profile({"data": _profile("gone@example.com")})
     klaviyo.Profiles.create_profile({"data": _profile("kept@example.com")})
-    answer = klaviyo.DataPrivacy.request_profile_deletion({"data": {"type": "data-privacy-deletion-job",
+    answer = klaviyo.Data_Privacy.request_profile_deletion({"data": {"type": "data-privacy-deletion-job",
                                                                     "attributes": {"profile": {"data": {
                                                                         "type": "profile", "attributes": {
                                                                             "email": "gone@example.com"}}}}}})
     assert answer is None  # 202 with no body, as Klaviyo answers
     assert [p["email"] for p in stored.profiles()] == ["kept@example.com"]
     with pytest.raises(ApiException) as refused:
-        klaviyo.DataPrivacy.request_profile_deletion({"data": {"type": "data-privacy-deletion-job", "attributes": {
+        klaviyo.Data_Privacy.request_profile_deletion({"data": {"type": "data-privacy-deletion-job", "attributes": {
             "profile": {"data": {"type": "profile", "attributes": {"email": "a@example.com",
                                                                    "phone_number": "+14155550100"}}}}}})
     assert refused.value.status == 400
