@@ -32,6 +32,7 @@ from footfall.api import lists as list_routes
 from footfall.api import segments as segment_routes
 from footfall.api.fastpath import FastPath
 from footfall.api.services import Services
+from footfall.console import routes as console
 from footfall.config import Settings
 from footfall.ingest.pipeline import Pipeline
 from footfall.ingest.writer_process import ProcessCommitter
@@ -61,6 +62,7 @@ ROUTE_MODULES = [
     privacy,
     profile_import,
     openapi,
+    console,  # the web console: `/` and /console/* (footfall/console/)
 ]
 
 
@@ -88,6 +90,16 @@ def build_membership(settings: Settings) -> MembershipWorker:
     return MembershipWorker(connect, sweep_interval=settings.segment_sweep_seconds)
 
 
+LAST_USED_FLUSH_SECONDS = 5.0
+
+
+async def _flush_last_used(services: Services) -> None:
+    """Keys' last_used, written every few seconds (each key at most once a minute: api/key_cache.py)."""
+    while True:
+        await asyncio.sleep(LAST_USED_FLUSH_SECONDS)
+        await services.flush_last_used()
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     """The Footfall ASGI app; settings default to the FOOTFALL_* environment."""
     settings = settings or config.from_env()
@@ -105,9 +117,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
         membership.start()
         pipeline.start()
         pipeline.watch_loop(asyncio.get_running_loop())
+        last_used = asyncio.create_task(_flush_last_used(app.state.services))
         try:
             yield
         finally:
+            last_used.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await last_used
+            await app.state.services.flush_last_used()
             pipeline.stop()
             membership.stop()
             readers.close()

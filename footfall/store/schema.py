@@ -32,9 +32,12 @@ api_keys = Table(
     Column("id", String(26), nullable=False),
     Column("key_hash", String(64), nullable=False, unique=True),
     Column("prefix", String(16), nullable=False),
-    Column("label", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("kind", String(16), nullable=False, server_default="private"),  # private | write (store/keys.py)
     Column("scopes", Json, nullable=False),
     Column("created", Epoch, nullable=False),
+    Column("last_used", Epoch),  # kept to within a minute, not written per request
+    Column("revoked", Epoch),  # set when revoked; a revoked key is never accepted again
     PrimaryKeyConstraint("account_id", "id"),
 )
 
@@ -180,6 +183,18 @@ group_members = Table(
     Index("ix_group_members_joined", "account_id", "group_id", "joined_at"),
 )
 
+# Console sign-ins: id is the SHA-256 of the cookie's secret (the cookie itself is never stored); key_hash
+# names the private key signed in with, so the session has that key's scopes and ends when the key does.
+console_sessions = Table(
+    "console_sessions", metadata,
+    Column("account_id", String(26), nullable=False),
+    Column("id", String(64), nullable=False),
+    Column("key_hash", String(64), nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("created", Epoch, nullable=False),
+    Column("expires", Epoch, nullable=False),
+    PrimaryKeyConstraint("account_id", "id"),
+)
 
 # -- privacy and profile jobs (issue 13) ---------------------------------------------------------------
 # Deletion, suppression and profile bulk import jobs: one row each, `details` holds what is particular

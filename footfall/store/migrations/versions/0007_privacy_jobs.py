@@ -1,14 +1,14 @@
 """Privacy and profile jobs: deletion / suppression / bulk import jobs, deletion records, per-account secrets.
 
-Revision ID: 0005_privacy_jobs
+Revision ID: 0007_privacy_jobs
 """
 
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
-revision = "0005_privacy_jobs"
-down_revision = "0004"
+revision = "0007_privacy_jobs"
+down_revision = "0006_console_sessions"
 branch_labels = None
 depends_on = None
 
