@@ -23,8 +23,10 @@ from footfall.api import (
     metric_aggregates,
     metrics,
     openapi,
+    posthog_capture,
     profiles_read,
     profiles_write,
+    segment_spec,
 )
 from footfall.api import lists as list_routes
 from footfall.api import segments as segment_routes
@@ -57,6 +59,8 @@ ROUTE_MODULES = [
     list_routes,
     metric_aggregates,
     openapi,
+    segment_spec,
+    posthog_capture,
 ]
 
 
