@@ -10,6 +10,7 @@ from typing import Any, Callable
 from typer.testing import CliRunner
 
 from footfall import cli
+from footfall.store import db, exports, keys
 from tests.servers import TestAccount
 
 
@@ -27,6 +28,25 @@ def write_key(database_url: str, account: TestAccount) -> dict[str, Any]:
                                "--database", database_url))
     assert made["kind"] == "write" and made["key"], made
     return made
+
+
+def made_write_key(database_url: str, account: TestAccount) -> dict[str, Any]:
+    """A write key made by the store function the command calls, without the command's start-up (for
+    the many small tests; the SDK tests use the command itself)."""
+    conn = db.connect(database_url)
+    try:
+        return keys.create_key(conn, account.id, "test source", kind="write").as_created()
+    finally:
+        conn.close()
+
+
+def rows(database_url: str, account: TestAccount, kind: str) -> list[dict[str, Any]]:
+    """What `footfall export` would print, read with the same store functions, in this process."""
+    conn = db.connect(database_url)
+    try:
+        return list(exports.events(conn, account.id) if kind == "events" else exports.profiles(conn, account.id))
+    finally:
+        conn.close()
 
 
 def export(database_url: str, account: TestAccount, kind: str) -> list[dict[str, Any]]:

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from bench.routes import REVISION, bulk_document, modern_event, route_missing
 from tests.servers import row_counts
-from tests.sources_helpers import write_key
+from tests.sources_helpers import made_write_key as write_key
 
 EXAMPLES = int(os.environ.get("FOOTFALL_FUZZ_EXAMPLES", "40"))
 

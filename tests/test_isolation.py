@@ -308,7 +308,7 @@ def _source_request(path: str, wire: str, key: str | None, email: str) -> dict[s
 @pytest.mark.parametrize("path, wire", SOURCE_ROUTES, ids=[p for p, _ in SOURCE_ROUTES])
 def test_source_wires_isolation(path: str, wire: str, who: str, world: World, client: httpx.Client,
                                 database_url: str):
-    from tests.sources_helpers import write_key
+    from tests.sources_helpers import made_write_key as write_key
 
     w = world
     key = {"A-write": lambda: write_key(database_url, w.a)["key"], "A-private": lambda: w.a.private_key,

@@ -61,7 +61,7 @@ async def flags(request: Request) -> Response:
 async def _raw(request: Request) -> bytes:
     if request.method == "GET":
         return request.query_params.get("data", "").encode("utf-8")
-    return await source_ingest.raw_body(request, MAX_BODY_BYTES, 413)
+    return await source_ingest.raw_body(request, MAX_BODY_BYTES, 413, "20 MB per request")
 
 
 def _document(request: Request, raw: bytes):

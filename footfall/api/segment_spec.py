@@ -25,8 +25,6 @@ from footfall.wire.segment_spec import MAX_BATCH_BYTES
 
 _encode = msgspec.json.Encoder().encode
 _INDEX = re.compile(r"^batch\[(\d+)\]")
-# A compressed body is smaller than the JSON it holds, so this cap never refuses a valid request.
-_RAW_LIMIT = MAX_BATCH_BYTES + 64 * 1024
 
 
 async def batch(request: Request) -> Response:
@@ -44,7 +42,7 @@ def single(kind: str):
 async def _handle(request: Request, kind: str | None) -> Response:
     svc = services(request)
     try:
-        raw = await source_ingest.raw_body(request, _RAW_LIMIT, 400)
+        raw = await source_ingest.raw_body(request, MAX_BATCH_BYTES, 400, "500 KB per batch")
         source_ingest.admit(svc)
         body = _document(raw, request.headers.get("content-encoding", ""))
         source = await source_ingest.source_for_key(

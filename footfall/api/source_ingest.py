@@ -68,12 +68,14 @@ def bearer(request: Request) -> str | None:
     return value.strip() or None if scheme.lower() == "bearer" else None
 
 
-async def raw_body(request: Request, limit: int, too_large_status: int) -> bytes:
-    """The body as sent (at most `limit` bytes: compressed bodies are smaller than what they hold)."""
+async def raw_body(request: Request, limit: int, too_large_status: int, limit_name: str) -> bytes:
+    """The body as sent, at most `limit` bytes (a compressed body is smaller than the JSON it holds,
+    which is held to the same limit once decompressed)."""
     try:
         return await read_limited(request, limit)
-    except TooLarge as exc:
-        raise Refusal(too_large_status, "too_large", str(exc)) from None
+    except TooLarge:
+        raise Refusal(too_large_status, "too_large",
+                      f"the request body is larger than {limit} bytes, the limit ({limit_name})") from None
 
 
 def admit(svc: Services) -> None:

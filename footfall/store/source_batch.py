@@ -17,9 +17,16 @@ from footfall.store.writes import Tally
 
 def apply_source_batch(conn: Conn, op: SourceBatchOp, limits: Limits, tally: Tally) -> SourceBatchResult:
     result = SourceBatchResult()
+    previous = None  # the profile patch of the message before, and the profile it resolved to
     for track, path in zip(op.ops, op.paths):
         try:
-            result.results.append(writes.apply_track(conn, track, limits, tally))
+            if previous is not None and track.profile == previous[0]:
+                # An SDK's batch is mostly one person's events in a row: the same patch again is a no-op.
+                done = writes.apply_track_again(conn, track, previous[1], limits, tally)
+            else:
+                done = writes.apply_track(conn, track, limits, tally)
+            previous = (track.profile, done.profile_id)
+            result.results.append(done)
         except (InvalidInput, NotFound, Conflict) as exc:
             detail = getattr(exc, "detail", str(exc))
             inner = getattr(exc, "path", None) or ""

@@ -5,7 +5,7 @@
 is an anonymous id. `$identify` ties `$anon_distinct_id` (an anonymous id) to the distinct id and
 `$create_alias` ties the distinct id to `alias` the same way: an anonymous-only profile is merged
 into the identified one, two identified profiles never are. `$set` / `$set_once` / `$unset` change
-the profile (email and phone there are identifiers); `$identify`, `$create_alias` and `$set` store
+the profile (email and phone there are identifiers); `$identify`, `$create_alias`, `$set` and `$set_once` store
 no event, every other event is stored under its own name.
 """
 
@@ -29,7 +29,7 @@ from footfall.wire.sources import (
     value_and_currency,
 )
 
-PROFILE_ONLY = frozenset({"$identify", "$create_alias", "$set"})
+PROFILE_ONLY = frozenset({"$identify", "$create_alias", "$set", "$set_once"})
 # Properties that are instructions, not data (and `token`, the source key, which is never stored).
 _CONTROL = frozenset({"$set", "$set_once", "$unset", "token", "$token", "api_key", "distinct_id",
                       "$anon_distinct_id", "alias"})

@@ -42,7 +42,7 @@ def _inflate(data: bytes, wbits: int, limit: int, what: str) -> bytes:
     except zlib.error as exc:
         raise InvalidInput(f"{what} is not valid compressed data ({exc})", "Content-Encoding") from None
     if len(out) > limit:
-        raise LimitExceeded(f"{what} is larger than {limit} bytes once decompressed", "")
+        raise LimitExceeded(f"{what} is larger than {limit} bytes, the limit, once decompressed", "")
     if not inflater.eof:
         raise InvalidInput(f"{what} is truncated compressed data", "Content-Encoding")
     return out
