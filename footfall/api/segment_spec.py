@@ -44,19 +44,20 @@ async def _handle(request: Request, kind: str | None) -> Response:
     try:
         raw = await source_ingest.raw_body(request, MAX_BATCH_BYTES, 400, "500 KB per batch")
         source_ingest.admit(svc)
-        body = _document(raw, request.headers.get("content-encoding", ""))
+        body, json_size = _document(raw, request.headers.get("content-encoding", ""))
         source = await source_ingest.source_for_key(
             svc, source_ingest.basic_user(request) or segment_spec.write_key_of(body))
         limits, region, now = svc.settings.limits, svc.settings.default_phone_region, clock.now()
         try:
             if kind is None:
-                ops, paths = segment_spec.decode_batch(body, source, limits, now, phone_region=region)
+                ops, paths = segment_spec.decode_batch(body, source, limits, now, phone_region=region,
+                                                       body_bytes=json_size)
             else:
                 ops = [segment_spec.decode_message(kind, body, source, limits, now, phone_region=region)]
                 paths = [""]  # a single call: refusals name the field
         except InvalidInput as exc:
             raise source_ingest.invalid(exc) from None
-        await source_ingest.commit(svc, source, ops, paths, len(raw))
+        await source_ingest.commit(svc, source, ops, paths, json_size)  # the queue bounds what it holds
     except Refusal as refusal:
         return _error(refusal)
     return Response(b'{"success":true}', media_type="application/json")

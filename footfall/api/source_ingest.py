@@ -113,9 +113,10 @@ def unavailable(svc: Services) -> Refusal:
                    headers={"Retry-After": str(int(svc.settings.retry_after_seconds))})
 
 
-def decoded_json(data: bytes, encoding: str, limit: int) -> Any:
-    """Content-Encoding undone (bounded), then JSON."""
-    return source_body.json_value(source_body.decompress(data, encoding, limit))
+def decoded_json(data: bytes, encoding: str, limit: int) -> tuple[Any, int]:
+    """Content-Encoding undone (bounded), then JSON; with the JSON's size."""
+    text = source_body.decompress(data, encoding, limit)
+    return source_body.json_value(text), len(text)
 
 
 __all__ = ["Refusal", "admit", "basic_user", "bearer", "commit", "decoded_json", "invalid", "raw_body",

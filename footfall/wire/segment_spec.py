@@ -44,9 +44,13 @@ def write_key_of(body: Any) -> str | None:
     return None
 
 
-def decode_batch(body: Any, source: Source, limits: Limits, now: float, *,
-                 phone_region: str | None = None) -> tuple[list[TrackOp], list[str]]:
-    """`{"batch": [message, …], "context"?, "sentAt"?, "writeKey"?}` -> (ops, paths)."""
+def decode_batch(body: Any, source: Source, limits: Limits, now: float, *, phone_region: str | None = None,
+                 body_bytes: int | None = None) -> tuple[list[TrackOp], list[str]]:
+    """`{"batch": [message, …], "context"?, "sentAt"?, "writeKey"?}` -> (ops, paths).
+
+    body_bytes: the JSON's size; when it is within the message limit no message can exceed it, and
+    the messages are not measured one by one."""
+    measure = body_bytes is None or body_bytes > MAX_MESSAGE_BYTES
     if not isinstance(body, dict):
         raise InvalidInput(f"the body must be a JSON object with `batch`, got {kind_of(body)}", "")
     items = body.get("batch")
@@ -65,19 +69,19 @@ def decode_batch(body: Any, source: Source, limits: Limits, now: float, *,
         if kind not in TYPES:
             raise InvalidInput(f"type must be one of {', '.join(TYPES)}, got {kind!r}", f"{path}.type")
         ops.append(decode_message(kind, message, source, limits, now, path=path, sent_at=sent_at,
-                                  shared_context=shared_context, phone_region=phone_region))
+                                  shared_context=shared_context, phone_region=phone_region, measure=measure))
         paths.append(path)
     return ops, paths
 
 
 def decode_message(kind: str, message: Any, source: Source, limits: Limits, now: float, *, path: str = "",
                    sent_at: float | None = None, shared_context: dict[str, Any] | None = None,
-                   phone_region: str | None = None) -> TrackOp:
+                   phone_region: str | None = None, measure: bool = True) -> TrackOp:
     """One message of the given type (from the path for single calls, from `type` in a batch)."""
     at = (lambda name: f"{path}.{name}" if path else name)
     if not isinstance(message, dict):
         raise InvalidInput(f"the message must be a JSON object, got {kind_of(message)}", path)
-    size = len(_encode(message))
+    size = len(_encode(message)) if measure else 0
     if size > MAX_MESSAGE_BYTES:
         raise LimitExceeded(f"message of {size} bytes, more than the limit of {MAX_MESSAGE_BYTES} (32 KB)", path)
     context = {**(shared_context or {}), **obj(message.get("context"), at("context"))}
