@@ -32,6 +32,7 @@ from footfall.api import lists as list_routes
 from footfall.api import segments as segment_routes
 from footfall.api.fastpath import FastPath
 from footfall.api.services import Services
+from footfall.console import routes as console
 from footfall.config import Settings
 from footfall.ingest.pipeline import Pipeline
 from footfall.ingest.writer_process import ProcessCommitter
@@ -61,6 +62,7 @@ ROUTE_MODULES = [
     openapi,
     segment_spec,
     posthog_capture,
+    console,  # the web console: `/` and /console/* (footfall/console/)
 ]
 
 
