@@ -23,10 +23,12 @@ from footfall.api import (
     metric_aggregates,
     metrics,
     openapi,
+    posthog_capture,
     profiles_read,
     privacy,
     profile_import,
     profiles_write,
+    segment_spec,
 )
 from footfall.api import lists as list_routes
 from footfall.api import segments as segment_routes
@@ -62,6 +64,8 @@ ROUTE_MODULES = [
     privacy,
     profile_import,
     openapi,
+    segment_spec,
+    posthog_capture,
     console,  # the web console: `/` and /console/* (footfall/console/)
 ]
 

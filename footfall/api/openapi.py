@@ -17,6 +17,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from footfall.api import openapi_privacy
+from footfall.api import openapi_sources
 from footfall.api.openapi_schemas import SCHEMAS, collection, ref, single
 from footfall.domain import ratelimits
 
@@ -357,6 +358,7 @@ def _paths() -> dict[str, dict[str, Op]]:
         },
     }
     paths.update(openapi_privacy.paths(s, ok, errors, param, page_size))  # privacy and profile jobs
+    paths.update(openapi_sources.paths())  # Segment /v1/* and PostHog capture
     return paths
 
 
@@ -371,7 +373,7 @@ def document() -> dict[str, Any]:
                                 "trailing slash."},
         "servers": [{"url": "/"}],
         "tags": [{"name": n} for n in ("Legacy", "Client", "Events", "Profiles", "Metrics", "Segments", "Lists",
-                                        "Data Privacy", "Operations")],
+                                        "Data Privacy", "Operations", "Sources")],
         "paths": _paths(),
         "components": {
             "securitySchemes": {
@@ -379,6 +381,7 @@ def document() -> dict[str, Any]:
                                   "description": "`Klaviyo-API-Key pk_…` (a private key; `Bearer pk_…` also works)."},
                 "CompanyId": {"type": "apiKey", "in": "query", "name": "company_id",
                               "description": "The account's 6-character public key."},
+                **openapi_sources.SECURITY_SCHEMES,
             },
             "parameters": PARAMETERS,
             "headers": HEADERS,
