@@ -23,8 +23,12 @@ from footfall.api import (
     metric_aggregates,
     metrics,
     openapi,
+    posthog_capture,
     profiles_read,
+    privacy,
+    profile_import,
     profiles_write,
+    segment_spec,
 )
 from footfall.api import stream as stream_routes
 from footfall.api import webhooks as webhook_routes
@@ -63,7 +67,11 @@ ROUTE_MODULES = [
     metric_aggregates,
     webhook_routes,
     stream_routes,
+    privacy,
+    profile_import,
     openapi,
+    segment_spec,
+    posthog_capture,
     console,  # the web console: `/` and /console/* (footfall/console/)
 ]
 

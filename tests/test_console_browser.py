@@ -265,3 +265,16 @@ def test_keys_create_shows_the_secret_once_and_revoke_stops_it(page, server, acc
     page.goto(f"{server.url}/")
     assert page.url == f"{server.url}/console/signin"
     _clean(page, server)
+
+
+def test_keyboard_only_sign_in_and_navigation(page, server, account, database_url):
+    page.goto(f"{server.url}/")
+    page.keyboard.type(account.private_key)  # the key field has the focus
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{server.url}/")
+    for _ in range(4):  # skip link, brand, Overview, Metrics
+        page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Metrics"
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{server.url}/console/metrics")
+    _clean(page, server)

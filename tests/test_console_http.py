@@ -135,3 +135,25 @@ def test_hostile_definitions_get_inline_errors(server, account):
                    '{"condition_groups": [{"conditions": [{"type": "profile-metric", "metric_id": "nope1"}]}]}'})
         assert r.status_code == 400 and "condition_groups/0/conditions/0" in r.text
         assert "Bad" not in c.get("/console/segments").text
+
+
+def test_pages_need_the_scope_the_api_needs(server, account, database_url):
+    from footfall.store import accounts as account_store, db
+
+    conn = db.connect(database_url)
+    try:
+        key = account_store.create_key(conn, account.id, "profiles only", ("profiles:read",))
+    finally:
+        conn.close()
+    c, _ = signed_in_anywhere(server, key)
+    with closing(c):
+        assert c.get("/console/profiles").status_code == 200
+        for path in ["/", "/console/metrics", "/console/segments", "/console/lists", "/console/keys"]:
+            assert c.get(path).status_code == 403, path
+
+
+def signed_in_anywhere(server, key: str) -> tuple[httpx.Client, None]:
+    """Signed in, without reading the overview (the key may not read events)."""
+    c = httpx.Client(base_url=server.url, timeout=30)
+    assert c.post("/console/signin", data={"key": key}).status_code == 303
+    return c, None

@@ -16,6 +16,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from footfall.api import openapi_privacy
+from footfall.api import openapi_sources
 from footfall.api.openapi_schemas import SCHEMAS, collection, ref, single
 from footfall.domain import ratelimits
 
@@ -356,6 +358,8 @@ def _paths() -> dict[str, dict[str, Op]]:
         },
     }
     paths.update(_webhook_paths(s))
+    paths.update(openapi_privacy.paths(s, ok, errors, param, page_size))  # privacy and profile jobs
+    paths.update(openapi_sources.paths())  # Segment /v1/* and PostHog capture
     return paths
 
 
@@ -439,7 +443,7 @@ def document() -> dict[str, Any]:
                                 "trailing slash."},
         "servers": [{"url": "/"}],
         "tags": [{"name": n} for n in ("Legacy", "Client", "Events", "Profiles", "Metrics", "Segments", "Lists",
-                                        "Operations")],
+                                        "Data Privacy", "Operations", "Sources")],
         "paths": _paths(),
         "components": {
             "securitySchemes": {
@@ -447,11 +451,12 @@ def document() -> dict[str, Any]:
                                   "description": "`Klaviyo-API-Key pk_…` (a private key; `Bearer pk_…` also works)."},
                 "CompanyId": {"type": "apiKey", "in": "query", "name": "company_id",
                               "description": "The account's 6-character public key."},
+                **openapi_sources.SECURITY_SCHEMES,
             },
             "parameters": PARAMETERS,
             "headers": HEADERS,
             "responses": RESPONSES,
-            "schemas": SCHEMAS,
+            "schemas": {**SCHEMAS, **openapi_privacy.SCHEMAS},
         },
     }
 

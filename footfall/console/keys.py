@@ -41,7 +41,7 @@ async def _render(request: Request, viewer: web.Viewer, status: int = 200, **ext
 
 
 async def key_list(request: Request) -> Response:
-    viewer = await web.require_viewer(request)
+    viewer = await web.require_viewer(request, "accounts")
     return await _render(request, viewer)
 
 

@@ -24,7 +24,7 @@ MEMBER_PAGE = 50
 
 
 async def list_index(request: Request) -> Response:
-    viewer = await web.require_viewer(request)
+    viewer = await web.require_viewer(request, "lists")
 
     def read(conn: Conn) -> list[dict[str, Any]]:
         return [{**r, "members": groups.member_count(conn, viewer.account_id, r["id"])}
@@ -48,7 +48,7 @@ async def create(request: Request) -> Response:
 
 
 async def list_page(request: Request) -> Response:
-    viewer = await web.require_viewer(request)
+    viewer = await web.require_viewer(request, "lists")
     lid = request.path_params["id"]
 
     def read(conn: Conn) -> dict[str, Any] | None:

@@ -26,7 +26,7 @@ def zones() -> list[str]:
 
 
 async def metric_list(request: Request) -> Response:
-    viewer = await web.require_viewer(request)
+    viewer = await web.require_viewer(request, "metrics")
     rows = await services(request).read(lambda conn: console_reads.metric_summaries(conn, viewer.account_id))
     return web.page(request, "metrics.html", viewer, metrics=rows)
 
@@ -39,7 +39,7 @@ def _choice(request: Request, name: str, allowed: Any, default: str) -> str:
 
 
 async def metric_page(request: Request) -> Response:
-    viewer = await web.require_viewer(request)
+    viewer = await web.require_viewer(request, "metrics")
     metric_id = request.path_params["id"]
     interval = _choice(request, "interval", charts.INTERVAL_DAYS, "day")
     zone = _choice(request, "tz", set(zones()), ACCOUNT_ZONE)

@@ -48,13 +48,15 @@ async def overview(request: Request) -> Response:
     viewer = await web.viewer_of(request)
     if viewer is None:
         return web.to_signin()
+    if not viewer.can("events", "read"):
+        raise web.Refused(403, "This console was opened with a key that lacks the events:read scope.")
     data = await services(request).read(lambda conn: _overview(conn, viewer.account_id, clock.now()))
     return web.page(request, "overview.html", viewer, **data)
 
 
 async def feed(request: Request) -> Response:
     """The live feed's poll: events that arrived after ?after=<event id>, newest first, and the stored total."""
-    viewer = await web.require_viewer(request)
+    viewer = await web.require_viewer(request, "events")
     after = request.query_params.get("after") or None
     if after is not None and not (len(after) <= 26 and after.isalnum()):
         raise web.Refused(400, "`after` must be an event id.")

@@ -60,7 +60,7 @@ def _search(conn: Conn, account_id: str, q: str) -> list[dict[str, Any]]:
 
 
 async def search(request: Request) -> Response:
-    viewer = await web.require_viewer(request)
+    viewer = await web.require_viewer(request, "profiles")
     q = request.query_params.get("q", "").strip()
     if len(q) > 512 or "\x00" in q:
         raise web.Refused(400, "The search is longer than 512 characters or contains a NUL character.")
@@ -94,7 +94,7 @@ def _profile(conn: Conn, account_id: str, profile_id: str, metric_id: str | None
 
 
 async def profile_page(request: Request) -> Response:
-    viewer = await web.require_viewer(request)
+    viewer = await web.require_viewer(request, "profiles")
     pid = request.path_params["id"]
     metric_id = request.query_params.get("metric") or None
     raw_cursor = request.query_params.get("cursor")

@@ -44,7 +44,7 @@ def _chart(history: dict[str, Any], *names: str) -> dict[str, Any]:
 
 
 async def segment_list(request: Request) -> Response:
-    viewer = await web.require_viewer(request)
+    viewer = await web.require_viewer(request, "segments")
     now = clock.now()
 
     def read(conn: Conn) -> list[dict[str, Any]]:
@@ -56,7 +56,7 @@ async def segment_list(request: Request) -> Response:
 
 
 async def segment_page(request: Request) -> Response:
-    viewer = await web.require_viewer(request)
+    viewer = await web.require_viewer(request, "segments")
     sid = request.path_params["id"]
     after = request.query_params.get("after")
     position = None
@@ -123,7 +123,7 @@ def _operators(ftype: str) -> list[str]:
 
 
 async def builder_new(request: Request) -> Response:
-    viewer = await web.require_viewer(request)
+    viewer = await web.require_viewer(request, "segments")
     if not viewer.can("segments", "write"):
         raise web.Refused(403, "This console was opened with a key that lacks the segments:write scope.")
     choices = await services(request).read(lambda conn: _choices(conn, viewer.account_id))
@@ -132,7 +132,7 @@ async def builder_new(request: Request) -> Response:
 
 
 async def builder_edit(request: Request) -> Response:
-    viewer = await web.require_viewer(request)
+    viewer = await web.require_viewer(request, "segments")
     if not viewer.can("segments", "write"):
         raise web.Refused(403, "This console was opened with a key that lacks the segments:write scope.")
     sid = request.path_params["id"]
@@ -167,7 +167,7 @@ def count_of(conn: Conn, account_id: str, segment_id: str | None, raw: Any, now:
 
 async def live_count(request: Request) -> Response:
     """POST {"definition": …, "segment_id": …} (JSON, X-CSRF-Token header) → {"count": n} or {"errors": […]}."""
-    viewer = await web.require_viewer(request)
+    viewer = await web.require_viewer(request, "segments")
     web.check_csrf(viewer, request.headers.get("x-csrf-token"))
     try:
         raw = await web.read_json(request, DEFINITION_LIMIT)

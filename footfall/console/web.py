@@ -119,10 +119,13 @@ async def viewer_of(request: Request) -> Viewer | None:
     return Viewer(session) if session else None
 
 
-async def require_viewer(request: Request) -> Viewer:
+async def require_viewer(request: Request, family: str | None = None) -> Viewer:
+    """The signed-in viewer, whose key must be able to read `family` (as the API's routes require)."""
     viewer = await viewer_of(request)
     if viewer is None:
         raise NotSignedIn()
+    if family is not None and not viewer.can(family, "read"):
+        raise Refused(403, f"This console was opened with a key that lacks the {family}:read scope.")
     return viewer
 
 

@@ -1,14 +1,14 @@
 """The outbox, webhooks, their deliveries and attempts.
 
-Revision ID: 0007_webhooks
+Revision ID: 0008_webhooks
 """
 
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
-revision = "0007_webhooks"
-down_revision = "0006_console_sessions"
+revision = "0008_webhooks"
+down_revision = "0007_privacy_jobs"
 branch_labels = None
 depends_on = None
 
