@@ -13,15 +13,17 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 
 from footfall import config
-from footfall.api import conventions
+from footfall.api import client_address, conventions
 from footfall.api import (
     client,
     events_read,
     events_write,
+    exchange_ids,
     health,
     legacy,
     metric_aggregates,
     metrics,
+    onsite,
     openapi,
     profiles_read,
     profiles_write,
@@ -57,6 +59,8 @@ ROUTE_MODULES = [
     list_routes,
     metric_aggregates,
     openapi,
+    exchange_ids,
+    onsite,
 ]
 
 
@@ -119,5 +123,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
     }
     # The hottest ingest routes are answered ahead of Starlette's router (see api/fastpath.py).
     fast = [route for module in ROUTE_MODULES for route in getattr(module, "fast_routes", [])]
-    return Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers,
-                     middleware=[Middleware(FastPath, routes=fast)])
+    # The client's address from a trusted proxy's X-Forwarded-For first (api/client_address.py).
+    middleware = [*client_address.proxy_middleware(settings.trusted_proxies), Middleware(FastPath, routes=fast)]
+    return Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers, middleware=middleware)

@@ -41,6 +41,9 @@ class Settings:
     # Per-account rate limits (Klaviyo's tiers); counters in Redis when a URL is set, else in process.
     rate_limits: RateLimitSettings = field(default_factory=RateLimitSettings)
     redis_url: str | None = None
+    # Proxies (addresses or CIDR networks) whose X-Forwarded-For names the client (for `$use_ip`);
+    # from anyone else the header is ignored. FOOTFALL_TRUSTED_PROXIES, comma-separated.
+    trusted_proxies: tuple[str, ...] = ()
 
     def replace(self, **changes: object) -> "Settings":
         return dataclasses.replace(self, **changes)
@@ -84,6 +87,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         segment_sweep_seconds=_float("FOOTFALL_SEGMENT_SWEEP_SECONDS", base.segment_sweep_seconds),
         rate_limits=_rate_limits(e, base.rate_limits),
         redis_url=e.get("FOOTFALL_REDIS_URL") or None,
+        trusted_proxies=tuple(p.strip() for p in (e.get("FOOTFALL_TRUSTED_PROXIES") or "").split(",") if p.strip()),
     )
 
 

@@ -93,3 +93,10 @@ def by_private_key(conn: Conn, key: str) -> KeyGrant | None:
     row = conn.one("SELECT account_id, scopes FROM api_keys WHERE key_hash = ?", (ids.hash_key(key),))
     conn.rollback()
     return KeyGrant(row[0], tuple(conn.from_json(row[1]))) if row else None
+
+
+def public_key_of(conn: Conn, account_id: str) -> str | None:
+    """The account's public key (exchange ids end with it)."""
+    row = conn.one("SELECT public_key FROM accounts WHERE id = ?", (account_id,))
+    conn.rollback()
+    return row[0] if row else None
