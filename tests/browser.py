@@ -28,7 +28,9 @@ def _unavailable(reason: str) -> None:
     pytest.skip(f"Chromium unavailable ({reason}); browser tests skipped")
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an event loop running in the main thread
+# while it is open, and tests elsewhere that call asyncio.run() would then fail.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     try:
         from playwright.sync_api import sync_playwright
