@@ -284,7 +284,7 @@ def _upsert(conn: Conn, account_id: str, patch: ProfilePatch, owners: dict[Key, 
         may_replace=patch.may_replace_identifiers, strict=strict,
     )
     if res.profile_id is None:
-        exchange_id = _exchange_id(patch.mint_exchange_id, res.add, [])
+        exchange_id = _exchange_id(patch.mint_exchange_id, res.add, [], patch.identifiers.get("exchange_id"))
         profile_id = _create_profile(conn, account_id, patch, res.add, now)
         tally.add(account_id, "profiles_created")
         return WriteResult(profile_id=profile_id, profile_created=True, warnings=res.warnings,
@@ -293,8 +293,8 @@ def _upsert(conn: Conn, account_id: str, patch: ProfilePatch, owners: dict[Key, 
     before = {k: row[k] for k in _UPDATED_COLUMNS}
     for source_id in res.merge_from:
         merge_into(conn, account_id, row, rows[source_id], now)
-    exchange_id = (_exchange_id(patch.mint_exchange_id, res.add, _exchange_ids(conn, account_id, row["id"]))
-                   if patch.mint_exchange_id else None)
+    exchange_id = (_exchange_id(patch.mint_exchange_id, res.add, _exchange_ids(conn, account_id, row["id"]),
+                                patch.identifiers.get("exchange_id")) if patch.mint_exchange_id else None)
     for kind, value in res.add:
         _add_identifier(conn, account_id, row, kind, value)
     for kind, old, new in res.replace:
@@ -309,14 +309,16 @@ def _upsert(conn: Conn, account_id: str, patch: ProfilePatch, owners: dict[Key, 
     return WriteResult(profile_id=res.profile_id, warnings=res.warnings, exchange_id=exchange_id)
 
 
-def _exchange_id(minted: str | None, add: list[Key], held: list[str]) -> str | None:
-    """The profile's exchange id for this account's public key (the suffix of `minted`): one it
-    holds or is given now, else `minted`, which is then added to `add` (so it is stored with the rest)."""
+def _exchange_id(minted: str | None, add: list[Key], held: list[str], sent: str | None) -> str | None:
+    """The profile's exchange id for this account's public key (the suffix of `minted`): the one the
+    request identified it by, else one it holds or is given now, else `minted`, which is then added to
+    `add` (so it is stored with the rest)."""
     if minted is None:
         return None
     public_key = onsite.exchange_suffix(minted)
     given = [value for kind, value in add if kind == "exchange_id"]
-    for value in sorted(held) + given:
+    mine = [*held, *given]
+    for value in [*([sent] if sent in mine else []), *sorted(held), *given]:
         if onsite.exchange_suffix(value) == public_key:
             return value
     add.append(("exchange_id", minted))
