@@ -88,6 +88,16 @@ def build_membership(settings: Settings) -> MembershipWorker:
     return MembershipWorker(connect, sweep_interval=settings.segment_sweep_seconds)
 
 
+LAST_USED_FLUSH_SECONDS = 5.0
+
+
+async def _flush_last_used(services: Services) -> None:
+    """Keys' last_used, written every few seconds (each key at most once a minute: api/key_cache.py)."""
+    while True:
+        await asyncio.sleep(LAST_USED_FLUSH_SECONDS)
+        await services.flush_last_used()
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     """The Footfall ASGI app; settings default to the FOOTFALL_* environment."""
     settings = settings or config.from_env()
@@ -105,9 +115,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
         membership.start()
         pipeline.start()
         pipeline.watch_loop(asyncio.get_running_loop())
+        last_used = asyncio.create_task(_flush_last_used(app.state.services))
         try:
             yield
         finally:
+            last_used.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await last_used
+            await app.state.services.flush_last_used()
             pipeline.stop()
             membership.stop()
             readers.close()

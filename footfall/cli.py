@@ -6,7 +6,7 @@ import os
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Optional
+from typing import NoReturn, Optional
 
 import msgspec
 import typer
@@ -16,7 +16,7 @@ from rich.table import Table
 from footfall import config
 from footfall.domain import scopes as scope_rules
 from footfall.store import accounts as account_store
-from footfall.store import db, exports, migrate
+from footfall.store import db, exports, keys as key_store, migrate
 from footfall.store.url import DatabaseURL
 
 app = typer.Typer(help="Footfall: customer events, profiles and segments on Klaviyo's wire protocols.",
@@ -29,6 +29,19 @@ err = Console(stderr=True)
 out = Console()
 
 DatabaseOption = typer.Option(None, "--database", help="Database URL (default: $FOOTFALL_DATABASE_URL or sqlite:///footfall.db).")
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """A user mistake: one line on stderr, a non-zero exit, no traceback."""
+    sys.stderr.write(f"footfall: error: {message}\n")
+    raise typer.Exit(code)
+
+
+def _parse_scopes(text: str) -> tuple[str, ...]:
+    try:
+        return scope_rules.parse(text)
+    except ValueError as exc:
+        fail(f"--scopes: {exc}", 2)
 
 
 def _database(url: Optional[str]) -> str:
@@ -96,7 +109,7 @@ def accounts_create(
     """Create an account; its private key is printed once."""
     conn = _connect(_database(database))
     try:
-        new = account_store.create_account(conn, name, scope_rules.parse(scopes))
+        new = account_store.create_account(conn, name, _parse_scopes(scopes))
     except ValueError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1)
@@ -136,10 +149,59 @@ def accounts_key(
     conn = _connect(_database(database))
     try:
         account = _find_account(conn, public_key)
-        key = account_store.create_key(conn, account.id, label, scope_rules.parse(scopes))
+        key = account_store.create_key(conn, account.id, label, _parse_scopes(scopes))
     finally:
         conn.close()
     sys.stdout.write(key + "\n")
+
+
+@accounts_app.command("rename")
+def accounts_rename(
+    account: str = typer.Argument(..., metavar="ACCOUNT", help="The account's public key or name."),
+    new_name: str = typer.Argument(..., metavar="NEW_NAME"),
+    database: Optional[str] = DatabaseOption,
+) -> None:
+    """Give an account another name.
+
+    Example: footfall accounts rename default "Main shop"
+    """
+    conn = _connect(_database(database))
+    try:
+        renamed = account_store.rename_account(conn, _account_id(conn, account), new_name)
+    except ValueError as exc:
+        fail(str(exc))
+    finally:
+        conn.close()
+    err.print(f"account {renamed.public_key} is now named {renamed.name!r}", highlight=False)
+
+
+@accounts_app.command("delete")
+def accounts_delete(
+    account: str = typer.Argument(..., metavar="ACCOUNT", help="The account's public key or name."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    database: Optional[str] = DatabaseOption,
+) -> None:
+    """Delete an account with all its keys, profiles, events, segments and lists (asks first).
+
+    Example: footfall accounts delete ABC123 --yes
+    """
+    conn = _connect(_database(database))
+    try:
+        found = account_store.by_name_or_public_key(conn, account)
+        if found is None:
+            fail(f"no account with public key or name {account!r} (see `footfall accounts list`)")
+        if not yes:
+            if not sys.stdin.isatty():
+                fail(f"deleting account {found.name!r} needs confirmation: run it in a terminal, or pass --yes")
+            answer = typer.prompt(f"Delete account {found.name!r} ({found.public_key}) and all its data? "
+                                  f"Type its name to confirm", default="", show_default=False)
+            if answer != found.name:
+                fail("not confirmed; nothing was deleted")
+        deleted = account_store.delete_account(conn, found.id)
+    finally:
+        conn.close()
+    rows = sum(n for table, n in deleted.items() if table != "accounts")
+    err.print(f"deleted account {found.name!r} ({found.public_key}) and {rows} rows of its data", highlight=False)
 
 
 class Kind(str, Enum):
@@ -263,6 +325,135 @@ def segments_evaluate(segment_id: str, account: str = AccountOption, database: O
         conn.close()
     out.print(f"{report['members']} members ({report['joined']} joined, {report['left']} left) "
               f"in {report['seconds']:.3f} s")
+
+
+# -- keys ---------------------------------------------------------------------------------------------
+keys_app = typer.Typer(help="An account's API keys: list, create, revoke, rotate.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+class KeyKind(str, Enum):
+    private = "private"
+    write = "write"
+
+
+def _account_id(conn: db.Conn, key_or_name: str) -> str:
+    found = account_store.by_name_or_public_key(conn, key_or_name)
+    if found is None:
+        fail(f"no account with public key or name {key_or_name!r} (see `footfall accounts list`)")
+    return found.id
+
+
+def _print_json(value: object) -> None:
+    sys.stdout.write(msgspec.json.encode(value).decode() + "\n")
+
+
+def _print_new_key(made: key_store.NewKey, as_json: bool) -> None:
+    if as_json:
+        _print_json(made.as_created())
+        return
+    for name, value in made.as_created().items():
+        out.print(f"{name:7} {','.join(value) if isinstance(value, list) else value}", highlight=False)
+    err.print("Keep the key: it is shown only once.")
+
+
+@keys_app.command("create")
+def keys_create(
+    account: str = AccountOption,
+    name: str = typer.Option("cli", "--name", help="A name for the key (shown in listings)."),
+    scopes: Optional[str] = typer.Option(None, "--scopes",
+                                         help="all, read, or FAMILY:MODE,… (default: all for private keys, "
+                                              "events:write,profiles:write for write keys)."),
+    kind: KeyKind = typer.Option(KeyKind.private, "--kind",
+                                 help="private (Authorization header of /api) or write (a source key for the "
+                                      "Segment / PostHog wires)."),
+    as_json: bool = typer.Option(False, "--json", help='Print {"id","name","kind","scopes","key"} as JSON.'),
+    database: Optional[str] = DatabaseOption,
+) -> None:
+    """Create a key; its secret is printed once.
+
+    Example: footfall keys create --account ABC123 --name reporting --scopes events:read,metrics:read --json
+    """
+    chosen = _parse_scopes(scopes) if scopes is not None else None
+    conn = _connect(_database(database))
+    try:
+        made = key_store.create_key(conn, _account_id(conn, account), name, chosen, kind.value)
+    finally:
+        conn.close()
+    _print_new_key(made, as_json)
+
+
+@keys_app.command("list")
+def keys_list(
+    account: str = AccountOption,
+    as_json: bool = typer.Option(False, "--json",
+                                 help='Print a JSON array of {"id","name","kind","scopes","prefix","created","last_used"}.'),
+    database: Optional[str] = DatabaseOption,
+) -> None:
+    """List an account's live keys (never their secrets).
+
+    Example: footfall keys list --account ABC123 --json
+    """
+    conn = _connect(_database(database))
+    try:
+        rows = key_store.list_keys(conn, _account_id(conn, account))
+    finally:
+        conn.close()
+    if as_json:
+        _print_json([row.as_listed() for row in rows])
+        return
+    table = Table("id", "name", "kind", "prefix", "scopes", "created", "last used")
+    for row in rows:
+        table.add_row(row.id, row.name, row.kind, row.prefix + "…", ",".join(row.scopes), _when(row.created),
+                      _when(row.last_used) if row.last_used else "never")
+    out.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: str = typer.Argument(..., metavar="ID", help="The key's id (see `footfall keys list`)."),
+    account: str = AccountOption,
+    database: Optional[str] = DatabaseOption,
+) -> None:
+    """Revoke a key: every server stops accepting it within a second.
+
+    Example: footfall keys revoke 01HZX3… --account ABC123
+    """
+    conn = _connect(_database(database))
+    try:
+        revoked = key_store.revoke_key(conn, _account_id(conn, account), key_id)
+    except key_store.KeyNotFound as exc:
+        fail(f"{exc} (see `footfall keys list --account {account}`)")
+    finally:
+        conn.close()
+    err.print(f"revoked key {revoked.id} ({revoked.name}, {revoked.prefix}…)", highlight=False)
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    key_id: str = typer.Argument(..., metavar="ID", help="The key's id (see `footfall keys list`)."),
+    account: str = AccountOption,
+    as_json: bool = typer.Option(False, "--json", help='Print the new key as {"id","name","kind","scopes","key"}.'),
+    database: Optional[str] = DatabaseOption,
+) -> None:
+    """Replace a key by a new one with the same name, kind and scopes; the old one is revoked at once.
+
+    Example: footfall keys rotate 01HZX3… --account ABC123 --json
+    """
+    conn = _connect(_database(database))
+    try:
+        made = key_store.rotate_key(conn, _account_id(conn, account), key_id)
+    except key_store.KeyNotFound as exc:
+        fail(f"{exc} (see `footfall keys list --account {account}`)")
+    finally:
+        conn.close()
+    _print_new_key(made, as_json)
+
+
+def _when(epoch: float) -> str:
+    import datetime
+
+    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
 def main() -> None:

@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
-import time
+import logging
 from dataclasses import dataclass, field
 from typing import Callable, TypeVar
 
 from starlette.concurrency import run_in_threadpool
 
 from footfall.api.fastpath import Incoming
+from footfall.api.key_cache import LastUsed, TtlCache
 from footfall.config import Settings
 from footfall.ingest.pipeline import Pipeline
-from footfall.store import accounts
+from footfall.store import accounts, keys
 from footfall.store.accounts import Account, KeyGrant
 from footfall.store.db import Conn
 from footfall.store.ratelimit import Limiter
 from footfall.store.reader import Readers
 
 T = TypeVar("T")
-KEY_CACHE_SECONDS = 30.0
+log = logging.getLogger("footfall.keys")
 
 
 @dataclass
@@ -27,8 +28,13 @@ class Services:
     pipeline: Pipeline
     readers: Readers
     limiter: Limiter | None = None  # None: rate limits are off
-    _public: dict[str, tuple[float, Account]] = field(default_factory=dict)
-    _private: dict[str, tuple[float, KeyGrant]] = field(default_factory=dict)
+    last_used: LastUsed = field(default_factory=LastUsed)
+
+    def __post_init__(self) -> None:
+        # Cached for under a second (api/key_cache.py): revocation and account deletion reach every worker.
+        self._public = TtlCache(lambda key: self.read(lambda conn: accounts.by_public_key(conn, key)))
+        self._private = TtlCache(lambda key: self.read(lambda conn: keys.by_private_key(conn, key)))
+        self._write = TtlCache(lambda key: self.read(lambda conn: keys.by_write_key(conn, key)))
 
     async def read(self, fn: Callable[[Conn], T]) -> T:
         """Run fn(conn) on a read connection in the thread pool."""
@@ -40,25 +46,38 @@ class Services:
         return await run_in_threadpool(run)
 
     async def account_for_public_key(self, key: str) -> Account | None:
-        """Cached for a short time so the hot path does not query; unknown keys are never cached."""
+        """The account of a public key; cached briefly so the hot path rarely queries."""
         if not (0 < len(key) <= 16 and key.isascii() and key.isalnum()):
             return None  # not a key we issue; never sent to the database (PostgreSQL refuses NUL bytes)
-        hit = self._public.get(key)
-        if hit and hit[0] > time.monotonic():
-            return hit[1]
-        account = await self.read(lambda conn: accounts.by_public_key(conn, key))
-        if account is not None:
-            self._public[key] = (time.monotonic() + KEY_CACHE_SECONDS, account)
-        return account
+        return await self._public.get(key)
 
     async def grant_for_private_key(self, key: str) -> KeyGrant | None:
-        hit = self._private.get(key)
-        if hit and hit[0] > time.monotonic():
-            return hit[1]
-        grant = await self.read(lambda conn: accounts.by_private_key(conn, key))
+        """The grant of a live private key (None: unknown, revoked, or a write key)."""
+        grant = await self._private.get(key)
         if grant is not None:
-            self._private[key] = (time.monotonic() + KEY_CACHE_SECONDS, grant)
+            self.last_used.saw(grant)
         return grant
+
+    async def grant_for_write_key(self, key: str) -> KeyGrant | None:
+        """The account (grant.account_id) and source (grant.key_id, grant.name) of a live write key,
+        the Segment / PostHog source key; None: unknown, revoked, or a private key."""
+        if not (0 < len(key) <= 128 and key.isascii() and key.isprintable()):
+            return None
+        grant = await self._write.get(key)
+        if grant is not None:
+            self.last_used.saw(grant)
+        return grant
+
+    async def flush_last_used(self) -> None:
+        """Write the keys' last_used times that are due (called every few seconds by the lifespan)."""
+        due = self.last_used.take()
+        if not due:
+            return
+        try:
+            await self.read(lambda conn: keys.touch_last_used(conn, due))
+        except Exception as exc:  # the store may be down: last_used is a convenience, try again later
+            self.last_used.put_back(due)
+            log.warning("could not record when %d key(s) were last used: %s", len(due), exc)
 
 
 def services(request: Incoming) -> Services:

@@ -1,4 +1,5 @@
-"""Accounts and their keys. Private keys are stored hashed and returned once, at creation."""
+"""Accounts: create, list, find, rename, delete. Their keys live in store/keys.py (KeyGrant and
+by_private_key are re-exported here for the callers that look a key up with an account)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ from dataclasses import dataclass
 
 from footfall import clock, ids
 from footfall.domain.scopes import ALL_SCOPES
+from footfall.store import keys
 from footfall.store.db import Conn
+from footfall.store.keys import KeyGrant, by_private_key, by_write_key  # noqa: F401  (re-exported)
 
 
 @dataclass(frozen=True)
@@ -23,12 +26,6 @@ class NewAccount:
     private_key: str
 
 
-@dataclass(frozen=True)
-class KeyGrant:
-    account_id: str
-    scopes: tuple[str, ...]
-
-
 def create_account(conn: Conn, name: str, scopes: tuple[str, ...] = ALL_SCOPES) -> NewAccount:
     conn.begin()
     try:
@@ -39,7 +36,7 @@ def create_account(conn: Conn, name: str, scopes: tuple[str, ...] = ALL_SCOPES) 
             "INSERT INTO accounts (id, name, public_key, created) VALUES (?, ?, ?, ?)",
             (account.id, account.name, account.public_key, account.created),
         )
-        private_key = _insert_key(conn, account.id, "default", scopes)
+        private_key = keys.insert_key(conn, account.id, "default", scopes).secret
         conn.commit()
     except BaseException:
         conn.rollback()
@@ -48,24 +45,8 @@ def create_account(conn: Conn, name: str, scopes: tuple[str, ...] = ALL_SCOPES) 
 
 
 def create_key(conn: Conn, account_id: str, label: str, scopes: tuple[str, ...]) -> str:
-    conn.begin()
-    try:
-        key = _insert_key(conn, account_id, label, scopes)
-        conn.commit()
-    except BaseException:
-        conn.rollback()
-        raise
-    return key
-
-
-def _insert_key(conn: Conn, account_id: str, label: str, scopes: tuple[str, ...]) -> str:
-    key = ids.new_private_key()
-    conn.execute(
-        "INSERT INTO api_keys (account_id, id, key_hash, prefix, label, scopes, created) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (account_id, ids.new_ulid(), ids.hash_key(key), key[:7], label, conn.to_json(list(scopes)), clock.now()),
-    )
-    return key
+    """A new private key's secret (see keys.create_key for the full record and write keys)."""
+    return keys.create_key(conn, account_id, label, scopes).secret
 
 
 def _free_public_key(conn: Conn) -> str:
@@ -89,10 +70,53 @@ def by_public_key(conn: Conn, public_key: str) -> Account | None:
     return Account(*row) if row else None
 
 
-def by_private_key(conn: Conn, key: str) -> KeyGrant | None:
-    row = conn.one("SELECT account_id, scopes FROM api_keys WHERE key_hash = ?", (ids.hash_key(key),))
+def by_name_or_public_key(conn: Conn, key_or_name: str) -> Account | None:
+    """The account whose public key or name this is (the CLI's --account)."""
+    row = conn.one("SELECT id, name, public_key, created FROM accounts WHERE public_key = ? OR name = ? "
+                   "ORDER BY public_key = ? DESC", (key_or_name, key_or_name, key_or_name))
     conn.rollback()
-    return KeyGrant(row[0], tuple(conn.from_json(row[1]))) if row else None
+    return Account(*row) if row else None
+
+
+def rename_account(conn: Conn, account_id: str, new_name: str) -> Account:
+    """Give an account another name (names are unique; ValueError if taken or empty)."""
+    if not new_name.strip():
+        raise ValueError("an account name cannot be empty")
+    conn.begin()
+    try:
+        if conn.one("SELECT 1 FROM accounts WHERE name = ? AND id <> ?", (new_name, account_id)):
+            raise ValueError(f"an account named {new_name!r} already exists")
+        conn.execute("UPDATE accounts SET name = ? WHERE id = ?", (new_name, account_id))
+        row = conn.one("SELECT id, name, public_key, created FROM accounts WHERE id = ?", (account_id,))
+        if row is None:
+            raise LookupError(f"no account {account_id!r}")
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
+    return Account(*row)
+
+
+def delete_account(conn: Conn, account_id: str) -> dict[str, int]:
+    """Delete an account and everything it owns, in one transaction: every table with an account_id
+    column (so tables added later are covered too). Returns the rows deleted per table."""
+    from footfall.store import schema
+
+    deleted: dict[str, int] = {}
+    conn.begin()
+    try:
+        for table in reversed(schema.metadata.sorted_tables):
+            if "account_id" in table.c and table.name != "accounts":
+                deleted[table.name] = conn.execute(f"DELETE FROM {table.name} WHERE account_id = ?",
+                                                   (account_id,)).rowcount
+        deleted["accounts"] = conn.execute("DELETE FROM accounts WHERE id = ?", (account_id,)).rowcount
+        if not deleted["accounts"]:
+            raise LookupError(f"no account {account_id!r}")
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
+    return deleted
 
 
 def public_key_of(conn: Conn, account_id: str) -> str | None:

@@ -32,9 +32,12 @@ api_keys = Table(
     Column("id", String(26), nullable=False),
     Column("key_hash", String(64), nullable=False, unique=True),
     Column("prefix", String(16), nullable=False),
-    Column("label", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("kind", String(16), nullable=False, server_default="private"),  # private | write (store/keys.py)
     Column("scopes", Json, nullable=False),
     Column("created", Epoch, nullable=False),
+    Column("last_used", Epoch),  # kept to within a minute, not written per request
+    Column("revoked", Epoch),  # set when revoked; a revoked key is never accepted again
     PrimaryKeyConstraint("account_id", "id"),
 )
 

@@ -1,0 +1,84 @@
+"""Key lookups cached for less than a second, and last_used recorded without a write per request.
+
+Why so short: a revoked key (or a deleted account) must stop working on every worker and every
+host within one second, and the database is the only thing they share. A lookup per key per
+half second per process is a handful of indexed reads a second; concurrent requests for the same
+key while it is being looked up share that one read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Awaitable, Callable, Generic, TypeVar
+
+from footfall import clock
+from footfall.store.keys import LAST_USED_PRECISION_SECONDS, KeyGrant
+
+CACHE_SECONDS = 0.5  # + one lookup's time: well inside the one second revocation promises
+V = TypeVar("V")
+
+
+class TtlCache(Generic[V]):
+    """key -> value for CACHE_SECONDS; misses (None) are never cached, so a new key works at once."""
+
+    def __init__(self, fetch: Callable[[str], Awaitable[V | None]], seconds: float = CACHE_SECONDS) -> None:
+        self._fetch = fetch
+        self._seconds = seconds
+        self._hits: dict[str, tuple[float, V]] = {}
+        self._pending: dict[str, asyncio.Future] = {}
+
+    async def get(self, key: str) -> V | None:
+        hit = self._hits.get(key)
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
+        pending = self._pending.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future = asyncio.get_running_loop().create_future()
+        self._pending[key] = future
+        try:
+            value = await self._fetch(key)
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: nobody else may be waiting
+            raise
+        finally:
+            self._pending.pop(key, None)
+        if value is None:
+            self._hits.pop(key, None)
+        else:
+            if len(self._hits) > 10_000:  # a bound against a flood of distinct keys
+                self._hits.clear()
+            self._hits[key] = (time.monotonic() + self._seconds, value)
+        future.set_result(value)
+        return value
+
+
+class LastUsed:
+    """Which keys were used since the last flush, recorded only when the stored last_used is older than
+    LAST_USED_PRECISION_SECONDS (so a busy key costs one write a minute, not one per request)."""
+
+    def __init__(self) -> None:
+        self._due: dict[tuple[str, str], float] = {}
+        self._recorded: dict[tuple[str, str], float] = {}
+
+    def saw(self, grant: KeyGrant) -> None:
+        if not grant.key_id:
+            return
+        now = clock.now()
+        ident = (grant.account_id, grant.key_id)
+        last = max(grant.last_used or 0.0, self._recorded.get(ident, 0.0))
+        if now - last > LAST_USED_PRECISION_SECONDS:
+            self._due[ident] = now
+            self._recorded[ident] = now
+
+    def take(self) -> dict[tuple[str, str], float]:
+        """What to write now (and forget); write it with store.keys.touch_last_used."""
+        due, self._due = self._due, {}
+        return due
+
+    def put_back(self, due: dict[tuple[str, str], float]) -> None:
+        """A flush that failed: these are due again."""
+        for ident, when in due.items():
+            self._due[ident] = max(when, self._due.get(ident, 0.0))
