@@ -25,13 +25,16 @@ from footfall.api import (
     metrics,
     onsite,
     openapi,
+    posthog_capture,
     profiles_read,
     profiles_write,
+    segment_spec,
 )
 from footfall.api import lists as list_routes
 from footfall.api import segments as segment_routes
 from footfall.api.fastpath import FastPath
 from footfall.api.services import Services
+from footfall.console import routes as console
 from footfall.config import Settings
 from footfall.ingest.pipeline import Pipeline
 from footfall.ingest.writer_process import ProcessCommitter
@@ -61,6 +64,9 @@ ROUTE_MODULES = [
     openapi,
     exchange_ids,
     onsite,
+    segment_spec,
+    posthog_capture,
+    console,  # the web console: `/` and /console/* (footfall/console/)
 ]
 
 

@@ -49,9 +49,26 @@ class Settings:
         return dataclasses.replace(self, **changes)
 
 
+class ConfigError(ValueError):
+    """A FOOTFALL_* variable holds something unusable; the message names the variable."""
+
+
 def _env_number(env: Mapping[str, str], cast: type, name: str, default: float) -> float:
     raw = env.get(name)
-    return cast(raw) if raw not in (None, "") else default
+    if raw in (None, ""):
+        return default
+    try:
+        return cast(raw)
+    except ValueError:
+        kind = "a whole number" if cast is int else "a number"
+        raise ConfigError(f"{name}={raw!r} is not {kind}") from None
+
+
+def check_port(port: int, source: str) -> int:
+    """A TCP port, 1..65535 (ConfigError naming where it came from otherwise)."""
+    if not 1 <= port <= 65535:
+        raise ConfigError(f"{source} {port} is not a port: use 1..65535")
+    return port
 
 
 def from_env(env: Mapping[str, str] | None = None) -> Settings:
@@ -95,8 +112,15 @@ def _rate_limits(e, base: RateLimitSettings) -> RateLimitSettings:
     """FOOTFALL_RATE_LIMITS=off disables; _MULTIPLIER scales the tiers; _TIERS='S=5/100,…' overrides."""
     return RateLimitSettings(
         enabled=(e.get("FOOTFALL_RATE_LIMITS") or "on").lower() not in ("0", "off", "false", "no"),
-        multiplier=float(e.get("FOOTFALL_RATE_LIMIT_MULTIPLIER") or base.multiplier),
-        overrides=parse_overrides(e.get("FOOTFALL_RATE_LIMIT_TIERS") or ""),
-        burst_window=int(e.get("FOOTFALL_RATE_LIMIT_BURST_WINDOW") or base.burst_window),
-        steady_window=int(e.get("FOOTFALL_RATE_LIMIT_STEADY_WINDOW") or base.steady_window),
+        multiplier=_env_number(e, float, "FOOTFALL_RATE_LIMIT_MULTIPLIER", base.multiplier),
+        overrides=_overrides(e.get("FOOTFALL_RATE_LIMIT_TIERS") or ""),
+        burst_window=_env_number(e, int, "FOOTFALL_RATE_LIMIT_BURST_WINDOW", base.burst_window),
+        steady_window=_env_number(e, int, "FOOTFALL_RATE_LIMIT_STEADY_WINDOW", base.steady_window),
     )
+
+
+def _overrides(text: str):
+    try:
+        return parse_overrides(text)
+    except ValueError as exc:
+        raise ConfigError(f"FOOTFALL_RATE_LIMIT_TIERS: {exc}") from None

@@ -283,3 +283,48 @@ def test_isolation(case: Case, world: World, client: httpx.Client, database_url:
     if case.body == "legacy-bad-token":
         assert r.json()["status"] == 0
         assert row_counts(database_url, w.a.id) == a_before
+
+
+# -- Segment-spec and PostHog wires (write keys) --------------------------------------------------
+# A write key names its account: A's write key with B's email writes into A; any other key (A's
+# private, read-only or public key, B's key for A's data, none) is refused 401 and stores nothing.
+
+SOURCE_ROUTES = [("/v1/batch", "segment"), ("/v1/track", "segment"), ("/v1/identify", "segment"),
+                 ("/batch/", "posthog"), ("/capture/", "posthog"), ("/e/", "posthog"), ("/decide/", "posthog")]
+
+
+def _source_request(path: str, wire: str, key: str | None, email: str) -> dict[str, Any]:
+    if wire == "segment":
+        message = {"userId": f"iso-{uuid.uuid4().hex[:6]}", "event": "Secret Purchase", "traits": {"email": email},
+                   "context": {"traits": {"email": email}}}
+        body: Any = {"batch": [{**message, "type": "track"}]} if path == "/v1/batch" else message
+        return {"json": body, "auth": (key, "") if key is not None else None}
+    event = {"event": "Secret Purchase", "distinct_id": f"iso-{uuid.uuid4().hex[:6]}",
+             "properties": {"$set": {"email": email}}}
+    return {"json": {"api_key": key, "batch": [event]} if path == "/batch/" else {"api_key": key, **event}}
+
+
+@pytest.mark.parametrize("who", ["A-write", "A-private", "A-read-only", "A-public", "none"])
+@pytest.mark.parametrize("path, wire", SOURCE_ROUTES, ids=[p for p, _ in SOURCE_ROUTES])
+def test_source_wires_isolation(path: str, wire: str, who: str, world: World, client: httpx.Client,
+                                database_url: str):
+    from tests.sources_helpers import made_write_key as write_key
+
+    w = world
+    key = {"A-write": lambda: write_key(database_url, w.a)["key"], "A-private": lambda: w.a.private_key,
+           "A-read-only": lambda: w.a_read_only, "A-public": lambda: w.a.public_key, "none": lambda: None}[who]()
+    b_before, a_before = row_counts(database_url, w.b.id), row_counts(database_url, w.a.id)
+    r = client.post(path, **_source_request(path, wire, key, w.b_email))
+    for secret in (w.b_profile, w.b_event, w.b_metric, "b-only"):
+        assert secret not in r.text
+    assert row_counts(database_url, w.b.id) == b_before, "B's stored rows changed"
+    if who != "A-write":
+        assert r.status_code == 401, r.text
+        assert row_counts(database_url, w.a.id) == a_before
+    elif path != "/decide/":
+        assert r.status_code == 200, r.text
+        assert w.b_email in _emails(database_url, w.a.id), "the write did not land in A"
+        if path not in ("/v1/identify",):
+            assert row_counts(database_url, w.a.id)["events"] == a_before["events"] + 1
+    else:
+        assert r.status_code == 200 and r.json()["featureFlags"] == {}

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from footfall.api import openapi_sources
 from footfall.api.openapi_schemas import SCHEMAS, collection, ref, single
 from footfall.domain import ratelimits
 
@@ -392,6 +393,7 @@ def _paths() -> dict[str, dict[str, Op]]:
                         body="ProfileReferences", method="DELETE", path="/api/lists/{id}/relationships/profiles"),
         },
     }
+    paths.update(openapi_sources.paths())  # Segment /v1/* and PostHog capture
     return paths
 
 
@@ -406,7 +408,7 @@ def document() -> dict[str, Any]:
                                 "trailing slash."},
         "servers": [{"url": "/"}],
         "tags": [{"name": n} for n in ("Legacy", "Client", "Events", "Profiles", "Metrics", "Segments", "Lists",
-                                        "Operations")],
+                                        "Operations", "Sources")],
         "paths": _paths(),
         "components": {
             "securitySchemes": {
@@ -414,6 +416,7 @@ def document() -> dict[str, Any]:
                                   "description": "`Klaviyo-API-Key pk_…` (a private key; `Bearer pk_…` also works)."},
                 "CompanyId": {"type": "apiKey", "in": "query", "name": "company_id",
                               "description": "The account's 6-character public key."},
+                **openapi_sources.SECURITY_SCHEMES,
             },
             "parameters": PARAMETERS,
             "headers": HEADERS,

@@ -31,6 +31,8 @@ class ProfilePatch:
     location: dict[str, Any] = field(default_factory=dict)
     properties: dict[str, Any] = field(default_factory=dict)
     unset_properties: list[str] = field(default_factory=list)
+    # Set only where the profile has no value yet (PostHog's `$set_once`).
+    once_properties: dict[str, Any] = field(default_factory=dict)
     append_properties: dict[str, Any] = field(default_factory=dict)
     unappend_properties: dict[str, Any] = field(default_factory=dict)
     consent: dict[str, dict[str, Any]] = field(default_factory=dict)

@@ -83,6 +83,7 @@ class Stats:
 def touches_for(op: TrackOp, result: WriteResult) -> Touch:
     patch = op.profile
     changed = bool(patch.attributes or patch.location or patch.properties or patch.unset_properties
+                   or patch.once_properties
                    or patch.append_properties or patch.unappend_properties or patch.consent)
     # With two or more identifiers the write may have added one or merged an anonymous profile.
     several = len([v for v in patch.identifiers.values() if v]) + (1 if patch.profile_id else 0) >= 2

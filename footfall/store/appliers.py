@@ -11,8 +11,15 @@ from typing import Any, Callable
 from footfall.domain.groups import DeleteGroup, ListMembers, SaveList, SaveSegment
 from footfall.domain.limits import Limits
 from footfall.domain.models import TrackOp
-from footfall.domain.operations import BulkEventsOp, CreateProfileOp, ImportProfileOp, MergeProfilesOp, UpdateProfileOp
-from footfall.store import bulk_events, groups, profile_writes, writes
+from footfall.domain.operations import (
+    BulkEventsOp,
+    CreateProfileOp,
+    ImportProfileOp,
+    MergeProfilesOp,
+    SourceBatchOp,
+    UpdateProfileOp,
+)
+from footfall.store import bulk_events, groups, profile_writes, source_batch, writes
 from footfall.store.db import Conn
 from footfall.store.writes import Tally
 
@@ -25,6 +32,7 @@ APPLIERS: dict[type, OpApplier] = {
     UpdateProfileOp: profile_writes.apply_update,   # PATCH /api/profiles/{id}
     MergeProfilesOp: profile_writes.apply_merge,    # POST /api/profile-merge
     BulkEventsOp: bulk_events.apply_bulk,           # bulk create jobs and /client/event-bulk-create
+    SourceBatchOp: source_batch.apply_source_batch,  # Segment /v1/* and PostHog capture (all or nothing)
     SaveSegment: groups.apply_save_segment,         # segment create / update
     SaveList: groups.apply_save_list,               # list create / rename
     DeleteGroup: groups.apply_delete_group,         # segment or list delete

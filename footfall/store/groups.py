@@ -240,6 +240,11 @@ def apply_list_members(conn: Conn, op: ListMembers, limits: Limits, tally: Any) 
     return GroupResult(op.list_id, changed_profiles=changed)
 
 
+def check_references(conn: Conn, account_id: str, segment_id: str | None, raw: dict[str, Any]) -> None:
+    """What saving a definition checks against the store (the console's live count checks the same)."""
+    _check_references(conn, account_id, segment_id, raw)
+
+
 def _check_references(conn: Conn, account_id: str, segment_id: str | None, raw: dict[str, Any]) -> None:
     """Metrics and groups named by the definition exist, and membership conditions make no cycle."""
     parsed = definitions.parse(raw)

@@ -182,3 +182,16 @@ group_members = Table(
     Index("ix_group_members_profile", "account_id", "profile_id"),
     Index("ix_group_members_joined", "account_id", "group_id", "joined_at"),
 )
+
+# Console sign-ins: id is the SHA-256 of the cookie's secret (the cookie itself is never stored); key_hash
+# names the private key signed in with, so the session has that key's scopes and ends when the key does.
+console_sessions = Table(
+    "console_sessions", metadata,
+    Column("account_id", String(26), nullable=False),
+    Column("id", String(64), nullable=False),
+    Column("key_hash", String(64), nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("created", Epoch, nullable=False),
+    Column("expires", Epoch, nullable=False),
+    PrimaryKeyConstraint("account_id", "id"),
+)

@@ -72,6 +72,18 @@ def apply_track(conn: Conn, op: TrackOp, limits: Limits, tally: Tally) -> WriteR
     return result
 
 
+def apply_track_again(conn: Conn, op: TrackOp, profile_id: str, limits: Limits, tally: Tally) -> WriteResult:
+    """op, whose profile patch was applied to `profile_id` by the operation just before it (a batch
+    repeating one person): applying it again would change nothing, so only its event is stored."""
+    now = clock.now()
+    result = WriteResult(profile_id=profile_id)
+    if op.event is not None:
+        metric_id = metric_for(conn, op.account_id, op.event.metric, limits, now)
+        outcome = insert_event(conn, op.account_id, metric_id, profile_id, op.event, now)
+        conn.defer(lambda: _record_event(result, outcome(), op.account_id, op.event, tally))
+    return result
+
+
 def _record_event(result: WriteResult, outcome: tuple[str, bool], account_id: str, event: Event,
                   tally: Tally) -> None:
     result.event_id, result.duplicate = outcome
