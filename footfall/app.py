@@ -27,6 +27,8 @@ from footfall.api import (
     openapi,
     posthog_capture,
     profiles_read,
+    privacy,
+    profile_import,
     profiles_write,
     segment_spec,
 )
@@ -61,6 +63,8 @@ ROUTE_MODULES = [
     segment_routes,
     list_routes,
     metric_aggregates,
+    privacy,
+    profile_import,
     openapi,
     exchange_ids,
     onsite,

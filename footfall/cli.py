@@ -239,35 +239,39 @@ class Kind(str, Enum):
     profiles = "profiles"
 
 
+class ExportFormat(str, Enum):
+    jsonl = "jsonl"
+    csv = "csv"
+
+
 @app.command()
 def export(
     kind: Kind,
     account: str = typer.Option(..., "--account", help="The account's public key (or name)."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file (default stdout)."),
+    fmt: ExportFormat = typer.Option(ExportFormat.jsonl, "--format", help="jsonl (default) or csv (a header row)."),
+    metric: Optional[list[str]] = typer.Option(None, "--metric", help="Events of this metric only (repeatable)."),
+    since: Optional[str] = typer.Option(None, "--since", help="Events at or after this time (ISO 8601 or epoch seconds)."),
+    until: Optional[str] = typer.Option(None, "--until", help="Events before this time (ISO 8601 or epoch seconds)."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar (shown when writing to a file)."),
     database: Optional[str] = DatabaseOption,
 ) -> None:
-    """Export an account's events or profiles as JSON Lines.
+    """Export an account's events or profiles as JSON Lines (or CSV), oldest first."""
+    from footfall.transfer import cli_support
 
-    Example: footfall export events --account ABC123 --output events.jsonl
-    """
     if output is not None and not output.parent.is_dir():
         fail(f"--output {str(output)!r}: the directory {str(output.parent)!r} does not exist")
     if output is not None and output.is_dir():
         fail(f"--output {str(output)!r} is a directory: name a file")
+
     conn = _connect(_database(database))
-    encoder = msgspec.json.Encoder()
     try:
         found = _find_account(conn, account)
-        rows = exports.events(conn, found.id) if kind is Kind.events else exports.profiles(conn, found.id)
-        stream = open(output, "wb") if output else sys.stdout.buffer
         try:
-            for row in rows:
-                stream.write(encoder.encode(row) + b"\n")
-        finally:
-            if output:
-                stream.close()
-            else:
-                stream.flush()
+            cli_support.export(conn, found.id, kind.value, fmt.value, output, metric or None, since, until,
+                               progress=bool(output) and not quiet, console=err)
+        except ValueError as exc:
+            fail(str(exc))
     finally:
         conn.close()
 
@@ -359,6 +363,121 @@ def segments_evaluate(segment_id: str, account: str = AccountOption, database: O
         conn.close()
     out.print(f"{report['members']} members ({report['joined']} joined, {report['left']} left) "
               f"in {report['seconds']:.3f} s")
+
+
+# -- privacy, import, db copy (issue 13): the logic is in footfall/transfer/ ------------------------------
+privacy_app = typer.Typer(help="Data privacy: delete a person.", no_args_is_help=True)
+app.add_typer(privacy_app, name="privacy")
+
+
+class ImportKind(str, Enum):
+    events = "events"
+    profiles = "profiles"
+
+
+class ImportFormat(str, Enum):
+    auto = "auto"
+    footfall = "footfall"
+    klaviyo = "klaviyo"
+    segment = "segment"
+    csv = "csv"
+
+
+@privacy_app.command("delete")
+def privacy_delete(
+    account: str = AccountOption,
+    email: Optional[str] = typer.Option(None, "--email", help="Delete every profile with this email."),
+    phone: Optional[str] = typer.Option(None, "--phone", help="Delete every profile with this phone number (E.164)."),
+    profile_id: Optional[str] = typer.Option(None, "--id", help="Delete the profile with this id."),
+    as_json: bool = typer.Option(False, "--json", help="Print the deletion record as JSON."),
+    database: Optional[str] = DatabaseOption,
+) -> None:
+    """Delete a person: profiles, identifiers, events, memberships; a hashed deletion record remains."""
+    from footfall.transfer import cli_support
+
+    given = [(k, v) for k, v in (("email", email), ("phone_number", phone), ("id", profile_id)) if v]
+    if len(given) != 1:
+        fail("name the person by exactly one of --email, --phone or --id")
+    url = _database(database)
+    conn = _connect(url)
+    try:
+        found = _find_account(conn, account)
+    finally:
+        conn.close()
+    try:
+        record = cli_support.delete_person(url, found.id, *given[0])
+    except ValueError as exc:
+        fail(str(exc))
+    if as_json:
+        sys.stdout.write(msgspec.json.encode(record).decode() + "\n")
+    else:
+        counts = record["counts"]
+        out.print(f"deleted {counts['profiles']} profile(s), {counts['events']} event(s), "
+                  f"{counts['memberships']} membership(s); deletion record {record['id']}")
+
+
+@app.command("import")
+def import_(
+    kind: ImportKind,
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True, help="JSON Lines or CSV file."),
+    account: str = AccountOption,
+    fmt: ImportFormat = typer.Option(ImportFormat.auto, "--format",
+                                     help="auto (default: from the file), footfall (export), klaviyo, segment, csv."),
+    restart: bool = typer.Option(False, "--restart", help="Ignore the saved position of an interrupted run."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    database: Optional[str] = DatabaseOption,
+) -> None:
+    """Import events or profiles; resumable, idempotent, safe while a server runs."""
+    from footfall.transfer import cli_support
+
+    url = _database(database)
+    conn = _connect(url)
+    try:
+        found = _find_account(conn, account)
+    finally:
+        conn.close()
+    try:
+        summary = cli_support.run_import(url, found.id, kind.value, file, fmt.value, restart,
+                                         progress=not quiet, console=err)
+    except KeyboardInterrupt:
+        err.print("interrupted: what was stored is kept; run the same command again to resume")
+        raise typer.Exit(130)
+    except ValueError as exc:
+        fail(str(exc))
+    if as_json:
+        sys.stdout.write(msgspec.json.encode(summary.as_dict()).decode() + "\n")
+    else:
+        cli_support.print_summary(summary, out)
+    raise typer.Exit(0 if summary.refused == 0 else 2)
+
+
+@db_app.command("copy")
+def db_copy(
+    source: str = typer.Option(..., "--from", help="The database to copy (e.g. sqlite:///footfall.db)."),
+    target: str = typer.Option(..., "--to", help="The database to copy into (e.g. postgresql://…)."),
+    allow_non_empty: bool = typer.Option(False, "--allow-non-empty", help="Copy into a target that has data."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+) -> None:
+    """Copy everything from one database to another, then verify counts and a checksum per table."""
+    from footfall.transfer import dbcopy
+
+    try:
+        DatabaseURL(source).backend
+        DatabaseURL(target).backend
+        report = dbcopy.copy(source, target, allow_non_empty=allow_non_empty, console=None if quiet else err)
+    except dbcopy.CopyRefused as exc:
+        fail(str(exc))
+    except ValueError as exc:
+        fail(str(exc))
+    table = Table("table", "rows", "checksum", "verified")
+    for row in report.tables:
+        table.add_row(row.name, str(row.rows), row.checksum[:16], "yes" if row.verified else "NO")
+    out.print(table)
+    if not report.verified:
+        fail("the copy does not match the source (see the table above); nothing was committed")
+    out.print(f"copied {report.total_rows} rows in {len(report.tables)} tables in {report.seconds:.1f} s; "
+              "verified: counts and checksums match")
 
 
 # -- keys ---------------------------------------------------------------------------------------------

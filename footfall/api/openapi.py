@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from footfall.api import openapi_privacy
 from footfall.api import openapi_sources
 from footfall.api.openapi_schemas import SCHEMAS, collection, ref, single
 from footfall.domain import ratelimits
@@ -393,6 +394,7 @@ def _paths() -> dict[str, dict[str, Op]]:
                         body="ProfileReferences", method="DELETE", path="/api/lists/{id}/relationships/profiles"),
         },
     }
+    paths.update(openapi_privacy.paths(s, ok, errors, param, page_size))  # privacy and profile jobs
     paths.update(openapi_sources.paths())  # Segment /v1/* and PostHog capture
     return paths
 
@@ -408,7 +410,7 @@ def document() -> dict[str, Any]:
                                 "trailing slash."},
         "servers": [{"url": "/"}],
         "tags": [{"name": n} for n in ("Legacy", "Client", "Events", "Profiles", "Metrics", "Segments", "Lists",
-                                        "Operations", "Sources")],
+                                        "Data Privacy", "Operations", "Sources")],
         "paths": _paths(),
         "components": {
             "securitySchemes": {
@@ -421,7 +423,7 @@ def document() -> dict[str, Any]:
             "parameters": PARAMETERS,
             "headers": HEADERS,
             "responses": RESPONSES,
-            "schemas": SCHEMAS,
+            "schemas": {**SCHEMAS, **openapi_privacy.SCHEMAS},
         },
     }
 

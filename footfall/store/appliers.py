@@ -19,7 +19,8 @@ from footfall.domain.operations import (
     SourceBatchOp,
     UpdateProfileOp,
 )
-from footfall.store import bulk_events, groups, profile_writes, source_batch, writes
+from footfall.domain.privacy import DeleteProfilesOp, ProfileBulkImportOp, RestoreOp, SuppressionOp
+from footfall.store import bulk_events, groups, privacy, profile_import, profile_writes, restore, source_batch, writes
 from footfall.store.db import Conn
 from footfall.store.writes import Tally
 
@@ -37,4 +38,8 @@ APPLIERS: dict[type, OpApplier] = {
     SaveList: groups.apply_save_list,               # list create / rename
     DeleteGroup: groups.apply_delete_group,         # segment or list delete
     ListMembers: groups.apply_list_members,         # add / remove list members
+    DeleteProfilesOp: privacy.apply_delete,         # data privacy deletion jobs
+    SuppressionOp: privacy.apply_suppression,       # suppression bulk create / delete jobs
+    ProfileBulkImportOp: profile_import.apply_import_job,  # profile bulk import jobs
+    RestoreOp: restore.apply_restore,               # `footfall import` of the export's own format
 }

@@ -195,3 +195,48 @@ console_sessions = Table(
     Column("expires", Epoch, nullable=False),
     PrimaryKeyConstraint("account_id", "id"),
 )
+
+# -- privacy and profile jobs (issue 13) ---------------------------------------------------------------
+# Deletion, suppression and profile bulk import jobs: one row each, `details` holds what is particular
+# to the kind (lists, segments, profile ids, per-record errors).
+profile_jobs = Table(
+    "profile_jobs", metadata,
+    Column("account_id", String(26), nullable=False),
+    Column("id", String(26), nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("total", Integer, nullable=False),
+    Column("completed", Integer, nullable=False),
+    Column("failed", Integer, nullable=False),
+    Column("skipped", Integer, nullable=False),
+    Column("details", Json, nullable=False),
+    Column("created", Epoch, nullable=False),
+    Column("completed_at", Epoch),
+    PrimaryKeyConstraint("account_id", "id"),
+    Index("ix_profile_jobs_kind", "account_id", "kind", "created"),
+)
+
+# What remains of a deleted person: a keyed hash of the identifier (never the identifier), when, by
+# which key, and what went. The hash lets "suppress after delete" recognise the identifier later.
+deletion_records = Table(
+    "deletion_records", metadata,
+    Column("account_id", String(26), nullable=False),
+    Column("id", String(26), nullable=False),
+    Column("identifier_kind", String(16), nullable=False),
+    Column("identifier_hash", String(64), nullable=False),
+    Column("requested_at", Epoch, nullable=False),
+    Column("completed_at", Epoch, nullable=False),
+    Column("key_id", String(26)),
+    Column("counts", Json, nullable=False),
+    PrimaryKeyConstraint("account_id", "id"),
+    Index("ix_deletion_records_hash", "account_id", "identifier_hash"),
+)
+
+# Per-account secrets made by the server (the HMAC key of deletion records), created on first use.
+account_secrets = Table(
+    "account_secrets", metadata,
+    Column("account_id", String(26), nullable=False),
+    Column("name", String(32), nullable=False),
+    Column("value", String(128), nullable=False),
+    PrimaryKeyConstraint("account_id", "name"),
+)
