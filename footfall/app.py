@@ -13,15 +13,17 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 
 from footfall import config
-from footfall.api import conventions
+from footfall.api import client_address, conventions
 from footfall.api import (
     client,
     events_read,
     events_write,
+    exchange_ids,
     health,
     legacy,
     metric_aggregates,
     metrics,
+    onsite,
     openapi,
     posthog_capture,
     profiles_read,
@@ -70,6 +72,8 @@ ROUTE_MODULES = [
     privacy,
     profile_import,
     openapi,
+    exchange_ids,
+    onsite,
     segment_spec,
     posthog_capture,
     console,  # the web console: `/` and /console/* (footfall/console/)
@@ -168,5 +172,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
     }
     # The hottest ingest routes are answered ahead of Starlette's router (see api/fastpath.py).
     fast = [route for module in ROUTE_MODULES for route in getattr(module, "fast_routes", [])]
-    return Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers,
-                     middleware=[Middleware(FastPath, routes=fast)])
+    # The client's address from a trusted proxy's X-Forwarded-For first (api/client_address.py).
+    middleware = [*client_address.proxy_middleware(settings.trusted_proxies), Middleware(FastPath, routes=fast)]
+    return Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers, middleware=middleware)

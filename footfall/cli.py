@@ -91,7 +91,8 @@ def serve(
     os.environ["FOOTFALL_DATABASE_URL"] = url  # workers read their settings from the environment
     err.print(f"Footfall on http://{host}:{port}  database {DatabaseURL(url).redacted()}  workers {workers}")
     uvicorn.run("footfall.app:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level="warning", access_log=False, timeout_graceful_shutdown=10)
+                log_level="warning", access_log=False, timeout_graceful_shutdown=10,
+                proxy_headers=False)  # the app trusts FOOTFALL_TRUSTED_PROXIES only (api/client_address.py)
 
 
 def _check_listen(host: str, port: int) -> None:

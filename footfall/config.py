@@ -52,6 +52,9 @@ class Settings:
     webhook_lease_seconds: float = 10.0  # a killed deliverer's webhooks are taken over this long after
     outbox_retention_seconds: float = 7 * 86400.0  # the stream's resumable window, and replays'
     public_url: str | None = None  # base of links in payloads (default http://host:port)
+    # Proxies (addresses or CIDR networks) whose X-Forwarded-For names the client (for `$use_ip`);
+    # from anyone else the header is ignored. FOOTFALL_TRUSTED_PROXIES, comma-separated.
+    trusted_proxies: tuple[str, ...] = ()
 
     def replace(self, **changes: object) -> "Settings":
         return dataclasses.replace(self, **changes)
@@ -123,6 +126,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         webhook_lease_seconds=_float("FOOTFALL_WEBHOOK_LEASE_SECONDS", base.webhook_lease_seconds),
         outbox_retention_seconds=_float("FOOTFALL_OUTBOX_RETENTION_SECONDS", base.outbox_retention_seconds),
         public_url=e.get("FOOTFALL_PUBLIC_URL") or None,
+        trusted_proxies=tuple(p.strip() for p in (e.get("FOOTFALL_TRUSTED_PROXIES") or "").split(",") if p.strip()),
     )
 
 

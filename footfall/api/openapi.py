@@ -150,6 +150,27 @@ def client_op(op_id: str, summary: str, body: str, path: str) -> Op:
     }
 
 
+def _onsite_profiles(operation: Op) -> Op:
+    """/client/profiles as Klaviyo's onsite script calls it: with X-Klaviyo-Onsite: 1, 200 and the
+    profile's exchange id (which the script keeps in its cookie) instead of an empty 202."""
+    operation["parameters"] = [*operation["parameters"], {
+        "name": "X-Klaviyo-Onsite", "in": "header", "schema": {"type": "string", "enum": ["1"]},
+        "description": "1: answer 200 with `meta.exchange_id`, as Klaviyo answers its onsite script."}]
+    operation["responses"]["200"] = {"description": "Committed (onsite call): the profile's exchange id.",
+                                     "content": {"application/json": {"schema": ref("OnsiteProfileAnswer")}}}
+    return operation
+
+
+def _onsite_script(op_id: str, summary: str, params: list[Any]) -> Op:
+    """The onsite JavaScript (footfall/web/onsite/klaviyo.js): no key needed, cacheable."""
+    return {"operationId": op_id, "summary": summary, "tags": ["Onsite"], "security": [], "parameters": params,
+            "responses": {"200": {"description": "The script.", "content": {"text/javascript": {
+                              "schema": {"type": "string"}}}},
+                          "304": {"description": "Not modified (If-None-Match)."},
+                          "404": {"description": "Not a public key.", "content": {"text/plain": {
+                              "schema": {"type": "string"}}}}}}
+
+
 def legacy_op(kind: str, method: str) -> Op:
     summary = {"track": "Record an event (Klaviyo's legacy Track API).",
                "identify": "Create or update a profile (Klaviyo's legacy Identify API)."}[kind]
@@ -197,13 +218,23 @@ def _paths() -> dict[str, dict[str, Op]]:
         # -- client (public key) ----------------------------------------------------------------------
         "/client/events": {"post": client_op("create_client_event", "Create an event.", "ClientEventCreate",
                                              "/client/events")},
-        "/client/profiles": {"post": client_op("create_client_profile", "Create or update a profile "
-                                               "(identifiers are never replaced).", "ProfileInput", "/client/profiles")},
+        "/client/profiles": {"post": _onsite_profiles(client_op(
+            "create_client_profile", "Create or update a profile (identifiers are never replaced).", "ProfileInput",
+            "/client/profiles"))},
         "/client/subscriptions": {"post": client_op("create_client_subscription", "Subscribe a profile to "
                                                     "marketing.", "ClientSubscriptionCreate", "/client/subscriptions")},
         "/client/event-bulk-create": {"post": client_op("bulk_create_client_events", "Create up to 1000 events "
                                                         "for one profile.", "ClientEventBulkCreate",
                                                         "/client/event-bulk-create")},
+        # -- onsite script ------------------------------------------------------------------------------
+        "/onsite/js/klaviyo.js": {"get": _onsite_script(
+            "get_onsite_script", "The onsite script for the account `company_id` (the page may name it instead "
+            "with _learnq.push(['account', KEY])).",
+            [{"name": "company_id", "in": "query", "schema": {"type": "string", "pattern": "^[A-Za-z0-9]{1,16}$"}}])},
+        "/onsite/js/{id}/klaviyo.js": {"get": _onsite_script(
+            "get_onsite_script_for_key", "The onsite script for the account whose public key is in the path.",
+            [{"name": "id", "in": "path", "required": True, "description": "The public key.",
+              "schema": {"type": "string", "pattern": "^[A-Za-z0-9]{1,16}$"}}])},
         # -- events -------------------------------------------------------------------------------------
         "/api/events": {
             "get": s("get_events", "List events, newest first by default.", "Events", "events:read",
@@ -286,6 +317,12 @@ def _paths() -> dict[str, dict[str, Op]]:
             "get_segment_ids_for_profile", "The ids of the segments a profile is in.", "Profiles", "segments:read",
             {**ok("200", "Segment references."), **errors("404")}, params=[param("id")],
             method="GET", path="/api/profiles/{id}/relationships/segments")},
+        "/api/profiles/{id}/exchange-id": {"post": s(
+            "get_profile_exchange_id", "The profile's exchange id for links in emails (`?_kx=<exchange id>`): "
+            "minted on the first call, the same one afterwards.", "Profiles", "profiles:write",
+            {"200": {"description": "The exchange id.", "headers": _RATE_HEADERS,
+                     "content": {JSONAPI: {"schema": ref("ProfileExchangeId")}}}, **errors("404", "503")},
+            params=[param("id")], method="POST", path="/api/profiles/{id}/exchange-id")},
         # -- metrics ------------------------------------------------------------------------------------
         "/api/metrics": {"get": s("get_metrics", "List metrics.", "Metrics", "metrics:read",
                                   ok("200", "A page of metrics.", "Metric", many=True),

@@ -224,6 +224,14 @@ SCHEMAS: dict[str, Schema] = {
     "LegacyVerbose": obj({"status": {"type": "integer", "enum": [0, 1]}, "error": STRING, "profile_id": STRING,
                           "event_id": nullable("string"), "duplicate": {"type": "boolean"}, "warnings": array(STRING)},
                          ("status",)),
+    "ProfileExchangeId": obj({"data": obj({
+        "type": const("profile-exchange-id"), "id": STRING,
+        "attributes": obj({"exchange_id": {"type": "string", "pattern": r"^[\w\-=]+\.\w+$",
+                                           "description": "`<token>.<public key>`: add `?_kx=<it>` to links."}},
+                          ("exchange_id",)),
+        "relationships": obj({"profile": ref("Relationship")})}, ("type", "id", "attributes"))}, ("data",)),
+    "OnsiteProfileAnswer": obj({"meta": obj({"exchange_id": STRING, "should_clear_cookie": {"type": "boolean"}},
+                                            ("exchange_id", "should_clear_cookie"))}, ("meta",)),
     "Health": obj({"status": {"type": "string", "enum": ["ok", "unhealthy"]}}, ("status",),
                   additionalProperties=True),
 }

@@ -38,6 +38,9 @@ class ProfilePatch:
     consent: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Private-key writes may change an identifier the profile already has; public-key writes only add.
     may_replace_identifiers: bool = False
+    # An exchange id ("<token>.<public key>") to give the profile unless it has one with that suffix
+    # already; the one it ends up with is WriteResult.exchange_id (onsite identify, links in emails).
+    mint_exchange_id: str | None = None
 
     def identifies(self) -> bool:
         return bool(self.profile_id or any(self.identifiers.values()))
@@ -70,3 +73,4 @@ class WriteResult:
     duplicate: bool = False
     profile_created: bool = False
     warnings: list[str] = field(default_factory=list)
+    exchange_id: str | None = None  # when the patch asked for one (ProfilePatch.mint_exchange_id)

@@ -12,7 +12,7 @@ from functools import lru_cache
 from typing import Any, Callable, Sequence
 
 from footfall import clock, ids
-from footfall.domain import identity, topics
+from footfall.domain import identity, onsite, topics
 from footfall.domain.errors import LimitExceeded, NotFound
 from footfall.domain.events import dedup_key
 from footfall.domain.limits import Limits
@@ -324,15 +324,19 @@ def _upsert(conn: Conn, account_id: str, patch: ProfilePatch, owners: dict[Key, 
         may_replace=patch.may_replace_identifiers, strict=strict,
     )
     if res.profile_id is None:
+        exchange_id = _exchange_id(patch.mint_exchange_id, res.add, [], patch.identifiers.get("exchange_id"))
         profile_id = _create_profile(conn, account_id, patch, res.add, now)
         tally.add(account_id, "profiles_created")
         tally.message(account_id, outbox.Message(topics.PROFILE_CREATED, ids.new_ulid(), profile_id))
-        return WriteResult(profile_id=profile_id, profile_created=True, warnings=res.warnings)
+        return WriteResult(profile_id=profile_id, profile_created=True, warnings=res.warnings,
+                           exchange_id=exchange_id)
     row = rows[res.profile_id]
     before = {k: row[k] for k in _UPDATED_COLUMNS}
     for source_id in res.merge_from:
         merge_into(conn, account_id, row, rows[source_id], now)
         merged_message(account_id, source_id, row["id"], tally)
+    exchange_id = (_exchange_id(patch.mint_exchange_id, res.add, _exchange_ids(conn, account_id, row["id"]),
+                                patch.identifiers.get("exchange_id")) if patch.mint_exchange_id else None)
     for kind, value in res.add:
         _add_identifier(conn, account_id, row, kind, value)
     for kind, old, new in res.replace:
@@ -346,7 +350,29 @@ def _upsert(conn: Conn, account_id: str, patch: ProfilePatch, owners: dict[Key, 
     if changed:
         _update_profile(conn, account_id, row, now)
         updated_message(account_id, row["id"], changed, tally)
-    return WriteResult(profile_id=res.profile_id, warnings=res.warnings)
+    return WriteResult(profile_id=res.profile_id, warnings=res.warnings, exchange_id=exchange_id)
+
+
+def _exchange_id(minted: str | None, add: list[Key], held: list[str], sent: str | None) -> str | None:
+    """The profile's exchange id for this account's public key (the suffix of `minted`): the one the
+    request identified it by, else one it holds or is given now, else `minted`, which is then added to
+    `add` (so it is stored with the rest)."""
+    if minted is None:
+        return None
+    public_key = onsite.exchange_suffix(minted)
+    given = [value for kind, value in add if kind == "exchange_id"]
+    mine = [*held, *given]
+    for value in [*([sent] if sent in mine else []), *sorted(held), *given]:
+        if onsite.exchange_suffix(value) == public_key:
+            return value
+    add.append(("exchange_id", minted))
+    return minted
+
+
+def _exchange_ids(conn: Conn, account_id: str, profile_id: str) -> list[str]:
+    rows = conn.all("SELECT value FROM profile_identifiers WHERE account_id = ? AND profile_id = ? AND kind = ?",
+                    (account_id, profile_id, "exchange_id"))
+    return [value for (value,) in rows]
 
 
 def merged_message(account_id: str, source_id: str, target_id: str, tally: Tally) -> None:
