@@ -3,6 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+SERVE_STAMP := $(VENV)/.installed-serve
 NODE_SDK := tests/sdk/node
 
 .PHONY: install browser serve test bench crashtest clean
@@ -23,7 +24,14 @@ $(NODE_SDK)/node_modules/.installed: $(NODE_SDK)/package.json $(NODE_SDK)/packag
 browser:
 	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
-serve: $(STAMP)
+# Serving needs only the runtime dependencies (the test tools stay in the `test` extra).
+$(SERVE_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(SERVE_STAMP)
+
+serve: $(SERVE_STAMP)
 	$(BIN)/footfall serve
 
 test: $(STAMP) $(NODE_SDK)/node_modules/.installed browser

@@ -303,6 +303,13 @@ def main(argv: list[str]) -> None:
         failures += not result.ok
         for line in result.stats.unexpected[:5]:
             print("   unexpected:", line)
+    from bench.webhooks import drill as webhook_drill  # imports this module
+
+    for backend in backends:
+        with database(backend) as url:
+            hooks = webhook_drill(backend, url, kills=min(kills, 10))
+        print(hooks.report(), flush=True)
+        failures += not hooks.ok
     if "postgres" in backends:
         from tests.pg_instance import PgInstance
 

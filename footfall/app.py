@@ -13,20 +13,28 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 
 from footfall import config
-from footfall.api import conventions
+from footfall.api import client_address, conventions
 from footfall.api import (
     client,
     events_read,
     events_write,
+    exchange_ids,
     health,
     legacy,
     metric_aggregates,
     metrics,
+    onsite,
     openapi,
+    posthog_capture,
     profiles_read,
+    privacy,
+    profile_import,
     profiles_write,
     subscriptions,
+    segment_spec,
 )
+from footfall.api import stream as stream_routes
+from footfall.api import webhooks as webhook_routes
 from footfall.api import lists as list_routes
 from footfall.api import segments as segment_routes
 from footfall.api.edge import Edge
@@ -42,6 +50,8 @@ from footfall.store import batch, db
 from footfall.store.db import StoreUnavailable
 from footfall.store.ratelimit import make_limiter
 from footfall.store.reader import Readers
+from footfall.webhooks.deliverer import Deliverer
+from footfall.webhooks.hub import Hub
 from footfall.wire.jsonapi import ApiError
 
 log = logging.getLogger("footfall")
@@ -61,7 +71,15 @@ ROUTE_MODULES = [
     list_routes,
     subscriptions,
     metric_aggregates,
+    webhook_routes,
+    stream_routes,
+    privacy,
+    profile_import,
     openapi,
+    exchange_ids,
+    onsite,
+    segment_spec,
+    posthog_capture,
     console,  # the web console: `/` and /console/* (footfall/console/)
 ]
 
@@ -90,6 +108,17 @@ def build_membership(settings: Settings) -> MembershipWorker:
     return MembershipWorker(connect, sweep_interval=settings.segment_sweep_seconds)
 
 
+def build_deliverer(settings: Settings, hub: Hub) -> Deliverer:
+    connect = functools.partial(db.connect, settings.database_url, synchronous=settings.sqlite_synchronous,
+                                application_name="footfall-deliverer")
+    return Deliverer(settings, connect, hub)
+
+
+def _accounts_of(committed: list) -> set[str]:
+    """The accounts a commit wrote for: their streams and webhooks may have new outbox messages."""
+    return {op.account_id for op, _ in committed if isinstance(getattr(op, "account_id", None), str)}
+
+
 LAST_USED_FLUSH_SECONDS = 5.0
 
 
@@ -115,13 +144,20 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.services = Services(settings=settings, pipeline=pipeline, readers=readers, limiter=limiter)
         membership = app.state.membership = build_membership(settings)
         pipeline.add_listener(membership.on_commit)
+        hub = app.state.hub = Hub()
+        hub.bind(asyncio.get_running_loop())
+        pipeline.add_listener(lambda committed: hub.notify(_accounts_of(committed)))
+        membership.observers.append(lambda account_id, segment_id, changes: hub.notify([account_id]))
+        deliverer = app.state.deliverer = build_deliverer(settings, hub)
         membership.start()
         pipeline.start()
         pipeline.watch_loop(asyncio.get_running_loop())
+        deliverer.start()
         last_used = asyncio.create_task(_flush_last_used(app.state.services))
         try:
             yield
         finally:
+            await deliverer.stop()
             last_used.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await last_used
@@ -142,5 +178,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     }
     # The hottest ingest routes are answered ahead of Starlette's router (see api/fastpath.py).
     fast = [route for module in ROUTE_MODULES for route in getattr(module, "fast_routes", [])]
-    return Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers,
-                     middleware=[Middleware(Edge), Middleware(FastPath, routes=fast)])
+    # The client's address from a trusted proxy's X-Forwarded-For first (api/client_address.py).
+    middleware = [Middleware(Edge), *client_address.proxy_middleware(settings.trusted_proxies),
+                  Middleware(FastPath, routes=fast)]
+    return Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers, middleware=middleware)

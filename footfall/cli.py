@@ -16,7 +16,7 @@ from rich.table import Table
 from footfall import config
 from footfall.domain import scopes as scope_rules
 from footfall.store import accounts as account_store
-from footfall.store import db, exports, keys as key_store, migrate
+from footfall.store import db, exports, keys as key_store, migrate, preflight
 from footfall.store.url import DatabaseURL
 
 app = typer.Typer(help="Footfall: customer events, profiles and segments on Klaviyo's wire protocols.",
@@ -45,8 +45,13 @@ def _parse_scopes(text: str) -> tuple[str, ...]:
 
 
 def _database(url: Optional[str]) -> str:
+    """The database URL to use, checked first (a typo must not become an empty SQLite file)."""
     chosen = url or os.environ.get("FOOTFALL_DATABASE_URL") or config.DEFAULT_DATABASE_URL
-    DatabaseURL(chosen).backend  # refuse an unsupported URL early, with a clear message
+    source = "--database" if url else "FOOTFALL_DATABASE_URL" if os.environ.get("FOOTFALL_DATABASE_URL") else "database"
+    try:
+        preflight.check(chosen)
+    except preflight.DatabaseProblem as exc:
+        fail(f"{source}: {exc}")
     return chosen
 
 
@@ -58,16 +63,23 @@ def _connect(url: str) -> db.Conn:
 @app.command()
 def serve(
     host: str = typer.Option(None, help="Interface to listen on (default 127.0.0.1)."),
-    port: int = typer.Option(None, help="Port (default 8000)."),
-    workers: int = typer.Option(None, help="Worker processes (default 1)."),
+    port: int = typer.Option(None, min=1, max=65535, help="Port (default 8000)."),
+    workers: int = typer.Option(None, min=1, max=64, help="Worker processes (default 1)."),
     database: Optional[str] = DatabaseOption,
 ) -> None:
-    """Run the HTTP server. The schema is created or upgraded first, once, before workers start."""
+    """Run the HTTP server. The schema is created or upgraded first, once, before workers start.
+
+    Examples: footfall serve --port 8080 --workers 4 --database postgresql://postgres@127.0.0.1/footfall
+    """
     from footfall.ingest import writer_process
 
     settings = config.from_env()
     url = _database(database)
     workers = workers or settings.workers
+    if workers < 1:
+        fail(f"FOOTFALL_WORKERS={workers} is not a number of worker processes: use 1 or more", 2)
+    config.check_port(port or settings.port, "--port" if port else "FOOTFALL_PORT")
+    _check_listen(host or settings.host, port or settings.port)
     if workers == 1:  # its start overlaps ours; with several workers, each starts its own
         writer_process.prestart(DatabaseURL(url).backend)
     import uvicorn
@@ -81,7 +93,8 @@ def serve(
 
     uvicorn.run("footfall.app:create_app", factory=True, host=host, port=port, workers=workers,
                 log_level="warning", access_log=False, timeout_graceful_shutdown=10,
-                http=serving.HeaderTimeoutProtocol, **serving.uvicorn_options(settings))
+                http=serving.HeaderTimeoutProtocol, **serving.uvicorn_options(settings),
+                proxy_headers=False)  # the app trusts FOOTFALL_TRUSTED_PROXIES only (api/client_address.py)
 
 
 def _prepare_store(url: str) -> None:
@@ -101,6 +114,24 @@ def _prepare_store(url: str) -> None:
         err.print(f"[red]error:[/red] cannot use the database {DatabaseURL(url).redacted()}: {first}",
                   highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
+
+
+def _check_listen(host: str, port: int) -> None:
+    """Fail at once, in one line, if the address cannot be listened on (in use, not this host's)."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        fail(f"--host {host!r} is not an address of this machine ({exc.strerror})", 2)
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            fail(f"cannot listen on {host}:{port}: {exc.strerror} (is another server using that port? "
+                 "choose another with --port)")
 
 
 def _first_run_account(url: str) -> None:
@@ -131,8 +162,7 @@ def accounts_create(
     try:
         new = account_store.create_account(conn, name, _parse_scopes(scopes))
     except ValueError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1)
+        fail(str(exc))
     finally:
         conn.close()
     info = {"id": new.account.id, "name": new.account.name, "public_key": new.account.public_key,
@@ -166,10 +196,11 @@ def accounts_key(
     database: Optional[str] = DatabaseOption,
 ) -> None:
     """Create another private key for an account, with the given scopes; printed once."""
+    chosen = _parse_scopes(scopes)
     conn = _connect(_database(database))
     try:
         account = _find_account(conn, public_key)
-        key = account_store.create_key(conn, account.id, label, _parse_scopes(scopes))
+        key = account_store.create_key(conn, account.id, label, chosen)
     finally:
         conn.close()
     sys.stdout.write(key + "\n")
@@ -229,28 +260,39 @@ class Kind(str, Enum):
     profiles = "profiles"
 
 
+class ExportFormat(str, Enum):
+    jsonl = "jsonl"
+    csv = "csv"
+
+
 @app.command()
 def export(
     kind: Kind,
     account: str = typer.Option(..., "--account", help="The account's public key (or name)."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file (default stdout)."),
+    fmt: ExportFormat = typer.Option(ExportFormat.jsonl, "--format", help="jsonl (default) or csv (a header row)."),
+    metric: Optional[list[str]] = typer.Option(None, "--metric", help="Events of this metric only (repeatable)."),
+    since: Optional[str] = typer.Option(None, "--since", help="Events at or after this time (ISO 8601 or epoch seconds)."),
+    until: Optional[str] = typer.Option(None, "--until", help="Events before this time (ISO 8601 or epoch seconds)."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar (shown when writing to a file)."),
     database: Optional[str] = DatabaseOption,
 ) -> None:
-    """Export an account's events or profiles as JSON Lines."""
+    """Export an account's events or profiles as JSON Lines (or CSV), oldest first."""
+    from footfall.transfer import cli_support
+
+    if output is not None and not output.parent.is_dir():
+        fail(f"--output {str(output)!r}: the directory {str(output.parent)!r} does not exist")
+    if output is not None and output.is_dir():
+        fail(f"--output {str(output)!r} is a directory: name a file")
+
     conn = _connect(_database(database))
-    encoder = msgspec.json.Encoder()
     try:
         found = _find_account(conn, account)
-        rows = exports.events(conn, found.id) if kind is Kind.events else exports.profiles(conn, found.id)
-        stream = open(output, "wb") if output else sys.stdout.buffer
         try:
-            for row in rows:
-                stream.write(encoder.encode(row) + b"\n")
-        finally:
-            if output:
-                stream.close()
-            else:
-                stream.flush()
+            cli_support.export(conn, found.id, kind.value, fmt.value, output, metric or None, since, until,
+                               progress=bool(output) and not quiet, console=err)
+        except ValueError as exc:
+            fail(str(exc))
     finally:
         conn.close()
 
@@ -259,8 +301,7 @@ def _find_account(conn: db.Conn, key_or_name: str) -> account_store.Account:
     for acc in account_store.list_accounts(conn):
         if key_or_name in (acc.public_key, acc.name):
             return acc
-    err.print(f"[red]error:[/red] no account with public key or name {key_or_name!r}")
-    raise typer.Exit(1)
+    fail(f"no account with public key or name {key_or_name!r} (see `footfall accounts list`)")
 
 
 @db_app.command("upgrade")
@@ -305,8 +346,7 @@ def segments_show(segment_id: str, account: str = AccountOption, database: Optio
     finally:
         conn.close()
     if row is None:
-        err.print(f"[red]error:[/red] no segment {segment_id!r} in that account")
-        raise typer.Exit(1)
+        fail(f"no segment {segment_id!r} in that account (see `footfall segments list`)")
     sys.stdout.write(msgspec.json.encode(row).decode() + "\n")
 
 
@@ -339,12 +379,126 @@ def segments_evaluate(segment_id: str, account: str = AccountOption, database: O
     try:
         report = operator_view.evaluate(conn, _find_account(conn, account).id, segment_id, err)
     except LookupError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1)
+        fail(str(exc))
     finally:
         conn.close()
     out.print(f"{report['members']} members ({report['joined']} joined, {report['left']} left) "
               f"in {report['seconds']:.3f} s")
+
+
+# -- privacy, import, db copy (issue 13): the logic is in footfall/transfer/ ------------------------------
+privacy_app = typer.Typer(help="Data privacy: delete a person.", no_args_is_help=True)
+app.add_typer(privacy_app, name="privacy")
+
+
+class ImportKind(str, Enum):
+    events = "events"
+    profiles = "profiles"
+
+
+class ImportFormat(str, Enum):
+    auto = "auto"
+    footfall = "footfall"
+    klaviyo = "klaviyo"
+    segment = "segment"
+    csv = "csv"
+
+
+@privacy_app.command("delete")
+def privacy_delete(
+    account: str = AccountOption,
+    email: Optional[str] = typer.Option(None, "--email", help="Delete every profile with this email."),
+    phone: Optional[str] = typer.Option(None, "--phone", help="Delete every profile with this phone number (E.164)."),
+    profile_id: Optional[str] = typer.Option(None, "--id", help="Delete the profile with this id."),
+    as_json: bool = typer.Option(False, "--json", help="Print the deletion record as JSON."),
+    database: Optional[str] = DatabaseOption,
+) -> None:
+    """Delete a person: profiles, identifiers, events, memberships; a hashed deletion record remains."""
+    from footfall.transfer import cli_support
+
+    given = [(k, v) for k, v in (("email", email), ("phone_number", phone), ("id", profile_id)) if v]
+    if len(given) != 1:
+        fail("name the person by exactly one of --email, --phone or --id")
+    url = _database(database)
+    conn = _connect(url)
+    try:
+        found = _find_account(conn, account)
+    finally:
+        conn.close()
+    try:
+        record = cli_support.delete_person(url, found.id, *given[0])
+    except ValueError as exc:
+        fail(str(exc))
+    if as_json:
+        sys.stdout.write(msgspec.json.encode(record).decode() + "\n")
+    else:
+        counts = record["counts"]
+        out.print(f"deleted {counts['profiles']} profile(s), {counts['events']} event(s), "
+                  f"{counts['memberships']} membership(s); deletion record {record['id']}")
+
+
+@app.command("import")
+def import_(
+    kind: ImportKind,
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True, help="JSON Lines or CSV file."),
+    account: str = AccountOption,
+    fmt: ImportFormat = typer.Option(ImportFormat.auto, "--format",
+                                     help="auto (default: from the file), footfall (export), klaviyo, segment, csv."),
+    restart: bool = typer.Option(False, "--restart", help="Ignore the saved position of an interrupted run."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    database: Optional[str] = DatabaseOption,
+) -> None:
+    """Import events or profiles; resumable, idempotent, safe while a server runs."""
+    from footfall.transfer import cli_support
+
+    url = _database(database)
+    conn = _connect(url)
+    try:
+        found = _find_account(conn, account)
+    finally:
+        conn.close()
+    try:
+        summary = cli_support.run_import(url, found.id, kind.value, file, fmt.value, restart,
+                                         progress=not quiet, console=err)
+    except KeyboardInterrupt:
+        err.print("interrupted: what was stored is kept; run the same command again to resume")
+        raise typer.Exit(130)
+    except ValueError as exc:
+        fail(str(exc))
+    if as_json:
+        sys.stdout.write(msgspec.json.encode(summary.as_dict()).decode() + "\n")
+    else:
+        cli_support.print_summary(summary, out)
+    raise typer.Exit(0 if summary.refused == 0 else 2)
+
+
+@db_app.command("copy")
+def db_copy(
+    source: str = typer.Option(..., "--from", help="The database to copy (e.g. sqlite:///footfall.db)."),
+    target: str = typer.Option(..., "--to", help="The database to copy into (e.g. postgresql://…)."),
+    allow_non_empty: bool = typer.Option(False, "--allow-non-empty", help="Copy into a target that has data."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+) -> None:
+    """Copy everything from one database to another, then verify counts and a checksum per table."""
+    from footfall.transfer import dbcopy
+
+    try:
+        DatabaseURL(source).backend
+        DatabaseURL(target).backend
+        report = dbcopy.copy(source, target, allow_non_empty=allow_non_empty, console=None if quiet else err)
+    except dbcopy.CopyRefused as exc:
+        fail(str(exc))
+    except ValueError as exc:
+        fail(str(exc))
+    table = Table("table", "rows", "checksum", "verified")
+    for row in report.tables:
+        table.add_row(row.name, str(row.rows), row.checksum[:16], "yes" if row.verified else "NO")
+    out.print(table)
+    if not report.verified:
+        fail("the copy does not match the source (see the table above); nothing was committed")
+    out.print(f"copied {report.total_rows} rows in {len(report.tables)} tables in {report.seconds:.1f} s; "
+              "verified: counts and checksums match")
 
 
 # -- keys ---------------------------------------------------------------------------------------------
@@ -476,8 +630,60 @@ def _when(epoch: float) -> str:
     return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            sys.stdout.write(f"footfall {version('footfall')}\n")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            sys.stdout.write("footfall (not installed)\n")
+        raise typer.Exit()
+
+
+@app.callback(epilog="Examples: footfall serve; footfall keys create --account ABC123 --json; "
+                     "footfall export events --account ABC123 -o events.jsonl. "
+                     "Every command takes --database URL (default $FOOTFALL_DATABASE_URL or sqlite:///footfall.db).")
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print the version and exit.")) -> None:
+    """Footfall: customer events, profiles and segments on Klaviyo's wire protocols."""
+
+
+def run(argv: list[str] | None = None) -> int:
+    """The command line, where every user mistake ends as one line on stderr and an exit code:
+    2 for a malformed command line or setting, 1 for a request that cannot be carried out."""
+    try:
+        result = app(args=argv, prog_name="footfall", standalone_mode=False)
+    except typer.TyperException as exc:  # Typer's own click: usage errors, bad parameters
+        ctx = getattr(exc, "ctx", None)
+        if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
+            sys.stdout.write(ctx.get_help() + "\n")
+            return 2
+        where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        return _one_line(f"{message}{where}", getattr(exc, "exit_code", 2))
+    except typer.Abort:
+        return _one_line("aborted", 1)
+    except typer.Exit as exc:
+        return exc.exit_code
+    except config.ConfigError as exc:
+        return _one_line(str(exc), 2)
+    except (db.StoreUnavailable, preflight.DatabaseProblem) as exc:
+        return _one_line(f"the database is unavailable: {exc}", 1)
+    except OSError as exc:
+        return _one_line(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc), 1)
+    except KeyboardInterrupt:
+        return 130
+    return result if isinstance(result, int) else 0
+
+
+def _one_line(message: str, code: int) -> int:
+    sys.stderr.write("footfall: error: " + " ".join(message.split()) + "\n")
+    return code
+
+
 def main() -> None:
-    app()
+    sys.exit(run())
 
 
 if __name__ == "__main__":

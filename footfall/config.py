@@ -10,6 +10,7 @@ from typing import Mapping
 
 from footfall.domain.limits import Limits
 from footfall.domain.ratelimits import RateLimitSettings, parse_overrides
+from footfall.webhooks.policy import DEFAULT_SCHEDULE as DEFAULT_RETRY_SCHEDULE, parse_schedule
 
 DEFAULT_DATABASE_URL = "sqlite:///footfall.db"
 
@@ -50,14 +51,44 @@ class Settings:
     # Key guessing: unknown keys allowed per client address per window, then 429 (api/keyguard.py).
     unknown_key_budget: int = 100
     unknown_key_window_seconds: float = 60.0
+    # Webhooks and the live stream (footfall/webhooks/).
+    webhook_allow: str = ""  # hosts and CIDR networks that may be private / loopback and plain http
+    webhook_retry_schedule: tuple[float, ...] = DEFAULT_RETRY_SCHEDULE
+    webhook_timeout_seconds: float = 15.0
+    webhook_disable_after_seconds: float = 5 * 86400.0  # failing this long disables the endpoint
+    webhook_batch_size: int = 100  # messages per request (Klaviyo envelope)
+    webhook_poll_seconds: float = 1.0  # how soon another worker's or host's commits are noticed
+    webhook_lease_seconds: float = 10.0  # a killed deliverer's webhooks are taken over this long after
+    outbox_retention_seconds: float = 7 * 86400.0  # the stream's resumable window, and replays'
+    public_url: str | None = None  # base of links in payloads (default http://host:port)
+    # Proxies (addresses or CIDR networks) whose X-Forwarded-For names the client (for `$use_ip`);
+    # from anyone else the header is ignored. FOOTFALL_TRUSTED_PROXIES, comma-separated.
+    trusted_proxies: tuple[str, ...] = ()
 
     def replace(self, **changes: object) -> "Settings":
         return dataclasses.replace(self, **changes)
 
 
+class ConfigError(ValueError):
+    """A FOOTFALL_* variable holds something unusable; the message names the variable."""
+
+
 def _env_number(env: Mapping[str, str], cast: type, name: str, default: float) -> float:
     raw = env.get(name)
-    return cast(raw) if raw not in (None, "") else default
+    if raw in (None, ""):
+        return default
+    try:
+        return cast(raw)
+    except ValueError:
+        kind = "a whole number" if cast is int else "a number"
+        raise ConfigError(f"{name}={raw!r} is not {kind}") from None
+
+
+def check_port(port: int, source: str) -> int:
+    """A TCP port, 1..65535 (ConfigError naming where it came from otherwise)."""
+    if not 1 <= port <= 65535:
+        raise ConfigError(f"{source} {port} is not a port: use 1..65535")
+    return port
 
 
 def from_env(env: Mapping[str, str] | None = None) -> Settings:
@@ -99,6 +130,18 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         max_connections=_int("FOOTFALL_MAX_CONNECTIONS", base.max_connections),
         unknown_key_budget=_int("FOOTFALL_UNKNOWN_KEY_BUDGET", base.unknown_key_budget),
         unknown_key_window_seconds=_float("FOOTFALL_UNKNOWN_KEY_WINDOW_SECONDS", base.unknown_key_window_seconds),
+        webhook_allow=e.get("FOOTFALL_WEBHOOK_ALLOW") or "",
+        webhook_retry_schedule=(parse_schedule(e["FOOTFALL_WEBHOOK_RETRY_SCHEDULE"])
+                                if e.get("FOOTFALL_WEBHOOK_RETRY_SCHEDULE") else base.webhook_retry_schedule),
+        webhook_timeout_seconds=_float("FOOTFALL_WEBHOOK_TIMEOUT_SECONDS", base.webhook_timeout_seconds),
+        webhook_disable_after_seconds=_float("FOOTFALL_WEBHOOK_DISABLE_AFTER_SECONDS",
+                                             base.webhook_disable_after_seconds),
+        webhook_batch_size=_int("FOOTFALL_WEBHOOK_BATCH_SIZE", base.webhook_batch_size),
+        webhook_poll_seconds=_float("FOOTFALL_WEBHOOK_POLL_SECONDS", base.webhook_poll_seconds),
+        webhook_lease_seconds=_float("FOOTFALL_WEBHOOK_LEASE_SECONDS", base.webhook_lease_seconds),
+        outbox_retention_seconds=_float("FOOTFALL_OUTBOX_RETENTION_SECONDS", base.outbox_retention_seconds),
+        public_url=e.get("FOOTFALL_PUBLIC_URL") or None,
+        trusted_proxies=tuple(p.strip() for p in (e.get("FOOTFALL_TRUSTED_PROXIES") or "").split(",") if p.strip()),
     )
 
 
@@ -106,8 +149,15 @@ def _rate_limits(e, base: RateLimitSettings) -> RateLimitSettings:
     """FOOTFALL_RATE_LIMITS=off disables; _MULTIPLIER scales the tiers; _TIERS='S=5/100,…' overrides."""
     return RateLimitSettings(
         enabled=(e.get("FOOTFALL_RATE_LIMITS") or "on").lower() not in ("0", "off", "false", "no"),
-        multiplier=float(e.get("FOOTFALL_RATE_LIMIT_MULTIPLIER") or base.multiplier),
-        overrides=parse_overrides(e.get("FOOTFALL_RATE_LIMIT_TIERS") or ""),
-        burst_window=int(e.get("FOOTFALL_RATE_LIMIT_BURST_WINDOW") or base.burst_window),
-        steady_window=int(e.get("FOOTFALL_RATE_LIMIT_STEADY_WINDOW") or base.steady_window),
+        multiplier=_env_number(e, float, "FOOTFALL_RATE_LIMIT_MULTIPLIER", base.multiplier),
+        overrides=_overrides(e.get("FOOTFALL_RATE_LIMIT_TIERS") or ""),
+        burst_window=_env_number(e, int, "FOOTFALL_RATE_LIMIT_BURST_WINDOW", base.burst_window),
+        steady_window=_env_number(e, int, "FOOTFALL_RATE_LIMIT_STEADY_WINDOW", base.steady_window),
     )
+
+
+def _overrides(text: str):
+    try:
+        return parse_overrides(text)
+    except ValueError as exc:
+        raise ConfigError(f"FOOTFALL_RATE_LIMIT_TIERS: {exc}") from None

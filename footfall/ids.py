@@ -38,3 +38,9 @@ def new_private_key() -> str:
 def hash_key(key: str) -> str:
     """Private keys are stored as their SHA-256: they are random, so no salt or KDF is needed."""
     return hashlib.sha256(key.encode()).hexdigest()
+
+
+def new_exchange_id(public_key: str) -> str:
+    """An exchange id, `<token>.<public key>` as Klaviyo's: 144 random bits, URL-safe, so it cannot
+    be guessed or derived from the profile; what it names is kept in profile_identifiers."""
+    return f"{secrets.token_urlsafe(18)}.{public_key}"

@@ -45,7 +45,7 @@ class ServerThread:
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning",
                                 lifespan="on", access_log=False, http=serving.protocol_for(settings),
-                                **serving.uvicorn_options(settings))
+                                **serving.uvicorn_options(settings), proxy_headers=False)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
 

@@ -96,7 +96,7 @@ class Serve:
         self.proc = subprocess.Popen([FOOTFALL, "serve", "--port", str(self.port), *args],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                      env={**os.environ, **(env or {})})
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90  # a loaded machine starts workers slowly
         while True:
             assert self.proc.poll() is None, self.proc.communicate()
             try:

@@ -10,6 +10,7 @@ are skipped with a notice. FOOTFALL_FUZZ_EXAMPLES sets examples per route (defau
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 import os
 import uuid
@@ -24,6 +25,7 @@ from hypothesis import strategies as st
 
 from bench.routes import REVISION, bulk_document, modern_event, route_missing
 from tests.servers import row_counts
+from tests.sources_helpers import made_write_key as write_key
 
 EXAMPLES = int(os.environ.get("FOOTFALL_FUZZ_EXAMPLES", "40"))
 
@@ -131,6 +133,7 @@ class Target:
     base: Callable[[Any], Any]  # account -> a valid document
     to_request: Callable[[Any, bytes, Any], dict]  # (account, body bytes, draw) -> httpx.request kwargs
     acked: Callable[[httpx.Response], bool]
+    write_key: bool = False  # the route takes a write key (Segment / PostHog wires): one is made per test
 
 
 def _legacy_doc(account) -> dict:
@@ -209,6 +212,58 @@ def _bulk_job_doc(account) -> dict:
     return {"data": {"type": "event-bulk-create-job", "attributes": {"events-bulk-create": {"data": [entry]}}}}
 
 
+# Segment-spec and PostHog wires: the write key made for the test is in WRITE_KEYS[account.id].
+WRITE_KEYS: dict[str, str] = {}
+
+
+def _segment_doc(account) -> dict:
+    n = uuid.uuid4().hex[:12]
+    return {"batch": [
+        {"type": "identify", "userId": f"u{n}", "anonymousId": f"a{n}", "messageId": f"i{n}",
+         "traits": {"email": f"s{n}@example.com", "firstName": "S", "address": {"city": "Oslo"}}},
+        {"type": "track", "userId": f"u{n}", "event": "Fuzzed", "messageId": f"t{n}",
+         "timestamp": "2026-01-01T00:00:00.000Z", "properties": {"revenue": 9.5, "currency": "usd"},
+         "context": {"ip": "203.0.113.1", "page": {"url": "https://x.example"}}},
+        {"type": "alias", "userId": f"u{n}", "previousId": f"p{n}"},
+    ], "sentAt": "2026-01-01T00:00:01.000Z"}
+
+
+def _posthog_doc(account) -> dict:
+    n = uuid.uuid4().hex[:12]
+    return {"batch": [
+        {"event": "$identify", "distinct_id": f"u{n}", "properties": {"$anon_distinct_id": f"a{n}",
+                                                                     "$set": {"email": f"h{n}@example.com"}}},
+        {"event": "Fuzzed", "distinct_id": f"u{n}", "uuid": str(uuid.uuid4()), "timestamp": "2026-01-01T00:00:00Z",
+         "properties": {"revenue": 3, "$set_once": {"first": 1}}},
+    ], "sent_at": "2026-01-01T00:00:02Z"}
+
+
+def _segment(account, raw: bytes, draw) -> dict:
+    headers = {"content-type": "application/json"}
+    if draw(st.booleans()):
+        raw, headers["content-encoding"] = gzip.compress(raw), "gzip"
+    return {"content": raw, "auth": (WRITE_KEYS[account.id], ""), "headers": headers}
+
+
+def _posthog(account, raw: bytes, draw) -> dict:
+    how = draw(st.sampled_from(["json", "gzip", "gzip-js", "base64", "form"]))
+    params = {"token": WRITE_KEYS[account.id]}
+    if how == "gzip":
+        return {"content": gzip.compress(raw), "params": params, "headers": {"content-encoding": "gzip"}}
+    if how == "gzip-js":
+        return {"content": gzip.compress(raw), "params": {**params, "compression": "gzip-js"}}
+    if how == "base64":
+        return {"content": base64.b64encode(raw), "params": params}
+    if how == "form":
+        return {"content": b"data=" + quote(base64.b64encode(raw)).encode(), "params": params,
+                "headers": {"content-type": "application/x-www-form-urlencoded"}}
+    return {"content": raw, "params": params, "headers": {"content-type": "application/json"}}
+
+
+def _source_ok(r: httpx.Response) -> bool:
+    return r.status_code == 200
+
+
 TARGETS = [
     Target("track GET", "GET", "/api/track", _legacy_doc, _legacy_get, _legacy_ok),
     Target("track POST form", "POST", "/api/track", _legacy_doc, _legacy_form, _legacy_ok),
@@ -222,6 +277,15 @@ TARGETS = [
     Target("server profiles", "POST", "/api/profiles", _profile_doc, _server, _modern_ok),
     Target("profile import", "POST", "/api/profile-import", _profile_doc, _server, _modern_ok),
     Target("event bulk jobs", "POST", "/api/event-bulk-create-jobs", _bulk_job_doc, _server, _modern_ok),
+    Target("segment batch", "POST", "/v1/batch", _segment_doc, _segment, _source_ok, write_key=True),
+    Target("segment track", "POST", "/v1/track", lambda a: _segment_doc(a)["batch"][1], _segment, _source_ok,
+           write_key=True),
+    Target("segment identify", "POST", "/v1/identify", lambda a: _segment_doc(a)["batch"][0], _segment, _source_ok,
+           write_key=True),
+    Target("posthog batch", "POST", "/batch/", _posthog_doc, _posthog, _source_ok, write_key=True),
+    Target("posthog e", "POST", "/e/", lambda a: _posthog_doc(a)["batch"], _posthog, _source_ok, write_key=True),
+    Target("posthog capture", "POST", "/capture/", lambda a: _posthog_doc(a)["batch"][1], _posthog, _source_ok,
+           write_key=True),
 ]
 
 
@@ -230,6 +294,8 @@ def test_fuzz_route(target: Target, client, account, database_url):
     probe = client.request(target.method, target.path, content=b"{}" if target.method == "POST" else None)
     if route_missing(probe):
         pytest.skip(f"{target.method} {target.path}: route not served yet (404/405); fuzz covers it once merged")
+    if target.write_key:
+        WRITE_KEYS[account.id] = write_key(database_url, account)["key"]
     seen: dict[str, int] = {"requests": 0, "acked": 0}
 
     @settings(max_examples=EXAMPLES, deadline=None, derandomize=not os.environ.get("FOOTFALL_FUZZ_EXAMPLES"),

@@ -36,6 +36,8 @@ class World:
     b_metric: str
     b_list: str = "XXXXXX"
     b_segment: str = "XXXXXX"
+    b_webhook: str = "XXXXXX"
+    b_delivery: str = "XXXXXX"
     notes: list[str] = field(default_factory=list)
 
 
@@ -94,7 +96,39 @@ def world(server, database_url) -> World:
                 "filter": {"type": "existence", "operator": "is-set"}}]}]}}}})
         if r.status_code in (200, 201):
             w.b_segment = r.json()["data"]["id"]
+        r = c.post("/api/webhooks", headers=_headers(b.private_key), json=_webhook_body())
+        if r.status_code == 201:
+            w.b_webhook = r.json()["data"]["id"]
+            w.b_delivery = _b_delivery(database_url, b.id, w.b_webhook)
     return w
+
+
+B_SECRET = "b-only-webhook-secret-key"
+
+
+def _webhook_body(webhook_id: str | None = None) -> dict:
+    doc = {"data": {"type": "webhook", "attributes": {"name": "B hook", "endpoint_url": "https://b.example/hook",
+                                                       "secret_key": B_SECRET},
+                    "relationships": {"webhook-topics": {"data": [{"type": "webhook-topic", "id": "profile:created"}]}}}}
+    if webhook_id:
+        doc["data"]["id"] = webhook_id
+        doc["data"]["attributes"] = {"name": "pwned"}
+    return doc
+
+
+def _b_delivery(database_url: str, account_id: str, webhook_id: str) -> str:
+    """A delivery in B's log (written as the deliverer records one), for A to try to read and retry."""
+    from footfall.store import webhooks as webhook_store
+    conn = db.connect(database_url)
+    try:
+        conn.begin()
+        delivery_id = webhook_store._insert_delivery(
+            conn, account_id, webhook_id, [{"position": 1, "id": "01B0NLYMESSAGE000000000000"}], None, "failed",
+            1.0, next_at=None)
+        conn.commit()
+        return delivery_id
+    finally:
+        conn.close()
 
 
 # -- the table ------------------------------------------------------------------------------------
@@ -212,6 +246,30 @@ CASES = [
     Case("lists: remove from B's list", "DELETE", "/api/lists/{b_list}/relationships/profiles", "A", NOT_FOUND, "members"),
     Case("lists: create with read-only key", "POST", "/api/lists", "RO", DENIED, "list"),
     Case("profiles: import with B's email lands in A", "POST", "/api/profile-import", "A", (200, 201), "profile"),
+    # -- webhooks --
+    Case("webhooks: A lists webhooks, sees none of B's", "GET", "/api/webhooks", "A", (200,)),
+    Case("webhooks: list with read-only key", "GET", "/api/webhooks", "RO", (200,)),
+    Case("webhooks: list with no key", "GET", "/api/webhooks", None, NO_KEY),
+    Case("webhooks: list with only a company_id", "GET", "/api/webhooks", "public", NO_KEY),
+    Case("webhooks: B's webhook by id", "GET", "/api/webhooks/{b_webhook}", "A", NOT_FOUND),
+    Case("webhooks: change B's webhook", "PATCH", "/api/webhooks/{b_webhook}", "A", NOT_FOUND, "webhook-patch"),
+    Case("webhooks: delete B's webhook", "DELETE", "/api/webhooks/{b_webhook}", "A", NOT_FOUND),
+    Case("webhooks: replay B's webhook", "POST", "/api/webhooks/{b_webhook}/replay", "A", NOT_FOUND, "replay"),
+    Case("webhooks: create with read-only key", "POST", "/api/webhooks", "RO", DENIED, "webhook"),
+    Case("webhooks: create with no key", "POST", "/api/webhooks", None, NO_KEY, "webhook"),
+    Case("webhooks: control, B reads its own webhook", "GET", "/api/webhooks/{b_webhook}", "B", (200,), hidden=False),
+    Case("webhooks: A lists topics, sees none of B's metrics", "GET", "/api/webhook-topics", "A", (200,)),
+    Case("webhooks: topics with no key", "GET", "/api/webhook-topics", None, NO_KEY),
+    Case("webhooks: A's delivery log shows none of B's", "GET", "/api/webhook-deliveries", "A", (200,)),
+    Case("webhooks: delivery log filtered to B's webhook", "GET", "/api/webhook-deliveries", "A", (200,),
+         params={"filter": "equals(webhook_id,\"{b_webhook}\")"}, hidden=False),  # links.self echoes the id
+    Case("webhooks: B's delivery by id", "GET", "/api/webhook-deliveries/{b_delivery}", "A", NOT_FOUND),
+    Case("webhooks: B's delivery attempts", "GET", "/api/webhook-deliveries/{b_delivery}/attempts", "A", NOT_FOUND),
+    Case("webhooks: retry B's delivery", "POST", "/api/webhook-deliveries/{b_delivery}/retry", "A", NOT_FOUND),
+    Case("webhooks: retry with read-only key", "POST", "/api/webhook-deliveries/{b_delivery}/retry", "RO", DENIED),
+    Case("webhooks: delivery log with no key", "GET", "/api/webhook-deliveries", None, NO_KEY),
+    Case("stream: with no key", "GET", "/api/stream", None, NO_KEY),
+    Case("stream: with only a company_id", "GET", "/api/stream", "public", NO_KEY),
 ]
 
 
@@ -236,6 +294,10 @@ def _body(kind: str | None, w: World) -> tuple[dict[str, Any], dict[str, str]]:
         "list": lambda: {"data": {"type": "list", "attributes": {"name": "x"}}},
         "list-patch": lambda: {"data": {"type": "list", "id": w.b_list, "attributes": {"name": "pwned"}}},
         "bulk-job": lambda: {"data": {"type": "event-bulk-create-job", "attributes": {"events-bulk-create": {"data": []}}}},
+        "webhook": lambda: _webhook_body(),
+        "webhook-patch": lambda: _webhook_body(w.b_webhook),
+        "replay": lambda: {"data": {"type": "webhook-replay", "attributes": {"start": "2020-01-01T00:00:00Z",
+                                                                             "end": "2030-01-01T00:00:00Z"}}},
     }
     if kind is None:
         return {}, {}
@@ -244,13 +306,14 @@ def _body(kind: str | None, w: World) -> tuple[dict[str, Any], dict[str, str]]:
 
 def _fill(text: str, w: World) -> str:
     return text.format(b_event=w.b_event, b_profile=w.b_profile, b_metric=w.b_metric, b_list=w.b_list,
-                       b_segment=w.b_segment, b_email=w.b_email)
+                       b_segment=w.b_segment, b_email=w.b_email, b_webhook=w.b_webhook, b_delivery=w.b_delivery)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_isolation(case: Case, world: World, client: httpx.Client, database_url: str):
     w = world
-    if ("{b_list}" in case.path and w.b_list == "XXXXXX") or ("{b_segment}" in case.path and w.b_segment == "XXXXXX"):
+    if any(f"{{{name}}}" in case.path and getattr(w, name) == "XXXXXX"
+           for name in ("b_list", "b_segment", "b_webhook", "b_delivery")):
         pytest.skip(f"{case.method} {case.path}: B's list/segment could not be created (route not served yet)")
     key = {"A": w.a.private_key, "RO": w.a_read_only, "B": w.b.private_key, None: None, "public": None}[case.key]
     kwargs, params = _body(case.body, w)
@@ -269,7 +332,7 @@ def test_isolation(case: Case, world: World, client: httpx.Client, database_url:
     if case.hidden:
         # B's ids and B-only values must never show. B's email is not among them: an email is an
         # identifier any account may hold, and the legacy/import cases give A a profile with it.
-        for secret in (w.b_profile, w.b_event, w.b_metric, "b-only"):
+        for secret in (w.b_profile, w.b_event, w.b_metric, "b-only", w.b_webhook, w.b_delivery):
             assert secret not in r.text, \
                 f"{case.name}: B's data ({secret}) in the answer"
     if case.key != "B" and case.method != "GET" or case.body:
@@ -283,3 +346,48 @@ def test_isolation(case: Case, world: World, client: httpx.Client, database_url:
     if case.body == "legacy-bad-token":
         assert r.json()["status"] == 0
         assert row_counts(database_url, w.a.id) == a_before
+
+
+# -- Segment-spec and PostHog wires (write keys) --------------------------------------------------
+# A write key names its account: A's write key with B's email writes into A; any other key (A's
+# private, read-only or public key, B's key for A's data, none) is refused 401 and stores nothing.
+
+SOURCE_ROUTES = [("/v1/batch", "segment"), ("/v1/track", "segment"), ("/v1/identify", "segment"),
+                 ("/batch/", "posthog"), ("/capture/", "posthog"), ("/e/", "posthog"), ("/decide/", "posthog")]
+
+
+def _source_request(path: str, wire: str, key: str | None, email: str) -> dict[str, Any]:
+    if wire == "segment":
+        message = {"userId": f"iso-{uuid.uuid4().hex[:6]}", "event": "Secret Purchase", "traits": {"email": email},
+                   "context": {"traits": {"email": email}}}
+        body: Any = {"batch": [{**message, "type": "track"}]} if path == "/v1/batch" else message
+        return {"json": body, "auth": (key, "") if key is not None else None}
+    event = {"event": "Secret Purchase", "distinct_id": f"iso-{uuid.uuid4().hex[:6]}",
+             "properties": {"$set": {"email": email}}}
+    return {"json": {"api_key": key, "batch": [event]} if path == "/batch/" else {"api_key": key, **event}}
+
+
+@pytest.mark.parametrize("who", ["A-write", "A-private", "A-read-only", "A-public", "none"])
+@pytest.mark.parametrize("path, wire", SOURCE_ROUTES, ids=[p for p, _ in SOURCE_ROUTES])
+def test_source_wires_isolation(path: str, wire: str, who: str, world: World, client: httpx.Client,
+                                database_url: str):
+    from tests.sources_helpers import made_write_key as write_key
+
+    w = world
+    key = {"A-write": lambda: write_key(database_url, w.a)["key"], "A-private": lambda: w.a.private_key,
+           "A-read-only": lambda: w.a_read_only, "A-public": lambda: w.a.public_key, "none": lambda: None}[who]()
+    b_before, a_before = row_counts(database_url, w.b.id), row_counts(database_url, w.a.id)
+    r = client.post(path, **_source_request(path, wire, key, w.b_email))
+    for secret in (w.b_profile, w.b_event, w.b_metric, "b-only"):
+        assert secret not in r.text
+    assert row_counts(database_url, w.b.id) == b_before, "B's stored rows changed"
+    if who != "A-write":
+        assert r.status_code == 401, r.text
+        assert row_counts(database_url, w.a.id) == a_before
+    elif path != "/decide/":
+        assert r.status_code == 200, r.text
+        assert w.b_email in _emails(database_url, w.a.id), "the write did not land in A"
+        if path not in ("/v1/identify",):
+            assert row_counts(database_url, w.a.id)["events"] == a_before["events"] + 1
+    else:
+        assert r.status_code == 200 and r.json()["featureFlags"] == {}

@@ -1,6 +1,8 @@
 """The client API (public key in ?company_id=, for browsers and apps): events, profiles, bulk, subscriptions.
 
-Every success is 202 with an empty body, once committed. CORS is open (preflight included), and errors
+Every success is 202 with an empty body, once committed, except an onsite profile call (header
+`X-Klaviyo-Onsite: 1`, as Klaviyo's onsite script and Footfall's send it): 200 with the profile's
+exchange id in `meta`, as Klaviyo answers it. CORS is open (preflight included), and errors
 are answered inside the CORS layer so a browser can read them. Public-key writes may add identifiers
 to a profile but never change one it has (the decoders set may_replace_identifiers=False).
 """
@@ -13,17 +15,22 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route
 
-from footfall import clock
+import msgspec
+
+from footfall import clock, ids
 from footfall.api import ingest
+from footfall.api.client_address import client_ip
 from footfall.api.conventions import accepted, api_handler, public_key, twin_routes
 from footfall.api.fastpath import FastRoute, Handler, RawRequest, Reply, starlette_endpoint
 from footfall.api.services import services
+from footfall.domain import onsite
 from footfall.domain.models import TrackOp
 from footfall.domain.operations import BulkEventsOp
 from footfall.wire import modern_events, modern_profile, modern_subscriptions
 from footfall.wire.jsonapi import ApiError
 
 METRIC_NAME = "data.attributes.metric.data.attributes.name"
+_encode = msgspec.json.Encoder().encode
 
 
 async def create_event(request: RawRequest) -> Reply:
@@ -32,6 +39,7 @@ async def create_event(request: RawRequest) -> Reply:
     with ingest.decoding():
         profile, event = modern_events.decode_event(body, settings.limits, clock.now(), private=False,
                                                     phone_region=settings.default_phone_region)
+    onsite.locate_by_ip(profile, event.properties, client_ip(request))
     op = TrackOp(account_id=account.id, profile=profile, event=event, size=size)
     await ingest.submit(request, op, size, paths={"event": METRIC_NAME},
                         not_found_pointer="/data/attributes/profile/data/id")
@@ -45,8 +53,14 @@ async def create_profile(request: RawRequest) -> Reply:
         data = modern_events.resource(body, "data", "profile")
         patch = modern_profile.decode(data, "data", settings.limits, private=False,
                                       phone_region=settings.default_phone_region)
-    await ingest.submit(request, TrackOp(account_id=account.id, profile=patch, size=size), size,
-                        not_found_pointer="/data/id")
+    onsite_call = request.headers.get("x-klaviyo-onsite", "").strip() == "1"
+    if onsite_call:
+        patch.mint_exchange_id = ids.new_exchange_id(account.public_key)
+    result = await ingest.submit(request, TrackOp(account_id=account.id, profile=patch, size=size), size,
+                                 not_found_pointer="/data/id")
+    if onsite_call:  # Klaviyo's onsite script keeps the exchange id of this answer in its cookie
+        return Reply(200, _encode({"meta": {"exchange_id": result.exchange_id, "should_clear_cookie": False}}),
+                     b"application/json", [])
     return accepted()
 
 
@@ -56,6 +70,8 @@ async def bulk_create(request: RawRequest) -> Reply:
     with ingest.decoding():
         entry = modern_events.decode_client_bulk(body, settings.limits, clock.now(),
                                                  phone_region=settings.default_phone_region)
+    for event in entry.events:
+        onsite.locate_by_ip(entry.profile, event.properties, client_ip(request))
     result = await ingest.submit(request, BulkEventsOp(account_id=account.id, entries=[entry], size=size), size)
     if result.failed:  # one entry: its refusal is the request's (an unknown profile id, the metric limit)
         raise ApiError(400, "invalid", result.errors[0]["detail"], pointer="/data/attributes/profile/data")

@@ -17,8 +17,11 @@ from starlette.routing import Route
 from footfall import clock
 from footfall.api import keyguard
 from footfall.api.body import TooLarge, TooSlow, read_limited
+from footfall.api.body import TooLarge, read_limited
+from footfall.api.client_address import client_ip
 from footfall.api.fastpath import FastRoute, RawRequest, Reply, starlette_endpoint
 from footfall.api.services import Services, services
+from footfall.domain import onsite
 from footfall.domain.errors import InvalidInput
 from footfall.domain.models import WriteResult
 from footfall.ingest.errors import NotAccepted
@@ -91,6 +94,8 @@ async def _handle(request: RawRequest, kind: str) -> Reply:
         if account is None:
             return reply.fail(f"token: {token!r} is not the public key of any account")
         op, warnings = _parse(kind, payload, account.id, svc)
+        if op.event is not None:
+            onsite.locate_by_ip(op.profile, op.event.properties, client_ip(request))
         op.size = raw_size
         result = await svc.pipeline.submit(op, raw_size)
     except TooLarge as exc:

@@ -16,6 +16,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from footfall.api import openapi_privacy
+from footfall.api import openapi_sources
 from footfall.api.openapi_schemas import SCHEMAS, collection, ref, single
 from footfall.domain import ratelimits
 
@@ -159,6 +161,27 @@ def client_op(op_id: str, summary: str, body: str, path: str) -> Op:
     }
 
 
+def _onsite_profiles(operation: Op) -> Op:
+    """/client/profiles as Klaviyo's onsite script calls it: with X-Klaviyo-Onsite: 1, 200 and the
+    profile's exchange id (which the script keeps in its cookie) instead of an empty 202."""
+    operation["parameters"] = [*operation["parameters"], {
+        "name": "X-Klaviyo-Onsite", "in": "header", "schema": {"type": "string", "enum": ["1"]},
+        "description": "1: answer 200 with `meta.exchange_id`, as Klaviyo answers its onsite script."}]
+    operation["responses"]["200"] = {"description": "Committed (onsite call): the profile's exchange id.",
+                                     "content": {"application/json": {"schema": ref("OnsiteProfileAnswer")}}}
+    return operation
+
+
+def _onsite_script(op_id: str, summary: str, params: list[Any]) -> Op:
+    """The onsite JavaScript (footfall/web/onsite/klaviyo.js): no key needed, cacheable."""
+    return {"operationId": op_id, "summary": summary, "tags": ["Onsite"], "security": [], "parameters": params,
+            "responses": {"200": {"description": "The script.", "content": {"text/javascript": {
+                              "schema": {"type": "string"}}}},
+                          "304": {"description": "Not modified (If-None-Match)."},
+                          "404": {"description": "Not a public key.", "content": {"text/plain": {
+                              "schema": {"type": "string"}}}}}}
+
+
 def legacy_op(kind: str, method: str) -> Op:
     summary = {"track": "Record an event (Klaviyo's legacy Track API).",
                "identify": "Create or update a profile (Klaviyo's legacy Identify API)."}[kind]
@@ -206,13 +229,23 @@ def _paths() -> dict[str, dict[str, Op]]:
         # -- client (public key) ----------------------------------------------------------------------
         "/client/events": {"post": client_op("create_client_event", "Create an event.", "ClientEventCreate",
                                              "/client/events")},
-        "/client/profiles": {"post": client_op("create_client_profile", "Create or update a profile "
-                                               "(identifiers are never replaced).", "ProfileInput", "/client/profiles")},
+        "/client/profiles": {"post": _onsite_profiles(client_op(
+            "create_client_profile", "Create or update a profile (identifiers are never replaced).", "ProfileInput",
+            "/client/profiles"))},
         "/client/subscriptions": {"post": client_op("create_client_subscription", "Subscribe a profile to "
                                                     "marketing.", "ClientSubscriptionCreate", "/client/subscriptions")},
         "/client/event-bulk-create": {"post": client_op("bulk_create_client_events", "Create up to 1000 events "
                                                         "for one profile.", "ClientEventBulkCreate",
                                                         "/client/event-bulk-create")},
+        # -- onsite script ------------------------------------------------------------------------------
+        "/onsite/js/klaviyo.js": {"get": _onsite_script(
+            "get_onsite_script", "The onsite script for the account `company_id` (the page may name it instead "
+            "with _learnq.push(['account', KEY])).",
+            [{"name": "company_id", "in": "query", "schema": {"type": "string", "pattern": "^[A-Za-z0-9]{1,16}$"}}])},
+        "/onsite/js/{id}/klaviyo.js": {"get": _onsite_script(
+            "get_onsite_script_for_key", "The onsite script for the account whose public key is in the path.",
+            [{"name": "id", "in": "path", "required": True, "description": "The public key.",
+              "schema": {"type": "string", "pattern": "^[A-Za-z0-9]{1,16}$"}}])},
         # -- events -------------------------------------------------------------------------------------
         "/api/events": {
             "get": s("get_events", "List events, newest first by default.", "Events", "events:read",
@@ -311,6 +344,12 @@ def _paths() -> dict[str, dict[str, Op]]:
             "get_segment_ids_for_profile", "The ids of the segments a profile is in.", "Profiles", "segments:read",
             {**ok("200", "Segment references."), **errors("404")}, params=[param("id")],
             method="GET", path="/api/profiles/{id}/relationships/segments")},
+        "/api/profiles/{id}/exchange-id": {"post": s(
+            "get_profile_exchange_id", "The profile's exchange id for links in emails (`?_kx=<exchange id>`): "
+            "minted on the first call, the same one afterwards.", "Profiles", "profiles:write",
+            {"200": {"description": "The exchange id.", "headers": _RATE_HEADERS,
+                     "content": {JSONAPI: {"schema": ref("ProfileExchangeId")}}}, **errors("404", "503")},
+            params=[param("id")], method="POST", path="/api/profiles/{id}/exchange-id")},
         # -- metrics ------------------------------------------------------------------------------------
         "/api/metrics": {"get": s("get_metrics", "List metrics.", "Metrics", "metrics:read",
                                   ok("200", "A page of metrics.", "Metric", many=True),
@@ -395,7 +434,79 @@ def _paths() -> dict[str, dict[str, Op]]:
                         body="ProfileReferences", method="DELETE", path="/api/lists/{id}/relationships/profiles"),
         },
     }
+    paths.update(_webhook_paths(s))
+    paths.update(openapi_privacy.paths(s, ok, errors, param, page_size))  # privacy and profile jobs
+    paths.update(openapi_sources.paths())  # Segment /v1/* and PostHog capture
     return paths
+
+
+def _webhook_paths(s: Any) -> dict[str, dict[str, Op]]:
+    """Issue 11: webhook management (Klaviyo's shapes), the delivery log, retry and replay."""
+    r, w = "webhooks:read", "webhooks:write"
+    deliveries_filter = {"name": "filter", "in": "query", "schema": {"type": "string"},
+                         "description": 'equals(webhook_id,"…"), equals(status,"pending"|"succeeded"|"failed"), '
+                                        "greater-or-equal(created_at,2026-01-01T00:00:00Z), less-than(created_at,…)"}
+    return {
+        "/api/webhooks": {
+            "get": s("get_webhooks", "List webhooks.", "Webhooks", r, ok("200", "The webhooks.", "Webhook", many=True),
+                     method="GET", path="/api/webhooks"),
+            "post": s("create_webhook", "Create a webhook (the secret_key is never echoed).", "Webhooks", w,
+                      ok("201", "The new webhook.", "Webhook"), body="WebhookCreate", method="POST", path="/api/webhooks"),
+        },
+        "/api/webhooks/{id}": {
+            "get": s("get_webhook", "One webhook.", "Webhooks", r, {**ok("200", "The webhook.", "Webhook"),
+                                                                   **errors("404")},
+                     params=[param("id")], method="GET", path="/api/webhooks/{id}"),
+            "patch": s("update_webhook", "Change a webhook; enabling it again resumes where it stopped.", "Webhooks", w,
+                       {**ok("200", "The webhook.", "Webhook"), **errors("404")}, params=[param("id")],
+                       body="WebhookUpdate", method="PATCH", path="/api/webhooks/{id}"),
+            "delete": s("delete_webhook", "Delete a webhook and its delivery log.", "Webhooks", w,
+                        {**ok("204", "Deleted."), **errors("404")}, params=[param("id")],
+                        method="DELETE", path="/api/webhooks/{id}"),
+        },
+        "/api/webhooks/{id}/replay": {"post": s(
+            "replay_webhook", "Send again what the outbox still holds from start to end.", "Webhooks", w,
+            {**ok("202", "The deliveries queued.", "WebhookReplay"), **errors("404")}, params=[param("id")],
+            body="WebhookReplayCreate", method="POST", path="/api/webhooks/{id}/replay")},
+        "/api/webhook-topics": {"get": s(
+            "get_webhook_topics", "Topics: event:<metric slug> per metric, profile, segment and list changes.",
+            "Webhooks", r, ok("200", "The topics.", "WebhookTopic", many=True), method="GET",
+            path="/api/webhook-topics")},
+        "/api/webhook-topics/{id}": {"get": s(
+            "get_webhook_topic", "One topic.", "Webhooks", r, {**ok("200", "The topic.", "WebhookTopic"),
+                                                               **errors("404")},
+            params=[param("id")], method="GET", path="/api/webhook-topics/{id}")},
+        "/api/webhook-deliveries": {"get": s(
+            "get_webhook_deliveries", "The delivery log, newest first.", "Webhooks", r,
+            ok("200", "A page of deliveries.", "WebhookDelivery", many=True),
+            params=[deliveries_filter, param("page_cursor"), page_size(20, 100)], method="GET",
+            path="/api/webhook-deliveries")},
+        "/api/webhook-deliveries/{id}": {"get": s(
+            "get_webhook_delivery", "One delivery.", "Webhooks", r,
+            {**ok("200", "The delivery.", "WebhookDelivery"), **errors("404")}, params=[param("id")],
+            method="GET", path="/api/webhook-deliveries/{id}")},
+        "/api/webhook-deliveries/{id}/attempts": {"get": s(
+            "get_webhook_delivery_attempts", "A delivery's attempts: status code, latency, the first bytes of the "
+            "answer.", "Webhooks", r, {**ok("200", "The attempts.", "WebhookDeliveryAttempt", many=True),
+                                       **errors("404")},
+            params=[param("id")], method="GET", path="/api/webhook-deliveries/{id}/attempts")},
+        "/api/stream": {"get": {**s(
+            "stream", "Server-Sent Events: the account's committed events, profile changes and joins, live. "
+            "Each event: id = outbox position, event = topic, data = {id, topic, position, created, payload}. "
+            "Last-Event-ID resumes within the retained window.", "Webhooks", r,
+            {"200": {"description": "An endless text/event-stream.",
+                     "content": {"text/event-stream": {"schema": {"type": "string"}}}}},
+            params=[{"name": "topic", "in": "query", "schema": {"type": "string"},
+                     "description": "Comma-separated topics to keep (default: all)."},
+                    {"name": "group_id", "in": "query", "schema": {"type": "string"},
+                     "description": "Only these segments / lists for membership topics."},
+                    {"name": "Last-Event-ID", "in": "header", "schema": {"type": "string", "pattern": "^[0-9]+$"}}],
+            method="GET", path="/api/stream")}},
+        "/api/webhook-deliveries/{id}/retry": {"post": s(
+            "retry_webhook_delivery", "Send one delivery again, as soon as its webhook's lane is free.", "Webhooks", w,
+            {**ok("202", "The delivery, pending.", "WebhookDelivery"), **errors("404")}, params=[param("id")],
+            method="POST", path="/api/webhook-deliveries/{id}/retry")},
+    }
 
 
 @lru_cache(maxsize=1)
@@ -409,7 +520,7 @@ def document() -> dict[str, Any]:
                                 "trailing slash."},
         "servers": [{"url": "/"}],
         "tags": [{"name": n} for n in ("Legacy", "Client", "Events", "Profiles", "Metrics", "Segments", "Lists",
-                                        "Operations")],
+                                        "Data Privacy", "Operations", "Sources")],
         "paths": _paths(),
         "components": {
             "securitySchemes": {
@@ -417,11 +528,12 @@ def document() -> dict[str, Any]:
                                   "description": "`Klaviyo-API-Key pk_…` (a private key; `Bearer pk_…` also works)."},
                 "CompanyId": {"type": "apiKey", "in": "query", "name": "company_id",
                               "description": "The account's 6-character public key."},
+                **openapi_sources.SECURITY_SCHEMES,
             },
             "parameters": PARAMETERS,
             "headers": HEADERS,
             "responses": RESPONSES,
-            "schemas": SCHEMAS,
+            "schemas": {**SCHEMAS, **openapi_privacy.SCHEMAS},
         },
     }
 

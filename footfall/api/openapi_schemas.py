@@ -247,6 +247,59 @@ SCHEMAS: dict[str, Schema] = {
     "LegacyVerbose": obj({"status": {"type": "integer", "enum": [0, 1]}, "error": STRING, "profile_id": STRING,
                           "event_id": nullable("string"), "duplicate": {"type": "boolean"}, "warnings": array(STRING)},
                          ("status",)),
+    "ProfileExchangeId": obj({"data": obj({
+        "type": const("profile-exchange-id"), "id": STRING,
+        "attributes": obj({"exchange_id": {"type": "string", "pattern": r"^[\w\-=]+\.\w+$",
+                                           "description": "`<token>.<public key>`: add `?_kx=<it>` to links."}},
+                          ("exchange_id",)),
+        "relationships": obj({"profile": ref("Relationship")})}, ("type", "id", "attributes"))}, ("data",)),
+    "OnsiteProfileAnswer": obj({"meta": obj({"exchange_id": STRING, "should_clear_cookie": {"type": "boolean"}},
+                                            ("exchange_id", "should_clear_cookie"))}, ("meta",)),
     "Health": obj({"status": {"type": "string", "enum": ["ok", "degraded", "unhealthy"]}}, ("status",),
                   additionalProperties=True),
 }
+
+
+# -- webhooks (issue 11) ------------------------------------------------------------------------------
+
+_TOPIC_REFS = obj({"data": array(obj({"type": const("webhook-topic"), "id": STRING}, ("type", "id")),
+                                 minItems=1, maxItems=100)}, ("data",))
+_WEBHOOK_ATTRIBUTES: dict[str, Schema] = {
+    "name": {"type": "string", "minLength": 1, "maxLength": 255}, "description": nullable("string"),
+    "endpoint_url": {"type": "string", "description": "https (plain http only for hosts FOOTFALL_WEBHOOK_ALLOW names)"},
+    "secret_key": {"type": "string", "minLength": 16, "maxLength": 256, "description": "Never echoed back."},
+    "enabled": {"type": "boolean"}, "format": {"type": "string", "enum": ["klaviyo", "standard"]},
+    "batch_size": {"type": "integer", "minimum": 1, "maximum": 1000}, "group_ids": array(STRING, maxItems=100),
+}
+SCHEMAS.update({
+    "Webhook": resource("webhook", obj({
+        "name": STRING, "description": nullable("string"), "endpoint_url": STRING, "enabled": {"type": "boolean"},
+        "created_at": DATETIME, "updated_at": DATETIME, "format": STRING, "batch_size": {"type": "integer"},
+        "group_ids": array(STRING), "failing_since": nullable("string"), "disabled_reason": nullable("string")}),
+        ("webhook-topics",)),
+    "WebhookTopic": resource("webhook-topic", obj({"name": STRING})),
+    "WebhookDelivery": resource("webhook-delivery", obj({
+        "status": {"type": "string", "enum": ["pending", "succeeded", "failed"]}, "attempts": {"type": "integer"},
+        "next_attempt_at": nullable("string"), "message_ids": array(STRING), "message_count": {"type": "integer"},
+        "last_status_code": {"type": ["integer", "null"]}, "last_error": nullable("string"),
+        "created_at": DATETIME, "updated_at": DATETIME}), ("webhook",)),
+    "WebhookDeliveryAttempt": resource("webhook-delivery-attempt", obj({
+        "attempt": {"type": "integer"}, "started_at": DATETIME, "status_code": {"type": ["integer", "null"]},
+        "latency_ms": {"type": "number"}, "response": nullable("string"), "error": nullable("string")})),
+    "WebhookReplay": obj({"type": const("webhook-replay"), "id": STRING,
+                          "attributes": obj({"deliveries": {"type": "integer"}, "delivery_ids": array(STRING)})},
+                         ("type", "id", "attributes")),
+    "WebhookCreate": obj({"data": obj({
+        "type": const("webhook"),
+        "attributes": obj(_WEBHOOK_ATTRIBUTES, ("name", "endpoint_url", "secret_key")),
+        "relationships": obj({"webhook-topics": _TOPIC_REFS}, ("webhook-topics",)),
+    }, ("type", "attributes", "relationships"))}, ("data",)),
+    "WebhookUpdate": obj({"data": obj({
+        "type": const("webhook"), "id": STRING, "attributes": obj(_WEBHOOK_ATTRIBUTES),
+        "relationships": obj({"webhook-topics": _TOPIC_REFS}),
+    }, ("type", "id"))}, ("data",)),
+    "WebhookReplayCreate": obj({"data": obj({
+        "type": const("webhook-replay"),
+        "attributes": obj({"start": DATETIME, "end": DATETIME}, ("start", "end")),
+    }, ("type", "attributes"))}, ("data",)),
+})

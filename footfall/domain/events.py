@@ -10,6 +10,9 @@ from footfall.domain.errors import InvalidInput
 EARLIEST = 946_684_800  # 2000-01-01T00:00:00Z
 ONE_YEAR = 366 * 24 * 3600
 MAX_METRIC_NAME = 128
+# Klaviyo's onsite script tracks page activity as `__activity__`; Klaviyo stores and shows it as this metric.
+METRIC_ALIASES = {"__activity__": "Active on Site"}
+TRACK_ONCE = "__track_once__"  # a property set by trackOnce(): only the first such event per profile and metric
 
 
 def epoch_seconds(value: Any, path: str, now: float) -> int:
@@ -60,7 +63,7 @@ def metric_name(value: Any, path: str) -> str:
         raise InvalidInput("the metric name contains a NUL character (\\u0000)", path)
     if len(name) > MAX_METRIC_NAME:
         raise InvalidInput(f"metric name longer than {MAX_METRIC_NAME} characters", path)
-    return name
+    return METRIC_ALIASES.get(name, name)
 
 
 def unique_id(value: Any, path: str) -> str | None:
@@ -72,6 +75,14 @@ def unique_id(value: Any, path: str) -> str | None:
     if len(text) > 512:
         raise InvalidInput("longer than 512 characters", path)
     return text
+
+
+def once_unique_id(properties: dict[str, Any], unique: str | None) -> str | None:
+    """The unique id of an event: `__track_once__: true` without one of its own makes the dedup key
+    the same for every such event of a profile and metric, so only the first is stored."""
+    if unique is None and properties.get(TRACK_ONCE) is True:
+        return TRACK_ONCE
+    return unique
 
 
 def dedup_key(unique: str | None, time: int) -> str:

@@ -31,6 +31,8 @@ class ProfilePatch:
     location: dict[str, Any] = field(default_factory=dict)
     properties: dict[str, Any] = field(default_factory=dict)
     unset_properties: list[str] = field(default_factory=list)
+    # Set only where the profile has no value yet (PostHog's `$set_once`).
+    once_properties: dict[str, Any] = field(default_factory=dict)
     append_properties: dict[str, Any] = field(default_factory=dict)
     unappend_properties: dict[str, Any] = field(default_factory=dict)
     consent: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -38,6 +40,9 @@ class ProfilePatch:
     consent_changes: list[Any] = field(default_factory=list)
     # Private-key writes may change an identifier the profile already has; public-key writes only add.
     may_replace_identifiers: bool = False
+    # An exchange id ("<token>.<public key>") to give the profile unless it has one with that suffix
+    # already; the one it ends up with is WriteResult.exchange_id (onsite identify, links in emails).
+    mint_exchange_id: str | None = None
 
     def identifies(self) -> bool:
         return bool(self.profile_id or any(self.identifiers.values()))
@@ -70,3 +75,4 @@ class WriteResult:
     duplicate: bool = False
     profile_created: bool = False
     warnings: list[str] = field(default_factory=list)
+    exchange_id: str | None = None  # when the patch asked for one (ProfilePatch.mint_exchange_id)

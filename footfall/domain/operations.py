@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from footfall.domain.models import Event, ProfilePatch, WriteResult
+from footfall.domain.models import Event, ProfilePatch, TrackOp, WriteResult
 
 
 @dataclass
@@ -141,6 +141,32 @@ class SubscriptionJobOp:
 
 
 @dataclass
+class SourceBatchOp:
+    """A Segment-spec or PostHog batch: its messages as TrackOps, committed together or not at all.
+
+    paths[i] says where ops[i] sits in the request ('batch[3]'), so a refusal names the message.
+    """
+
+    account_id: str
+    ops: list[TrackOp]
+    paths: list[str]
+    size: int = 0
+
+
+@dataclass
 class SubscriptionJobResult:
     profile_ids: list[str] = field(default_factory=list)
     skipped: int = 0
+
+
+@dataclass
+class SourceBatchResult:
+    results: list[WriteResult] = field(default_factory=list)
+
+    @property
+    def profile_ids(self) -> list[str]:
+        return list(dict.fromkeys(r.profile_id for r in self.results))
+
+    @property
+    def duplicates(self) -> int:
+        return sum(1 for r in self.results if r.duplicate)

@@ -27,6 +27,8 @@ def apply_patch(record: Record, patch: ProfilePatch) -> Record:
     _set_or_clear(props, patch.properties)
     for key in patch.unset_properties:
         props.pop(key, None)
+    for key, value in patch.once_properties.items():
+        props.setdefault(key, value)
     for key, value in patch.append_properties.items():
         current = props.get(key)
         items = list(current) if isinstance(current, list) else ([] if current is None else [current])

@@ -55,6 +55,18 @@ ROUTE_TIERS: dict[tuple[str, str], str] = {
     ("POST", "/api/profile-merge"): "M",
     ("GET", "/api/profiles/{id}/lists"): "S",
     ("GET", "/api/profiles/{id}/segments"): "S",
+    ("POST", "/api/data-privacy-deletion-jobs"): "S",
+    ("GET", "/api/data-privacy-deletion-jobs"): "L",
+    ("GET", "/api/data-privacy-deletion-jobs/{id}"): "L",
+    ("POST", "/api/profile-suppression-bulk-create-jobs"): "L",
+    ("GET", "/api/profile-suppression-bulk-create-jobs"): "L",
+    ("GET", "/api/profile-suppression-bulk-create-jobs/{id}"): "L",
+    ("POST", "/api/profile-suppression-bulk-delete-jobs"): "L",
+    ("GET", "/api/profile-suppression-bulk-delete-jobs"): "L",
+    ("GET", "/api/profile-suppression-bulk-delete-jobs/{id}"): "L",
+    ("POST", "/api/profile-bulk-import-jobs"): "M",
+    ("GET", "/api/profile-bulk-import-jobs"): "M",
+    ("GET", "/api/profile-bulk-import-jobs/{id}"): "M",
     ("GET", "/api/segments"): "L",
     ("POST", "/api/segments"): "XS",
     ("GET", "/api/segments/{id}"): "L",
@@ -69,6 +81,10 @@ ROUTE_TIERS: dict[tuple[str, str], str] = {
     ("GET", "/api/lists/{id}/profiles"): "L",
     ("POST", "/api/lists/{id}/relationships/profiles"): "M",
     ("DELETE", "/api/lists/{id}/relationships/profiles"): "M",
+    # Klaviyo's webhook routes are all 1/s burst, 15/m steady.
+    **{(m, p): "XS" for m, p in (("GET", "/api/webhooks"), ("POST", "/api/webhooks"), ("GET", "/api/webhooks/{id}"),
+                                 ("PATCH", "/api/webhooks/{id}"), ("DELETE", "/api/webhooks/{id}"),
+                                 ("GET", "/api/webhook-topics"), ("GET", "/api/webhook-topics/{id}"))},
 }
 
 # A route missing from the table: reads get L, writes M (the tiers most Klaviyo endpoints have).

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 FAMILIES: tuple[str, ...] = (
-    "accounts", "events", "metrics", "profiles", "lists", "segments", "subscriptions",
+    "accounts", "events", "metrics", "profiles", "lists", "segments", "subscriptions", "data-privacy", "webhooks",
 )
 ALL_SCOPES: tuple[str, ...] = tuple(f"{family}:{mode}" for family in FAMILIES for mode in ("read", "write"))
 READ_ONLY: tuple[str, ...] = tuple(f"{family}:read" for family in FAMILIES)

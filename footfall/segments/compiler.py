@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
 from footfall.segments.definitions import (
-    ConsentCondition, Definition, Filter, MembershipCondition, MetricCondition, PropertyCondition,
+    ConsentCondition, Definition, Filter, MembershipCondition, MetricCondition, PropertyCondition, SuppressionCondition,
 )
 from footfall.store import schema
 
@@ -185,8 +185,27 @@ class Compiler:
         if isinstance(cond, ConsentCondition):
             status = JsonValue(self.dialect, p.c.consent, [cond.channel, "consent"]).text()
             subscribed = status == "SUBSCRIBED"
+            if cond.channel == "email":  # a suppressed profile cannot receive email marketing, whatever its consent
+                subscribed = sa.and_(subscribed, negate(self._suppressed(p, ())))
             return subscribed if cond.can_receive else negate(subscribed)
+        if isinstance(cond, SuppressionCondition):
+            suppressed = self._suppressed(p, cond.reasons)
+            return suppressed if cond.is_suppressed else negate(suppressed)
         raise TypeError(f"unknown condition {cond!r}")
+
+    def _suppressed(self, p: Any, reasons: Sequence[str]) -> Expr:
+        """consent.email.suppression holds an entry (with one of `reasons`, if any are given)."""
+        if self.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import JSONPATH
+
+            test = " || ".join(f'@.reason == "{r}"' for r in reasons)  # reasons are from a fixed list
+            path = "$.email.suppression[*]" + (f" ? ({test})" if test else "")
+            return sa.func.jsonb_path_exists(p.c.consent, sa.cast(path, JSONPATH))
+        entries = sa.func.json_each(p.c.consent, "$.email.suppression").table_valued("value").alias("suppression")
+        query = sa.select(sa.literal(1)).select_from(entries)
+        if reasons:
+            query = query.where(sa.func.json_extract(entries.c.value, "$.reason").in_(list(reasons)))
+        return sa.exists(query)
 
     def _profile_value(self, cond: PropertyCondition, p: Any) -> Value:
         if cond.source == "column":

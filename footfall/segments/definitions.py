@@ -15,6 +15,7 @@ from typing import Any, Union
 
 from footfall.domain.errors import InvalidInput
 from footfall.domain.models import CONSENT_CHANNELS, LOCATION_FIELDS
+from footfall.domain.privacy import SUPPRESSION_REASONS
 
 MAX_CONDITIONS = 100
 MAX_VALUES = 1000
@@ -96,7 +97,15 @@ class ConsentCondition:
     can_receive: bool
 
 
-Condition = Union[PropertyCondition, MetricCondition, MembershipCondition, ConsentCondition]
+@dataclass(frozen=True)
+class SuppressionCondition:
+    """Suppressed for email marketing (any reason, or one of `reasons`), or not (a Footfall extension)."""
+
+    is_suppressed: bool
+    reasons: tuple[str, ...] = ()
+
+
+Condition = Union[PropertyCondition, MetricCondition, MembershipCondition, ConsentCondition, SuppressionCondition]
 
 
 @dataclass(frozen=True)
@@ -277,7 +286,20 @@ def _consent(obj: dict[str, Any], path: str) -> ConsentCondition:
     return ConsentCondition(channel, can)
 
 
+def _suppression(obj: dict[str, Any], path: str) -> SuppressionCondition:
+    if obj.get("channel", "email") != "email":
+        raise InvalidInput("only the email channel has suppressions", f"{path}/channel")
+    suppressed = obj.get("is_suppressed", True)
+    if not isinstance(suppressed, bool):
+        raise InvalidInput("must be true or false", f"{path}/is_suppressed")
+    reasons = obj.get("reasons", [])
+    if not isinstance(reasons, list) or any(r not in SUPPRESSION_REASONS for r in reasons):
+        raise InvalidInput(f"must be a list of reasons among {', '.join(SUPPRESSION_REASONS)}", f"{path}/reasons")
+    return SuppressionCondition(suppressed, tuple(dict.fromkeys(reasons)))
+
+
 _CONDITIONS = {
+    "profile-suppression": _suppression,
     "profile-property": _profile_property,
     "profile-metric": _profile_metric,
     "profile-group-membership": _membership,

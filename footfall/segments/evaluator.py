@@ -126,8 +126,8 @@ def evaluate_scope(conn: Conn, seg: Segment, scope: Sequence[str], now: float) -
     if changes.joined or changes.left:
         conn.begin()
         try:
-            groups.record_joins(conn, seg.account_id, seg.id, changes.joined, now)
-            groups.record_leaves(conn, seg.account_id, seg.id, changes.left, now)
+            groups.record_joins(conn, seg.account_id, seg.id, changes.joined, now, kind="segment")
+            groups.record_leaves(conn, seg.account_id, seg.id, changes.left, now, kind="segment")
             conn.commit()
         except BaseException:
             conn.rollback()
@@ -151,9 +151,9 @@ def evaluate_full(conn: Conn, seg: Segment, now: float,
         conn.begin()
         try:
             if joining:
-                groups.record_joins(conn, seg.account_id, seg.id, part, now)
+                groups.record_joins(conn, seg.account_id, seg.id, part, now, kind="segment")
             else:
-                groups.record_leaves(conn, seg.account_id, seg.id, part, now)
+                groups.record_leaves(conn, seg.account_id, seg.id, part, now, kind="segment")
             conn.commit()
         except BaseException:
             conn.rollback()

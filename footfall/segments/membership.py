@@ -83,7 +83,8 @@ class Stats:
 def touches_for(op: TrackOp, result: WriteResult) -> Touch:
     patch = op.profile
     changed = bool(patch.attributes or patch.location or patch.properties or patch.unset_properties
-                   or patch.append_properties or patch.unappend_properties or patch.consent or patch.consent_changes)
+                   or patch.once_properties or patch.consent_changes
+                   or patch.append_properties or patch.unappend_properties or patch.consent)
     # With two or more identifiers the write may have added one or merged an anonymous profile.
     several = len([v for v in patch.identifiers.values() if v]) + (1 if patch.profile_id else 0) >= 2
     event = op.event if op.event is not None and not result.duplicate else None
@@ -370,7 +371,7 @@ class MembershipWorker:
             lists = [g for g in left if g not in catalog_ids]
             joined = [g for g in lists if not groups.current_members(conn, account_id, g, [new_id])]
             for list_id in joined:
-                groups.record_joins(conn, account_id, list_id, [new_id], mark)
+                groups.record_joins(conn, account_id, list_id, [new_id], mark, kind="list")
             conn.commit()
             if left:
                 notes: list[Any] = [Touch(account_id, new_id, everything=True)]

@@ -117,3 +117,10 @@ def delete_account(conn: Conn, account_id: str) -> dict[str, int]:
         conn.rollback()
         raise
     return deleted
+
+
+def public_key_of(conn: Conn, account_id: str) -> str | None:
+    """The account's public key (exchange ids end with it)."""
+    row = conn.one("SELECT public_key FROM accounts WHERE id = ?", (account_id,))
+    conn.rollback()
+    return row[0] if row else None

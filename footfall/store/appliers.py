@@ -15,6 +15,18 @@ from footfall.domain.operations import (
     BulkEventsOp, CreateProfileOp, ImportProfileOp, MergeProfilesOp, SubscriptionJobOp, UpdateProfileOp,
 )
 from footfall.store import bulk_events, groups, profile_writes, subscriptions, writes
+from footfall.domain.webhooks import DeleteWebhook, SaveWebhook
+from footfall.domain.operations import (
+    BulkEventsOp,
+    CreateProfileOp,
+    ImportProfileOp,
+    MergeProfilesOp,
+    SourceBatchOp,
+    UpdateProfileOp,
+)
+from footfall.domain.privacy import DeleteProfilesOp, ProfileBulkImportOp, RestoreOp, SuppressionOp
+from footfall.store import (bulk_events, groups, privacy, profile_import, profile_writes, restore, source_batch,
+                            webhooks, writes)
 from footfall.store.db import Conn
 from footfall.store.writes import Tally
 
@@ -27,9 +39,16 @@ APPLIERS: dict[type, OpApplier] = {
     UpdateProfileOp: profile_writes.apply_update,   # PATCH /api/profiles/{id}
     MergeProfilesOp: profile_writes.apply_merge,    # POST /api/profile-merge
     BulkEventsOp: bulk_events.apply_bulk,           # bulk create jobs and /client/event-bulk-create
+    SourceBatchOp: source_batch.apply_source_batch,  # Segment /v1/* and PostHog capture (all or nothing)
     SaveSegment: groups.apply_save_segment,         # segment create / update
     SaveList: groups.apply_save_list,               # list create / rename
     DeleteGroup: groups.apply_delete_group,         # segment or list delete
     ListMembers: groups.apply_list_members,         # add / remove list members
     SubscriptionJobOp: subscriptions.apply_subscription_job,  # profile-subscription-bulk-create/delete-jobs
+    SaveWebhook: webhooks.apply_save,               # webhook create / update
+    DeleteWebhook: webhooks.apply_delete,           # webhook delete (and its delivery log)
+    DeleteProfilesOp: privacy.apply_delete,         # data privacy deletion jobs
+    SuppressionOp: privacy.apply_suppression,       # suppression bulk create / delete jobs
+    ProfileBulkImportOp: profile_import.apply_import_job,  # profile bulk import jobs
+    RestoreOp: restore.apply_restore,               # `footfall import` of the export's own format
 }

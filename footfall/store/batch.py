@@ -10,7 +10,6 @@ each op's error is raised by that op.
 
 from __future__ import annotations
 
-import copy
 import logging
 from typing import Any
 
@@ -78,7 +77,7 @@ def _apply_one(conn: Conn, op: Any, limits: Limits, tally: Tally) -> Any:
     if applier is None:  # a bug, but only this op's: the rest of the group still commits
         return InternalError(f"no applier is listed in store/appliers.py for {type(op).__name__}")
     for attempt in range(3):
-        saved = copy.copy(tally.counts)
+        saved = tally.mark()
         conn.execute("SAVEPOINT op")
         try:
             result = applier(conn, op, limits, tally)
@@ -106,7 +105,7 @@ def _undo(conn: Conn, tally: Tally, saved: Any) -> None:
     conn.execute("ROLLBACK TO SAVEPOINT op")
     conn.forget()
     conn.execute("RELEASE SAVEPOINT op")
-    tally.counts = saved
+    tally.restore(saved)
 
 
 def _is_deadlock(exc: BaseException) -> bool:

@@ -41,7 +41,7 @@ def _apply_entry(conn: Conn, account_id: str, entry: BulkEntry, limits: Limits, 
                  seen: set[tuple[str, str, str]], result: BulkResult) -> None:
     """One profile and its events, behind a nested savepoint so a refused entry leaves nothing."""
     conn.execute("SAVEPOINT bulk_entry")
-    saved = dict(tally.counts)
+    saved = tally.mark()
     try:
         metric_ids = [writes.metric_for(conn, account_id, e.metric, limits, now) for e in entry.events]
         profile = writes.upsert_profile(conn, account_id, entry.profile, now, tally)
@@ -59,13 +59,15 @@ def _apply_entry(conn: Conn, account_id: str, entry: BulkEntry, limits: Limits, 
         conn.execute("ROLLBACK TO SAVEPOINT bulk_entry")
         conn.forget()  # a metric this entry created is undone: its cached id must not be used
         conn.execute("RELEASE SAVEPOINT bulk_entry")
-        tally.counts.clear()
-        tally.counts.update(saved)
+        tally.restore(saved)
         result.failed += len(entry.events)
         result.errors.append({"pointer": entry.path, "detail": _detail(exc)})
         return
     conn.execute("RELEASE SAVEPOINT bulk_entry")
     duplicates = sum(1 for _, dup in outcomes if dup)
+    for event, (event_id, dup) in zip(entry.events, outcomes):
+        if not dup:
+            writes.event_message(account_id, event, event_id, profile.profile_id, tally)
     tally.add(account_id, "events_stored", len(outcomes) - duplicates)
     if duplicates:
         tally.add(account_id, "events_duplicate", duplicates)

@@ -11,12 +11,30 @@ from footfall.timefmt import iso
 _FETCH = 1000
 
 
-def events(conn: Conn, account_id: str) -> Iterator[dict[str, Any]]:
+def _event_filter(account_id: str, metrics: list[str] | None, since: float | None,
+                  until: float | None) -> tuple[str, list[Any]]:
+    """WHERE of an events export: the account, optionally some metrics (by name) and [since, until)."""
+    where, params = "e.account_id = ?", [account_id]
+    if metrics:
+        where += f" AND m.name IN ({', '.join('?' for _ in metrics)})"
+        params += list(metrics)
+    if since is not None:
+        where += " AND e.time >= ?"
+        params.append(int(since) if float(since).is_integer() else since)
+    if until is not None:
+        where += " AND e.time < ?"
+        params.append(int(until) if float(until).is_integer() else until)
+    return where, params
+
+
+def events(conn: Conn, account_id: str, *, metrics: list[str] | None = None, since: float | None = None,
+           until: float | None = None) -> Iterator[dict[str, Any]]:
+    where, params = _event_filter(account_id, metrics, since, until)
     cur = conn.execute(
         "SELECT e.id, m.name, e.profile_id, e.time, e.value, e.value_currency, e.unique_id, e.properties "
         "FROM events e JOIN metrics m ON m.account_id = e.account_id AND m.id = e.metric_id "
-        "WHERE e.account_id = ? ORDER BY e.time, e.id",
-        (account_id,),
+        f"WHERE {where} ORDER BY e.time, e.id",
+        params,
     )
     while rows := cur.fetchmany(_FETCH):
         for eid, metric, pid, time, value, currency, unique, props in rows:
@@ -25,6 +43,19 @@ def events(conn: Conn, account_id: str) -> Iterator[dict[str, Any]]:
                 "value": value, "value_currency": currency, "unique_id": unique,
                 "properties": conn.from_json(props),
             }
+
+
+def count_events(conn: Conn, account_id: str, *, metrics: list[str] | None = None, since: float | None = None,
+                 until: float | None = None) -> int:
+    where, params = _event_filter(account_id, metrics, since, until)
+    (n,) = conn.one("SELECT COUNT(*) FROM events e JOIN metrics m ON m.account_id = e.account_id "
+                    f"AND m.id = e.metric_id WHERE {where}", params)
+    return int(n)
+
+
+def count_profiles(conn: Conn, account_id: str) -> int:
+    (n,) = conn.one("SELECT COUNT(*) FROM profiles WHERE account_id = ?", (account_id,))
+    return int(n)
 
 
 PROFILE_COLUMNS = ("id", "email", "phone_number", "external_id", "anonymous_id", *PROFILE_ATTRIBUTES,

@@ -9,12 +9,15 @@ from __future__ import annotations
 from typing import Any, Iterable, Sequence
 
 from footfall import clock, ids
+from footfall.domain import topics
 from footfall.domain.errors import Conflict, InvalidInput, NotFound
 from footfall.domain.groups import DeleteGroup, GroupResult, ListMembers, SaveList, SaveSegment
 from footfall.domain.limits import Limits
 from footfall.domain.models import PROFILE_ATTRIBUTES
 from footfall.segments import definitions
+from footfall.store import outbox
 from footfall.store.db import Conn
+from footfall.timefmt import iso
 
 SEGMENT_COLUMNS = ("id", "name", "definition", "created", "updated", "version", "is_processing", "swept_at")
 LIST_COLUMNS = ("id", "name", "created", "updated")
@@ -118,7 +121,9 @@ def _stamp(now: float) -> float:
     return round(now, 6)
 
 
-def record_joins(conn: Conn, account_id: str, group_id: str, profile_ids: Sequence[str], now: float) -> None:
+def record_joins(conn: Conn, account_id: str, group_id: str, profile_ids: Sequence[str], now: float,
+                 *, kind: str) -> None:
+    """kind 'segment' or 'list': which topic the outbox messages of these joins go out on."""
     now = _stamp(now)
     conn.executemany(
         "INSERT INTO group_members (account_id, group_id, profile_id, joined_at, left_at) VALUES (?, ?, ?, ?, NULL) "
@@ -126,15 +131,29 @@ def record_joins(conn: Conn, account_id: str, group_id: str, profile_ids: Sequen
         "WHERE group_members.left_at IS NOT NULL",
         [(account_id, group_id, pid, now) for pid in profile_ids],
     )
+    _membership_messages(conn, account_id, group_id, profile_ids, now, kind, joined=True)
 
 
-def record_leaves(conn: Conn, account_id: str, group_id: str, profile_ids: Sequence[str], now: float) -> None:
+def record_leaves(conn: Conn, account_id: str, group_id: str, profile_ids: Sequence[str], now: float,
+                  *, kind: str) -> None:
     now = _stamp(now)
     conn.executemany(
         "UPDATE group_members SET left_at = ? WHERE account_id = ? AND group_id = ? AND profile_id = ? "
         "AND left_at IS NULL",
         [(now, account_id, group_id, pid) for pid in profile_ids],
     )
+    _membership_messages(conn, account_id, group_id, profile_ids, now, kind, joined=False)
+
+
+def _membership_messages(conn: Conn, account_id: str, group_id: str, profile_ids: Sequence[str], now: float,
+                         kind: str, *, joined: bool) -> None:
+    """Joins and leaves go out in the transaction that records them (store/outbox.py)."""
+    topic = topics.membership_topic(kind, joined)
+    at = "joined_at" if joined else "left_at"
+    outbox.enqueue(conn, account_id, [
+        outbox.Message(topic, ids.new_ulid(), pid, group_id,
+                       {"type": kind, "id": group_id, "profile_id": pid, at: iso(now)})
+        for pid in profile_ids], now)
 
 
 def leave_everything(conn: Conn, account_id: str, profile_id: str, now: float) -> list[str]:
@@ -142,8 +161,10 @@ def leave_everything(conn: Conn, account_id: str, profile_id: str, now: float) -
     now = _stamp(now)
     groups = [r[0] for r in conn.all("SELECT group_id FROM group_members WHERE account_id = ? AND profile_id = ? "
                                      "AND left_at IS NULL", (account_id, profile_id))]
-    conn.execute("UPDATE group_members SET left_at = ? WHERE account_id = ? AND profile_id = ? AND left_at IS NULL",
-                 (now, account_id, profile_id))
+    segment_set = segment_ids(conn, account_id)
+    for group_id in groups:
+        record_leaves(conn, account_id, group_id, [profile_id], now,
+                      kind="segment" if group_id in segment_set else "list")
     return groups
 
 
@@ -212,6 +233,7 @@ def apply_delete_group(conn: Conn, op: DeleteGroup, limits: Limits, tally: Any) 
         raise Conflict(f"{op.kind} {op.group_id} is used by segment(s) {', '.join(users)}; change those first", "")
     members = [r[0] for r in conn.all("SELECT profile_id FROM group_members WHERE account_id = ? AND group_id = ? "
                                       "AND left_at IS NULL", (op.account_id, op.group_id))]
+    _membership_messages(conn, op.account_id, op.group_id, members, clock.now(), op.kind, joined=False)
     conn.execute("DELETE FROM group_members WHERE account_id = ? AND group_id = ?", (op.account_id, op.group_id))
     conn.execute(f"DELETE FROM {table} WHERE account_id = ? AND id = ?", (op.account_id, op.group_id))
     return GroupResult(op.group_id, changed_profiles=members)
@@ -231,10 +253,10 @@ def apply_list_members(conn: Conn, op: ListMembers, limits: Limits, tally: Any) 
     before = current_members(conn, op.account_id, op.list_id, resolved)
     if op.add:
         changed = [pid for pid in resolved if pid not in before]
-        record_joins(conn, op.account_id, op.list_id, changed, now)
+        record_joins(conn, op.account_id, op.list_id, changed, now, kind="list")
     else:
         changed = [pid for pid in resolved if pid in before]
-        record_leaves(conn, op.account_id, op.list_id, changed, now)
+        record_leaves(conn, op.account_id, op.list_id, changed, now, kind="list")
     if changed:
         conn.execute("UPDATE lists SET updated = ? WHERE account_id = ? AND id = ?", (now, op.account_id, op.list_id))
     return GroupResult(op.list_id, changed_profiles=changed)

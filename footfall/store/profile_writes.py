@@ -32,18 +32,19 @@ def apply_create(conn: Conn, op: CreateProfileOp, limits: Limits, tally: Tally) 
 def apply_import(conn: Conn, op: ImportProfileOp, limits: Limits, tally: Tally) -> WriteResult:
     now = clock.now()
     result = writes.upsert_profile(conn, op.account_id, op.profile, now, tally, strict=True)
-    clear_identifiers(conn, op.account_id, result.profile_id, op.clear_identifiers, now)
+    clear_identifiers(conn, op.account_id, result.profile_id, op.clear_identifiers, now, tally)
     return result
 
 
 def apply_update(conn: Conn, op: UpdateProfileOp, limits: Limits, tally: Tally) -> WriteResult:
     now = clock.now()
     result = writes.upsert_profile(conn, op.account_id, op.profile, now, tally, strict=True)
-    clear_identifiers(conn, op.account_id, result.profile_id, op.clear_identifiers, now)
+    clear_identifiers(conn, op.account_id, result.profile_id, op.clear_identifiers, now, tally)
     return result
 
 
-def clear_identifiers(conn: Conn, account_id: str, profile_id: str, kinds: list[str], now: float) -> None:
+def clear_identifiers(conn: Conn, account_id: str, profile_id: str, kinds: list[str], now: float,
+                      tally: Tally) -> None:
     """Remove single-valued identifiers (email, phone, external id) from a profile: a null in a private write."""
     for kind in kinds:
         if kind not in SINGLE_VALUED:
@@ -52,6 +53,8 @@ def clear_identifiers(conn: Conn, account_id: str, profile_id: str, kinds: list[
                      (account_id, profile_id, kind))
         conn.execute(f"UPDATE profiles SET {kind} = NULL, updated = ? WHERE account_id = ? AND id = ?",
                      (now, account_id, profile_id))
+    if kinds:
+        writes.updated_message(account_id, profile_id, list(kinds), tally)
 
 
 def apply_merge(conn: Conn, op: MergeProfilesOp, limits: Limits, tally: Tally) -> MergeResult:
@@ -72,6 +75,7 @@ def apply_merge(conn: Conn, op: MergeProfilesOp, limits: Limits, tally: Tally) -
             continue  # already the destination (an earlier merge), or listed twice
         _fill_identifiers(target, rows[source])
         writes.merge_into(conn, op.account_id, target, rows[source], now)
+        writes.merged_message(op.account_id, source, destination, tally)
         merged.append(source)
     if merged:
         writes._update_profile(conn, op.account_id, target, now)

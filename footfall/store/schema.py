@@ -183,6 +183,93 @@ group_members = Table(
     Index("ix_group_members_joined", "account_id", "group_id", "joined_at"),
 )
 
+
+# -- outbound: the outbox, webhooks and their deliveries (footfall/webhooks/) ------------------------
+
+# What must go out, written in the same transaction as the change it reports. `position` is the
+# account's commit order (outbox_positions), so a reader that has seen position p has seen everything
+# before it. Events carry no payload (it is the event row, read when sent); other topics carry theirs.
+outbox = Table(
+    "outbox", metadata,
+    Column("account_id", String(26), nullable=False),
+    Column("position", BigInteger, nullable=False),
+    Column("id", String(26), nullable=False),  # the message id receivers deduplicate on (an event's id)
+    Column("topic", Text, nullable=False),
+    Column("profile_id", String(26)),
+    Column("subject_id", String(26)),  # the event, or the segment / list of a membership change
+    Column("payload", Json),
+    Column("created", Epoch, nullable=False),
+    PrimaryKeyConstraint("account_id", "position"),
+)
+
+# The last position handed out per account: taken (row-locked) at the end of each writing transaction,
+# so positions are in commit order even with several writers.
+outbox_positions = Table(
+    "outbox_positions", metadata,
+    Column("account_id", String(26), nullable=False),
+    Column("position", BigInteger, nullable=False),
+    PrimaryKeyConstraint("account_id"),
+)
+
+webhooks = Table(
+    "webhooks", metadata,
+    Column("account_id", String(26), nullable=False),
+    Column("id", String(26), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("description", Text),
+    Column("endpoint_url", Text, nullable=False),
+    Column("secret_key", Text, nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("format", String(16), nullable=False),  # klaviyo | standard
+    Column("topics", Json, nullable=False),
+    Column("group_ids", Json, nullable=False),  # segment / list topics only for these groups ([]: all)
+    Column("batch_size", Integer, nullable=False),
+    Column("cursor", BigInteger, nullable=False),  # outbox position handed to deliveries so far
+    Column("lease_owner", String(32)),  # the deliverer delivering it now
+    Column("lease_until", Epoch),
+    Column("failing_since", Epoch),
+    Column("disabled_reason", Text),
+    Column("created", Epoch, nullable=False),
+    Column("updated", Epoch, nullable=False),
+    PrimaryKeyConstraint("account_id", "id"),
+)
+
+# One request's worth of messages to one webhook, with its retry state; attempts are its tries.
+webhook_deliveries = Table(
+    "webhook_deliveries", metadata,
+    Column("account_id", String(26), nullable=False),
+    Column("id", String(26), nullable=False),
+    Column("webhook_id", String(26), nullable=False),
+    Column("status", String(16), nullable=False),  # pending | succeeded | failed
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", Epoch),
+    Column("first_position", BigInteger, nullable=False),
+    Column("last_position", BigInteger, nullable=False),
+    Column("message_ids", Json, nullable=False),
+    Column("items", Json),  # the messages as sent, kept while the delivery may be tried again
+    Column("last_status", Integer),
+    Column("last_error", Text),
+    Column("created", Epoch, nullable=False),
+    Column("updated", Epoch, nullable=False),
+    PrimaryKeyConstraint("account_id", "id"),
+    Index("ix_webhook_deliveries_webhook", "account_id", "webhook_id", "status", "id"),
+)
+
+webhook_attempts = Table(
+    "webhook_attempts", metadata,
+    Column("account_id", String(26), nullable=False),
+    Column("delivery_id", String(26), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("webhook_id", String(26), nullable=False),
+    Column("started", Epoch, nullable=False),
+    Column("status_code", Integer),
+    Column("latency_ms", Float(precision=53), nullable=False),
+    Column("response", Text),  # the first bytes of the answer
+    Column("error", Text),
+    PrimaryKeyConstraint("account_id", "delivery_id", "attempt"),
+)
+
+
 # Console sign-ins: id is the SHA-256 of the cookie's secret (the cookie itself is never stored); key_hash
 # names the private key signed in with, so the session has that key's scopes and ends when the key does.
 console_sessions = Table(
@@ -194,4 +281,49 @@ console_sessions = Table(
     Column("created", Epoch, nullable=False),
     Column("expires", Epoch, nullable=False),
     PrimaryKeyConstraint("account_id", "id"),
+)
+
+# -- privacy and profile jobs (issue 13) ---------------------------------------------------------------
+# Deletion, suppression and profile bulk import jobs: one row each, `details` holds what is particular
+# to the kind (lists, segments, profile ids, per-record errors).
+profile_jobs = Table(
+    "profile_jobs", metadata,
+    Column("account_id", String(26), nullable=False),
+    Column("id", String(26), nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("total", Integer, nullable=False),
+    Column("completed", Integer, nullable=False),
+    Column("failed", Integer, nullable=False),
+    Column("skipped", Integer, nullable=False),
+    Column("details", Json, nullable=False),
+    Column("created", Epoch, nullable=False),
+    Column("completed_at", Epoch),
+    PrimaryKeyConstraint("account_id", "id"),
+    Index("ix_profile_jobs_kind", "account_id", "kind", "created"),
+)
+
+# What remains of a deleted person: a keyed hash of the identifier (never the identifier), when, by
+# which key, and what went. The hash lets "suppress after delete" recognise the identifier later.
+deletion_records = Table(
+    "deletion_records", metadata,
+    Column("account_id", String(26), nullable=False),
+    Column("id", String(26), nullable=False),
+    Column("identifier_kind", String(16), nullable=False),
+    Column("identifier_hash", String(64), nullable=False),
+    Column("requested_at", Epoch, nullable=False),
+    Column("completed_at", Epoch, nullable=False),
+    Column("key_id", String(26)),
+    Column("counts", Json, nullable=False),
+    PrimaryKeyConstraint("account_id", "id"),
+    Index("ix_deletion_records_hash", "account_id", "identifier_hash"),
+)
+
+# Per-account secrets made by the server (the HMAC key of deletion records), created on first use.
+account_secrets = Table(
+    "account_secrets", metadata,
+    Column("account_id", String(26), nullable=False),
+    Column("name", String(32), nullable=False),
+    Column("value", String(128), nullable=False),
+    PrimaryKeyConstraint("account_id", "name"),
 )

@@ -6,17 +6,19 @@ Rules come from footfall.domain; this module only reads and writes rows.
 
 from __future__ import annotations
 
+import copy
 from collections import Counter
 from functools import lru_cache
 from typing import Any, Callable, Sequence
 
 from footfall import clock, ids
-from footfall.domain import identity
+from footfall.domain import identity, onsite, topics
 from footfall.domain.errors import LimitExceeded, NotFound
 from footfall.domain.events import dedup_key
 from footfall.domain.limits import Limits
 from footfall.domain.models import PROFILE_ATTRIBUTES, SINGLE_VALUED, Event, ProfilePatch, TrackOp, WriteResult
 from footfall.domain.profiles import Record, apply_patch, empty_record, merge_records
+from footfall.store import outbox
 from footfall.store.db import Conn
 
 Key = identity.Key  # (kind, value) of an identifier
@@ -38,23 +40,42 @@ _UPDATE_PROFILE = (f"UPDATE profiles SET {', '.join(f'{c} = ?' for c in _UPDATED
 
 
 class Tally:
-    """Counter increments gathered over one transaction and written once at its end."""
+    """What one transaction gathers to write once at its end: counter increments and outbox messages."""
 
     def __init__(self) -> None:
         self.counts: Counter[tuple[str, str]] = Counter()
+        self.messages: list[tuple[str, outbox.Message]] = []  # (account, message), in the order made
 
     def add(self, account_id: str, name: str, n: int = 1) -> None:
         self.counts[(account_id, name)] += n
 
+    def message(self, account_id: str, message: outbox.Message) -> None:
+        """A message for webhooks and the stream, written with the counters (store/outbox.py)."""
+        self.messages.append((account_id, message))
+
+    def mark(self) -> tuple[Counter[tuple[str, str]], int]:
+        """Where the tally stands, for restore() when a savepoint is rolled back."""
+        return copy.copy(self.counts), len(self.messages)
+
+    def restore(self, mark: tuple[Counter[tuple[str, str]], int]) -> None:
+        self.counts = copy.copy(mark[0])
+        del self.messages[mark[1]:]
+
     def flush(self, conn: Conn) -> None:
-        if not self.counts:
-            return
-        conn.executemany(
-            "INSERT INTO counters (account_id, name, value) VALUES (?, ?, ?) "
-            "ON CONFLICT (account_id, name) DO UPDATE SET value = counters.value + excluded.value",
-            [(acc, name, n) for (acc, name), n in sorted(self.counts.items())],
-        )
-        self.counts.clear()
+        if self.counts:
+            conn.executemany(
+                "INSERT INTO counters (account_id, name, value) VALUES (?, ?, ?) "
+                "ON CONFLICT (account_id, name) DO UPDATE SET value = counters.value + excluded.value",
+                [(acc, name, n) for (acc, name), n in sorted(self.counts.items())],
+            )
+            self.counts.clear()
+        if self.messages:
+            by_account: dict[str, list[outbox.Message]] = {}
+            for account_id, message in self.messages:
+                by_account.setdefault(account_id, []).append(message)
+            for account_id in sorted(by_account):  # one order, so two writers cannot deadlock on positions
+                outbox.enqueue(conn, account_id, by_account[account_id])
+            self.messages.clear()
 
 
 def apply_track(conn: Conn, op: TrackOp, limits: Limits, tally: Tally) -> WriteResult:
@@ -72,10 +93,29 @@ def apply_track(conn: Conn, op: TrackOp, limits: Limits, tally: Tally) -> WriteR
     return result
 
 
+def event_message(account_id: str, event: Event, event_id: str, profile_id: str, tally: Tally) -> None:
+    """A stored (not duplicate) event goes out on its metric's topic, with the event's id as message id."""
+    tally.message(account_id, outbox.Message(topics.event_topic(event.metric), event_id, profile_id, event_id))
+
+
+def apply_track_again(conn: Conn, op: TrackOp, profile_id: str, limits: Limits, tally: Tally) -> WriteResult:
+    """op, whose profile patch was applied to `profile_id` by the operation just before it (a batch
+    repeating one person): applying it again would change nothing, so only its event is stored."""
+    now = clock.now()
+    result = WriteResult(profile_id=profile_id)
+    if op.event is not None:
+        metric_id = metric_for(conn, op.account_id, op.event.metric, limits, now)
+        outcome = insert_event(conn, op.account_id, metric_id, profile_id, op.event, now)
+        conn.defer(lambda: _record_event(result, outcome(), op.account_id, op.event, tally))
+    return result
+
+
 def _record_event(result: WriteResult, outcome: tuple[str, bool], account_id: str, event: Event,
                   tally: Tally) -> None:
     result.event_id, result.duplicate = outcome
     tally.add(account_id, "events_duplicate" if result.duplicate else "events_stored")
+    if not result.duplicate:
+        event_message(account_id, event, result.event_id, result.profile_id, tally)
     if result.duplicate:
         result.warnings.append("duplicate: an event with the same metric, profile and "
                                + ("$event_id" if event.unique_id is not None else "second")
@@ -284,13 +324,19 @@ def _upsert(conn: Conn, account_id: str, patch: ProfilePatch, owners: dict[Key, 
         may_replace=patch.may_replace_identifiers, strict=strict,
     )
     if res.profile_id is None:
+        exchange_id = _exchange_id(patch.mint_exchange_id, res.add, [], patch.identifiers.get("exchange_id"))
         profile_id = _create_profile(conn, account_id, patch, res.add, now)
         tally.add(account_id, "profiles_created")
-        return WriteResult(profile_id=profile_id, profile_created=True, warnings=res.warnings)
+        tally.message(account_id, outbox.Message(topics.PROFILE_CREATED, ids.new_ulid(), profile_id))
+        return WriteResult(profile_id=profile_id, profile_created=True, warnings=res.warnings,
+                           exchange_id=exchange_id)
     row = rows[res.profile_id]
     before = {k: row[k] for k in _UPDATED_COLUMNS}
     for source_id in res.merge_from:
         merge_into(conn, account_id, row, rows[source_id], now)
+        merged_message(account_id, source_id, row["id"], tally)
+    exchange_id = (_exchange_id(patch.mint_exchange_id, res.add, _exchange_ids(conn, account_id, row["id"]),
+                                patch.identifiers.get("exchange_id")) if patch.mint_exchange_id else None)
     for kind, value in res.add:
         _add_identifier(conn, account_id, row, kind, value)
     for kind, old, new in res.replace:
@@ -300,9 +346,44 @@ def _upsert(conn: Conn, account_id: str, patch: ProfilePatch, owners: dict[Key, 
         _add_identifier(conn, account_id, row, kind, new)
     record = apply_patch({k: row[k] for k in _RECORD_COLUMNS}, patch)
     row.update(record)
-    if any(row[k] != before[k] for k in before):
+    changed = [k for k in before if row[k] != before[k]]
+    if changed:
         _update_profile(conn, account_id, row, now)
-    return WriteResult(profile_id=res.profile_id, warnings=res.warnings)
+        updated_message(account_id, row["id"], changed, tally)
+    return WriteResult(profile_id=res.profile_id, warnings=res.warnings, exchange_id=exchange_id)
+
+
+def _exchange_id(minted: str | None, add: list[Key], held: list[str], sent: str | None) -> str | None:
+    """The profile's exchange id for this account's public key (the suffix of `minted`): the one the
+    request identified it by, else one it holds or is given now, else `minted`, which is then added to
+    `add` (so it is stored with the rest)."""
+    if minted is None:
+        return None
+    public_key = onsite.exchange_suffix(minted)
+    given = [value for kind, value in add if kind == "exchange_id"]
+    mine = [*held, *given]
+    for value in [*([sent] if sent in mine else []), *sorted(held), *given]:
+        if onsite.exchange_suffix(value) == public_key:
+            return value
+    add.append(("exchange_id", minted))
+    return minted
+
+
+def _exchange_ids(conn: Conn, account_id: str, profile_id: str) -> list[str]:
+    rows = conn.all("SELECT value FROM profile_identifiers WHERE account_id = ? AND profile_id = ? AND kind = ?",
+                    (account_id, profile_id, "exchange_id"))
+    return [value for (value,) in rows]
+
+
+def merged_message(account_id: str, source_id: str, target_id: str, tally: Tally) -> None:
+    tally.message(account_id, outbox.Message(topics.PROFILE_MERGED, ids.new_ulid(), target_id, source_id,
+                                             {"profile_id": target_id, "merged_profile_id": source_id}))
+
+
+def updated_message(account_id: str, profile_id: str, changed: list[str], tally: Tally) -> None:
+    """payload: which of the profile's fields changed (the profile itself is read when sent)."""
+    tally.message(account_id, outbox.Message(topics.PROFILE_UPDATED, ids.new_ulid(), profile_id,
+                                             payload={"changed": changed}))
 
 
 def merge_into(conn: Conn, account_id: str, target: dict[str, Any], source: dict[str, Any], now: float) -> None:

@@ -66,9 +66,7 @@ def parse_track(
         check_value(payload["ip"], limits, "ip", 1)
         patch.location["ip"] = payload["ip"]
     value = events.numeric_value(props.get("$value"), "properties.$value")
-    unique = events.unique_id(props.get("$event_id"), "properties.$event_id")
-    if unique is None and props.get("__track_once__") is True:
-        unique = "__track_once__"  # track_once(): only the first such event per profile and metric
+    unique = events.once_unique_id(props, events.unique_id(props.get("$event_id"), "properties.$event_id"))
     currency = props.get("$value_currency")
     event = events_event(name, events.epoch_seconds(payload.get("time"), "time", now), props, value,
                          currency if isinstance(currency, str) else None, unique)

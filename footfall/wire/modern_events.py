@@ -122,7 +122,7 @@ def _event(attrs: dict[str, Any], path: str, limits: Limits, now: float, extra: 
         properties=props,
         value=_value(attrs.get("value"), f"{path}.value"),
         value_currency=_currency(attrs.get("value_currency"), f"{path}.value_currency"),
-        unique_id=events.unique_id(attrs.get("unique_id"), f"{path}.unique_id"),
+        unique_id=events.once_unique_id(props, events.unique_id(attrs.get("unique_id"), f"{path}.unique_id")),
     )
 
 

@@ -50,11 +50,20 @@ def decode(
             props = _object(value, where)
             check_properties(props, limits, where)
             patch.properties.update(props)
+    _exchange_id_property(patch, f"{path}.attributes.properties.$exchange_id")
     _patch_properties(patch, resource.get("meta"), f"{path}.meta", limits)
     if require_identifier and not patch.identifies():
         raise InvalidInput("the profile needs an id or at least one identifier "
                            "(email, phone_number, external_id, anonymous_id or _kx)", f"{path}.attributes")
     return patch
+
+
+def _exchange_id_property(patch: ProfilePatch, where: str) -> None:
+    """Klaviyo's onsite script keeps the exchange id as `properties.$exchange_id`; it identifies the
+    profile as `_kx` does (when `_kx` is absent) and is not kept as a custom property."""
+    value = patch.properties.pop("$exchange_id", None)
+    if value is not None and "exchange_id" not in patch.identifiers:
+        patch.identifiers["exchange_id"] = normalize.identifier_text(value, where)
 
 
 def cleared_identifiers(resource: Any) -> list[str]:

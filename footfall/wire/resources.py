@@ -169,3 +169,39 @@ def group_list(base: str, row: dict[str, Any]) -> dict[str, Any]:
 def _members(base: str, family: str, gid: str) -> dict[str, Any]:
     return {"profiles": {"links": {"self": f"{base}/api/{family}/{gid}/relationships/profiles/",
                                    "related": f"{base}/api/{family}/{gid}/profiles/"}}}
+
+
+# -- privacy and profile jobs (issue 13) ---------------------------------------------------------------
+_JOB_EXPIRY_SECONDS = 7 * 86400  # an import job's record is kept at least this long (expires_at)
+
+
+def profile_job(base: str, path: str, row: dict[str, Any]) -> dict[str, Any]:
+    """A deletion, suppression or profile bulk import job (row: store/jobs.COLUMNS, details decoded),
+    typed as the SDK models of Klaviyo's job resources expect; `path` is the collection's route."""
+    jid, kind, details = row["id"], row["kind"], row["details"]
+    self_link = f"{base}{path}/{jid}/"
+    attributes: dict[str, Any] = {"status": row["status"], "created_at": iso(row["created"])}
+    resource: dict[str, Any] = {"type": kind, "id": jid, "attributes": attributes, "links": {"self": self_link}}
+    if kind == "data-privacy-deletion-job":
+        attributes.update(completed_at=iso(row["completed_at"]), identifier=details.get("identifier"),
+                          counts=details.get("counts", {}))
+        return resource
+    attributes.update(total_count=int(row["total"]), completed_count=int(row["completed"]),
+                      completed_at=iso(row["completed_at"]))
+    if kind == "profile-bulk-import-job":
+        attributes.update(failed_count=int(row["failed"]), started_at=iso(row["created"]),
+                          expires_at=iso(row["created"] + _JOB_EXPIRY_SECONDS))
+        resource["relationships"] = {
+            name: {"data": data, "links": {"self": f"{self_link}relationships/{name}/", "related": f"{self_link}{name}/"}}
+            for name, data in (("lists", [{"type": "list", "id": i} for i in details.get("lists", [])]),
+                               ("profiles", None), ("import-errors", None))
+        }
+        for name in ("profiles", "import-errors"):
+            del resource["relationships"][name]["data"]
+        return resource
+    attributes["skipped_count"] = int(row["skipped"])
+    resource["relationships"] = {
+        "lists": {"data": [{"type": "list", "id": i} for i in details.get("lists", [])]},
+        "segments": {"data": [{"type": "segment", "id": i} for i in details.get("segments", [])]},
+    }
+    return resource

@@ -1,0 +1,92 @@
+"""The Segment tracking API (also RudderStack's): POST /v1/identify|track|page|screen|group|alias,
+/v1/batch and /v1/import (the same as batch, what analytics-ruby posts to).
+
+Answers 200 `{"success": true}` once the whole request is committed; 400 with the reason (and, in
+a batch, the index of the bad message) and nothing stored; 401 without a live write key; 503 +
+Retry-After when it cannot store. Errors are `{"success": false, "code", "message", "index"?}`,
+the `code` and `message` Segment's SDKs log.
+"""
+
+from __future__ import annotations
+
+import re
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from footfall import clock
+from footfall.api import source_ingest
+from footfall.api.source_ingest import Refusal, services
+from footfall.domain.errors import InvalidInput
+from footfall.wire import segment_spec
+from footfall.wire.segment_spec import MAX_BATCH_BYTES
+
+_encode = msgspec.json.Encoder().encode
+_INDEX = re.compile(r"^batch\[(\d+)\]")
+
+
+async def batch(request: Request) -> Response:
+    return await _handle(request, None)
+
+
+def single(kind: str):
+    async def endpoint(request: Request) -> Response:
+        return await _handle(request, kind)
+
+    endpoint.__name__ = kind
+    return endpoint
+
+
+async def _handle(request: Request, kind: str | None) -> Response:
+    svc = services(request)
+    try:
+        raw = await source_ingest.raw_body(request, MAX_BATCH_BYTES, 400, "500 KB per batch")
+        source_ingest.admit(svc)
+        body, json_size = _document(raw, request.headers.get("content-encoding", ""))
+        source = await source_ingest.source_for_key(
+            svc, source_ingest.basic_user(request) or segment_spec.write_key_of(body))
+        limits, region, now = svc.settings.limits, svc.settings.default_phone_region, clock.now()
+        try:
+            if kind is None:
+                ops, paths = segment_spec.decode_batch(body, source, limits, now, phone_region=region,
+                                                       body_bytes=json_size)
+            else:
+                ops = [segment_spec.decode_message(kind, body, source, limits, now, phone_region=region)]
+                paths = [""]  # a single call: refusals name the field
+        except InvalidInput as exc:
+            raise source_ingest.invalid(exc) from None
+        await source_ingest.commit(svc, source, ops, paths, json_size)  # the queue bounds what it holds
+    except Refusal as refusal:
+        return _error(refusal)
+    return Response(b'{"success":true}', media_type="application/json")
+
+
+def _document(raw: bytes, encoding: str):
+    try:
+        if not raw.strip():
+            raise InvalidInput("the request has no body; send a JSON message", "")
+        return source_ingest.decoded_json(raw, encoding, MAX_BATCH_BYTES)
+    except InvalidInput as exc:
+        raise source_ingest.invalid(exc) from None
+
+
+def _error(refusal: Refusal) -> Response:
+    body: dict = {"success": False, "code": refusal.code, "message": refusal.detail}
+    match = _INDEX.match(refusal.path)
+    if match:
+        body["index"] = int(match.group(1))
+    if refusal.path:
+        body["path"] = refusal.path
+    return Response(_encode(body), status_code=refusal.status, media_type="application/json",
+                    headers=refusal.headers)
+
+
+CALLS = ("identify", "track", "page", "screen", "group", "alias")
+routes = [
+    Route(path, endpoint, methods=["POST"])
+    for base, endpoint in [("/v1/batch", batch), ("/v1/import", batch),
+                           *((f"/v1/{kind}", single(kind)) for kind in CALLS)]
+    for path in (base, base + "/")
+]

@@ -1,0 +1,123 @@
+"""What the Segment-spec and PostHog routes share: the write key -> source lookup, the bounded body,
+and the commit, with every outcome as a `Refusal` each wire renders in its own error shape.
+
+A request is acknowledged (200) only after its whole batch is committed; nothing of a refused one
+is stored.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import Request
+
+from footfall.api.body import TooLarge, read_limited
+from footfall.api.services import Services, services
+from footfall.domain.errors import InvalidInput
+from footfall.domain.operations import SourceBatchOp
+from footfall.domain.models import TrackOp
+from footfall.ingest.errors import NotAccepted
+from footfall.store.batch import InternalError
+from footfall.store.db import StoreUnavailable
+from footfall.wire import source_body
+from footfall.wire.sources import Source
+
+
+@dataclass(eq=False)
+class Refusal(Exception):
+    """Why a request is not acknowledged: an HTTP status, a machine code, the reason, where."""
+
+    status: int
+    code: str
+    detail: str
+    path: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+async def source_for_key(svc: Services, key: str | None) -> Source:
+    """The source (account and write key) of a write key; 401 when there is none or it is unknown."""
+    if not key:
+        raise Refusal(401, "unauthorized", "a write key is required (the Basic-auth user, `writeKey` or `api_key`)")
+    try:
+        grant = await svc.grant_for_write_key(key)
+    except StoreUnavailable:
+        raise unavailable(svc) from None
+    if grant is None:
+        raise Refusal(401, "unauthorized", "this write key is not a live write key of any account")
+    return Source(account_id=grant.account_id, key_id=grant.key_id or "", name=grant.name or "")
+
+
+def basic_user(request: Request) -> str | None:
+    """The user of `Authorization: Basic base64(user:password)` (Segment's write key), if any."""
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic" or not value.strip():
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return None
+    return decoded.partition(":")[0] or None
+
+
+def bearer(request: Request) -> str | None:
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    return value.strip() or None if scheme.lower() == "bearer" else None
+
+
+async def raw_body(request: Request, limit: int, too_large_status: int, limit_name: str) -> bytes:
+    """The body as sent, at most `limit` bytes (a compressed body is smaller than the JSON it holds,
+    which is held to the same limit once decompressed)."""
+    try:
+        return await read_limited(request, limit)
+    except TooLarge:
+        raise Refusal(too_large_status, "too_large",
+                      f"the request body is larger than {limit} bytes, the limit ({limit_name})") from None
+
+
+def admit(svc: Services) -> None:
+    """Under overload, refuse before decoding (it costs more than the refusal)."""
+    try:
+        svc.pipeline.check_admission()
+    except NotAccepted as exc:
+        raise not_accepted(exc) from None
+
+
+async def commit(svc: Services, source: Source, ops: list[TrackOp], paths: list[str], size: int) -> Any:
+    """Every op in one SourceBatchOp (all or nothing), acknowledged after its commit."""
+    op = SourceBatchOp(account_id=source.account_id, ops=ops, paths=paths, size=size)
+    try:
+        return await svc.pipeline.submit(op, size)
+    except NotAccepted as exc:
+        raise not_accepted(exc) from None
+    except InvalidInput as exc:
+        raise invalid(exc) from None
+    except InternalError:
+        raise Refusal(500, "internal_error", "an unexpected error occurred; nothing of this request was stored") \
+            from None
+
+
+def invalid(exc: InvalidInput, status: int = 400) -> Refusal:
+    return Refusal(status, "invalid_request", f"{exc.path}: {exc.detail}" if exc.path else exc.detail, exc.path)
+
+
+def not_accepted(exc: NotAccepted) -> Refusal:
+    return Refusal(503, "unavailable", exc.reason, headers={"Retry-After": str(int(exc.retry_after))})
+
+
+def unavailable(svc: Services) -> Refusal:
+    return Refusal(503, "unavailable", "the database is unreachable; retry shortly",
+                   headers={"Retry-After": str(int(svc.settings.retry_after_seconds))})
+
+
+def decoded_json(data: bytes, encoding: str, limit: int) -> tuple[Any, int]:
+    """Content-Encoding undone (bounded), then JSON; with the JSON's size."""
+    text = source_body.decompress(data, encoding, limit)
+    return source_body.json_value(text), len(text)
+
+
+__all__ = ["Refusal", "admit", "basic_user", "bearer", "commit", "decoded_json", "invalid", "raw_body",
+           "services", "source_for_key"]

@@ -1,0 +1,216 @@
+"""Deletion and suppression, applied by the ingest writer (so they are ordered with ingest).
+
+A deletion removes every trace that could identify the person: the profile rows (consent and
+suppressions with them), identifiers, events, list and segment memberships (with their history), and merge records naming
+the profile (an old id would otherwise still find its successor). What is kept is a deletion
+record: an HMAC-SHA256 of the normalised identifier under a per-account secret, when, by which key,
+and how much went.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from typing import Any, Callable
+
+from footfall import clock
+from footfall.timefmt import iso
+from footfall.domain.errors import NotFound
+from footfall.domain.limits import Limits
+from footfall.domain.privacy import USER_SUPPRESSED, DeleteProfilesOp, DeletionResult, JobResult, SuppressionOp
+from footfall.domain.models import ProfilePatch
+from footfall.store import jobs, writes
+from footfall.store.db import Conn
+from footfall.store.writes import Tally
+
+DELETION_JOB = "data-privacy-deletion-job"
+SUPPRESS_JOB = "profile-suppression-bulk-create-job"
+UNSUPPRESS_JOB = "profile-suppression-bulk-delete-job"
+_SECRET = "deletion-hmac"
+
+# Rows of other features that name a profile and must go with it, beyond Footfall's own tables:
+# (table, profile column). Features that keep per-profile rows (a webhook outbox) add theirs here.
+PROFILE_ROWS: list[tuple[str, str]] = [
+    ("events", "profile_id"),
+    ("group_members", "profile_id"),
+    ("profile_identifiers", "profile_id"),
+    ("profile_merges", "new_id"),
+    ("profile_merges", "old_id"),
+]
+# Extra clean-up calls (conn, account_id, profile_id) for features whose rows need more than a DELETE.
+ON_DELETE: list[Callable[[Conn, str, str], None]] = []
+
+
+def account_secret(conn: Conn, account_id: str) -> bytes:
+    """The account's HMAC key for deletion records, made on first use (inside the caller's transaction)."""
+    row = conn.one("SELECT value FROM account_secrets WHERE account_id = ? AND name = ?", (account_id, _SECRET))
+    if row:
+        return bytes.fromhex(row[0])
+    value = secrets.token_hex(32)
+    conn.run("INSERT INTO account_secrets (account_id, name, value) VALUES (?, ?, ?)", (account_id, _SECRET, value))
+    return bytes.fromhex(value)
+
+
+def identifier_hash(secret: bytes, kind: str, value: str) -> str:
+    return hmac.new(secret, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
+
+
+def matching_profiles(conn: Conn, account_id: str, kind: str, value: str) -> list[str]:
+    """Every profile the identifier names: by id (followed through merges), or by identifier row and column."""
+    if kind == "id":
+        current = writes._current_id(conn, account_id, value)
+        row = conn.one("SELECT id FROM profiles WHERE account_id = ? AND id = ?", (account_id, current))
+        return [row[0]] if row else []
+    owners = conn.all("SELECT profile_id FROM profile_identifiers WHERE account_id = ? AND kind = ? AND value = ?",
+                      (account_id, kind, value))
+    held = conn.all(f"SELECT id FROM profiles WHERE account_id = ? AND {kind} = ?", (account_id, value))
+    return sorted({r[0] for r in owners} | {r[0] for r in held})
+
+
+def apply_delete(conn: Conn, op: DeleteProfilesOp, limits: Limits, tally: Tally) -> DeletionResult:
+    now = clock.now()
+    result = DeletionResult(job_id=op.job_id)
+    for profile_id in matching_profiles(conn, op.account_id, op.kind, op.value):
+        _delete_profile(conn, op.account_id, profile_id, result)
+    digest = identifier_hash(account_secret(conn, op.account_id), op.kind, op.value)
+    conn.run(
+        "INSERT INTO deletion_records (account_id, id, identifier_kind, identifier_hash, requested_at, completed_at,"
+        " key_id, counts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (op.account_id, op.job_id, op.kind, digest, op.requested_at, now, op.key_id, conn.to_json(result.counts)),
+    )
+    jobs.insert(conn, op.account_id, op.job_id, DELETION_JOB, total=1, completed=1,
+                details={"identifier": op.kind, "counts": result.counts}, created=op.requested_at, completed_at=now)
+    if result.profiles:
+        tally.add(op.account_id, "profiles_deleted", result.profiles)
+    if result.events:
+        tally.add(op.account_id, "events_deleted", result.events)
+    return result
+
+
+def _delete_profile(conn: Conn, account_id: str, profile_id: str, result: DeletionResult) -> None:
+    (events,) = conn.one("SELECT COUNT(*) FROM events WHERE account_id = ? AND profile_id = ?",
+                         (account_id, profile_id))
+    (memberships,) = conn.one("SELECT COUNT(*) FROM group_members WHERE account_id = ? AND profile_id = ?",
+                              (account_id, profile_id))
+    for hook in ON_DELETE:
+        hook(conn, account_id, profile_id)
+    for table, column in PROFILE_ROWS:
+        conn.run(f"DELETE FROM {table} WHERE account_id = ? AND {column} = ?", (account_id, profile_id))
+    conn.run("DELETE FROM profiles WHERE account_id = ? AND id = ?", (account_id, profile_id))
+    result.profiles += 1
+    result.events += events
+    result.memberships += memberships
+    result.deleted_ids.append(profile_id)
+
+
+def deleted_before(conn: Conn, account_id: str, kind: str, value: str) -> bool:
+    """Was a person with this identifier deleted? (For "suppress after delete".)"""
+    row = conn.one("SELECT value FROM account_secrets WHERE account_id = ? AND name = ?", (account_id, _SECRET))
+    if row is None:
+        return False
+    digest = identifier_hash(bytes.fromhex(row[0]), kind, value)
+    return conn.one("SELECT 1 FROM deletion_records WHERE account_id = ? AND identifier_hash = ?",
+                    (account_id, digest)) is not None
+
+
+# -- suppression ------------------------------------------------------------------------------------
+
+def apply_suppression(conn: Conn, op: SuppressionOp, limits: Limits, tally: Tally) -> JobResult:
+    now = clock.now()
+    result = JobResult(job_id=op.job_id)
+    targets = _suppression_targets(conn, op, now, tally)
+    result.total = len(targets)
+    for profile_id in targets:
+        if profile_id is None:  # unsuppressing an email nobody holds
+            result.skipped += 1
+            continue
+        changed = (_suppress(conn, op.account_id, profile_id, op.reason, now) if op.action == "create"
+                   else _unsuppress(conn, op.account_id, profile_id, now))
+        if changed:
+            result.completed += 1
+            result.changed.append(profile_id)
+        else:
+            result.skipped += 1
+    kind = SUPPRESS_JOB if op.action == "create" else UNSUPPRESS_JOB
+    details: dict[str, Any] = {"lists": [op.group_id] if op.group_kind == "list" else [],
+                               "segments": [op.group_id] if op.group_kind == "segment" else []}
+    jobs.insert(conn, op.account_id, op.job_id, kind, total=result.total, completed=result.completed,
+                skipped=result.skipped, details=details, created=now, completed_at=now)
+    return result
+
+
+def _suppression_targets(conn: Conn, op: SuppressionOp, now: float, tally: Tally) -> list[str | None]:
+    """The profiles to change: the group's current members, or the emails' profiles (suppressing an
+    email nobody holds yet creates its profile, so the suppression holds when they arrive)."""
+    if op.group_id is not None:
+        table = "lists" if op.group_kind == "list" else "segments"
+        if conn.one(f"SELECT 1 FROM {table} WHERE account_id = ? AND id = ?", (op.account_id, op.group_id)) is None:
+            raise NotFound(f"no {op.group_kind} with that id in this account",
+                           f"data.relationships.{op.group_kind}.data.id")
+        rows = conn.all("SELECT profile_id FROM group_members WHERE account_id = ? AND group_id = ? AND left_at IS NULL"
+                        " ORDER BY profile_id", (op.account_id, op.group_id))
+        return [r[0] for r in rows]
+    targets: list[str | None] = []
+    for email in op.emails:
+        owner = conn.one("SELECT profile_id FROM profile_identifiers WHERE account_id = ? AND kind = 'email' "
+                         "AND value = ?", (op.account_id, email))
+        if owner:
+            targets.append(owner[0])
+        elif op.action == "create":
+            made = writes.upsert_profile(conn, op.account_id, ProfilePatch(identifiers={"email": email}), now, tally)
+            targets.append(made.profile_id)
+        else:
+            targets.append(None)
+    return targets
+
+
+def suppress(conn: Conn, account_id: str, profile_id: str, reason: str, now: float) -> bool:
+    """Add an email marketing suppression (if the profile has none with this reason); True if it changed."""
+    return _change_suppression(conn, account_id, profile_id, now, add=reason)
+
+
+def _suppress(conn: Conn, account_id: str, profile_id: str, reason: str, now: float) -> bool:
+    return suppress(conn, account_id, profile_id, reason, now)
+
+
+def _unsuppress(conn: Conn, account_id: str, profile_id: str, now: float) -> bool:
+    """Only a user suppression is lifted: a hard bounce, invalid email or unsubscribe stays."""
+    return _change_suppression(conn, account_id, profile_id, now, lift=USER_SUPPRESSED)
+
+
+def _change_suppression(conn: Conn, account_id: str, profile_id: str, now: float, *, add: str | None = None,
+                        lift: str | None = None) -> bool:
+    """Suppression lives in the profile's consent record, `consent.email.suppression` (a list of
+    {reason, timestamp}), the one place profile reads, segments and subscription writes all use."""
+    lock = " FOR UPDATE" if conn.dialect == "postgresql" else ""  # read to be changed: see writes._lock_profiles
+    row = conn.one(f"SELECT consent FROM profiles WHERE account_id = ? AND id = ?{lock}", (account_id, profile_id))
+    if row is None:
+        return False
+    consent = conn.from_json(row[0]) or {}
+    email = dict(consent.get("email") or {})
+    current = list(email.get("suppression") or [])
+    if add is not None:
+        if any(s.get("reason") == add for s in current):
+            return False
+        current.append({"reason": add, "timestamp": iso(now)})
+    else:
+        kept = [s for s in current if s.get("reason") != lift]
+        if len(kept) == len(current):
+            return False
+        current = kept
+    email["suppression"] = current
+    consent["email"] = email
+    conn.run("UPDATE profiles SET consent = ?, updated = ? WHERE account_id = ? AND id = ?",
+             (conn.to_json(consent), now, account_id, profile_id))
+    return True
+
+
+def suppressions_of(consent: dict[str, Any]) -> list[dict[str, Any]]:
+    """A profile's email suppressions, [{reason, timestamp}], from its consent record."""
+    return list((consent.get("email") or {}).get("suppression") or [])
+
+
+def lift_user_suppression(conn: Conn, account_id: str, profile_id: str, now: float) -> bool:
+    """Subscribing a profile unsuppresses it (Klaviyo): for the subscription writes to call."""
+    return _unsuppress(conn, account_id, profile_id, now)

@@ -1,0 +1,34 @@
+"""Applying a Segment-spec or PostHog batch: every message, or none.
+
+Each message is an ordinary TrackOp (writes.apply_track: identity, merge, dedup as everywhere). A
+refusal of any message is raised again with that message's place in the request, so the batch's
+savepoint (store/batch.py) undoes the messages applied before it and the caller learns which one.
+"""
+
+from __future__ import annotations
+
+from footfall.domain.errors import Conflict, InvalidInput, NotFound
+from footfall.domain.limits import Limits
+from footfall.domain.operations import SourceBatchOp, SourceBatchResult
+from footfall.store import writes
+from footfall.store.db import Conn
+from footfall.store.writes import Tally
+
+
+def apply_source_batch(conn: Conn, op: SourceBatchOp, limits: Limits, tally: Tally) -> SourceBatchResult:
+    result = SourceBatchResult()
+    previous = None  # the profile patch of the message before, and the profile it resolved to
+    for track, path in zip(op.ops, op.paths):
+        try:
+            if previous is not None and track.profile == previous[0]:
+                # An SDK's batch is mostly one person's events in a row: the same patch again is a no-op.
+                done = writes.apply_track_again(conn, track, previous[1], limits, tally)
+            else:
+                done = writes.apply_track(conn, track, limits, tally)
+            previous = (track.profile, done.profile_id)
+            result.results.append(done)
+        except (InvalidInput, NotFound, Conflict) as exc:
+            detail = getattr(exc, "detail", str(exc))
+            inner = getattr(exc, "path", None) or ""
+            raise InvalidInput(detail, f"{path}.{inner}" if path and inner else path or inner) from None
+    return result

@@ -1,0 +1,1 @@
+"""Outbound: webhook deliveries from the outbox, and the live stream (see docs/architecture.md)."""

@@ -1,0 +1,289 @@
+"""The deliverer: sends the outbox to webhooks, in the server process, as asyncio tasks.
+
+Each webhook is one lane (a task of its own, with its own HTTP client), so a slow or dead endpoint
+delays nobody else, and ingest never waits for any of them: the lanes only read what ingest
+committed. A lane holds its webhook's lease (store/webhooks.py: claimed with FOR UPDATE SKIP LOCKED
+on PostgreSQL, so several workers and hosts share the webhooks without sending any twice) and works
+in order: the oldest pending delivery first (a retry), else the next messages after the webhook's
+cursor. A delivery blocks the lane until it succeeds or its retry schedule is spent, so messages
+about one profile (about anything) arrive in the order they were committed.
+
+At-least-once: the cursor moves, in one transaction with the delivery's record, only after the
+attempt. A crash between the two sends those messages again, with the same message ids.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+import uuid
+from typing import Any, Callable, TypeVar
+
+import httpx
+
+from footfall import clock, ids
+from footfall.config import Settings
+from footfall.store import outbox, webhooks
+from footfall.store.db import Conn
+from footfall.timefmt import iso
+from footfall.webhooks import envelope, messages, policy, signing, ssrf
+from footfall.webhooks.hub import Hub
+
+log = logging.getLogger("footfall.webhooks")
+T = TypeVar("T")
+
+MAX_LANES = 64  # webhooks one deliverer sends to at once
+SCAN = 5000  # outbox rows looked at per read when few of them match the webhook's topics
+RESPONSE_BYTES = 256  # how much of an answer the delivery log keeps
+PRUNE_EVERY = 600.0
+
+
+class Deliverer:
+    def __init__(self, settings: Settings, connect: Callable[[], Conn], hub: Hub) -> None:
+        self.settings = settings
+        self._connect = connect
+        self.hub = hub
+        self.owner = uuid.uuid4().hex
+        self.allow = ssrf.parse_allow(settings.webhook_allow)
+        self.base = settings.public_url or f"http://{settings.host}:{settings.port}"
+        self._conn: Conn | None = None
+        self._db_lock = threading.Lock()
+        self._lanes: dict[tuple[str, str], asyncio.Task] = {}
+        self._task: asyncio.Task | None = None
+        self._stopping = False
+        # A killed deliverer's webhooks are taken over a lease after its last renewal.
+        self.lease = settings.webhook_lease_seconds
+        self.renew_every = self.lease / 5
+        self.stats = {"delivered": 0, "failed_attempts": 0, "requests": 0, "last_error": None}
+
+    # -- lifecycle --------------------------------------------------------------------------------
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._supervise(), name="footfall-deliverer")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        tasks = [t for t in (self._task, *self._lanes.values()) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for account_id, webhook_id in list(self._lanes):
+            try:
+                await self._db(lambda c, a=account_id, w=webhook_id: webhooks.release(c, a, w, self.owner))
+            except Exception:  # a lease not released lapses by itself
+                pass
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def health(self) -> dict[str, Any]:
+        return {"lanes": len(self._lanes), **self.stats}
+
+    async def _db(self, fn: Callable[[Conn], T]) -> T:
+        """fn(conn) on the deliverer's own connection, in a thread (never on the event loop)."""
+
+        def run() -> T:
+            with self._db_lock:
+                if self._conn is None:
+                    self._conn = self._connect()
+                try:
+                    return fn(self._conn)
+                except Exception as exc:
+                    if self._conn.is_unavailable(exc):
+                        self._conn.close()
+                        self._conn = None
+                    raise
+
+        return await asyncio.to_thread(run)
+
+    # -- claiming webhooks ------------------------------------------------------------------------
+    async def _supervise(self) -> None:
+        listener = self.hub.listen("webhooks")
+        last_prune = 0.0
+        try:
+            while not self._stopping:
+                listener.clear()
+                try:
+                    await self._claim()
+                    if time.monotonic() - last_prune > PRUNE_EVERY:
+                        last_prune = time.monotonic()
+                        cutoff = clock.now() - self.settings.outbox_retention_seconds
+                        await self._db(lambda c: webhooks.prune(c, cutoff))
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    self._error(exc)
+                await listener.wait(self.settings.webhook_poll_seconds)
+        finally:
+            listener.close()
+
+    async def _claim(self) -> None:
+        for key, task in list(self._lanes.items()):
+            if task.done():
+                del self._lanes[key]
+        room = MAX_LANES - len(self._lanes)
+        if room <= 0:
+            return
+        now = clock.now()
+        claimed = await self._db(lambda c: webhooks.claim(c, self.owner, now, self.lease, room + len(self._lanes)))
+        for hook in claimed:
+            key = (hook["account_id"], hook["id"])
+            if key not in self._lanes:
+                self._lanes[key] = asyncio.get_running_loop().create_task(self._lane(*key), name=f"webhook-{key[1]}")
+
+    # -- one webhook ------------------------------------------------------------------------------
+    async def _lane(self, account_id: str, webhook_id: str) -> None:
+        listener = self.hub.listen(account_id, f"webhook:{webhook_id}")
+        timeout = self.settings.webhook_timeout_seconds
+        client = httpx.AsyncClient(follow_redirects=False, trust_env=False, timeout=httpx.Timeout(timeout))
+        try:
+            renewed = 0.0
+            hook: dict[str, Any] | None = None
+            while not self._stopping:
+                listener.clear()
+                if hook is None or time.monotonic() - renewed > self.renew_every:
+                    until = clock.now() + self.lease
+                    hook = await self._db(lambda c: webhooks.renew(c, account_id, webhook_id, self.owner, until))
+                    renewed = time.monotonic()
+                    if hook is None:
+                        return  # deleted, disabled, or taken over
+                wait = await self._step(client, account_id, hook)
+                if wait is None:
+                    hook = None  # the webhook changed state (disabled, lease lost): read it again
+                elif wait > 0:
+                    await listener.wait(min(wait, self.renew_every))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._error(exc)
+        finally:
+            listener.close()
+            await client.aclose()
+
+    async def _step(self, client: httpx.AsyncClient, account_id: str, hook: dict[str, Any]) -> float | None:
+        """Make one delivery if one is due; returns how long to wait before the next step (0: at once)."""
+        pending = await self._db(lambda c: webhooks.next_pending(c, account_id, hook["id"]))
+        if pending is not None:
+            due = (pending["next_attempt_at"] or 0) - clock.now()
+            if due > 0:
+                return due
+            items = pending["items"]
+            if items is None:  # a replay: read its messages now
+                rows = await self._db(lambda c: self._matching(c, account_id, hook, pending["first_position"] - 1,
+                                                               pending["last_position"]))
+                items = await self._db(lambda c: messages.render(c, account_id, rows, self.base))
+            return await self._attempt(client, account_id, hook, pending["id"], items, pending)
+        head = hook["cursor"]
+        rows, scanned_to = await self._db(lambda c: self._next_rows(c, account_id, hook))
+        if not rows:
+            if scanned_to > head:  # nothing for this webhook in what was read: move past it
+                ok = await self._db(lambda c: webhooks.record_new(
+                    c, account_id, hook, self.owner, "", [], scanned_to, {}, "succeeded", None,
+                    hook["failing_since"], None))
+                return 0 if ok else None
+            return self.settings.webhook_poll_seconds
+        items = await self._db(lambda c: messages.render(c, account_id, rows, self.base))
+        return await self._attempt(client, account_id, hook, ids.new_ulid(), items, None, cursor_to=scanned_to)
+
+    def _batch_size(self, hook: dict[str, Any]) -> int:
+        return 1 if hook["format"] == "standard" else max(1, hook["batch_size"])
+
+    def _next_rows(self, conn: Conn, account_id: str, hook: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
+        """Up to batch_size matching messages after the cursor, and the position read up to."""
+        match = messages.matcher(hook)
+        size = self._batch_size(hook)
+        rows = outbox.after(conn, account_id, hook["cursor"], min(SCAN, max(size * 4, 200)))
+        conn.rollback()
+        picked = []
+        scanned_to = hook["cursor"]
+        for row in rows:
+            if match(row):
+                if len(picked) == size:
+                    break
+                picked.append(row)
+            scanned_to = row["position"]
+        return picked, scanned_to
+
+    def _matching(self, conn: Conn, account_id: str, hook: dict[str, Any], after: int, until: int) -> list[dict[str, Any]]:
+        match = messages.matcher(hook)
+        rows = [r for r in outbox.after(conn, account_id, after, until - after, until=until) if match(r)]
+        conn.rollback()
+        return rows
+
+    async def _attempt(self, client: httpx.AsyncClient, account_id: str, hook: dict[str, Any], delivery_id: str,
+                       items: list[dict[str, Any]], pending: dict[str, Any] | None,
+                       cursor_to: int | None = None) -> float | None:
+        attempt, retry_after = await self._send(client, account_id, hook, delivery_id, items)
+        verdict = policy.judge(attempt["status_code"], attempt["error"])
+        now = clock.now()
+        made = (pending["attempts"] if pending else 0) + 1
+        status, next_at, disabled = "succeeded", None, None
+        failing_since = None
+        if verdict.kind == "success":
+            self.stats["delivered"] += len(items)
+        else:
+            self.stats["failed_attempts"] += 1
+            failing_since = hook["failing_since"] or now
+            if verdict.kind == "gone":
+                status, next_at, disabled = "pending", now, verdict.reason
+            else:
+                delay = policy.next_delay(self.settings.webhook_retry_schedule, made, retry_after)
+                status, next_at = ("failed", None) if delay is None else ("pending", now + delay)
+                if now - failing_since >= self.settings.webhook_disable_after_seconds:
+                    disabled = (f"disabled: every delivery has failed since {iso(failing_since)} "
+                                f"(last: {verdict.reason})")
+        if pending is None:
+            ok = await self._db(lambda c: webhooks.record_new(c, account_id, hook, self.owner, delivery_id, items,
+                                                              cursor_to, attempt, status, next_at, failing_since,
+                                                              disabled))
+        else:
+            ok = await self._db(lambda c: webhooks.record_retry(c, account_id, hook, self.owner, pending, items,
+                                                                attempt, status, next_at, failing_since, disabled))
+        if not ok or disabled:
+            return None
+        hook["failing_since"] = failing_since
+        return 0
+
+    async def _send(self, client: httpx.AsyncClient, account_id: str, hook: dict[str, Any], delivery_id: str,
+                    items: list[dict[str, Any]]) -> tuple[dict[str, Any], float | None]:
+        """One HTTP attempt: what the delivery log keeps of it, and the Retry-After it asked for."""
+        started = clock.now()
+        t0 = time.monotonic()
+        status: int | None = None
+        error: str | None = None
+        head = b""
+        retry_after = None
+        self.stats["requests"] += 1
+        try:
+            target = ssrf.check_url(hook["endpoint_url"], self.allow)
+            address = await ssrf.resolve(target, self.allow)
+            body = envelope.body(hook["format"], account_id, hook["id"], items, started)
+            message_id = items[0]["id"] if hook["format"] == "standard" else delivery_id
+            headers = signing.headers(hook["secret_key"], hook["id"], message_id, int(started), body)
+            headers["host"] = ssrf.host_header(target)
+            headers["user-agent"] = "Footfall-Webhooks/1"
+            extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
+            async with asyncio.timeout(self.settings.webhook_timeout_seconds):
+                async with client.stream("POST", ssrf.address_url(target, address), content=body, headers=headers,
+                                         extensions=extensions) as response:
+                    status = response.status_code
+                    retry_after = policy.parse_retry_after(response.headers.get("retry-after"), clock.now())
+                    async for chunk in response.aiter_raw():
+                        head += chunk
+                        if len(head) >= RESPONSE_BYTES:
+                            break
+        except ssrf.Refused as exc:
+            error = f"refused: {exc}"
+        except (TimeoutError, httpx.TimeoutException):
+            error = f"no answer within {self.settings.webhook_timeout_seconds:g}s"
+            status = None
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}"[:500]
+        attempt = {"started": started, "status_code": status, "latency_ms": round((time.monotonic() - t0) * 1000, 3),
+                   "response": head[:RESPONSE_BYTES].decode("utf-8", "replace"), "error": error}
+        return attempt, retry_after
+
+    def _error(self, exc: BaseException) -> None:
+        self.stats["last_error"] = f"{type(exc).__name__}: {exc}"
+        log.warning("webhook deliverer: %s", self.stats["last_error"])

@@ -1,0 +1,75 @@
+"""Wake-ups within one server process: "account A has new outbox messages" (or "webhook W has a
+delivery to retry now"), from the writer thread and the membership worker to the deliverer's lanes
+and the open streams. Only a hint: readers also poll (FOOTFALL_WEBHOOK_POLL_SECONDS), which is how
+commits of other workers and hosts are noticed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from typing import Iterable
+
+
+class Hub:
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._waiters: dict[str, set[asyncio.Event]] = defaultdict(set)
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+
+    def notify(self, keys: Iterable[str]) -> None:
+        """From any thread."""
+        loop = self._loop
+        wanted = set(keys)
+        if loop is None or not wanted:
+            return
+        try:
+            loop.call_soon_threadsafe(self._wake, wanted)
+        except RuntimeError:  # the loop is closed: nobody is waiting
+            pass
+
+    def _wake(self, keys: set[str]) -> None:
+        for key in keys:
+            for event in self._waiters.get(key, ()):
+                event.set()
+
+    def listen(self, *keys: str) -> "Listener":
+        """A standing registration: clear() it before reading, then wait() — a notify arriving while
+        the read runs is not missed. On the event loop only; close() when done."""
+        listener = Listener(self, keys)
+        for key in keys:
+            self._waiters[key].add(listener.event)
+        return listener
+
+    def _drop(self, listener: "Listener") -> None:
+        for key in listener.keys:
+            waiters = self._waiters.get(key)
+            if waiters is not None:
+                waiters.discard(listener.event)
+                if not waiters:
+                    del self._waiters[key]
+
+
+class Listener:
+    def __init__(self, hub: Hub, keys: tuple[str, ...]) -> None:
+        self.hub = hub
+        self.keys = keys
+        self.event = asyncio.Event()
+
+    def clear(self) -> None:
+        self.event.clear()
+
+    async def wait(self, timeout: float) -> bool:
+        """Until notified (since the last clear()) or `timeout` seconds; True if notified."""
+        if timeout <= 0:
+            return self.event.is_set()
+        try:
+            await asyncio.wait_for(self.event.wait(), timeout)
+            return True
+        except asyncio.TimeoutError:
+            return False
+
+    def close(self) -> None:
+        self.hub._drop(self)

@@ -1,0 +1,157 @@
+"""PostHog capture (`/capture/`, `/batch/`, `/e/`, `/i/v0/e/`): events as TrackOps.
+
+`distinct_id` is the external id, except for PostHog's personless events
+(`$process_person_profile: false`, what the SDKs send for an anonymous visitor), whose distinct id
+is an anonymous id. `$identify` ties `$anon_distinct_id` (an anonymous id) to the distinct id and
+`$create_alias` ties the distinct id to `alias` the same way: an anonymous-only profile is merged
+into the identified one, two identified profiles never are. `$set` / `$set_once` / `$unset` change
+the profile (email and phone there are identifiers); `$identify`, `$create_alias`, `$set` and `$set_once` store
+no event, every other event is stored under its own name.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from footfall import ids
+from footfall.domain import events
+from footfall.domain.errors import InvalidInput
+from footfall.domain.limits import Limits, check_properties
+from footfall.domain.models import Event, ProfilePatch, TrackOp
+from footfall.wire.sources import (
+    Source,
+    apply_traits,
+    corrected_time,
+    identifier,
+    kind_of,
+    obj,
+    parse_time,
+    value_and_currency,
+)
+
+PROFILE_ONLY = frozenset({"$identify", "$create_alias", "$set", "$set_once"})
+# Properties that are instructions, not data (and `token`, the source key, which is never stored).
+_CONTROL = frozenset({"$set", "$set_once", "$unset", "token", "$token", "api_key", "distinct_id",
+                      "$anon_distinct_id", "alias"})
+
+
+def api_key_of(body: Any) -> str | None:
+    """The project key of a body: `api_key` / `token` at the top, or in the first event (or its properties)."""
+    candidates: list[Any] = []
+    if isinstance(body, dict):
+        candidates += [body.get("api_key"), body.get("token")]
+        first = body.get("batch")
+        first = first[0] if isinstance(first, list) and first else body
+    elif isinstance(body, list) and body:
+        first = body[0]
+    else:
+        first = None
+    if isinstance(first, dict):
+        props = first.get("properties")
+        candidates += [first.get("api_key"), first.get("token")]
+        if isinstance(props, dict):
+            candidates += [props.get("token"), props.get("$token")]
+    return next((c for c in candidates if isinstance(c, str) and c), None)
+
+
+def events_of(body: Any) -> tuple[list[Any], str]:
+    """The events of a body and the path of their list: `{"batch": [...]}`, `[...]` or one event."""
+    if isinstance(body, dict) and "batch" in body:
+        items = body["batch"]
+        if not isinstance(items, list):
+            raise InvalidInput(f"must be an array of events, got {kind_of(items)}", "batch")
+        return items, "batch"
+    if isinstance(body, list):
+        return body, ""
+    if isinstance(body, dict):
+        return [body], "-"
+    raise InvalidInput(f"the body must be an event object, an array of events or {{\"batch\": [...]}}, "
+                       f"got {kind_of(body)}", "")
+
+
+def decode(body: Any, source: Source, limits: Limits, now: float, *,
+           phone_region: str | None = None) -> tuple[list[TrackOp], list[str]]:
+    """A capture body -> (ops, paths); `sent_at` of the body applies to every event without its own."""
+    items, where = events_of(body)
+    if not items:
+        raise InvalidInput("at least one event is required", where if where != "-" else "")
+    sent_at = parse_time(body.get("sent_at"), "sent_at") if isinstance(body, dict) else None
+    ops, paths = [], []
+    for i, item in enumerate(items):
+        path = "" if where == "-" else (f"{where}[{i}]" if where else f"[{i}]")
+        ops.append(decode_event(item, source, limits, now, path=path, sent_at=sent_at, phone_region=phone_region))
+        paths.append(path)
+    return ops, paths
+
+
+def decode_event(item: Any, source: Source, limits: Limits, now: float, *, path: str = "",
+                 sent_at: float | None = None, phone_region: str | None = None) -> TrackOp:
+    at = (lambda name: f"{path}.{name}" if path else name)
+    if not isinstance(item, dict):
+        raise InvalidInput(f"an event must be an object, got {kind_of(item)}", path)
+    name = events.metric_name(item.get("event"), at("event"))
+    props = obj(item.get("properties"), at("properties"))
+    distinct = identifier(item.get("distinct_id", item.get("$distinct_id", props.get("distinct_id"))),
+                          at("distinct_id"))
+    if distinct is None:
+        raise InvalidInput("`distinct_id` is required", at("distinct_id"))
+    patch = ProfilePatch()
+    if name == "$groupidentify" or props.get("$process_person_profile") is False:
+        patch.identifiers["anonymous_id"] = distinct  # personless: nobody identified
+    else:
+        patch.identifiers["external_id"] = distinct
+    if name == "$identify":
+        anon = identifier(props.get("$anon_distinct_id"), at("properties.$anon_distinct_id"))
+        if anon is not None and anon != distinct:
+            patch.identifiers["anonymous_id"] = anon
+    elif name == "$create_alias":
+        alias = identifier(props.get("alias"), at("properties.alias"))
+        if alias is None:
+            raise InvalidInput("$create_alias needs `alias` in its properties", at("properties.alias"))
+        if alias != distinct:  # the alias is the identified id; the distinct id the one it absorbs
+            patch.identifiers = {"external_id": alias, "anonymous_id": distinct}
+    _person(patch, item, props, at, limits, phone_region)
+    if isinstance(props.get("$ip"), str) and props["$ip"]:
+        patch.location.setdefault("ip", props["$ip"])
+    if name in PROFILE_ONLY:
+        return TrackOp(account_id=source.account_id, profile=patch)
+    return TrackOp(account_id=source.account_id, profile=patch,
+                   event=_event(name, item, props, source, limits, now, at, sent_at))
+
+
+def _person(patch: ProfilePatch, item: dict[str, Any], props: dict[str, Any], at: Any, limits: Limits,
+            region: str | None) -> None:
+    """`$set` / `$set_once` / `$unset`, at the top of the event (posthog-python's set()) or in its properties."""
+    for key, once in (("$set", False), ("$set_once", True)):
+        for holder, where in ((item, at(key)), (props, at(f"properties.{key}"))):
+            if holder.get(key) is not None:
+                apply_traits(patch, obj(holder[key], where), where, limits, region, once=once)
+    for holder, where in ((item, at("$unset")), (props, at("properties.$unset"))):
+        unset = holder.get("$unset")
+        if unset is None:
+            continue
+        if not isinstance(unset, list) or not all(isinstance(k, str) for k in unset):
+            raise InvalidInput("must be an array of property names", where)
+        patch.unset_properties.extend(unset)
+
+
+def _event(name: str, item: dict[str, Any], props: dict[str, Any], source: Source, limits: Limits, now: float,
+           at: Any, sent_at: float | None) -> Event:
+    kept = {k: v for k, v in props.items() if k not in _CONTROL}
+    value, currency = value_and_currency(kept, at("properties"))
+    kept["$source"] = source.key_id
+    check_properties(kept, limits, at("properties"))
+    timestamp = parse_time(item.get("timestamp"), at("timestamp"))
+    own_sent = parse_time(item.get("sent_at"), at("sent_at"))
+    offset = item.get("offset")
+    if offset is not None and (isinstance(offset, bool) or not isinstance(offset, (int, float))):
+        raise InvalidInput(f"must be a number of milliseconds, got {kind_of(offset)}", at("offset"))
+    sent = None if props.get("$ignore_sent_at") is True else (own_sent if own_sent is not None else sent_at)
+    return Event(
+        metric=name,
+        time=corrected_time(timestamp, sent, now, at("timestamp"), offset_ms=offset),
+        properties=kept,
+        value=value,
+        value_currency=currency,
+        unique_id=events.unique_id(item.get("uuid"), at("uuid")) or ids.new_ulid(),
+    )

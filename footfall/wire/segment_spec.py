@@ -1,0 +1,150 @@
+"""The Segment tracking API (`/v1/*`, also RudderStack's): messages as TrackOps.
+
+One message is one TrackOp. identify and group change the profile only; track, page and screen
+add an event; alias ties `previousId` (an anonymous id) to `userId`, merged by the identity rules
+(an anonymous-only profile is merged; an identified one never is). Paths in InvalidInput start at
+the message ('batch[3].traits.email' in a batch, 'traits.email' for a single call).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from footfall import ids
+from footfall.domain import events
+from footfall.domain.errors import InvalidInput, LimitExceeded
+from footfall.domain.limits import Limits, check_properties
+from footfall.domain.models import Event, ProfilePatch, TrackOp
+from footfall.wire.sources import (
+    Source,
+    apply_traits,
+    corrected_time,
+    identifier,
+    kept_context,
+    kind_of,
+    obj,
+    parse_time,
+    value_and_currency,
+)
+
+MAX_MESSAGE_BYTES = 32 * 1024   # Segment's limit per message
+MAX_BATCH_BYTES = 500 * 1024    # and per batch request (the JSON, after any gzip)
+TYPES = ("identify", "track", "page", "screen", "group", "alias")
+PAGE_METRIC = "Viewed Page"
+SCREEN_METRIC = "Viewed Screen"
+_encode = msgspec.json.Encoder().encode
+
+
+def write_key_of(body: Any) -> str | None:
+    """The `writeKey` of a body (the SDKs that do not use Basic auth send it here)."""
+    if isinstance(body, dict) and isinstance(body.get("writeKey"), str) and body["writeKey"]:
+        return body["writeKey"]
+    return None
+
+
+def decode_batch(body: Any, source: Source, limits: Limits, now: float, *, phone_region: str | None = None,
+                 body_bytes: int | None = None) -> tuple[list[TrackOp], list[str]]:
+    """`{"batch": [message, …], "context"?, "sentAt"?, "writeKey"?}` -> (ops, paths).
+
+    body_bytes: the JSON's size; when it is within the message limit no message can exceed it, and
+    the messages are not measured one by one."""
+    measure = body_bytes is None or body_bytes > MAX_MESSAGE_BYTES
+    if not isinstance(body, dict):
+        raise InvalidInput(f"the body must be a JSON object with `batch`, got {kind_of(body)}", "")
+    items = body.get("batch")
+    if not isinstance(items, list):
+        raise InvalidInput(f"must be an array of messages, got {kind_of(items)}", "batch")
+    if not items:
+        raise InvalidInput("at least one message is required", "batch")
+    shared_context = obj(body.get("context"), "context")
+    sent_at = parse_time(body.get("sentAt"), "sentAt")
+    ops, paths = [], []
+    for i, message in enumerate(items):
+        path = f"batch[{i}]"
+        if not isinstance(message, dict):
+            raise InvalidInput(f"must be a message object, got {kind_of(message)}", path)
+        kind = message.get("type")
+        if kind not in TYPES:
+            raise InvalidInput(f"type must be one of {', '.join(TYPES)}, got {kind!r}", f"{path}.type")
+        ops.append(decode_message(kind, message, source, limits, now, path=path, sent_at=sent_at,
+                                  shared_context=shared_context, phone_region=phone_region, measure=measure))
+        paths.append(path)
+    return ops, paths
+
+
+def decode_message(kind: str, message: Any, source: Source, limits: Limits, now: float, *, path: str = "",
+                   sent_at: float | None = None, shared_context: dict[str, Any] | None = None,
+                   phone_region: str | None = None, measure: bool = True) -> TrackOp:
+    """One message of the given type (from the path for single calls, from `type` in a batch)."""
+    at = (lambda name: f"{path}.{name}" if path else name)
+    if not isinstance(message, dict):
+        raise InvalidInput(f"the message must be a JSON object, got {kind_of(message)}", path)
+    size = len(_encode(message)) if measure else 0
+    if size > MAX_MESSAGE_BYTES:
+        raise LimitExceeded(f"message of {size} bytes, more than the limit of {MAX_MESSAGE_BYTES} (32 KB)", path)
+    context = {**(shared_context or {}), **obj(message.get("context"), at("context"))}
+    patch = ProfilePatch()
+    user_id = identifier(message.get("userId"), at("userId"))
+    if kind == "alias":
+        previous = identifier(message.get("previousId"), at("previousId"))
+        if user_id is None or previous is None:
+            raise InvalidInput("alias needs both `previousId` and `userId`", path or "previousId")
+        patch.identifiers = {"external_id": user_id, "anonymous_id": previous}
+        return TrackOp(account_id=source.account_id, profile=patch, size=size)
+    anonymous_id = identifier(message.get("anonymousId"), at("anonymousId"))
+    if user_id is not None:
+        patch.identifiers["external_id"] = user_id
+    if anonymous_id is not None:
+        patch.identifiers["anonymous_id"] = anonymous_id
+    # The user's traits a client sends along (analytics.js, and RudderStack's identify, keep them in
+    # context.traits), then an identify's own, which win.
+    apply_traits(patch, obj(context.get("traits"), at("context.traits")), at("context.traits"), limits,
+                 phone_region)
+    if kind == "identify":
+        apply_traits(patch, obj(message.get("traits"), at("traits")), at("traits"), limits, phone_region)
+    if kind == "group":
+        group_id = identifier(message.get("groupId"), at("groupId"))
+        if group_id is None:
+            raise InvalidInput("group needs a `groupId`", at("groupId"))
+        traits = obj(message.get("traits"), at("traits"))
+        patch.properties["group"] = {"id": group_id, **traits}
+        check_properties(patch.properties, limits, at("traits"))
+    if isinstance(context.get("ip"), str) and context["ip"]:
+        patch.location.setdefault("ip", context["ip"])
+    if not patch.identifies():
+        raise InvalidInput("a message needs a `userId` or an `anonymousId`", path or "userId")
+    event = None
+    if kind in ("track", "page", "screen"):
+        event = _event(kind, message, context, source, limits, now, at, sent_at)
+    return TrackOp(account_id=source.account_id, profile=patch, event=event, size=size)
+
+
+def _event(kind: str, message: dict[str, Any], context: dict[str, Any], source: Source, limits: Limits,
+           now: float, at: Any, sent_at: float | None) -> Event:
+    props = dict(obj(message.get("properties"), at("properties")))
+    if kind == "track":
+        metric = events.metric_name(message.get("event"), at("event"))
+    else:
+        metric = PAGE_METRIC if kind == "page" else SCREEN_METRIC
+        for key in ("name", "category"):
+            if message.get(key) is not None:
+                props.setdefault(key, message[key])
+    value, currency = value_and_currency(props, at("properties"))
+    kept = kept_context(context)
+    if kept:
+        props["$context"] = kept
+    props["$source"] = source.key_id
+    check_properties(props, limits, at("properties"))
+    timestamp = parse_time(message.get("timestamp", message.get("originalTimestamp")), at("timestamp"))
+    message_sent = parse_time(message.get("sentAt"), at("sentAt"))
+    return Event(
+        metric=metric,
+        time=corrected_time(timestamp, message_sent if message_sent is not None else sent_at, now, at("timestamp")),
+        properties=props,
+        value=value,
+        value_currency=currency,
+        # Segment assigns an id when none is sent, so such events are never taken for duplicates.
+        unique_id=events.unique_id(message.get("messageId"), at("messageId")) or ids.new_ulid(),
+    )

@@ -1,0 +1,167 @@
+"""What the Segment-spec and PostHog wires share: traits as profile fields, the client-clock
+correction, value and currency, and what an event keeps of its source and context.
+
+The mapping tables here are the ones docs/sources.md shows; change them together.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from footfall.domain import events, normalize
+from footfall.domain.errors import InvalidInput
+from footfall.domain.limits import Limits, check_properties
+from footfall.domain.models import ProfilePatch
+
+# Traits (Segment) and person properties (PostHog `$set`) that are profile fields, by name.
+TRAIT_IDENTIFIERS: dict[str, str] = {"email": "email", "phone": "phone_number", "phone_number": "phone_number"}
+TRAIT_ATTRIBUTES: dict[str, str] = {
+    "firstName": "first_name", "first_name": "first_name",
+    "lastName": "last_name", "last_name": "last_name",
+    "title": "title",
+    "company": "organization", "organization": "organization",
+    "avatar": "image", "image": "image",
+    "locale": "locale",
+}
+# Segment's `address` trait (an object) -> profile location fields.
+ADDRESS_FIELDS: dict[str, str] = {
+    "street": "address1", "address1": "address1", "address2": "address2", "city": "city",
+    "state": "region", "region": "region", "postalCode": "zip", "postal_code": "zip", "zip": "zip",
+    "country": "country",
+}
+# Context fields an event keeps (under the `$context` property); `ip` also becomes the profile's location ip.
+CONTEXT_KEPT: tuple[str, ...] = ("ip", "userAgent", "page", "locale", "library", "campaign", "timezone", "referrer")
+_CURRENCY = re.compile(r"^[A-Za-z]{3}$")
+
+
+@dataclass(frozen=True)
+class Source:
+    """Which write key sent a request: its account, and the key's id and name (the source)."""
+
+    account_id: str
+    key_id: str
+    name: str
+
+
+def apply_traits(patch: ProfilePatch, traits: dict[str, Any], path: str, limits: Limits,
+                 phone_region: str | None, *, once: bool = False) -> None:
+    """Traits onto a patch: identifiers (email, phone), attributes, address, the rest as properties.
+
+    once: PostHog's `$set_once`: properties are set only where the profile has none yet; identifiers
+    are added as always (an identifier is only ever added), attributes are left to `$set`."""
+    check_properties(traits, limits, path)
+    for key, value in traits.items():
+        where = f"{path}.{key}"
+        if key in TRAIT_IDENTIFIERS:
+            if value is None or value == "":
+                continue  # an empty identifier changes nothing
+            kind = TRAIT_IDENTIFIERS[key]
+            patch.identifiers[kind] = (normalize.email(value, where) if kind == "email"
+                                       else normalize.phone(value, where, phone_region))
+        elif key in TRAIT_ATTRIBUTES and not once and _attribute_value(value) is not _SKIP:
+            patch.attributes[TRAIT_ATTRIBUTES[key]] = _attribute_value(value)
+        elif key == "address" and isinstance(value, dict) and not once:
+            for name, item in value.items():
+                if name in ADDRESS_FIELDS and (item is None or isinstance(item, str)):
+                    patch.location[ADDRESS_FIELDS[name]] = item
+                else:
+                    patch.properties.setdefault("address", {})[name] = item
+        elif key == "timezone" and isinstance(value, str) and not once:
+            patch.location["timezone"] = value
+        elif once:
+            patch.once_properties[key] = value
+        else:
+            patch.properties[key] = value
+
+
+_SKIP = object()
+
+
+def _attribute_value(value: Any) -> Any:
+    """A trait bound for an attribute: a string (or None, which clears); a company object gives its
+    name; anything else stays a custom property (_SKIP)."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, dict) and isinstance(value.get("name"), str):
+        return value["name"]
+    return _SKIP
+
+
+def identifier(value: Any, path: str) -> str | None:
+    """A user / anonymous / distinct id as text (numbers accepted); None or "" means absent."""
+    if value is None or value == "":
+        return None
+    return normalize.identifier_text(value, path)
+
+
+def parse_time(value: Any, path: str) -> float | None:
+    """ISO 8601 (what the SDKs send; `Z` or an offset, UTC assumed without one), or epoch
+    milliseconds as a number (some clients); None when absent."""
+    if value is None:
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value) / 1000.0
+    if not isinstance(value, str):
+        raise InvalidInput(f"must be an ISO 8601 datetime string, got {_kind(value)}", path)
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise InvalidInput(f"{value!r} is not an ISO 8601 datetime (e.g. 2024-05-01T12:00:00.000Z)", path) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.timestamp()
+
+
+def corrected_time(timestamp: float | None, sent_at: float | None, now: float, path: str,
+                   *, offset_ms: float | None = None) -> int:
+    """When the event happened, on the server's clock, in epoch seconds.
+
+    With the client's send time: now - (sent_at - timestamp), so a client clock that is off moves
+    both alike (Segment's and PostHog's rule). With an offset (PostHog: ms before sending): now -
+    offset. With only a timestamp: as sent. With nothing: now. Then Footfall's time window applies."""
+    if timestamp is not None and sent_at is not None:
+        seconds = now - (sent_at - timestamp)
+    elif timestamp is not None:
+        seconds = timestamp
+    elif offset_ms is not None:
+        seconds = now - offset_ms / 1000.0
+    else:
+        seconds = now
+    return events.check_time(int(seconds // 1), path, now)
+
+
+def value_and_currency(props: dict[str, Any], path: str) -> tuple[float | None, str | None]:
+    """`revenue`, else `value`, as the event value; `currency` (ISO 4217) as its currency."""
+    key = "revenue" if props.get("revenue") is not None else "value"
+    value = events.numeric_value(props.get(key), f"{path}.{key}")
+    currency = props.get("currency")
+    if currency is None or value is None:
+        return value, None
+    if not isinstance(currency, str) or not _CURRENCY.match(currency.strip()):
+        raise InvalidInput(f"must be an ISO 4217 currency code such as 'USD', got {currency!r}", f"{path}.currency")
+    return value, currency.strip().upper()
+
+
+def kept_context(context: dict[str, Any]) -> dict[str, Any]:
+    return {key: context[key] for key in CONTEXT_KEPT if context.get(key) is not None}
+
+
+def obj(value: Any, path: str) -> dict[str, Any]:
+    """An optional JSON object field: {} when absent."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidInput(f"must be an object, got {_kind(value)}", path)
+    return value
+
+
+def _kind(value: Any) -> str:
+    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
+        type(value), "a number"
+    )
+
+
+kind_of = _kind

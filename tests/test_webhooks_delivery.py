@@ -1,0 +1,229 @@
+"""Webhook deliveries to real local receivers, on both backends: success, 500 then 429 + Retry-After
+then 200, a hang past the timeout, 410; both signatures (the `standardwebhooks` package and an
+independent Klaviyo recipe); batches, order per profile, retry of one delivery, replay, joins."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Iterator
+
+import httpx
+import pytest
+import standardwebhooks
+
+from footfall.webhooks.signing import standard_secret
+from tests.conftest import drop_pg_database, make_pg_database, make_sqlite_database
+from tests.receivers import Answer, Receiver
+from tests.segment_helpers import SegmentApi
+from tests.servers import ServerThread, new_account, server_settings
+from tests.webhook_helpers import SECRET, create_webhook, headers, klaviyo_valid, track
+
+TIMEOUT = 1.0
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def hook_server(request, tmp_path_factory) -> Iterator[ServerThread]:
+    """A server of its own database (no other deliverer claims its webhooks) that may deliver to
+    loopback, with a short retry schedule and timeout."""
+    url = (make_sqlite_database(tmp_path_factory.mktemp("hooks")) if request.param == "sqlite"
+           else make_pg_database())
+    srv = ServerThread(server_settings(database_url=url, webhook_allow="127.0.0.1",
+                                       webhook_retry_schedule=(0, 0.3, 0.3, 0.3, 0.3, 0.3),
+                                       webhook_timeout_seconds=TIMEOUT, webhook_poll_seconds=0.2)).start()
+    yield srv
+    srv.stop()
+    if request.param != "sqlite":
+        drop_pg_database(url)
+
+
+@pytest.fixture
+def hook_account(hook_server):
+    return new_account(hook_server.settings.database_url, f"hooks-{uuid.uuid4().hex[:8]}")
+
+
+@pytest.fixture
+def http(hook_server) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=hook_server.url, timeout=30) as c:
+        yield c
+
+
+def test_a_200_receiver_gets_every_event_signed_both_ways(http, hook_account):
+    with Receiver() as rx:
+        hook = create_webhook(http, hook_account.private_key, rx.url, ["event:placed_order", "profile:created"])
+        for i in range(3):
+            track(http, hook_account.public_key, f"p{i}@x.co", total=i)
+        rx.wait_for(lambda r: len([m for m in r.messages() if m["topic"] == "event:placed_order"]) >= 3)
+        verifier = standardwebhooks.Webhook(standard_secret(SECRET))
+        for req in rx.received:
+            assert klaviyo_valid(SECRET, req.body, req.headers)
+            verifier.verify(req.body, {"webhook-id": req.headers["webhook-id"],
+                                       "webhook-timestamp": req.headers["webhook-timestamp"],
+                                       "webhook-signature": req.headers["webhook-signature"]})
+            body = req.json()
+            assert req.headers["klaviyo-webhook-id"] == body["meta"]["klaviyo_webhook_id"] == hook["id"]
+            assert body["meta"]["klaviyo_account_id"] == hook_account.id
+        events = [m for m in rx.messages() if m["topic"] == "event:placed_order"]
+        assert sorted(m["payload"]["attributes"]["event_properties"]["total"] for m in events) == [0, 1, 2]
+        assert all(m["external_id"] == m["payload"]["id"] for m in events)  # the event's id
+        assert len([m for m in rx.messages() if m["topic"] == "profile:created"]) == 3
+        # A wrong secret does not verify.
+        req = rx.received[0]
+        assert not klaviyo_valid(SECRET + "x", req.body, req.headers)
+        with pytest.raises(standardwebhooks.WebhookVerificationError):
+            standardwebhooks.Webhook(standard_secret(SECRET + "x")).verify(req.body, {
+                k: req.headers[k] for k in ("webhook-id", "webhook-timestamp", "webhook-signature")})
+
+
+def test_500_then_429_with_retry_after_then_200(http, hook_account):
+    with Receiver(Answer(500), Answer(429, {"Retry-After": "1"}), Answer(200)) as rx:
+        create_webhook(http, hook_account.private_key, rx.url, ["event:placed_order"])
+        track(http, hook_account.public_key, "r@x.co")
+        rx.wait_for(lambda r: len(r.received) >= 3)
+        time.sleep(0.5)
+        assert len(rx.received) == 3  # delivered on the third attempt, then nothing more
+        first, second, third = rx.received
+        assert first.headers["webhook-id"] == second.headers["webhook-id"] == third.headers["webhook-id"]
+        assert first.json()["data"] == third.json()["data"]
+        assert third.at - second.at >= 0.95  # Retry-After: 1 honoured over the 0.3 s schedule
+        deliveries = http.get("/api/webhook-deliveries", headers=headers(hook_account.private_key)).json()["data"]
+        assert len(deliveries) == 1 and deliveries[0]["attributes"]["status"] == "succeeded"
+        assert deliveries[0]["attributes"]["attempts"] == 3
+        attempts = http.get(f"/api/webhook-deliveries/{deliveries[0]['id']}/attempts",
+                            headers=headers(hook_account.private_key)).json()["data"]
+        assert [a["attributes"]["status_code"] for a in attempts] == [500, 429, 200]
+        assert attempts[0]["attributes"]["response"] == "ok"
+        assert all(a["attributes"]["latency_ms"] >= 0 for a in attempts)
+
+
+def test_a_receiver_that_hangs_past_the_timeout_is_retried(http, hook_account):
+    with Receiver(Answer(200, delay=TIMEOUT + 1.5), Answer(200)) as rx:
+        create_webhook(http, hook_account.private_key, rx.url, ["event:placed_order"])
+        track(http, hook_account.public_key, "h@x.co")
+        rx.wait_for(lambda r: len(r.received) >= 2, timeout=20)
+        assert rx.received[0].headers["webhook-id"] == rx.received[1].headers["webhook-id"]
+        key = headers(hook_account.private_key)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            (d,) = http.get("/api/webhook-deliveries", headers=key).json()["data"]
+            if d["attributes"]["status"] == "succeeded":
+                break
+            time.sleep(0.1)
+        attempts = http.get(f"/api/webhook-deliveries/{d['id']}/attempts", headers=key).json()["data"]
+        assert attempts[0]["attributes"]["status_code"] is None
+        assert "no answer within" in attempts[0]["attributes"]["error"]
+        assert attempts[-1]["attributes"]["status_code"] == 200
+
+
+def test_410_disables_the_webhook_and_says_why(http, hook_account):
+    with Receiver(Answer(410)) as rx:
+        hook = create_webhook(http, hook_account.private_key, rx.url, ["event:placed_order"])
+        track(http, hook_account.public_key, "g@x.co")
+        rx.wait_for(lambda r: len(r.received) >= 1)
+        key = headers(hook_account.private_key)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            shown = http.get(f"/api/webhooks/{hook['id']}", headers=key).json()["data"]["attributes"]
+            if not shown["enabled"]:
+                break
+            time.sleep(0.1)
+        assert shown["enabled"] is False and "410" in shown["disabled_reason"]
+        track(http, hook_account.public_key, "g2@x.co")
+        time.sleep(1.0)
+        assert len(rx.received) == 1  # nothing more goes to a disabled endpoint
+        (d,) = http.get("/api/webhook-deliveries", headers=key).json()["data"]
+        assert "410" in d["attributes"]["last_error"]
+
+
+def test_batches_keep_commit_order_per_profile(http, hook_account):
+    with Receiver(Answer(500), Answer(200)) as rx:
+        create_webhook(http, hook_account.private_key, rx.url, ["event:placed_order"], batch_size=4)
+        sent = []
+        for i in range(12):
+            email = f"o{i % 2}@x.co"
+            track(http, hook_account.public_key, email, n=i)
+            sent.append((email, i))
+        rx.wait_for(lambda r: len({m["external_id"] for m in r.messages()}) >= 12)
+        sizes = [len(r.json()["data"]) for r in rx.received]
+        assert max(sizes) <= 4
+        seen: dict[str, list[int]] = {}
+        first_seen = []
+        for m in rx.messages():
+            if m["external_id"] not in first_seen:
+                first_seen.append(m["external_id"])
+                props = m["payload"]["attributes"]["event_properties"]
+                seen.setdefault(m["payload"]["relationships"]["profile"]["data"]["id"], []).append(props["n"])
+        assert len(seen) == 2
+        for ns in seen.values():
+            assert ns == sorted(ns)
+
+
+def test_standard_webhooks_format_one_message_per_request(http, hook_account):
+    with Receiver() as rx:
+        create_webhook(http, hook_account.private_key, rx.url, ["event:placed_order"], format="standard")
+        for i in range(2):
+            track(http, hook_account.public_key, f"s{i}@x.co")
+        rx.wait_for(lambda r: len(r.received) >= 2)
+        verifier = standardwebhooks.Webhook(standard_secret(SECRET))
+        ids = set()
+        for req in rx.received:
+            payload = verifier.verify(req.body, {k: req.headers[k] for k in
+                                                 ("webhook-id", "webhook-timestamp", "webhook-signature")})
+            assert payload["type"] == "event:placed_order"
+            assert payload["data"]["id"] == req.headers["webhook-id"]
+            assert klaviyo_valid(SECRET, req.body, req.headers)
+            ids.add(req.headers["webhook-id"])
+        assert len(ids) == 2
+
+
+def test_retry_one_delivery_and_replay_a_time_range(http, hook_account):
+    key = headers(hook_account.private_key)
+    with Receiver() as rx:
+        hook = create_webhook(http, hook_account.private_key, rx.url, ["event:placed_order"])
+        start = time.time() - 1
+        for i in range(3):
+            track(http, hook_account.public_key, f"rr{i}@x.co")
+        rx.wait_for(lambda r: len(r.messages()) >= 3)
+        deadline = time.monotonic() + 10
+        while True:  # the delivery is recorded just after the receiver answered
+            deliveries = http.get("/api/webhook-deliveries", headers=key).json()["data"]
+            if sum(d["attributes"]["message_count"] for d in deliveries) >= 3 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        target = deliveries[-1]
+        before = len(rx.received)
+        r = http.post(f"/api/webhook-deliveries/{target['id']}/retry", headers=key)
+        assert r.status_code == 202, r.text
+        rx.wait_for(lambda r: len(r.received) > before)
+        again = rx.received[before]
+        assert again.headers["webhook-id"] == target["id"]
+        assert [m["external_id"] for m in again.json()["data"]] == target["attributes"]["message_ids"]
+        ids = {m["external_id"] for m in rx.messages()}
+        count = len(rx.messages())
+        r = http.post(f"/api/webhooks/{hook['id']}/replay", headers=key, json={"data": {
+            "type": "webhook-replay", "attributes": {
+                "start": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start)),
+                "end": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 2))}}})
+        assert r.status_code == 202, r.text
+        rx.wait_for(lambda r: len(r.messages()) >= count + 3)
+        assert {m["external_id"] for m in rx.messages()[count:]} == ids
+
+
+def test_segment_joins_are_delivered(hook_server, http, hook_account):
+    api = SegmentApi(hook_server.url, hook_account, hook_server.settings.database_url)
+    try:
+        with Receiver() as rx:
+            track(http, hook_account.public_key, "seed@x.co", metric="Bought")
+            definition = {"condition_groups": [{"conditions": [{
+                "type": "profile-metric", "metric_id": api.metric_ids()["Bought"], "measurement": "count",
+                "measurement_filter": {"type": "numeric", "operator": "greater-than-or-equal", "value": 1},
+                "timeframe_filter": {"type": "date", "operator": "in-the-last", "quantity": 1, "unit": "hour"}}]}]}
+            sid = api.segment_id(definition)
+            api.wait_processed([sid])
+            create_webhook(http, hook_account.private_key, rx.url, ["segment:joined"], group_ids=[sid])
+            track(http, hook_account.public_key, "joiner@x.co", metric="Bought")
+            rx.wait_for(lambda r: any(m["topic"] == "segment:joined" for m in r.messages()))
+            (joined,) = [m for m in rx.messages() if m["topic"] == "segment:joined"]
+            assert joined["payload"]["id"] == sid and joined["payload"]["type"] == "segment"
+    finally:
+        api.close()
