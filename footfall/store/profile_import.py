@@ -49,7 +49,7 @@ def apply_import_job(conn: Conn, op: ProfileBulkImportOp, limits: Limits, tally:
     for list_id in op.list_ids:
         before = groups.current_members(conn, op.account_id, list_id, imported)
         joining = [pid for pid in imported if pid not in before]
-        groups.record_joins(conn, op.account_id, list_id, joining, now)
+        groups.record_joins(conn, op.account_id, list_id, joining, now, kind="list")
     jobs.insert(conn, op.account_id, op.job_id, IMPORT_JOB, total=op.total, completed=result.completed,
                 failed=result.failed, details={"lists": op.list_ids, "profiles": imported, "errors": errors},
                 created=now, completed_at=now)
@@ -59,16 +59,15 @@ def apply_import_job(conn: Conn, op: ProfileBulkImportOp, limits: Limits, tally:
 def _import_one(conn: Conn, account_id: str, entry: ImportEntry, tally: Tally, now: float,
                 errors: list[dict[str, Any]]) -> str | None:
     conn.execute("SAVEPOINT import_profile")
-    saved = dict(tally.counts)
+    saved = tally.mark()  # counters and outbox messages of a refused profile are dropped with it
     try:
         made = writes.upsert_profile(conn, account_id, entry.profile, now, tally, strict=True)
-        profile_writes.clear_identifiers(conn, account_id, made.profile_id, entry.clear_identifiers, now)
+        profile_writes.clear_identifiers(conn, account_id, made.profile_id, entry.clear_identifiers, now, tally)
     except (Conflict, NotFound, InvalidInput) as exc:
         conn.execute("ROLLBACK TO SAVEPOINT import_profile")
         conn.forget()
         conn.execute("RELEASE SAVEPOINT import_profile")
-        tally.counts.clear()
-        tally.counts.update(saved)
+        tally.restore(saved)
         errors.append(import_error(entry.path, exc, entry.original))
         return None
     conn.execute("RELEASE SAVEPOINT import_profile")
