@@ -117,6 +117,13 @@ def test_deletion_forgets_the_person_on_every_read_surface(api, client, account,
             rows = conn.all(f"SELECT * FROM {table} WHERE account_id = ?", (account.id,))
             text = json.dumps([list(map(str, r)) for r in rows])
             assert "ann@example.com" not in text and ann not in text, table
+        # The outbox (webhooks, the stream) kept her events, profile changes and joins until the job ran:
+        # all gone but the one profile:deleted message, which holds her id and nothing else.
+        rows = conn.all("SELECT topic, profile_id, subject_id, payload FROM outbox WHERE account_id = ?", (account.id,))
+        assert "ann@example.com" not in json.dumps([list(map(str, r)) for r in rows])
+        naming = [r for r in rows if ann in (r[1], r[2])]
+        assert [(t, conn.from_json(p)) for t, _, _, p in naming] == [("profile:deleted", {"profile_id": ann})]
+        assert any(r[1] == bob for r in rows)  # bob's messages stay
         [(digest, key_id, counts)] = conn.all(
             "SELECT identifier_hash, key_id, counts FROM deletion_records WHERE account_id = ?", (account.id,))
         assert len(digest) == 64 and key_id is not None

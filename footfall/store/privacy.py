@@ -14,13 +14,14 @@ import hmac
 import secrets
 from typing import Any, Callable
 
-from footfall import clock
+from footfall import clock, ids
 from footfall.timefmt import iso
+from footfall.domain import topics
 from footfall.domain.errors import NotFound
 from footfall.domain.limits import Limits
 from footfall.domain.privacy import USER_SUPPRESSED, DeleteProfilesOp, DeletionResult, JobResult, SuppressionOp
 from footfall.domain.models import ProfilePatch
-from footfall.store import jobs, writes
+from footfall.store import jobs, outbox, writes
 from footfall.store.db import Conn
 from footfall.store.writes import Tally
 
@@ -37,6 +38,9 @@ PROFILE_ROWS: list[tuple[str, str]] = [
     ("profile_identifiers", "profile_id"),
     ("profile_merges", "new_id"),
     ("profile_merges", "old_id"),
+    # Messages not yet delivered (and the retained window the stream resumes from) name the person: they go too.
+    ("outbox", "profile_id"),
+    ("outbox", "subject_id"),
 ]
 # Extra clean-up calls (conn, account_id, profile_id) for features whose rows need more than a DELETE.
 ON_DELETE: list[Callable[[Conn, str, str], None]] = []
@@ -73,6 +77,9 @@ def apply_delete(conn: Conn, op: DeleteProfilesOp, limits: Limits, tally: Tally)
     result = DeletionResult(job_id=op.job_id)
     for profile_id in matching_profiles(conn, op.account_id, op.kind, op.value):
         _delete_profile(conn, op.account_id, profile_id, result)
+        # Written after the purge (the tally flushes at the commit), holding only the deleted id.
+        tally.message(op.account_id, outbox.Message(topics.PROFILE_DELETED, ids.new_ulid(), profile_id,
+                                                    payload={"profile_id": profile_id}))
     digest = identifier_hash(account_secret(conn, op.account_id), op.kind, op.value)
     conn.run(
         "INSERT INTO deletion_records (account_id, id, identifier_kind, identifier_hash, requested_at, completed_at,"
