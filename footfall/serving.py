@@ -15,12 +15,26 @@ import asyncio
 import logging
 from typing import Any
 
+from uvicorn.protocols.http import httptools_impl
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from footfall import config
 from footfall.config import Settings
 
 log = logging.getLogger("footfall.serving")
+
+
+async def over_connection_cap(scope: Any, receive: Any, send: Any) -> None:
+    """uvicorn's answer beyond limit_concurrency, with the Retry-After every Footfall 503 carries
+    (uvicorn's own has none, so clients under overload could not tell when to come back)."""
+    await send({"type": "http.response.start", "status": 503, "headers": [
+        (b"content-type", b"text/plain; charset=utf-8"), (b"content-length", b"19"), (b"retry-after", b"1"),
+        (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": b"Service Unavailable", "more_body": False})
+
+
+# The httptools protocol looks the over-cap app up by this module-level name on every refused request.
+httptools_impl.service_unavailable = over_connection_cap
 
 
 class HeaderTimeoutProtocol(HttpToolsProtocol):

@@ -92,7 +92,8 @@ def test_the_script_revalidates_with_its_etag(client, account):
                                   "/onsite/js/%C3%A9/klaviyo.js"])
 def test_hostile_keys_get_404_and_are_never_echoed_into_script(client, path):
     r = client.get(path)
-    assert r.status_code == 404 and r.headers["content-type"].startswith("text/plain")
+    # A NUL is refused before routing (api/edge.py): 400 naming the parameter; anything else is a 404.
+    assert r.status_code == (400 if "%00" in path else 404) and r.headers["content-type"].startswith("text/plain")
 
 
 def test_head_of_the_script(client, account):
@@ -281,7 +282,7 @@ def test_exchange_id_route_refuses_other_accounts_and_weak_keys(client, account,
     assert no_key.status_code == 401
     for hostile in ("nope", "%00", "x" * 600, "%E2%80%AE"):
         r = exchange_id_of(client, account.private_key, hostile)
-        assert r.status_code == 404, (hostile, r.text)
+        assert r.status_code == (400 if hostile == "%00" else 404), (hostile, r.text)
     assert exchange_id_of(client, other.private_key, mine).status_code == 404
 
 

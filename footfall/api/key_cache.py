@@ -16,33 +16,46 @@ from footfall import clock
 from footfall.store.keys import LAST_USED_PRECISION_SECONDS, KeyGrant
 
 CACHE_SECONDS = 0.5  # + one lookup's time: well inside the one second revocation promises
+REFRESH_WAIT_SECONDS = 0.25  # how long a request waits for a known key's refresh before using its last answer
+STALE_SECONDS = 30.0  # the longest a last answer is used while the store does not answer
 V = TypeVar("V")
 
 
 class TtlCache(Generic[V]):
-    """key -> value for CACHE_SECONDS; misses (None) are never cached, so a new key works at once."""
+    """key -> value for CACHE_SECONDS; misses (None) are never cached, so a new key works at once.
+
+    A key seen before is refreshed when its time is up, but a request waits for that refresh only
+    REFRESH_WAIT_SECONDS: if the store is stalled or down the last answer stands, for STALE_SECONDS
+    at most. A revocation cannot commit while the store is away, so nothing revoked is served, and
+    requests are answered (or refused with 503 by the pipeline) in the ack bound instead of hanging
+    on a key lookup."""
 
     def __init__(self, fetch: Callable[[str], Awaitable[V | None]], seconds: float = CACHE_SECONDS) -> None:
         self._fetch = fetch
         self._seconds = seconds
-        self._hits: dict[str, tuple[float, V]] = {}
+        self._hits: dict[str, tuple[float, V]] = {}  # key -> (fresh until, value)
         self._pending: dict[str, asyncio.Future] = {}
 
     async def get(self, key: str) -> V | None:
+        now = time.monotonic()
         hit = self._hits.get(key)
-        if hit is not None and hit[0] > time.monotonic():
+        if hit is not None and hit[0] > now:
             return hit[1]
-        pending = self._pending.get(key)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future = asyncio.get_running_loop().create_future()
-        self._pending[key] = future
+        task = self._pending.get(key)
+        if task is None:
+            task = asyncio.ensure_future(self._refresh(key))
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())  # retrieved, even unawaited
+            self._pending[key] = task
+        if hit is None or hit[0] + STALE_SECONDS < now:
+            return await asyncio.shield(task)
+        try:
+            return await asyncio.wait_for(asyncio.shield(task), REFRESH_WAIT_SECONDS)
+        except Exception:  # the store is slow or down: its last answer stands
+            return hit[1]
+
+    async def _refresh(self, key: str) -> V | None:
         try:
             value = await self._fetch(key)
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved: nobody else may be waiting
-            raise
         finally:
             self._pending.pop(key, None)
         if value is None:
@@ -51,7 +64,6 @@ class TtlCache(Generic[V]):
             if len(self._hits) > 10_000:  # a bound against a flood of distinct keys
                 self._hits.clear()
             self._hits[key] = (time.monotonic() + self._seconds, value)
-        future.set_result(value)
         return value
 
 
