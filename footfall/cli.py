@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import NoReturn, Optional
+from typing import Iterator, NoReturn, Optional
 
 import msgspec
 import typer
@@ -58,6 +59,16 @@ def _database(url: Optional[str]) -> str:
 def _connect(url: str) -> db.Conn:
     migrate.upgrade(url)
     return db.connect(url)
+
+
+@contextmanager
+def _connected(database: Optional[str]) -> Iterator[db.Conn]:
+    """The checked, migrated database of --database, closed however the command ends."""
+    conn = _connect(_database(database))
+    try:
+        yield conn
+    finally:
+        conn.close()
 
 
 @app.command()
@@ -158,13 +169,11 @@ def accounts_create(
     database: Optional[str] = DatabaseOption,
 ) -> None:
     """Create an account; its private key is printed once."""
-    conn = _connect(_database(database))
-    try:
-        new = account_store.create_account(conn, name, _parse_scopes(scopes))
-    except ValueError as exc:
-        fail(str(exc))
-    finally:
-        conn.close()
+    with _connected(database) as conn:
+        try:
+            new = account_store.create_account(conn, name, _parse_scopes(scopes))
+        except ValueError as exc:
+            fail(str(exc))
     info = {"id": new.account.id, "name": new.account.name, "public_key": new.account.public_key,
             "private_key": new.private_key}
     if as_json:
@@ -177,11 +186,8 @@ def accounts_create(
 @accounts_app.command("list")
 def accounts_list(database: Optional[str] = DatabaseOption) -> None:
     """List accounts (private keys are never shown again)."""
-    conn = _connect(_database(database))
-    try:
+    with _connected(database) as conn:
         rows = account_store.list_accounts(conn)
-    finally:
-        conn.close()
     table = Table("id", "name", "public key")
     for account in rows:
         table.add_row(account.id, account.name, account.public_key)
@@ -197,12 +203,9 @@ def accounts_key(
 ) -> None:
     """Create another private key for an account, with the given scopes; printed once."""
     chosen = _parse_scopes(scopes)
-    conn = _connect(_database(database))
-    try:
+    with _connected(database) as conn:
         account = _find_account(conn, public_key)
         key = account_store.create_key(conn, account.id, label, chosen)
-    finally:
-        conn.close()
     sys.stdout.write(key + "\n")
 
 
@@ -216,13 +219,11 @@ def accounts_rename(
 
     Example: footfall accounts rename default "Main shop"
     """
-    conn = _connect(_database(database))
-    try:
-        renamed = account_store.rename_account(conn, _account_id(conn, account), new_name)
-    except ValueError as exc:
-        fail(str(exc))
-    finally:
-        conn.close()
+    with _connected(database) as conn:
+        try:
+            renamed = account_store.rename_account(conn, _account_id(conn, account), new_name)
+        except ValueError as exc:
+            fail(str(exc))
     err.print(f"account {renamed.public_key} is now named {renamed.name!r}", highlight=False)
 
 
@@ -236,11 +237,8 @@ def accounts_delete(
 
     Example: footfall accounts delete ABC123 --yes
     """
-    conn = _connect(_database(database))
-    try:
-        found = account_store.by_name_or_public_key(conn, account)
-        if found is None:
-            fail(f"no account with public key or name {account!r} (see `footfall accounts list`)")
+    with _connected(database) as conn:
+        found = _find_account(conn, account)
         if not yes:
             if not sys.stdin.isatty():
                 fail(f"deleting account {found.name!r} needs confirmation: run it in a terminal, or pass --yes")
@@ -249,8 +247,6 @@ def accounts_delete(
             if answer != found.name:
                 fail("not confirmed; nothing was deleted")
         deleted = account_store.delete_account(conn, found.id)
-    finally:
-        conn.close()
     rows = sum(n for table, n in deleted.items() if table != "accounts")
     err.print(f"deleted account {found.name!r} ({found.public_key}) and {rows} rows of its data", highlight=False)
 
@@ -285,23 +281,20 @@ def export(
     if output is not None and output.is_dir():
         fail(f"--output {str(output)!r} is a directory: name a file")
 
-    conn = _connect(_database(database))
-    try:
+    with _connected(database) as conn:
         found = _find_account(conn, account)
         try:
             cli_support.export(conn, found.id, kind.value, fmt.value, output, metric or None, since, until,
                                progress=bool(output) and not quiet, console=err)
         except ValueError as exc:
             fail(str(exc))
-    finally:
-        conn.close()
 
 
 def _find_account(conn: db.Conn, key_or_name: str) -> account_store.Account:
-    for acc in account_store.list_accounts(conn):
-        if key_or_name in (acc.public_key, acc.name):
-            return acc
-    fail(f"no account with public key or name {key_or_name!r} (see `footfall accounts list`)")
+    found = account_store.by_name_or_public_key(conn, key_or_name)
+    if found is None:
+        fail(f"no account with public key or name {key_or_name!r} (see `footfall accounts list`)")
+    return found
 
 
 @db_app.command("upgrade")
@@ -323,11 +316,8 @@ def segments_list(account: str = AccountOption, database: Optional[str] = Databa
     """List an account's segments with their member counts."""
     from footfall.segments import operator_view
 
-    conn = _connect(_database(database))
-    try:
+    with _connected(database) as conn:
         rows = operator_view.segment_rows(conn, _find_account(conn, account).id)
-    finally:
-        conn.close()
     table = Table("id", "name", "members", "processing", "updated")
     for row in rows:
         table.add_row(row["id"], row["name"], str(row["members"]), "yes" if row["is_processing"] else "no",
@@ -340,11 +330,8 @@ def segments_show(segment_id: str, account: str = AccountOption, database: Optio
     """Print a segment's definition and member count."""
     from footfall.segments import operator_view
 
-    conn = _connect(_database(database))
-    try:
+    with _connected(database) as conn:
         row = operator_view.segment_detail(conn, _find_account(conn, account).id, segment_id)
-    finally:
-        conn.close()
     if row is None:
         fail(f"no segment {segment_id!r} in that account (see `footfall segments list`)")
     sys.stdout.write(msgspec.json.encode(row).decode() + "\n")
@@ -359,11 +346,8 @@ def segments_members(
     """List a segment's current members (profile id, email, joined)."""
     from footfall.segments import operator_view
 
-    conn = _connect(_database(database))
-    try:
+    with _connected(database) as conn:
         rows = operator_view.member_rows(conn, _find_account(conn, account).id, segment_id, limit or None)
-    finally:
-        conn.close()
     table = Table("profile id", "email", "joined")
     for row in rows:
         table.add_row(row["id"], row["email"] or "", row["joined"])
@@ -375,13 +359,11 @@ def segments_evaluate(segment_id: str, account: str = AccountOption, database: O
     """Evaluate a segment in full now, record joins and leaves, and print the count and the time it took."""
     from footfall.segments import operator_view
 
-    conn = _connect(_database(database))
-    try:
-        report = operator_view.evaluate(conn, _find_account(conn, account).id, segment_id, err)
-    except LookupError as exc:
-        fail(str(exc))
-    finally:
-        conn.close()
+    with _connected(database) as conn:
+        try:
+            report = operator_view.evaluate(conn, _find_account(conn, account).id, segment_id, err)
+        except LookupError as exc:
+            fail(str(exc))
     out.print(f"{report['members']} members ({report['joined']} joined, {report['left']} left) "
               f"in {report['seconds']:.3f} s")
 
@@ -512,10 +494,7 @@ class KeyKind(str, Enum):
 
 
 def _account_id(conn: db.Conn, key_or_name: str) -> str:
-    found = account_store.by_name_or_public_key(conn, key_or_name)
-    if found is None:
-        fail(f"no account with public key or name {key_or_name!r} (see `footfall accounts list`)")
-    return found.id
+    return _find_account(conn, key_or_name).id
 
 
 def _print_json(value: object) -> None:
@@ -549,11 +528,8 @@ def keys_create(
     Example: footfall keys create --account ABC123 --name reporting --scopes events:read,metrics:read --json
     """
     chosen = _parse_scopes(scopes) if scopes is not None else None
-    conn = _connect(_database(database))
-    try:
+    with _connected(database) as conn:
         made = key_store.create_key(conn, _account_id(conn, account), name, chosen, kind.value)
-    finally:
-        conn.close()
     _print_new_key(made, as_json)
 
 
@@ -568,11 +544,8 @@ def keys_list(
 
     Example: footfall keys list --account ABC123 --json
     """
-    conn = _connect(_database(database))
-    try:
+    with _connected(database) as conn:
         rows = key_store.list_keys(conn, _account_id(conn, account))
-    finally:
-        conn.close()
     if as_json:
         _print_json([row.as_listed() for row in rows])
         return
@@ -593,13 +566,11 @@ def keys_revoke(
 
     Example: footfall keys revoke 01HZX3… --account ABC123
     """
-    conn = _connect(_database(database))
-    try:
-        revoked = key_store.revoke_key(conn, _account_id(conn, account), key_id)
-    except key_store.KeyNotFound as exc:
-        fail(f"{exc} (see `footfall keys list --account {account}`)")
-    finally:
-        conn.close()
+    with _connected(database) as conn:
+        try:
+            revoked = key_store.revoke_key(conn, _account_id(conn, account), key_id)
+        except key_store.KeyNotFound as exc:
+            fail(f"{exc} (see `footfall keys list --account {account}`)")
     err.print(f"revoked key {revoked.id} ({revoked.name}, {revoked.prefix}…)", highlight=False)
 
 
@@ -614,13 +585,11 @@ def keys_rotate(
 
     Example: footfall keys rotate 01HZX3… --account ABC123 --json
     """
-    conn = _connect(_database(database))
-    try:
-        made = key_store.rotate_key(conn, _account_id(conn, account), key_id)
-    except key_store.KeyNotFound as exc:
-        fail(f"{exc} (see `footfall keys list --account {account}`)")
-    finally:
-        conn.close()
+    with _connected(database) as conn:
+        try:
+            made = key_store.rotate_key(conn, _account_id(conn, account), key_id)
+        except key_store.KeyNotFound as exc:
+            fail(f"{exc} (see `footfall keys list --account {account}`)")
     _print_new_key(made, as_json)
 
 
