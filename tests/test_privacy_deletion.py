@@ -10,7 +10,7 @@ import uuid
 import httpx
 import pytest
 
-from footfall.store import db
+from footfall.store import db, keys
 from tests.modern import REVISION, error, read_only_key, server_headers  # noqa: F401 (fixture)
 from tests.segment_helpers import SegmentApi, wait_until
 from tests.segment_oracle import Person
@@ -127,6 +127,7 @@ def test_deletion_forgets_the_person_on_every_read_surface(api, client, account,
         [(digest, key_id, counts)] = conn.all(
             "SELECT identifier_hash, key_id, counts FROM deletion_records WHERE account_id = ?", (account.id,))
         assert len(digest) == 64 and key_id is not None
+        assert key_id in {k.id for k in keys.list_keys(conn, account.id)}  # the key that asked, by its id
         assert conn.from_json(counts)["events"] == 31
     finally:
         conn.close()

@@ -7,7 +7,6 @@ deleted person is gone from every read when the caller gets the answer.
 
 from __future__ import annotations
 
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -35,20 +34,12 @@ async def request_deletion(request: Request) -> Response:
     body, size = await ingest.body(request)
     with ingest.decoding():
         kind, value = privacy_wire.deletion_identifier(body, svc.settings.default_phone_region)
-    key_id = await svc.read(lambda conn: _key_id(conn, request))
     job_id = ids.new_ulid()
-    op = DeleteProfilesOp(grant.account_id, job_id, kind, value, key_id, clock.now(), size)
+    # The id of the key that asked is kept in the deletion record (the key itself never is).
+    op = DeleteProfilesOp(grant.account_id, job_id, kind, value, grant.key_id or None, clock.now(), size)
     await ingest.submit(request, op, size)
     location = f"{base_url(request)}{DELETIONS}/{job_id}/"
     return Response(b"", status_code=202, headers={"Location": location})
-
-
-def _key_id(conn: Any, request: Request) -> str | None:
-    """The id of the private key that asked (kept in the deletion record; the key itself never is)."""
-    key = request.headers.get("authorization", "").strip().partition(" ")[2].strip()
-    row = conn.one("SELECT id FROM api_keys WHERE key_hash = ?", (ids.hash_key(key),))
-    conn.rollback()
-    return row[0] if row else None
 
 
 async def get_deletion(request: Request) -> Response:
