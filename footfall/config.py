@@ -8,6 +8,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Mapping
 
+from footfall.domain.events import DEDUP_MODES
 from footfall.domain.limits import Limits
 from footfall.domain.ratelimits import RateLimitSettings, parse_overrides
 from footfall.webhooks.policy import DEFAULT_SCHEDULE as DEFAULT_RETRY_SCHEDULE, parse_schedule
@@ -106,6 +107,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         max_string_bytes=_int("FOOTFALL_MAX_STRING_BYTES", base.limits.max_string_bytes),
         max_array_items=_int("FOOTFALL_MAX_ARRAY_ITEMS", base.limits.max_array_items),
         max_depth=_int("FOOTFALL_MAX_DEPTH", base.limits.max_depth),
+        dedup_without_id=_dedup_mode(e.get("FOOTFALL_DEDUP_WITHOUT_ID") or base.limits.dedup_without_id),
     )
     return Settings(
         database_url=e.get("FOOTFALL_DATABASE_URL") or base.database_url,
@@ -143,6 +145,13 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         public_url=e.get("FOOTFALL_PUBLIC_URL") or None,
         trusted_proxies=tuple(p.strip() for p in (e.get("FOOTFALL_TRUSTED_PROXIES") or "").split(",") if p.strip()),
     )
+
+
+def _dedup_mode(raw: str) -> str:
+    mode = raw.strip().lower()
+    if mode not in DEDUP_MODES:
+        raise ConfigError(f"FOOTFALL_DEDUP_WITHOUT_ID={raw!r} is not one of: {', '.join(DEDUP_MODES)}")
+    return mode
 
 
 def _rate_limits(e, base: RateLimitSettings) -> RateLimitSettings:
