@@ -21,7 +21,7 @@ from footfall.domain.errors import NotFound
 from footfall.domain.limits import Limits
 from footfall.domain.privacy import USER_SUPPRESSED, DeleteProfilesOp, DeletionResult, JobResult, SuppressionOp
 from footfall.domain.models import ProfilePatch
-from footfall.store import jobs, outbox, writes
+from footfall.store import jobs, outbox, rollups, writes
 from footfall.store.db import Conn
 from footfall.store.writes import Tally
 
@@ -76,7 +76,7 @@ def apply_delete(conn: Conn, op: DeleteProfilesOp, limits: Limits, tally: Tally)
     now = clock.now()
     result = DeletionResult(job_id=op.job_id)
     for profile_id in matching_profiles(conn, op.account_id, op.kind, op.value):
-        _delete_profile(conn, op.account_id, profile_id, result)
+        _delete_profile(conn, op.account_id, profile_id, result, tally)
         # Written after the purge (the tally flushes at the commit), holding only the deleted id.
         tally.message(op.account_id, outbox.Message(topics.PROFILE_DELETED, ids.new_ulid(), profile_id,
                                                     payload={"profile_id": profile_id}))
@@ -95,11 +95,12 @@ def apply_delete(conn: Conn, op: DeleteProfilesOp, limits: Limits, tally: Tally)
     return result
 
 
-def _delete_profile(conn: Conn, account_id: str, profile_id: str, result: DeletionResult) -> None:
+def _delete_profile(conn: Conn, account_id: str, profile_id: str, result: DeletionResult, tally: Tally) -> None:
     (events,) = conn.one("SELECT COUNT(*) FROM events WHERE account_id = ? AND profile_id = ?",
                          (account_id, profile_id))
     (memberships,) = conn.one("SELECT COUNT(*) FROM group_members WHERE account_id = ? AND profile_id = ?",
                               (account_id, profile_id))
+    tally.deleting_events(rollups.buckets_of_profile(conn, account_id, profile_id))  # recounted at the commit
     for hook in ON_DELETE:
         hook(conn, account_id, profile_id)
     for table, column in PROFILE_ROWS:
