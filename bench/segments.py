@@ -43,7 +43,7 @@ PLANS = ("free", "pro", "plus", "team")
 COUNTRIES = ("US", "France", "UK", "Germany", "Japan")
 DAY = 86400
 EVENT_INDEXES = {  # rebuilt after the load
-    "ix_events_metric_time": "events (account_id, metric_id, time)",
+    "ix_events_metric_time": "events (account_id, metric_id, time, profile_id)",
     "ix_events_profile_time": "events (account_id, profile_id, time)",
     "ix_events_time": "events (account_id, time)",
 }

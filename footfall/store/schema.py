@@ -114,7 +114,8 @@ events = Table(
     Column("received", Epoch, nullable=False),
     PrimaryKeyConstraint("account_id", "id"),
     UniqueConstraint("account_id", "profile_id", "metric_id", "dedup_key", name="uq_events_dedup"),
-    Index("ix_events_metric_time", "account_id", "metric_id", "time"),
+    # profile_id last: distinct profiles per bucket (aggregates' `unique`) are counted from the index alone.
+    Index("ix_events_metric_time", "account_id", "metric_id", "time", "profile_id"),
     Index("ix_events_profile_time", "account_id", "profile_id", "time"),
     Index("ix_events_time", "account_id", "time"),
 )
