@@ -58,6 +58,7 @@ class Settings:
     webhook_timeout_seconds: float = 15.0
     webhook_disable_after_seconds: float = 5 * 86400.0  # failing this long disables the endpoint
     webhook_batch_size: int = 100  # messages per request (Klaviyo envelope)
+    webhook_linger_seconds: float = 0.1  # a batch not yet full waits this long for more (fewer, fuller requests)
     webhook_poll_seconds: float = 1.0  # how soon another worker's or host's commits are noticed
     webhook_lease_seconds: float = 10.0  # a killed deliverer's webhooks are taken over this long after
     outbox_retention_seconds: float = 7 * 86400.0  # the stream's resumable window, and replays'
@@ -139,6 +140,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         webhook_disable_after_seconds=_float("FOOTFALL_WEBHOOK_DISABLE_AFTER_SECONDS",
                                              base.webhook_disable_after_seconds),
         webhook_batch_size=_int("FOOTFALL_WEBHOOK_BATCH_SIZE", base.webhook_batch_size),
+        webhook_linger_seconds=_float("FOOTFALL_WEBHOOK_LINGER_SECONDS", base.webhook_linger_seconds),
         webhook_poll_seconds=_float("FOOTFALL_WEBHOOK_POLL_SECONDS", base.webhook_poll_seconds),
         webhook_lease_seconds=_float("FOOTFALL_WEBHOOK_LEASE_SECONDS", base.webhook_lease_seconds),
         outbox_retention_seconds=_float("FOOTFALL_OUTBOX_RETENTION_SECONDS", base.outbox_retention_seconds),
