@@ -122,14 +122,18 @@ def _prepare_store(url: str) -> None:
     """Schema, first account and a write check; a store that cannot be written is one line, exit 1."""
     import sqlite3
 
-    import psycopg
     from sqlalchemy.exc import SQLAlchemyError
 
+    refusals: tuple[type[BaseException], ...] = (db.ReadOnlyStore, db.StoreUnavailable, SQLAlchemyError, sqlite3.Error)
+    if DatabaseURL(url).backend == "postgresql":  # psycopg takes ~0.25 s to import: not on SQLite's start
+        import psycopg
+
+        refusals += (psycopg.Error,)
     try:
         migrate.upgrade(url)
         _first_run_account(url)
         db.check_writable(url)
-    except (db.ReadOnlyStore, db.StoreUnavailable, SQLAlchemyError, psycopg.Error, sqlite3.Error) as exc:
+    except refusals as exc:
         cause = getattr(exc, "orig", None) or exc  # SQLAlchemy wraps the driver's error
         first = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
         err.print(f"[red]error:[/red] cannot use the database {DatabaseURL(url).redacted()}: {first}",

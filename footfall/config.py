@@ -8,6 +8,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Mapping
 
+from footfall.domain.events import DEDUP_MODES
 from footfall.domain.limits import Limits
 from footfall.domain.ratelimits import RateLimitSettings, parse_overrides
 from footfall.webhooks.policy import DEFAULT_SCHEDULE as DEFAULT_RETRY_SCHEDULE, parse_schedule
@@ -57,6 +58,7 @@ class Settings:
     webhook_timeout_seconds: float = 15.0
     webhook_disable_after_seconds: float = 5 * 86400.0  # failing this long disables the endpoint
     webhook_batch_size: int = 100  # messages per request (Klaviyo envelope)
+    webhook_linger_seconds: float = 0.1  # a batch not yet full waits this long for more (fewer, fuller requests)
     webhook_poll_seconds: float = 1.0  # how soon another worker's or host's commits are noticed
     webhook_lease_seconds: float = 10.0  # a killed deliverer's webhooks are taken over this long after
     outbox_retention_seconds: float = 7 * 86400.0  # the stream's resumable window, and replays'
@@ -117,6 +119,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         max_string_bytes=_int("FOOTFALL_MAX_STRING_BYTES", base.limits.max_string_bytes),
         max_array_items=_int("FOOTFALL_MAX_ARRAY_ITEMS", base.limits.max_array_items),
         max_depth=_int("FOOTFALL_MAX_DEPTH", base.limits.max_depth),
+        dedup_without_id=_dedup_mode(e.get("FOOTFALL_DEDUP_WITHOUT_ID") or base.limits.dedup_without_id),
     )
     return Settings(
         database_url=e.get("FOOTFALL_DATABASE_URL") or base.database_url,
@@ -148,6 +151,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         webhook_disable_after_seconds=_float("FOOTFALL_WEBHOOK_DISABLE_AFTER_SECONDS",
                                              base.webhook_disable_after_seconds),
         webhook_batch_size=_int("FOOTFALL_WEBHOOK_BATCH_SIZE", base.webhook_batch_size),
+        webhook_linger_seconds=_float("FOOTFALL_WEBHOOK_LINGER_SECONDS", base.webhook_linger_seconds),
         webhook_poll_seconds=_float("FOOTFALL_WEBHOOK_POLL_SECONDS", base.webhook_poll_seconds),
         webhook_lease_seconds=_float("FOOTFALL_WEBHOOK_LEASE_SECONDS", base.webhook_lease_seconds),
         outbox_retention_seconds=_float("FOOTFALL_OUTBOX_RETENTION_SECONDS", base.outbox_retention_seconds),
@@ -180,6 +184,13 @@ def _log_format(value: str) -> str:
     if value.lower() not in ("text", "json"):
         raise ConfigError(f"FOOTFALL_LOG_FORMAT={value!r} is not a log format: use text or json")
     return value.lower()
+
+
+def _dedup_mode(raw: str) -> str:
+    mode = raw.strip().lower()
+    if mode not in DEDUP_MODES:
+        raise ConfigError(f"FOOTFALL_DEDUP_WITHOUT_ID={raw!r} is not one of: {', '.join(DEDUP_MODES)}")
+    return mode
 
 
 def _rate_limits(e, base: RateLimitSettings) -> RateLimitSettings:

@@ -15,6 +15,10 @@ import httpx
 import psycopg
 import pytest
 
+# pytest-xdist workers inherit COLUMNS=80, and Rich fixes a Console's width when it is made (footfall.cli
+# makes its own at import): without this, CLI tables in tests wrap at 80 columns under `make test` only.
+os.environ.pop("COLUMNS", None)
+
 from footfall.store import db, exports, migrate
 from tests.servers import ServerThread, TestAccount, new_account, server_settings
 

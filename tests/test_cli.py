@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import pytest
 from typer.testing import CliRunner
 
 from footfall import cli
@@ -135,6 +136,7 @@ def printed_keys(stderr: str) -> tuple[str, str] | None:
     return (public.group(1), private.group(1)) if public and private else None
 
 
+@pytest.mark.serial
 def test_first_serve_on_an_empty_database_creates_the_default_account_once(tmp_path):
     url = f"sqlite:///{tmp_path}/footfall.db"
     env = {"FOOTFALL_DATABASE_URL": url, "FOOTFALL_MAX_PROPERTIES": "2"}  # settings come from the environment
@@ -160,6 +162,7 @@ def test_first_serve_on_an_empty_database_creates_the_default_account_once(tmp_p
     assert printed_keys(stderr) is None and private not in stderr
 
 
+@pytest.mark.serial
 def test_several_workers_store_every_acknowledged_event_exactly_once(empty_database):
     srv = Serve("--workers", "2", "--database", empty_database)
     try:

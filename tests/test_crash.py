@@ -11,6 +11,8 @@ import pytest
 from bench.crash import HEALTHY_WITHIN, crash_drill
 from tests.conftest import drop_pg_database, make_pg_database, make_sqlite_database
 
+pytestmark = pytest.mark.serial  # timing-bound: make test runs it after the parallel part
+
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def fresh_database(request, tmp_path):

@@ -13,6 +13,8 @@ from footfall.store import db
 from tests.conftest import drop_pg_database, make_pg_database, make_sqlite_database
 from tests.servers import ServerThread, new_account, server_settings
 
+pytestmark = pytest.mark.serial  # timing-bound: make test runs it after the parallel part
+
 _REFUSE = {
     "sqlite": ["CREATE TRIGGER ff_full_{t} BEFORE INSERT ON {t} BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"],
     "postgres": [

@@ -15,6 +15,8 @@ import pytest
 from bench.crash import outage_drill
 from tests.pg_instance import PgInstance, PgUnavailable
 
+pytestmark = pytest.mark.serial  # timing-bound: make test runs it after the parallel part
+
 
 @pytest.fixture(scope="module")
 def private_pg():

@@ -140,6 +140,7 @@ def _metrics(client: httpx.Client, key: str) -> int:
     return client.get("/api/metrics", headers=server_headers(key)).status_code
 
 
+@pytest.mark.serial
 def test_revoked_key_refused_within_a_second_and_last_used_kept(server, client, database_url, account):
     conn = _conn(database_url)
     try:
@@ -163,6 +164,7 @@ def test_revoked_key_refused_within_a_second_and_last_used_kept(server, client, 
     assert [_metrics(client, made.secret) for _ in range(5)] == [401] * 5
 
 
+@pytest.mark.serial
 def test_revocation_reaches_every_worker_within_a_second(empty_database):
     srv = Serve("--workers", "2", "--database", empty_database, env={"FOOTFALL_RATE_LIMITS": "off"})
     try:

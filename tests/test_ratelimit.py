@@ -21,6 +21,8 @@ from footfall.domain.ratelimits import TIERS, Limit, RateLimitSettings, tier_for
 from tests.conftest import make_sqlite_database
 from tests.servers import ServerThread, new_account
 
+pytestmark = pytest.mark.serial  # timing-bound: make test runs it after the parallel part
+
 REDIS_URL = "redis://127.0.0.1:6379/0"
 TINY = RateLimitSettings(overrides={tier: Limit(2, 3) for tier in TIERS}, burst_window=1, steady_window=2)
 RATE_HEADERS = ("ratelimit-limit", "ratelimit-remaining", "ratelimit-reset")

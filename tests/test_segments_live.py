@@ -12,6 +12,8 @@ from tests.segment_helpers import SegmentApi, wait_until
 from tests.segment_oracle import Person
 from tests.servers import ServerThread, new_account, server_settings
 
+pytestmark = pytest.mark.serial  # timing-bound: make test runs it after the parallel part
+
 SWEEP = 0.3
 
 

@@ -9,6 +9,8 @@ from tests.conftest import BACKENDS
 
 import pytest
 
+pytestmark = pytest.mark.serial  # timing-bound: make test runs it after the parallel part
+
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_kill9_while_delivering_loses_no_committed_message(backend):

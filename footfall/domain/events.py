@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from decimal import Decimal
 from typing import Any
 
 from footfall.domain.errors import InvalidInput
@@ -15,20 +16,41 @@ METRIC_ALIASES = {"__activity__": "Active on Site"}
 TRACK_ONCE = "__track_once__"  # a property set by trackOnce(): only the first such event per profile and metric
 
 
-def epoch_seconds(value: Any, path: str, now: float) -> int:
-    """Legacy `time`: int, float or numeric string of epoch seconds; None means now."""
+# How an event without a unique id is deduplicated (FOOTFALL_DEDUP_WITHOUT_ID): by its epoch second
+# (Klaviyo's rule, the default) or by its full timestamp as sent, to the microsecond.
+DEDUP_BY_SECOND = "second"
+DEDUP_BY_TIMESTAMP = "timestamp"
+DEDUP_MODES = (DEDUP_BY_SECOND, DEDUP_BY_TIMESTAMP)
+
+
+def epoch_seconds(value: Any, path: str, now: float) -> tuple[int, int]:
+    """Legacy `time`: int, float or numeric string of epoch seconds; None means now.
+
+    Returns (seconds, microseconds within that second): the event is stored to the second, and the
+    fraction is kept only for a dedup key by full timestamp."""
     if value is None:
-        return int(now)
+        return split_seconds(now)
     if isinstance(value, bool):
         raise InvalidInput("must be a number of epoch seconds, got a boolean", path)
     if isinstance(value, str):
         try:
-            value = float(value.strip())
-        except ValueError:
+            exact = Decimal(value.strip())  # not float: "1700000000.000001" keeps its last digit
+        except ArithmeticError:  # InvalidOperation, or Overflow beyond the context's exponent range
             raise InvalidInput(f"{value!r} is not a number of epoch seconds", path) from None
+        if exact.is_finite() and exact.adjusted() < 15:  # beyond: a float, never a huge int (1e999999999)
+            seconds = math.floor(exact)
+            return check_time(seconds, path, now), min(int((exact - seconds) * 1_000_000), 999_999)
+        value = float(exact)
     if not isinstance(value, (int, float)) or not math.isfinite(value):
         raise InvalidInput(f"must be a number of epoch seconds, got {value!r}", path)
-    return check_time(int(value), path, now)
+    seconds, micros = split_seconds(value)
+    return check_time(seconds, path, now), micros
+
+
+def split_seconds(value: float) -> tuple[int, int]:
+    """(whole epoch seconds, microseconds within them) of a number of epoch seconds."""
+    seconds = math.floor(value)
+    return int(seconds), min(round((value - seconds) * 1_000_000), 999_999)
 
 
 def check_time(seconds: int, path: str, now: float) -> int:
@@ -85,6 +107,13 @@ def once_unique_id(properties: dict[str, Any], unique: str | None) -> str | None
     return unique
 
 
-def dedup_key(unique: str | None, time: int) -> str:
-    """Klaviyo's rule: the event's unique id, or else its epoch second. Prefixed so they never collide."""
-    return f"u:{unique}" if unique is not None else f"t:{time}"
+def dedup_key(unique: str | None, time: int, microsecond: int = 0, by: str = DEDUP_BY_SECOND) -> str:
+    """The one place an event's dedup key is decided. Klaviyo's rule: the event's unique id, or else
+    its epoch second. By timestamp, an event without an id whose time has a fraction of a second is
+    keyed to the microsecond instead (a whole-second time keeps the same key under both rules, so
+    switching rules never makes a retry of such an event a second copy). Prefixed: never collide."""
+    if unique is not None:
+        return f"u:{unique}"
+    if by == DEDUP_BY_TIMESTAMP and microsecond:
+        return f"t:{time}.{microsecond:06d}"
+    return f"t:{time}"

@@ -20,6 +20,9 @@ class Limits:
     max_string_bytes: int = 100 * 1024
     max_array_items: int = 4000
     max_depth: int = 10
+    # Not a size: the rule for the dedup key of an event without a unique id, which travels with the
+    # limits to every parser and applier (domain/events.DEDUP_MODES; FOOTFALL_DEDUP_WITHOUT_ID).
+    dedup_without_id: str = "second"
 
 
 def check_properties(props: dict[str, Any], limits: Limits, path: str = "properties") -> None:

@@ -56,6 +56,9 @@ class Event:
     value: float | None = None
     value_currency: str | None = None
     unique_id: str | None = None
+    # The fraction of `time`'s second as sent (stored events keep whole seconds): only a dedup key by
+    # full timestamp reads it (domain/events.dedup_key).
+    microsecond: int = 0
 
 
 @dataclass

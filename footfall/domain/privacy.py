@@ -122,6 +122,7 @@ class RestoredEvent:
     metric: str
     profile_id: str
     event: Event
+    dedup_key: str | None = None  # carried by the export when it cannot be derived from the event
 
 
 @dataclass

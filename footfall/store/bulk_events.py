@@ -51,7 +51,8 @@ def _apply_entry(conn: Conn, account_id: str, entry: BulkEntry, limits: Limits, 
                 raise RepeatedUniqueId(
                     f"unique_id {event.unique_id!r} is repeated for the same profile and metric in this "
                     "request; the request was refused and no events were stored", f"{path}.unique_id")
-            pending.append(writes.insert_event(conn, account_id, metric_id, profile.profile_id, event, now))
+            pending.append(writes.insert_event(conn, account_id, metric_id, profile.profile_id, event, now,
+                                                limits.dedup_without_id))
         outcomes = [outcome() for outcome in pending]  # in pipeline mode: one wait for the whole entry
     except RepeatedUniqueId:
         raise  # the batch's savepoint for the whole operation undoes every entry

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
+from footfall.domain.events import dedup_key
 from footfall.domain.models import LOCATION_FIELDS, PROFILE_ATTRIBUTES
 from footfall.store.db import Conn
 from footfall.timefmt import iso
@@ -31,18 +32,21 @@ def events(conn: Conn, account_id: str, *, metrics: list[str] | None = None, sin
            until: float | None = None) -> Iterator[dict[str, Any]]:
     where, params = _event_filter(account_id, metrics, since, until)
     cur = conn.execute(
-        "SELECT e.id, m.name, e.profile_id, e.time, e.value, e.value_currency, e.unique_id, e.properties "
+        "SELECT e.id, m.name, e.profile_id, e.time, e.value, e.value_currency, e.unique_id, e.properties, e.dedup_key "
         "FROM events e JOIN metrics m ON m.account_id = e.account_id AND m.id = e.metric_id "
         f"WHERE {where} ORDER BY e.time, e.id",
         params,
     )
     while rows := cur.fetchmany(_FETCH):
-        for eid, metric, pid, time, value, currency, unique, props in rows:
-            yield {
+        for eid, metric, pid, time, value, currency, unique, props, key in rows:
+            record = {
                 "id": eid, "metric": metric, "profile_id": pid, "time": iso(time), "timestamp": int(time),
                 "value": value, "value_currency": currency, "unique_id": unique,
                 "properties": conn.from_json(props),
             }
+            if key != dedup_key(unique, int(time)):  # keyed by full timestamp: not derivable, so carried
+                record["dedup_key"] = key
+            yield record
 
 
 def count_events(conn: Conn, account_id: str, *, metrics: list[str] | None = None, since: float | None = None,

@@ -84,7 +84,8 @@ def _restore_event(conn: Conn, account_id: str, item: RestoredEvent, limits: Lim
         return None
     event = item.event
     cur = conn.execute(_INSERT_EVENT, (account_id, item.event_id, metric_id, item.profile_id, event.time, event.value,
-                                       event.value_currency, event.unique_id, dedup_key(event.unique_id, event.time),
+                                       event.value_currency, event.unique_id,
+                                       item.dedup_key or dedup_key(event.unique_id, event.time),
                                        conn.to_json(event.properties), now))
     if not conn.pipelined:
         inserted = cur.fetchone() is not None

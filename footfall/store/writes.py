@@ -88,7 +88,7 @@ def apply_track(conn: Conn, op: TrackOp, limits: Limits, tally: Tally) -> WriteR
         result = upsert_profile(conn, op.account_id, op.profile, now, tally)
         if op.event is not None and metric_id is not None:
             outcome = insert_event(conn, op.account_id, metric_id, result.profile_id, op.event, now,
-                                   new_profile=result.profile_created)
+                                   limits.dedup_without_id, new_profile=result.profile_created)
             conn.defer(lambda: _record_event(result, outcome(), op.account_id, op.event, tally))
     return result
 
@@ -105,7 +105,7 @@ def apply_track_again(conn: Conn, op: TrackOp, profile_id: str, limits: Limits, 
     result = WriteResult(profile_id=profile_id)
     if op.event is not None:
         metric_id = metric_for(conn, op.account_id, op.event.metric, limits, now)
-        outcome = insert_event(conn, op.account_id, metric_id, profile_id, op.event, now)
+        outcome = insert_event(conn, op.account_id, metric_id, profile_id, op.event, now, limits.dedup_without_id)
         conn.defer(lambda: _record_event(result, outcome(), op.account_id, op.event, tally))
     return result
 
@@ -118,7 +118,7 @@ def _record_event(result: WriteResult, outcome: tuple[str, bool], account_id: st
         event_message(account_id, event, result.event_id, result.profile_id, tally)
     if result.duplicate:
         result.warnings.append("duplicate: an event with the same metric, profile and "
-                               + ("$event_id" if event.unique_id is not None else "second")
+                               + ("$event_id" if event.unique_id is not None else "time and no $event_id")
                                + " was already stored; this one was dropped")
 
 
@@ -162,15 +162,16 @@ _INSERT_OR_READ_EVENT = (f"WITH inserted AS ({_INSERT_EVENT} RETURNING id) SELEC
 
 
 def insert_event(conn: Conn, account_id: str, metric_id: str, profile_id: str, event: Event,
-                 now: float, *, new_profile: bool = False) -> Callable[[], tuple[str, bool]]:
+                 now: float, dedup_by: str, *, new_profile: bool = False) -> Callable[[], tuple[str, bool]]:
     """Insert unless the dedup key is taken (first processed wins). Returns a call that gives
-    (id, duplicate): in pipeline mode the result is not waited for here.
+    (id, duplicate): in pipeline mode the result is not waited for here. dedup_by: the rule for
+    an event without a unique id (Limits.dedup_without_id).
 
     new_profile: the profile was created in this operation and this is its first event, so no key
     can be taken (the key includes the profile's new id): the insert's result need not be read, and
     it can go with the profile's own inserts (Conn.hold)."""
     event_id = ids.new_ulid()
-    key = dedup_key(event.unique_id, event.time)
+    key = dedup_key(event.unique_id, event.time, event.microsecond, dedup_by)
     values = (account_id, event_id, metric_id, profile_id, event.time, event.value, event.value_currency,
               event.unique_id, key, conn.to_json(event.properties), now)
     if new_profile:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import re
 from datetime import datetime, timezone
 from typing import Any
 
@@ -111,7 +112,7 @@ def footfall_profile(record: Any, line: int, limits: Limits) -> RestoredProfile:
 def footfall_event(record: Any, line: int, limits: Limits) -> RestoredEvent:
     if not isinstance(record, dict):
         raise InvalidInput("an event line must be a JSON object")
-    unknown = [k for k in record if k not in FOOTFALL_EVENT_KEYS]
+    unknown = [k for k in record if k not in FOOTFALL_EVENT_KEYS and k != "dedup_key"]
     if unknown:
         raise InvalidInput(f"unknown key {unknown[0]!r} in an exported event")
     event_id = _text(record.get("id"), "id", optional=False)
@@ -130,7 +131,16 @@ def footfall_event(record: Any, line: int, limits: Limits) -> RestoredEvent:
     event = Event(metric=metric, time=timestamp, properties=props, value=None if value is None else float(value),
                   value_currency=_text(record.get("value_currency"), "value_currency"),
                   unique_id=_text(record.get("unique_id"), "unique_id"))
-    return RestoredEvent(line, event_id, metric, profile_id, event)
+    return RestoredEvent(line, event_id, metric, profile_id, event, _dedup_key(record.get("dedup_key"), event))
+
+
+def _dedup_key(value: Any, event: Event) -> str | None:
+    """An exported event keyed by its full timestamp carries its key (the stored time is whole seconds)."""
+    key = _text(value, "dedup_key")
+    if key is not None and (event.unique_id is not None or not re.fullmatch(rf"t:{event.time}\.[0-9]{{6}}", key)):
+        raise InvalidInput(f"dedup_key {key!r} is not t:<the event's timestamp>.<6 digits> "
+                           "of an event without a unique_id")
+    return key
 
 
 def line_key(raw: bytes) -> str:

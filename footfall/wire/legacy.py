@@ -68,8 +68,9 @@ def parse_track(
     value = events.numeric_value(props.get("$value"), "properties.$value")
     unique = events.once_unique_id(props, events.unique_id(props.get("$event_id"), "properties.$event_id"))
     currency = props.get("$value_currency")
-    event = events_event(name, events.epoch_seconds(payload.get("time"), "time", now), props, value,
-                         currency if isinstance(currency, str) else None, unique)
+    seconds, microsecond = events.epoch_seconds(payload.get("time"), "time", now)
+    event = events_event(name, seconds, props, value, currency if isinstance(currency, str) else None, unique)
+    event.microsecond = microsecond
     return TrackOp(account_id=account_id, profile=patch, event=event), warnings
 
 

@@ -116,20 +116,27 @@ def _event(attrs: dict[str, Any], path: str, limits: Limits, now: float, extra: 
     name = events.metric_name(metric_attrs.get("name"), f"{path}.metric.data.attributes.name")
     if not isinstance(attrs.get("backfill", False), bool):
         raise InvalidInput("must be true or false", f"{path}.backfill")
+    seconds, microsecond = event_moment(attrs.get("time"), f"{path}.time", now)
     return Event(
         metric=name,
-        time=event_time(attrs.get("time"), f"{path}.time", now),
+        time=seconds,
         properties=props,
         value=_value(attrs.get("value"), f"{path}.value"),
         value_currency=_currency(attrs.get("value_currency"), f"{path}.value_currency"),
         unique_id=events.once_unique_id(props, events.unique_id(attrs.get("unique_id"), f"{path}.unique_id")),
+        microsecond=microsecond,
     )
 
 
 def event_time(value: Any, path: str, now: float) -> int:
     """ISO 8601 datetime (offset optional, UTC assumed), truncated to the second; None means now."""
+    return event_moment(value, path, now)[0]
+
+
+def event_moment(value: Any, path: str, now: float) -> tuple[int, int]:
+    """event_time, and the microseconds within its second (for a dedup key by full timestamp)."""
     if value is None:
-        return int(now)
+        return events.split_seconds(now)
     if not isinstance(value, str):
         raise InvalidInput(f"must be an ISO 8601 datetime string such as 2024-05-01T12:00:00Z, got {value!r}", path)
     try:
@@ -138,7 +145,7 @@ def event_time(value: Any, path: str, now: float) -> int:
         raise InvalidInput(f"{value!r} is not an ISO 8601 datetime (e.g. 2024-05-01T12:00:00Z)", path) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
-    return events.check_time(int(parsed.timestamp() // 1), path, now)
+    return events.check_time(int(parsed.timestamp() // 1), path, now), parsed.microsecond
 
 
 def _value(value: Any, path: str) -> float | None:
