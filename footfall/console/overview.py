@@ -32,7 +32,7 @@ def _overview(conn: Conn, account_id: str, now: float) -> dict[str, Any]:
     metrics = sorted(console_reads.metric_summaries(conn, account_id), key=lambda m: (-m["count"], m["name"]))
     top = []
     for m in metrics[:TOP_METRICS]:
-        s = charts.series(conn, account_id, charts.document(m["id"], "day", "UTC", now, SPARK_DAYS, measurements=["count"]))
+        s = charts.series(conn, account_id, charts.document(m["id"], "day", "UTC", now, SPARK_DAYS))
         if s is not None:
             top.append({**m, "chart": charts.chart_json(s, "count")})
     return {"totals": totals, "top": top, "feed": [feed_item(e) for e in console_reads.latest_events(conn, account_id)],
