@@ -108,6 +108,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         max_array_items=_int("FOOTFALL_MAX_ARRAY_ITEMS", base.limits.max_array_items),
         max_depth=_int("FOOTFALL_MAX_DEPTH", base.limits.max_depth),
         dedup_without_id=_dedup_mode(e.get("FOOTFALL_DEDUP_WITHOUT_ID") or base.limits.dedup_without_id),
+        suppress_after_delete=_flag(e, "FOOTFALL_SUPPRESS_AFTER_DELETE", base.limits.suppress_after_delete),
     )
     return Settings(
         database_url=e.get("FOOTFALL_DATABASE_URL") or base.database_url,
@@ -145,6 +146,17 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         public_url=e.get("FOOTFALL_PUBLIC_URL") or None,
         trusted_proxies=tuple(p.strip() for p in (e.get("FOOTFALL_TRUSTED_PROXIES") or "").split(",") if p.strip()),
     )
+
+
+def _flag(e: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = (e.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "on", "true", "yes"):
+        return True
+    if raw in ("0", "off", "false", "no"):
+        return False
+    raise ConfigError(f"{name}={e.get(name)!r} is not on or off")
 
 
 def _dedup_mode(raw: str) -> str:
