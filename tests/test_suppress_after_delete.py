@@ -99,6 +99,23 @@ def test_cli_deletion_with_the_setting_suppresses_at_the_server(api, account, da
     assert stored.profiles() == []
 
 
+def test_footfall_import_refuses_a_deleted_persons_events_with_their_lines(api, account, database_url, stored,
+                                                                          tmp_path):
+    _track(api, {"$email": "fay@example.com"}, "f1")
+    assert footfall("privacy", "delete", "--account", account.public_key, "--email", "fay@example.com",
+                    "--database", database_url, env=ON).returncode == 0
+    lines = [{"type": "track", "event": "Signed Up", "userId": "u-fay", "messageId": f"m{i}",
+              "timestamp": "2024-05-02T08:00:00Z", "context": {"traits": {"email": email}}}
+             for i, email in enumerate(["gus@example.com", "fay@example.com"])]
+    (tmp_path / "s.jsonl").write_text("".join(json.dumps(m) + "\n" for m in lines))
+    done = footfall("import", "events", str(tmp_path / "s.jsonl"), "--account", account.public_key, "--quiet",
+                    "--json", "--database", database_url, env=ON)
+    summary = json.loads(done.stdout)
+    assert (summary["stored"], summary["refused"]) == (1, 1), summary
+    assert summary["refusals"][0]["line"] == 2 and "deleted" in summary["refusals"][0]["reason"]
+    assert {p["email"] for p in stored.profiles()} == {"gus@example.com"}
+
+
 def test_off_by_default_nothing_is_recorded_and_the_person_may_come_back(server, client, account, database_url,
                                                                          stored):
     api = SegmentApi(server.url, account, database_url)
