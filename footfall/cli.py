@@ -91,14 +91,24 @@ def serve(
         fail(f"FOOTFALL_WORKERS={workers} is not a number of worker processes: use 1 or more", 2)
     config.check_port(port or settings.port, "--port" if port else "FOOTFALL_PORT")
     _check_listen(host or settings.host, port or settings.port)
-    if workers == 1:  # its start overlaps ours; with several workers, each starts its own
-        writer_process.prestart(DatabaseURL(url).backend)
+    from footfall.observability import rundir
+
+    # Workers read their settings from the environment; the run directory (heartbeats, metrics
+    # files) is set before the first writer process starts, so that it counts too.
+    run_dir = rundir.create()
+    os.environ.update({"FOOTFALL_DATABASE_URL": url, "FOOTFALL_WORKERS": str(workers), rundir.ENV: str(run_dir)})
+    try:
+        if workers == 1:  # its start overlaps ours; with several workers, each starts its own
+            writer_process.prestart(DatabaseURL(url).backend)
+        _serve(settings, host or settings.host, port or settings.port, url, workers)
+    finally:
+        rundir.remove(run_dir)
+
+
+def _serve(settings: config.Settings, host: str, port: int, url: str, workers: int) -> None:
     import uvicorn
 
-    host = host or settings.host
-    port = port or settings.port
     _prepare_store(url)
-    os.environ["FOOTFALL_DATABASE_URL"] = url  # workers read their settings from the environment
     err.print(f"Footfall on http://{host}:{port}  database {DatabaseURL(url).redacted()}  workers {workers}")
     from footfall import serving
 

@@ -72,6 +72,8 @@ class Receiver:
         receiver = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as real endpoints do (every answer has a length)
+
             def log_message(self, *args: Any) -> None:
                 pass
 

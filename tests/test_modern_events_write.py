@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.modern import (  # noqa: F401  (read_only_key is a fixture)
     bulk_entry, bulk_event, bulk_job_body, error, event_body, read_only_key, server_headers,
 )
@@ -99,6 +101,15 @@ def test_revision_header_required_and_well_formed(client, account):
     assert r.status_code == 400 and error(r)["source"]["parameter"] == "revision"
     r = client.post("/api/events", json=body, headers={**headers, "revision": "July 2024"})
     assert r.status_code == 400 and error(r)["source"]["parameter"] == "revision"
+
+
+@pytest.mark.parametrize("route", [("POST", "/api/events"), ("GET", "/api/profiles"), ("GET", "/api/segments/x")])
+def test_no_key_is_a_401_before_the_revision_is_read(client, route):
+    """Found by schemathesis: a request without a key and with a bad revision was a 400 naming the revision."""
+    method, path = route
+    for headers in ({"revision": "July"}, {}):
+        r = client.request(method, path, headers=headers, json={} if method == "POST" else None)
+        assert r.status_code == 401 and error(r)["code"] == "not_authenticated", (path, headers, r.text)
 
 
 def test_a_repeated_header_counts_by_its_first_value(client, account, stored):

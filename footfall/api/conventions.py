@@ -37,6 +37,9 @@ _encode = msgspec.json.Encoder().encode
 _MEDIA_TYPE = MEDIA_TYPE.encode()
 
 
+NO_KEY = "Provide a private key: Authorization: Klaviyo-API-Key pk_…"
+
+
 def check_revision(request: Incoming) -> str:
     """Every modern request names an API revision (YYYY-MM-DD[.suffix]); any well-formed date is accepted."""
     value = request.headers.get("revision")
@@ -62,7 +65,7 @@ async def private_key(request: Incoming, family: str, mode: str) -> KeyGrant:
     """The caller's private key grant, with `family:mode` required (401 / 403 otherwise)."""
     header = request.headers.get("authorization")
     if not header:
-        raise ApiError(401, "not_authenticated", "Provide a private key: Authorization: Klaviyo-API-Key pk_…")
+        raise ApiError(401, "not_authenticated", NO_KEY)
     scheme, _, key = header.strip().partition(" ")
     key = key.strip()
     if scheme.lower() not in ("klaviyo-api-key", "bearer") or not key:
@@ -230,7 +233,11 @@ def route_tiers(path: str, methods: list[str], tier: str | None) -> Tiers:
 async def guarded(request: R, endpoint: Callable[[R], Awaitable[T]], path: str,
                   tiers: Tiers) -> tuple[T, dict[str, str]]:
     """Revision, then the caller's rate limit, then the endpoint: its answer and the rate-limit headers
-    to add to it (an ApiError it raises carries them already: errors count against the limit too)."""
+    to add to it (an ApiError it raises carries them already: errors count against the limit too).
+    A server route without any Authorization header is a 401 before its revision is read: an
+    unauthenticated caller is told only that."""
+    if not request.headers.get("authorization") and not request.scope["path"].startswith("/client"):
+        raise ApiError(401, "not_authenticated", NO_KEY)
     check_revision(request)
     method = "GET" if request.method == "HEAD" else request.method
     limit_headers = await ratelimit.admit(services(request), await caller_account_id(request), method, path,

@@ -16,7 +16,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from footfall.api import openapi_privacy
+from footfall.api import events_read, metrics, openapi_privacy, profiles_read, webhooks
+from footfall.api.openapi_filters import filter_parameter
 from footfall.api import openapi_sources
 from footfall.api.openapi_schemas import SCHEMAS, collection, ref, single
 from footfall.domain import ratelimits
@@ -25,6 +26,8 @@ JSONAPI = "application/vnd.api+json"
 Op = dict[str, Any]
 
 # -- parameters -------------------------------------------------------------------------------------
+
+ANY_STRING = {"type": "string", "pattern": r"^[\s\S]*$"}  # even a NUL: read, never refused at the HTTP level
 
 PARAMETERS: dict[str, Any] = {
     "revision": {"name": "revision", "in": "header", "required": True,
@@ -40,11 +43,14 @@ PARAMETERS: dict[str, Any] = {
                 "description": "Comma-separated related resources to add to `included`."},
     "page_cursor": {"name": "page[cursor]", "in": "query", "schema": {"type": "string"},
                     "description": "An opaque cursor (or a whole links.next URL)."},
-    "legacy_data": {"name": "data", "in": "query", "schema": {"type": "string"},
+    "legacy_data": {"name": "data", "in": "query", "schema": ANY_STRING,
                     "description": "The payload: base64 of the JSON object (GET), or URL-encoded JSON."},
-    "legacy_verbose": {"name": "verbose", "in": "query", "schema": {"type": "string", "enum": ["0", "1"]}},
-    "legacy_pixel": {"name": "i", "in": "query", "schema": {"type": "string"},
-                     "description": "i=1 answers with a 1x1 GIF (tracking pixel)."},
+    # The legacy protocol never refuses at the HTTP level (Klaviyo's documented behaviour): any value
+    # of these parameters is read, and a payload that cannot be stored is answered 200 `0`.
+    "legacy_verbose": {"name": "verbose", "in": "query", "schema": ANY_STRING,
+                       "description": "verbose=1 answers JSON explaining the outcome; any other value the bare 1/0."},
+    "legacy_pixel": {"name": "i", "in": "query", "schema": ANY_STRING,
+                     "description": "i=1 answers with a 1x1 GIF (tracking pixel); any other value is ignored."},
 }
 
 
@@ -55,11 +61,18 @@ def param(name: str) -> dict[str, str]:
 def additional(type_: str, *values: str) -> dict[str, Any]:
     """additional-fields[type]: comma-separated extra attributes; any other value is a 400."""
     return {"name": f"additional-fields[{type_}]", "in": "query", "style": "form", "explode": False,
-            "schema": {"type": "array", "items": {"type": "string", "enum": list(values)}, "uniqueItems": True},
-            "description": f"Extra attributes of {type_} resources: {', '.join(values)}."}
+            "schema": {"type": "array", "items": {"type": "string", "enum": list(values)}, "minItems": 1},
+            "description": f"Extra attributes of {type_} resources: {', '.join(values)} (a repeated one counts once; "
+                           "an empty or unknown one is a 400)."}
 
 
 PROFILE_EXTRA = additional("profile", "subscriptions", "predictive_analytics")
+
+
+def sort_parameter(allowed: tuple[str, ...], default: str) -> dict[str, Any]:
+    """sort: one of the route's own orders (api/*_read.SORTS); empty is the default, any other a 400."""
+    return {"name": "sort", "in": "query", "schema": {"type": "string", "enum": ["", *allowed]},
+            "description": f"The order (a leading - is descending); default {default}."}
 
 
 def page_size(default: int, maximum: int) -> dict[str, Any]:
@@ -157,7 +170,9 @@ def client_op(op_id: str, summary: str, body: str, path: str) -> Op:
         "requestBody": {"required": True, "content": {JSONAPI: {"schema": ref(body)},
                                                       "application/json": {"schema": ref(body)}}},
         "responses": {**ok("202", "Accepted and committed; empty body."),
-                      **errors("400", "408", "413", "415", "429", "500", "503")},
+                      **errors("400", "408", "413", "415", "429", "500", "503"),
+                      "404": {"description": "The profile's `id` names no profile of this account.",
+                              "content": {JSONAPI: {"schema": ref("ErrorDocument")}}}},
     }
 
 
@@ -204,10 +219,12 @@ def legacy_op(kind: str, method: str) -> Op:
         },
     }
     if method == "POST":
+        anything = {"description": "A LegacyPayload (components/schemas) is stored; any other body is answered "
+                                   "200 `0` with the reason (verbose=1), never an HTTP error."}
         operation["requestBody"] = {"content": {
-            "application/json": {"schema": ref("LegacyPayload")},
+            "application/json": {"schema": anything},
             "application/x-www-form-urlencoded": {"schema": {"type": "object", "properties": {
-                "data": {"type": "string"}, "verbose": {"type": "string"}}}}}}
+                "data": ANY_STRING, "verbose": ANY_STRING}}}}}
     return operation
 
 
@@ -241,7 +258,8 @@ def _paths() -> dict[str, dict[str, Op]]:
         "/onsite/js/klaviyo.js": {"get": _onsite_script(
             "get_onsite_script", "The onsite script for the account `company_id` (the page may name it instead "
             "with _learnq.push(['account', KEY])).",
-            [{"name": "company_id", "in": "query", "schema": {"type": "string", "pattern": "^[A-Za-z0-9]{1,16}$"}}])},
+            [{"name": "company_id", "in": "query", "schema": {"type": "string", "pattern": "^[A-Za-z0-9]{0,16}$"},
+              "description": "The public key; absent or empty: the page names it with _learnq.push(['account', KEY])."}])},
         "/onsite/js/{id}/klaviyo.js": {"get": _onsite_script(
             "get_onsite_script_for_key", "The onsite script for the account whose public key is in the path.",
             [{"name": "id", "in": "path", "required": True, "description": "The public key.",
@@ -250,8 +268,9 @@ def _paths() -> dict[str, dict[str, Op]]:
         "/api/events": {
             "get": s("get_events", "List events, newest first by default.", "Events", "events:read",
                      ok("200", "A page of events.", "Event", many=True),
-                     params=[param("filter"), param("sort"), param("include"), param("page_cursor"),
-                             page_size(200, 1000), *fields("event", "metric", "profile")],
+                     params=[filter_parameter(events_read.WHITELIST),
+                             sort_parameter(events_read.SORTS, events_read.DEFAULT_SORT), param("include"),
+                             param("page_cursor"), page_size(200, 1000), *fields("event", "metric", "profile")],
                      method="GET", path="/api/events"),
             "post": s("create_event", "Create an event (and create or update its profile).", "Events",
                       "events:write", {**ok("202", "Accepted and committed; empty body."), **errors("409", "503")},
@@ -289,8 +308,9 @@ def _paths() -> dict[str, dict[str, Op]]:
         "/api/profiles": {
             "get": s("get_profiles", "List profiles.", "Profiles", "profiles:read",
                      ok("200", "A page of profiles.", "Profile", many=True),
-                     params=[param("filter"), param("sort"), param("page_cursor"), page_size(20, 100),
-                             *fields("profile"), PROFILE_EXTRA], method="GET", path="/api/profiles"),
+                     params=[filter_parameter(profiles_read.WHITELIST),
+                             sort_parameter(profiles_read.SORTS, profiles_read.DEFAULT_SORT), param("page_cursor"),
+                             page_size(20, 100), *fields("profile"), PROFILE_EXTRA], method="GET", path="/api/profiles"),
             "post": s("create_profile", "Create a profile; 409 if an identifier is taken.", "Profiles",
                       "profiles:write", {**ok("201", "The new profile.", "Profile"), **errors("409", "503")},
                       body="ProfileInput", method="POST", path="/api/profiles"),
@@ -309,7 +329,8 @@ def _paths() -> dict[str, dict[str, Op]]:
         },
         "/api/profile-import": {"post": s(
             "create_or_update_profile", "Create (201) or update (200) a profile.", "Profiles", "profiles:write",
-            {**ok("200", "Updated.", "Profile"), **ok("201", "Created.", "Profile"), **errors("409", "503")},
+            {**ok("200", "Updated.", "Profile"), **ok("201", "Created.", "Profile"),
+             **errors("404", "409", "503")},  # 404: `data.id` names no profile of this account
             body="ProfileInput", method="POST", path="/api/profile-import")},
         "/api/profile-merge": {"post": s(
             "merge_profiles", "Merge source profiles into a destination profile.", "Profiles", "profiles:write",
@@ -353,7 +374,8 @@ def _paths() -> dict[str, dict[str, Op]]:
         # -- metrics ------------------------------------------------------------------------------------
         "/api/metrics": {"get": s("get_metrics", "List metrics.", "Metrics", "metrics:read",
                                   ok("200", "A page of metrics.", "Metric", many=True),
-                                  params=[param("filter"), param("page_cursor"), *fields("metric")],
+                                  params=[filter_parameter(metrics.WHITELIST), param("page_cursor"),
+                                          *fields("metric")],
                                   method="GET", path="/api/metrics")},
         "/api/metrics/{id}": {"get": s("get_metric", "One metric.", "Metrics", "metrics:read",
                                        {**ok("200", "The metric.", "Metric"), **errors("404")},
@@ -437,15 +459,30 @@ def _paths() -> dict[str, dict[str, Op]]:
     paths.update(_webhook_paths(s))
     paths.update(openapi_privacy.paths(s, ok, errors, param, page_size))  # privacy and profile jobs
     paths.update(openapi_sources.paths())  # Segment /v1/* and PostHog capture
+    for path, operations in paths.items():
+        if not path.startswith(("/api/", "/client/")):
+            for operation in operations.values():
+                _edge_refusal(operation)
     return paths
+
+
+EDGE_NUL = {"description": "A NUL (%00) in the path or a query parameter, refused before the route "
+                           "(api/edge.py): the reason as plain text.",
+            "content": {"text/plain": {"schema": {"type": "string"}}}}
+
+
+def _edge_refusal(operation: Op) -> None:
+    """Outside /api and /client the edge answers a NUL in plain text; the legacy routes read it."""
+    if operation["operationId"].startswith("legacy_"):
+        return
+    refused = operation["responses"].setdefault("400", {"description": EDGE_NUL["description"], "content": {}})
+    refused.setdefault("content", {}).update(EDGE_NUL["content"])
 
 
 def _webhook_paths(s: Any) -> dict[str, dict[str, Op]]:
     """Issue 11: webhook management (Klaviyo's shapes), the delivery log, retry and replay."""
     r, w = "webhooks:read", "webhooks:write"
-    deliveries_filter = {"name": "filter", "in": "query", "schema": {"type": "string"},
-                         "description": 'equals(webhook_id,"…"), equals(status,"pending"|"succeeded"|"failed"), '
-                                        "greater-or-equal(created_at,2026-01-01T00:00:00Z), less-than(created_at,…)"}
+    deliveries_filter = filter_parameter(webhooks.DELIVERY_FILTERS, {"status": webhooks.STATUSES})
     return {
         "/api/webhooks": {
             "get": s("get_webhooks", "List webhooks.", "Webhooks", r, ok("200", "The webhooks.", "Webhook", many=True),
@@ -509,9 +546,29 @@ def _webhook_paths(s: Any) -> dict[str, dict[str, Op]]:
     }
 
 
+# No string Footfall reads may hold U+0000 (PostgreSQL cannot store it): every route refuses it with a 400.
+NUL_FREE = r"^[^\x00]*$"
+
+
+def _nul_free(node: Any) -> Any:
+    """The document with NUL_FREE on every free-form string and on the keys of every free-form object."""
+    if isinstance(node, list):
+        return [_nul_free(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: _nul_free(value) for key, value in node.items()}
+    kinds = out.get("type")
+    is_string = kinds == "string" or (isinstance(kinds, list) and "string" in kinds)
+    if is_string and not {"pattern", "enum", "const", "format", "contentMediaType"} & out.keys():
+        out["pattern"] = NUL_FREE
+    if out.get("additionalProperties") not in (None, False) and "propertyNames" not in out:
+        out["propertyNames"] = {"pattern": NUL_FREE}
+    return out
+
+
 @lru_cache(maxsize=1)
 def document() -> dict[str, Any]:
-    return {
+    return _nul_free({
         "openapi": "3.1.0",
         "info": {"title": "Footfall", "version": "1",
                  "description": "Self-hosted event tracking, profiles and segments speaking Klaviyo's wire "
@@ -535,7 +592,7 @@ def document() -> dict[str, Any]:
             "responses": RESPONSES,
             "schemas": {**SCHEMAS, **openapi_privacy.SCHEMAS},
         },
-    }
+    })
 
 
 _encoded: bytes | None = None

@@ -34,7 +34,8 @@ def _segment(call: str) -> Op:
                     else f"Segment tracking API: {call} (messages of any type, committed together)."),
         "description": "32 KB per message, 500 KB per batch (after gzip), else 400. The write key is the Basic "
                        "user (empty password) or `writeKey` in the body. See docs/sources.md.",
-        "requestBody": {"content": {_JSON: {"schema": {"type": "object", "additionalProperties": True}}}},
+        "requestBody": {"required": True,  # no body is a 400
+                        "content": {_JSON: {"schema": {"type": "object", "additionalProperties": True}}}},
         "responses": _answers({"type": "object", "properties": {"success": {"type": "boolean"}}}),
     }
 

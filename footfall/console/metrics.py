@@ -53,9 +53,11 @@ async def metric_page(request: Request) -> Response:
         metric = console_reads.metric_row(conn, viewer.account_id, metric_id)
         if metric is None:
             return None
-        s = charts.series(conn, viewer.account_id, charts.document(metric_id, interval, zone, now))
+        s = charts.series(conn, viewer.account_id, charts.document(metric_id, interval, zone, now,
+                                                                    measurements=[measure]))
         assert s is not None
-        split = charts.breakdown(conn, viewer.account_id, charts.document(metric_id, interval, zone, now, by=[by]),
+        split = charts.breakdown(conn, viewer.account_id, charts.document(metric_id, interval, zone, now, by=[by],
+                                                                           measurements=[measure]),
                                  measure) if by else []
         return {"metric": metric, "chart": charts.chart_json(s, measure), "breakdown": split,
                 "properties": console_reads.event_property_names(conn, viewer.account_id, metric_id),

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from footfall import clock
+from footfall.api import stream
 from footfall.api.services import services
 from footfall.console import charts, web
 from footfall.store import console_reads
@@ -52,6 +53,14 @@ async def overview(request: Request) -> Response:
         raise web.Refused(403, "This console was opened with a key that lacks the events:read scope.")
     data = await services(request).read(lambda conn: _overview(conn, viewer.account_id, clock.now()))
     return web.page(request, "overview.html", viewer, **data)
+
+
+async def live(request: Request) -> Response:
+    """The live feed's wake-up call: the account's event messages as they commit, from the same
+    stream as /api/stream (webhooks/hub.py wakes it at once). The page then reads /console/feed."""
+    viewer = await web.require_viewer(request, "events")
+    return await stream.outbox_stream(request, viewer.account_id, lambda row: row["topic"].startswith("event:"),
+                                      None, named=False)
 
 
 async def feed(request: Request) -> Response:

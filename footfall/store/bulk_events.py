@@ -70,8 +70,9 @@ def _apply_entry(conn: Conn, account_id: str, entry: BulkEntry, limits: Limits, 
         return
     conn.execute("RELEASE SAVEPOINT bulk_entry")
     duplicates = sum(1 for _, dup in outcomes if dup)
-    for event, (event_id, dup) in zip(entry.events, outcomes):
+    for event, metric_id, (event_id, dup) in zip(entry.events, metric_ids, outcomes):
         if not dup:
+            tally.stored_event(account_id, metric_id, event.time, event.value)
             writes.event_message(account_id, event, event_id, profile.profile_id, tally)
     tally.add(account_id, "events_stored", len(outcomes) - duplicates)
     if duplicates:

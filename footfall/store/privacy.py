@@ -18,7 +18,7 @@ from footfall.domain.errors import NotFound
 from footfall.domain.limits import Limits
 from footfall.domain.privacy import DeleteProfilesOp, DeletionResult, JobResult, SuppressionOp
 from footfall.domain.models import ProfilePatch
-from footfall.store import deleted, jobs, outbox, writes
+from footfall.store import deleted, jobs, outbox, rollups, writes
 from footfall.store.db import Conn
 from footfall.store.writes import Tally
 
@@ -64,7 +64,7 @@ def apply_delete(conn: Conn, op: DeleteProfilesOp, limits: Limits, tally: Tally)
     forget: list[tuple[str, str]] = [] if op.kind == "id" else [(op.kind, op.value)]
     for profile_id in matching_profiles(conn, op.account_id, op.kind, op.value):
         forget += _identifiers(conn, op.account_id, profile_id)
-        delete_profile(conn, op.account_id, profile_id, result)
+        _delete_profile(conn, op.account_id, profile_id, result, tally)
         # Written after the purge (the tally flushes at the commit), holding only the deleted id.
         tally.message(op.account_id, outbox.Message(topics.PROFILE_DELETED, ids.new_ulid(), profile_id,
                                                     payload={"profile_id": profile_id}))
@@ -91,13 +91,14 @@ def _identifiers(conn: Conn, account_id: str, profile_id: str) -> list[tuple[str
     return [(r[0], r[1]) for r in rows]
 
 
-def delete_profile(conn: Conn, account_id: str, profile_id: str, result: DeletionResult) -> None:
+def _delete_profile(conn: Conn, account_id: str, profile_id: str, result: DeletionResult, tally: Tally) -> None:
     """Every row naming one profile, and the profile: the one place deletion's SQL lives (features
     keeping per-profile rows or totals add to PROFILE_ROWS / ON_DELETE rather than write their own)."""
     (events,) = conn.one("SELECT COUNT(*) FROM events WHERE account_id = ? AND profile_id = ?",
                          (account_id, profile_id))
     (memberships,) = conn.one("SELECT COUNT(*) FROM group_members WHERE account_id = ? AND profile_id = ?",
                               (account_id, profile_id))
+    tally.deleting_events(rollups.buckets_of_profile(conn, account_id, profile_id))  # recounted at the commit
     for hook in ON_DELETE:
         hook(conn, account_id, profile_id)
     for table, column in PROFILE_ROWS:

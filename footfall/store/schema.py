@@ -114,9 +114,23 @@ events = Table(
     Column("received", Epoch, nullable=False),
     PrimaryKeyConstraint("account_id", "id"),
     UniqueConstraint("account_id", "profile_id", "metric_id", "dedup_key", name="uq_events_dedup"),
-    Index("ix_events_metric_time", "account_id", "metric_id", "time"),
+    # profile_id last: distinct profiles per bucket (aggregates' `unique`) are counted from the index alone.
+    Index("ix_events_metric_time", "account_id", "metric_id", "time", "profile_id"),
     Index("ix_events_profile_time", "account_id", "profile_id", "time"),
     Index("ix_events_time", "account_id", "time"),
+)
+
+# Per metric and 15-minute UTC bucket: how many events and the sum of their values (store/rollups.py).
+# Kept in the transaction that inserts or deletes the events; every UTC offset in use is a multiple of
+# 15 minutes, so these buckets add up to any zone's hour, day, week and month.
+metric_rollups = Table(
+    "metric_rollups", metadata,
+    Column("account_id", String(26), nullable=False),
+    Column("metric_id", String(8), nullable=False),
+    Column("bucket", BigInteger, nullable=False),  # epoch second the 15 minutes start at (a multiple of 900)
+    Column("count", BigInteger, nullable=False),
+    Column("sum_value", Float(precision=53), nullable=False),
+    PrimaryKeyConstraint("account_id", "metric_id", "bucket"),
 )
 
 # Running totals that make silent behaviour visible (duplicates dropped, events stored).

@@ -1,13 +1,13 @@
 """Suppress after delete: keyed hashes of deleted people's identifiers.
 
-Revision ID: 0009_deleted_identifiers
+Revision ID: 0010_deleted_identifiers
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009_deleted_identifiers"
-down_revision = "0008_webhooks"
+revision = "0010_deleted_identifiers"
+down_revision = "0009_metric_rollups"
 branch_labels = None
 depends_on = None
 
