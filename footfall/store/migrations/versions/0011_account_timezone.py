@@ -1,13 +1,13 @@
 """Accounts: a time zone (IANA name, default UTC) where the console's days begin.
 
-Revision ID: 0010_account_timezone
+Revision ID: 0011_account_timezone
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010_account_timezone"
-down_revision = "0008_webhooks"
+revision = "0011_account_timezone"
+down_revision = "0010_deleted_identifiers"
 branch_labels = None
 depends_on = None
 
