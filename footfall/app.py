@@ -129,6 +129,15 @@ async def _flush_last_used(services: Services) -> None:
         await services.flush_last_used()
 
 
+def _heartbeat(settings: Settings, pipeline: Pipeline):
+    """This worker's heartbeat for the others' /healthz (only under `footfall serve`: its run dir)."""
+    if not settings.run_dir:
+        return None
+    from footfall.observability import heartbeat, rundir
+
+    return heartbeat.Heartbeat(rundir.health_dir(settings.run_dir), lambda: health.worker_status(pipeline))
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     """The Footfall ASGI app; settings default to the FOOTFALL_* environment."""
     settings = settings or config.from_env()
@@ -154,13 +163,19 @@ def create_app(settings: Settings | None = None) -> Starlette:
         pipeline.watch_loop(asyncio.get_running_loop())
         deliverer.start()
         last_used = asyncio.create_task(_flush_last_used(app.state.services))
+        beat = _heartbeat(settings, pipeline)
+        beating = asyncio.create_task(beat.run()) if beat is not None else None
         try:
             yield
         finally:
             await deliverer.stop()
-            last_used.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await last_used
+            for task in (last_used, beating):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+            if beat is not None:
+                beat.remove()
             await app.state.services.flush_last_used()
             pipeline.stop()
             membership.stop()

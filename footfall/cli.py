@@ -91,14 +91,24 @@ def serve(
         fail(f"FOOTFALL_WORKERS={workers} is not a number of worker processes: use 1 or more", 2)
     config.check_port(port or settings.port, "--port" if port else "FOOTFALL_PORT")
     _check_listen(host or settings.host, port or settings.port)
-    if workers == 1:  # its start overlaps ours; with several workers, each starts its own
-        writer_process.prestart(DatabaseURL(url).backend)
+    from footfall.observability import rundir
+
+    # Workers read their settings from the environment; the run directory (heartbeats, metrics
+    # files) is set before the first writer process starts, so that it counts too.
+    run_dir = rundir.create()
+    os.environ.update({"FOOTFALL_DATABASE_URL": url, "FOOTFALL_WORKERS": str(workers), rundir.ENV: str(run_dir)})
+    try:
+        if workers == 1:  # its start overlaps ours; with several workers, each starts its own
+            writer_process.prestart(DatabaseURL(url).backend)
+        _serve(settings, host or settings.host, port or settings.port, url, workers)
+    finally:
+        rundir.remove(run_dir)
+
+
+def _serve(settings: config.Settings, host: str, port: int, url: str, workers: int) -> None:
     import uvicorn
 
-    host = host or settings.host
-    port = port or settings.port
     _prepare_store(url)
-    os.environ["FOOTFALL_DATABASE_URL"] = url  # workers read their settings from the environment
     err.print(f"Footfall on http://{host}:{port}  database {DatabaseURL(url).redacted()}  workers {workers}")
     from footfall import serving
 
@@ -170,12 +180,16 @@ def accounts_create(
     name: str,
     as_json: bool = typer.Option(False, "--json", help="Print the account and its keys as JSON."),
     scopes: str = typer.Option("all", help="Scopes of the private key: all, read, or FAMILY:MODE,…"),
+    timezone: str = typer.Option("UTC", "--timezone", help="IANA time zone of the account (its console's days)."),
     database: Optional[str] = DatabaseOption,
 ) -> None:
-    """Create an account; its private key is printed once."""
+    """Create an account; its private key is printed once.
+
+    Example: footfall accounts create shop --timezone Europe/Paris
+    """
     with _connected(database) as conn:
         try:
-            new = account_store.create_account(conn, name, _parse_scopes(scopes))
+            new = account_store.create_account(conn, name, _parse_scopes(scopes), timezone)
         except ValueError as exc:
             fail(str(exc))
     info = {"id": new.account.id, "name": new.account.name, "public_key": new.account.public_key,
@@ -229,6 +243,28 @@ def accounts_rename(
         except ValueError as exc:
             fail(str(exc))
     err.print(f"account {renamed.public_key} is now named {renamed.name!r}", highlight=False)
+
+
+@accounts_app.command("timezone")
+def accounts_timezone(
+    account: str = typer.Argument(..., metavar="ACCOUNT", help="The account's public key or name."),
+    zone: Optional[str] = typer.Argument(None, metavar="[ZONE]", help="An IANA name; leave out to print it."),
+    database: Optional[str] = DatabaseOption,
+) -> None:
+    """Print or set an account's time zone: where the console's days begin and its charts' zone picker starts.
+
+    Example: footfall accounts timezone default America/New_York
+    """
+    with _connected(database) as conn:
+        account_id = _account_id(conn, account)
+        if zone is None:
+            sys.stdout.write(account_store.timezone_of(conn, account_id) + "\n")
+            return
+        try:
+            account_store.set_timezone(conn, account_id, zone)
+        except ValueError as exc:
+            fail(str(exc))
+    err.print(f"account {account!r} is now in {zone}", highlight=False)
 
 
 @accounts_app.command("delete")

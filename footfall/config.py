@@ -58,6 +58,7 @@ class Settings:
     webhook_timeout_seconds: float = 15.0
     webhook_disable_after_seconds: float = 5 * 86400.0  # failing this long disables the endpoint
     webhook_batch_size: int = 100  # messages per request (Klaviyo envelope)
+    webhook_linger_seconds: float = 0.1  # a batch not yet full waits this long for more (fewer, fuller requests)
     webhook_poll_seconds: float = 1.0  # how soon another worker's or host's commits are noticed
     webhook_lease_seconds: float = 10.0  # a killed deliverer's webhooks are taken over this long after
     outbox_retention_seconds: float = 7 * 86400.0  # the stream's resumable window, and replays'
@@ -65,6 +66,17 @@ class Settings:
     # Proxies (addresses or CIDR networks) whose X-Forwarded-For names the client (for `$use_ip`);
     # from anyone else the header is ignored. FOOTFALL_TRUSTED_PROXIES, comma-separated.
     trusted_proxies: tuple[str, ...] = ()
+    # Operating (footfall/observability/): one access-log line per request, text or JSON; Prometheus
+    # metrics at /metrics (on the main port only with a bearer token; or on a port of its own).
+    access_log: bool = False
+    log_format: str = "text"  # text | json
+    metrics: bool = True
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
+    metrics_token: str | None = None
+    # The directory `footfall serve` owns for its workers' heartbeats and metrics files (None: this
+    # process is the only one, e.g. an in-process test server).
+    run_dir: str | None = None
 
     def replace(self, **changes: object) -> "Settings":
         return dataclasses.replace(self, **changes)
@@ -108,6 +120,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         max_array_items=_int("FOOTFALL_MAX_ARRAY_ITEMS", base.limits.max_array_items),
         max_depth=_int("FOOTFALL_MAX_DEPTH", base.limits.max_depth),
         dedup_without_id=_dedup_mode(e.get("FOOTFALL_DEDUP_WITHOUT_ID") or base.limits.dedup_without_id),
+        suppress_after_delete=_env_switch(e, "FOOTFALL_SUPPRESS_AFTER_DELETE", base.limits.suppress_after_delete),
     )
     return Settings(
         database_url=e.get("FOOTFALL_DATABASE_URL") or base.database_url,
@@ -139,12 +152,39 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         webhook_disable_after_seconds=_float("FOOTFALL_WEBHOOK_DISABLE_AFTER_SECONDS",
                                              base.webhook_disable_after_seconds),
         webhook_batch_size=_int("FOOTFALL_WEBHOOK_BATCH_SIZE", base.webhook_batch_size),
+        webhook_linger_seconds=_float("FOOTFALL_WEBHOOK_LINGER_SECONDS", base.webhook_linger_seconds),
         webhook_poll_seconds=_float("FOOTFALL_WEBHOOK_POLL_SECONDS", base.webhook_poll_seconds),
         webhook_lease_seconds=_float("FOOTFALL_WEBHOOK_LEASE_SECONDS", base.webhook_lease_seconds),
         outbox_retention_seconds=_float("FOOTFALL_OUTBOX_RETENTION_SECONDS", base.outbox_retention_seconds),
         public_url=e.get("FOOTFALL_PUBLIC_URL") or None,
         trusted_proxies=tuple(p.strip() for p in (e.get("FOOTFALL_TRUSTED_PROXIES") or "").split(",") if p.strip()),
+        access_log=_env_switch(e, "FOOTFALL_ACCESS_LOG", base.access_log),
+        log_format=_log_format(e.get("FOOTFALL_LOG_FORMAT") or base.log_format),
+        metrics=_env_switch(e, "FOOTFALL_METRICS", base.metrics),
+        metrics_port=(check_port(int(_int("FOOTFALL_METRICS_PORT", 0)), "FOOTFALL_METRICS_PORT")
+                      if e.get("FOOTFALL_METRICS_PORT") else None),
+        metrics_host=e.get("FOOTFALL_METRICS_HOST") or base.metrics_host,
+        metrics_token=e.get("FOOTFALL_METRICS_TOKEN") or None,
+        run_dir=e.get("FOOTFALL_RUN_DIR") or None,
     )
+
+
+_ON, _OFF = ("1", "on", "true", "yes"), ("0", "off", "false", "no")
+
+
+def _env_switch(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in _ON or raw in _OFF:
+        return raw in _ON
+    raise ConfigError(f"{name}={env[name]!r} is not a switch: use 1 / on or 0 / off")
+
+
+def _log_format(value: str) -> str:
+    if value.lower() not in ("text", "json"):
+        raise ConfigError(f"FOOTFALL_LOG_FORMAT={value!r} is not a log format: use text or json")
+    return value.lower()
 
 
 def _dedup_mode(raw: str) -> str:

@@ -20,6 +20,7 @@ from tests.servers import ServerThread, new_account, server_settings
 from tests.webhook_helpers import SECRET, create_webhook, headers, klaviyo_valid, track
 
 TIMEOUT = 1.0
+LINGER = 0.5
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
@@ -30,7 +31,8 @@ def hook_server(request, tmp_path_factory) -> Iterator[ServerThread]:
            else make_pg_database())
     srv = ServerThread(server_settings(database_url=url, webhook_allow="127.0.0.1",
                                        webhook_retry_schedule=(0, 0.3, 0.3, 0.3, 0.3, 0.3),
-                                       webhook_timeout_seconds=TIMEOUT, webhook_poll_seconds=0.2)).start()
+                                       webhook_timeout_seconds=TIMEOUT, webhook_poll_seconds=0.2,
+                                       webhook_linger_seconds=LINGER)).start()
     yield srv
     srv.stop()
     if request.param != "sqlite":
@@ -135,6 +137,20 @@ def test_410_disables_the_webhook_and_says_why(http, hook_account):
         assert "410" in d["attributes"]["last_error"]
 
 
+def test_a_batch_not_yet_full_lingers_for_more_messages(http, hook_account):
+    """Ten events committed one by one within the linger go out in one or two requests, not ten."""
+    with Receiver() as rx:
+        create_webhook(http, hook_account.private_key, rx.url, ["event:placed_order"])
+        began = time.monotonic()
+        for i in range(10):
+            track(http, hook_account.public_key, f"l{i}@x.co", n=i)
+        sent_within = time.monotonic() - began
+        rx.wait_for(lambda r: len(r.messages()) >= 10)
+        if sent_within < LINGER:  # on a very slow machine the ten may span more than one linger
+            assert len(rx.received) <= 2, [len(r.json()["data"]) for r in rx.received]
+        assert len(rx.received) <= 1 + int(sent_within / LINGER) + 1
+
+
 def test_batches_keep_commit_order_per_profile(http, hook_account):
     with Receiver(Answer(500), Answer(200)) as rx:
         create_webhook(http, hook_account.private_key, rx.url, ["event:placed_order"], batch_size=4)
@@ -227,3 +243,25 @@ def test_segment_joins_are_delivered(hook_server, http, hook_account):
             assert joined["payload"]["id"] == sid and joined["payload"]["type"] == "segment"
     finally:
         api.close()
+
+
+def test_lanes_share_what_one_of_them_rendered(monkeypatch, tmp_path):
+    """Three webhooks on the same topics: each message is read and rendered once, not once per lane."""
+    from footfall.config import Settings
+    from footfall.webhooks import deliverer, messages
+    from footfall.webhooks.hub import Hub
+
+    calls: list[list[int]] = []
+
+    def render(conn, account_id, rows, base):
+        calls.append([r["position"] for r in rows])
+        return [{"position": r["position"], "id": f"m{r['position']}", "topic": "event:x", "created": "",
+                 "payload": {}} for r in rows]
+
+    monkeypatch.setattr(messages, "render", render)
+    d = deliverer.Deliverer(Settings(), lambda: None, Hub())
+    rows = [{"position": p} for p in (1, 2, 3)]
+    first = d._render(None, "acct", rows)
+    assert d._render(None, "acct", rows) == first and d._render(None, "acct", rows[1:]) == first[1:]
+    assert d._render(None, "other", rows[:1])[0]["id"] == "m1"  # another account's position 1 is its own
+    assert calls == [[1, 2, 3], [1]]

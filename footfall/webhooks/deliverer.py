@@ -19,6 +19,7 @@ import logging
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from typing import Any, Callable, TypeVar
 
 import httpx
@@ -38,6 +39,8 @@ MAX_LANES = 64  # webhooks one deliverer sends to at once
 SCAN = 5000  # outbox rows looked at per read when few of them match the webhook's topics
 RESPONSE_BYTES = 256  # how much of an answer the delivery log keeps
 PRUNE_EVERY = 600.0
+SHARED_RENDER_SECONDS = 1.0  # a message rendered for one lane is reused by the others this long
+SHARED_RENDER_MAX = 20_000
 
 
 class Deliverer:
@@ -56,6 +59,9 @@ class Deliverer:
         # A killed deliverer's webhooks are taken over a lease after its last renewal.
         self.lease = settings.webhook_lease_seconds
         self.renew_every = self.lease / 5
+        # (account, position) -> (when rendered, item): lanes subscribed to the same topics send the
+        # same messages at about the same time; each is read and rendered once, not once per lane.
+        self._rendered: OrderedDict[tuple[str, int], tuple[float, messages.Item]] = OrderedDict()
         self.stats = {"delivered": 0, "failed_attempts": 0, "requests": 0, "last_error": None}
 
     # -- lifecycle --------------------------------------------------------------------------------
@@ -172,10 +178,17 @@ class Deliverer:
             if items is None:  # a replay: read its messages now
                 rows = await self._db(lambda c: self._matching(c, account_id, hook, pending["first_position"] - 1,
                                                                pending["last_position"]))
-                items = await self._db(lambda c: messages.render(c, account_id, rows, self.base))
+                items = await self._db(lambda c: self._render(c, account_id, rows))
             return await self._attempt(client, account_id, hook, pending["id"], items, pending)
         head = hook["cursor"]
         rows, scanned_to = await self._db(lambda c: self._next_rows(c, account_id, hook))
+        if rows and len(rows) < self._batch_size(hook):
+            # Under load, a lane would otherwise send (and record) a request per group commit: a batch
+            # not yet full waits up to the linger, counted from its oldest message, for more.
+            linger = rows[0]["created"] + self.settings.webhook_linger_seconds - clock.now()
+            if linger > 0:
+                await asyncio.sleep(linger)
+                rows, scanned_to = await self._db(lambda c: self._next_rows(c, account_id, hook))
         if not rows:
             if scanned_to > head:  # nothing for this webhook in what was read: move past it
                 ok = await self._db(lambda c: webhooks.record_new(
@@ -183,8 +196,25 @@ class Deliverer:
                     hook["failing_since"], None))
                 return 0 if ok else None
             return self.settings.webhook_poll_seconds
-        items = await self._db(lambda c: messages.render(c, account_id, rows, self.base))
+        items = await self._db(lambda c: self._render(c, account_id, rows))
         return await self._attempt(client, account_id, hook, ids.new_ulid(), items, None, cursor_to=scanned_to)
+
+    def _render(self, conn: Conn, account_id: str, rows: list[dict[str, Any]]) -> list[messages.Item]:
+        """The rows as sent (messages.render), reusing what another lane rendered a moment ago."""
+        now = time.monotonic()
+        cache = self._rendered
+        items: dict[int, messages.Item] = {}
+        for row in rows:
+            hit = cache.get((account_id, row["position"]))
+            if hit is not None and now - hit[0] < SHARED_RENDER_SECONDS:
+                items[row["position"]] = hit[1]
+        missing = [row for row in rows if row["position"] not in items]
+        for item in messages.render(conn, account_id, missing, self.base) if missing else ():
+            items[item["position"]] = item
+            cache[(account_id, item["position"])] = (now, item)
+        while len(cache) > SHARED_RENDER_MAX:
+            cache.popitem(last=False)
+        return [items[row["position"]] for row in rows]
 
     def _batch_size(self, hook: dict[str, Any]) -> int:
         return 1 if hook["format"] == "standard" else max(1, hook["batch_size"])

@@ -1,0 +1,1 @@
+"""Operating Footfall: worker heartbeats, access and lifecycle logs, Prometheus metrics."""
