@@ -24,6 +24,7 @@ accounts = Table(
     Column("name", Text, nullable=False, unique=True),
     Column("public_key", String(16), nullable=False, unique=True),
     Column("created", Epoch, nullable=False),
+    Column("timezone", Text, nullable=False, server_default="UTC"),  # IANA name: the console's days
 )
 
 api_keys = Table(
@@ -331,6 +332,16 @@ deletion_records = Table(
     Column("counts", Json, nullable=False),
     PrimaryKeyConstraint("account_id", "id"),
     Index("ix_deletion_records_hash", "account_id", "identifier_hash"),
+)
+
+# Suppress after delete (FOOTFALL_SUPPRESS_AFTER_DELETE): keyed hashes of every identifier of a person deleted
+# while it was on (store/deleted.py); ingest drops later events naming one of them.
+deleted_identifiers = Table(
+    "deleted_identifiers", metadata,
+    Column("account_id", String(26), nullable=False),
+    Column("identifier_hash", String(64), nullable=False),
+    Column("deletion_id", String(26), nullable=False),
+    PrimaryKeyConstraint("account_id", "identifier_hash"),
 )
 
 # Per-account secrets made by the server (the HMAC key of deletion records), created on first use.

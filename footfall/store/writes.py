@@ -18,7 +18,7 @@ from footfall.domain.events import dedup_key
 from footfall.domain.limits import Limits
 from footfall.domain.models import PROFILE_ATTRIBUTES, SINGLE_VALUED, Event, ProfilePatch, TrackOp, WriteResult
 from footfall.domain.profiles import Record, apply_patch, empty_record, merge_records
-from footfall.store import outbox, rollups
+from footfall.store import deleted, outbox, rollups
 from footfall.store.db import Conn
 
 Key = identity.Key  # (kind, value) of an identifier
@@ -110,6 +110,9 @@ def apply_track(conn: Conn, op: TrackOp, limits: Limits, tally: Tally) -> WriteR
     """Store one track or identify operation. Raises InvalidInput before writing anything.
 
     In pipeline mode the event's outcome (stored or duplicate) is filled in at the batch's end."""
+    if (op.event is not None and limits.suppress_after_delete
+            and deleted.names_deleted(conn, op.account_id, op.profile)):
+        return dropped_after_delete(op.account_id, tally)
     now = clock.now()
     metric_id = metric_for(conn, op.account_id, op.event.metric, limits, now) if op.event else None
     with conn.holding():  # a new profile's rows and its event: one statement on PostgreSQL
@@ -119,6 +122,13 @@ def apply_track(conn: Conn, op: TrackOp, limits: Limits, tally: Tally) -> WriteR
                                    limits.dedup_without_id, new_profile=result.profile_created)
             conn.defer(lambda: _record_event(result, outcome(), op.account_id, metric_id, op.event, tally))
     return result
+
+
+def dropped_after_delete(account_id: str, tally: Tally, events: int = 1) -> WriteResult:
+    """An event naming a deleted person, acknowledged and counted but not stored (suppress after delete)."""
+    tally.add(account_id, "events_dropped_deleted", events)
+    return WriteResult(profile_id="", dropped=True,
+                       warnings=["dropped: the profile was deleted and suppress-after-delete is on"])
 
 
 def event_message(account_id: str, event: Event, event_id: str, profile_id: str, tally: Tally) -> None:
