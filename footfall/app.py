@@ -179,7 +179,8 @@ def _heartbeat(settings: Settings, pipeline: Pipeline):
 def create_app(settings: Settings | None = None) -> Starlette:
     """The Footfall ASGI app; settings default to the FOOTFALL_* environment."""
     settings = settings or config.from_env()
-    logs.configure(settings.log_format)
+    if settings.run_dir:  # `footfall serve`'s workers; an embedding program keeps its own logging set-up
+        logs.configure(settings.log_format)
     obs_metrics.configure(settings.metrics)
 
     @contextlib.asynccontextmanager

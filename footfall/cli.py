@@ -77,6 +77,7 @@ def serve(
     port: int = typer.Option(None, min=1, max=65535, help="Port (default 8000)."),
     workers: int = typer.Option(None, min=1, max=64, help="Worker processes (default 1)."),
     database: Optional[str] = DatabaseOption,
+    access_log: bool = typer.Option(False, "--access-log", help="One log line per request (as FOOTFALL_ACCESS_LOG=1)."),
 ) -> None:
     """Run the HTTP server. The schema is created or upgraded first, once, before workers start.
 
@@ -92,6 +93,9 @@ def serve(
     config.check_port(port or settings.port, "--port" if port else "FOOTFALL_PORT")
     _check_listen(host or settings.host, port or settings.port)
     from footfall.observability import metrics, rundir
+
+    if access_log:  # workers read their settings from the environment
+        os.environ["FOOTFALL_ACCESS_LOG"] = "1"
 
     if settings.metrics_port:
         _check_listen(settings.metrics_host, settings.metrics_port)

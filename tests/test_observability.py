@@ -148,9 +148,8 @@ def test_metrics_from_footfall_serve_are_the_servers_whichever_worker_answers(tm
     migrate.upgrade(empty_database)
     account = new_account(empty_database, "metrics")
     metrics_port = free_port()
-    srv = LoggedServe(tmp_path, empty_database, "--workers", workers,
-                      env={"FOOTFALL_METRICS_PORT": str(metrics_port), "FOOTFALL_ACCESS_LOG": "1",
-                           "FOOTFALL_RATE_LIMITS": "off"})
+    srv = LoggedServe(tmp_path, empty_database, "--workers", workers, "--access-log",
+                      env={"FOOTFALL_METRICS_PORT": str(metrics_port), "FOOTFALL_RATE_LIMITS": "off"})
     sent = 40
     try:
         with httpx.Client(base_url=srv.url, timeout=10, limits=httpx.Limits(max_keepalive_connections=0)) as c:
