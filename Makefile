@@ -48,9 +48,12 @@ test: $(STAMP) $(NODE_SDK)/node_modules/.installed browser
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
-# Long fault drills: 20 x kill -9 per backend, PostgreSQL stopped and stalled (private cluster).
+# Long fault drills: 20 x kill -9 per backend, PostgreSQL stopped and stalled (private cluster); then the
+# data-moving drills: `footfall import` of 1,000,000 events killed -9 and resumed, on each backend, its rate
+# against the bulk API, and `db copy` of 1,000,000 events into PostgreSQL with byte-identical exports.
 crashtest: $(STAMP)
 	$(BIN)/python -m bench crash
+	$(BIN)/python -m bench moving --backend both
 
 clean:
 	rm -rf $(VENV) $(NODE_SDK)/node_modules .pytest_cache

@@ -34,7 +34,7 @@ import httpx
 from footfall import clock
 from footfall.config import Settings
 from footfall.segments import evaluator
-from footfall.store import accounts, db, groups, migrate
+from footfall.store import accounts, db, groups, migrate, rollups
 from footfall.store.url import DatabaseURL
 
 PG_ADMIN = os.environ.get("FOOTFALL_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -43,7 +43,7 @@ PLANS = ("free", "pro", "plus", "team")
 COUNTRIES = ("US", "France", "UK", "Germany", "Japan")
 DAY = 86400
 EVENT_INDEXES = {  # rebuilt after the load
-    "ix_events_metric_time": "events (account_id, metric_id, time)",
+    "ix_events_metric_time": "events (account_id, metric_id, time, profile_id)",
     "ix_events_profile_time": "events (account_id, profile_id, time)",
     "ix_events_time": "events (account_id, time)",
 }
@@ -162,6 +162,9 @@ def load(conn: db.Conn, account_id: str, n_profiles: int, n_events: int, rnd: ra
     _bulk(conn, "events", ("account_id", "id", "metric_id", "profile_id", "time", "value", "value_currency",
                            "unique_id", "dedup_key", "properties", "received"), event_rows())
     _create_event_indexes(conn)
+    conn.begin()
+    rollups.rebuild(conn, account_id)  # the events went in around the writer, so their rollups too
+    conn.commit()
     conn.execute("ANALYZE")
     if conn.dialect == "postgresql":
         conn.commit()

@@ -190,12 +190,16 @@ def accounts_create(
     name: str,
     as_json: bool = typer.Option(False, "--json", help="Print the account and its keys as JSON."),
     scopes: str = typer.Option("all", help="Scopes of the private key: all, read, or FAMILY:MODE,…"),
+    timezone: str = typer.Option("UTC", "--timezone", help="IANA time zone of the account (its console's days)."),
     database: Optional[str] = DatabaseOption,
 ) -> None:
-    """Create an account; its private key is printed once."""
+    """Create an account; its private key is printed once.
+
+    Example: footfall accounts create shop --timezone Europe/Paris
+    """
     with _connected(database) as conn:
         try:
-            new = account_store.create_account(conn, name, _parse_scopes(scopes))
+            new = account_store.create_account(conn, name, _parse_scopes(scopes), timezone)
         except ValueError as exc:
             fail(str(exc))
     info = {"id": new.account.id, "name": new.account.name, "public_key": new.account.public_key,
@@ -249,6 +253,28 @@ def accounts_rename(
         except ValueError as exc:
             fail(str(exc))
     err.print(f"account {renamed.public_key} is now named {renamed.name!r}", highlight=False)
+
+
+@accounts_app.command("timezone")
+def accounts_timezone(
+    account: str = typer.Argument(..., metavar="ACCOUNT", help="The account's public key or name."),
+    zone: Optional[str] = typer.Argument(None, metavar="[ZONE]", help="An IANA name; leave out to print it."),
+    database: Optional[str] = DatabaseOption,
+) -> None:
+    """Print or set an account's time zone: where the console's days begin and its charts' zone picker starts.
+
+    Example: footfall accounts timezone default America/New_York
+    """
+    with _connected(database) as conn:
+        account_id = _account_id(conn, account)
+        if zone is None:
+            sys.stdout.write(account_store.timezone_of(conn, account_id) + "\n")
+            return
+        try:
+            account_store.set_timezone(conn, account_id, zone)
+        except ValueError as exc:
+            fail(str(exc))
+    err.print(f"account {account!r} is now in {zone}", highlight=False)
 
 
 @accounts_app.command("delete")

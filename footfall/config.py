@@ -120,6 +120,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         max_array_items=_int("FOOTFALL_MAX_ARRAY_ITEMS", base.limits.max_array_items),
         max_depth=_int("FOOTFALL_MAX_DEPTH", base.limits.max_depth),
         dedup_without_id=_dedup_mode(e.get("FOOTFALL_DEDUP_WITHOUT_ID") or base.limits.dedup_without_id),
+        suppress_after_delete=_env_switch(e, "FOOTFALL_SUPPRESS_AFTER_DELETE", base.limits.suppress_after_delete),
     )
     return Settings(
         database_url=e.get("FOOTFALL_DATABASE_URL") or base.database_url,

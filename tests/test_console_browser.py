@@ -57,10 +57,12 @@ def test_sign_in_wrong_key_and_sign_out(page, server, account, database_url):
 
 def test_overview_live_feed_shows_a_tracked_event_within_two_seconds(page, server, account, client, database_url):
     track(client, account, "first@example.com", "Viewed Page")
-    sign_in(page, server.url, account.private_key)
+    with page.expect_response(lambda r: r.url.endswith("/console/stream")) as opened:
+        sign_in(page, server.url, account.private_key)
+    assert opened.value.headers["content-type"].startswith("text/event-stream")
     page.wait_for_selector("#live-feed tbody tr")
     email = f"live-{uuid.uuid4().hex[:6]}@example.com"
-    page.wait_for_timeout(300)  # the feed's first poll has run
+    page.wait_for_timeout(300)  # the feed's first read has run; its fallback poll is 10 s away
     track(client, account, email, "Placed Order", value=12.5)
     acked = time.monotonic()
     page.wait_for_selector(f"#live-feed tbody tr:has-text('{email}')", timeout=2000)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from contextlib import closing
 
 import httpx
@@ -10,6 +11,7 @@ import pytest
 
 from tests.console_helpers import metric_id, private_headers, read_only_key, track
 from tests.servers import new_account
+from tests.sse import SseReader
 
 PAGES = ["/", "/console/metrics", "/console/profiles", "/console/segments", "/console/lists",
          "/console/segments/new"]
@@ -28,6 +30,7 @@ def test_every_page_needs_a_session(client):
         r = client.get(path)
         assert r.status_code == 303 and r.headers["location"] == "/console/signin", path
     assert client.get("/console/feed", headers={"Accept": "application/json"}).status_code == 401
+    assert client.get("/console/stream", headers={"Accept": "text/event-stream"}).status_code == 401
     assert client.post("/console/lists", data={"name": "x"}).status_code == 303
     with httpx.Client(base_url=str(client.base_url), cookies={"footfall_console": "01ABC.notasecret"}) as forged:
         assert forged.get("/").status_code == 303
@@ -157,3 +160,45 @@ def signed_in_anywhere(server, key: str) -> tuple[httpx.Client, None]:
     c = httpx.Client(base_url=server.url, timeout=30)
     assert c.post("/console/signin", data={"key": key}).status_code == 303
     return c, None
+
+
+def test_the_live_stream_carries_only_this_accounts_events(server, account, client, database_url):
+    other = new_account(database_url, f"other-{account.name}")
+    c, _ = signed_in(server, account.private_key)
+    with closing(c):
+        cookie = "; ".join(f"{k}={v}" for k, v in c.cookies.items())
+        with SseReader(f"{server.url}/console/stream", {"Cookie": cookie, "Accept": "text/event-stream"}) as sse:
+            assert sse.status == 200
+            track(client, other, "theirs@example.com", "Other Metric")
+            track(client, account, "mine@example.com", "Mine")
+            deadline = time.monotonic() + 5
+            while not sse.events and time.monotonic() < deadline:
+                time.sleep(0.02)
+    assert [e.data["topic"] for e in sse.events] == ["event:mine"]
+    assert all(e.event == "message" for e in sse.events)  # unnamed: a browser's onmessage gets each one
+
+
+def test_the_accounts_time_zone_sets_where_today_begins_and_the_charts_zone(server, account, client, database_url):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from footfall.store import accounts, db
+
+    zone = "Pacific/Kiritimati"  # UTC+14: its midnight is never UTC's
+    conn = db.connect(database_url)
+    try:
+        accounts.set_timezone(conn, account.id, zone)
+    finally:
+        conn.close()
+    local_today = datetime.now(ZoneInfo(zone)).date()
+    midnight = int(datetime(local_today.year, local_today.month, local_today.day, tzinfo=ZoneInfo(zone)).timestamp())
+    track(client, account, "late@example.com", "Zoned", when=midnight - 60)  # yesterday, there
+    track(client, account, "early@example.com", "Zoned", when=midnight + 60)  # today, there
+    c, _ = signed_in(server, account.private_key)
+    with closing(c):
+        today = re.search(r'class="events-1">([\d,]+)<', c.get("/").text).group(1)
+        assert today == "1"
+        page = c.get(f"/console/metrics/{metric_id(client, account, 'Zoned')}").text
+        assert f'<option value="{zone}" selected>' in page and f"({zone})" in page
+        picked = c.get(f"/console/metrics/{metric_id(client, account, 'Zoned')}?tz=UTC").text
+        assert '<option value="UTC" selected>' in picked

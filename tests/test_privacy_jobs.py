@@ -41,18 +41,16 @@ def import_body(profiles: list, lists: list[str] = ()) -> dict:
     return {"data": data}
 
 
-def _suppression(api, profile_id: str) -> list[str]:
-    """The reasons in the profile's consent record (profile reads show it as
-    subscriptions.email.marketing.suppression)."""
-    from footfall.store import db
+def _marketing(api, profile_id: str) -> dict:
+    """subscriptions.email.marketing of the profile, as GET /api/profiles/{id} shows it."""
+    r = api.http.get(f"/api/profiles/{profile_id}", params={"additional-fields[profile]": "subscriptions"})
+    assert r.status_code == 200, r.text
+    return r.json()["data"]["attributes"]["subscriptions"]["email"]["marketing"]
 
-    conn = db.connect(api.database_url)
-    try:
-        (consent,) = conn.one("SELECT consent FROM profiles WHERE account_id = ? AND id = ?",
-                              (api.account.id, profile_id))
-        return [s["reason"] for s in (conn.from_json(consent).get("email") or {}).get("suppression", [])]
-    finally:
-        conn.close()
+
+def _suppression(api, profile_id: str) -> list[str]:
+    """The reasons the profile read shows in subscriptions.email.marketing.suppression."""
+    return [s["reason"] for s in _marketing(api, profile_id)["suppression"]]
 
 
 def test_suppress_by_email_then_unsuppress_lifts_only_user_suppressions(api, client, account, database_url):
@@ -83,6 +81,27 @@ def test_suppress_by_email_then_unsuppress_lifts_only_user_suppressions(api, cli
     assert _suppression(api, pid) == ["HARD_BOUNCE"]  # a bounce stays
     listed = client.get(UNSUPPRESS, headers=server_headers(account.private_key)).json()
     assert [j["id"] for j in listed["data"]] == [r.json()["data"]["id"]]
+
+
+def test_profile_reads_show_suppression_with_reason_and_time(api, client, account, database_url):
+    pid = api.identify(Person(email="shown@example.com"))
+    api.identify(Person(email="other@example.com"))
+    before = _marketing(api, pid)
+    assert before["suppression"] == []
+    r = client.post(SUPPRESS, json=suppression_body("create", ["shown@example.com"]),
+                    headers=server_headers(account.private_key))
+    assert r.status_code == 202, r.text
+    _add_reason(database_url, account, pid, "HARD_BOUNCE")
+    marketing = _marketing(api, pid)
+    assert [s["reason"] for s in marketing["suppression"]] == ["USER_SUPPRESSED", "HARD_BOUNCE"]
+    assert all(s["timestamp"].startswith("20") for s in marketing["suppression"])
+    assert marketing["can_receive_email_marketing"] is False
+    listed = api.http.get("/api/profiles", params={"additional-fields[profile]": "subscriptions"}).json()["data"]
+    shown = {p["attributes"]["email"]: p["attributes"]["subscriptions"]["email"]["marketing"]["suppression"]
+             for p in listed}
+    assert shown["shown@example.com"] == marketing["suppression"] and shown["other@example.com"] == []
+    # Without additional-fields the profile carries no subscriptions, as in Klaviyo.
+    assert "subscriptions" not in api.http.get(f"/api/profiles/{pid}").json()["data"]["attributes"]
 
 
 def _add_reason(database_url, account, profile_id, reason):

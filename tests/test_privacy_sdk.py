@@ -48,6 +48,10 @@ def test_sdk_suppress_and_unsuppress(klaviyo):
     assert (created.data.attributes.total_count, created.data.attributes.completed_count) == (2, 2)
     got = klaviyo.Profiles.get_bulk_suppress_profiles_job(created.data.id)
     assert got.data.attributes.status == "complete"
+    [profile] = klaviyo.Profiles.get_profiles(filter='equals(email,"t@example.com")',
+                                             additional_fields_profile=["subscriptions"]).data
+    [entry] = profile.attributes.subscriptions.email.marketing.suppression
+    assert entry.reason == "USER_SUPPRESSED" and entry.timestamp is not None
     removed = klaviyo.Profiles.bulk_unsuppress_profiles({"data": {"type": "profile-suppression-bulk-delete-job",
                                                                   "attributes": {"profiles": {"data": [
                                                                       _profile("s@example.com")]}}}})

@@ -42,6 +42,13 @@ class Plan:
     keys: list[int]       # bucket keys in time order, one per answered date
     month_starts: list[tuple[int, int]]  # (local day number, month key), for interval == "month"
 
+    def aligned(self, step: int) -> bool:
+        """Is every bucket a whole number of `step`-second UTC slices (store/rollups.py's 15 minutes)?
+        True when the range ends and every offset and offset change in it fall on multiples of step,
+        which holds for every zone in use today (+05:30, +05:45 and DST changes included)."""
+        return (self.start % step == 0 and self.end % step == 0
+                and all(s.offset % step == 0 and s.start % step == 0 for s in self.spans))
+
     def index(self) -> dict[int, int]:
         return {key: i for i, key in enumerate(self.keys)}
 

@@ -53,7 +53,7 @@ class _Reply:
             return Reply(200, b"1", _HTML, [])
         body = {
             "status": 1,
-            "profile_id": result.profile_id,
+            "profile_id": result.profile_id or None,
             "event_id": result.event_id,
             "duplicate": result.duplicate,
             "warnings": warnings + result.warnings,

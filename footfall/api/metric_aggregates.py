@@ -60,7 +60,8 @@ def compute(conn, account_id: str, query: AggregateQuery) -> tuple[list[str], li
     if not aggregates.metric_exists(conn, account_id, query.metric_id):
         return None
     plan = buckets.plan(query.interval, query.zone, query.start, query.end)
-    rows = aggregates.aggregate(conn, account_id, query.metric_id, plan, query.by, query.dimension_filters, MAX_ROWS)
+    rows = aggregates.aggregate(conn, account_id, query.metric_id, plan, query.by, query.dimension_filters, MAX_ROWS,
+                                query.measurements)
     return [d.isoformat() for d in plan.dates()], _groups(rows, plan, query)
 
 

@@ -14,7 +14,7 @@ are seen within FOOTFALL_WEBHOOK_POLL_SECONDS. A comment line every 15 s keeps p
 from __future__ import annotations
 
 import time
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Callable
 
 import msgspec
 from starlette.requests import Request
@@ -56,18 +56,25 @@ def _last_event_id(request: Request) -> int | None:
 async def stream(request: Request) -> StreamingResponse:
     grant = await private_key(request, "webhooks", "read")
     wanted, groups = _wanted(request)
-    last = _last_event_id(request)
+
+    def keep(row: dict[str, Any]) -> bool:
+        return wanted is None or topics.matches(row["topic"], row["subject_id"], wanted, groups)
+
+    return await outbox_stream(request, grant.account_id, keep, _last_event_id(request))
+
+
+async def outbox_stream(request: Request, account_id: str, keep: Callable[[dict[str, Any]], bool],
+                        last: int | None, *, named: bool = True) -> StreamingResponse:
+    """The account's outbox from after `last` (None: from now) as SSE, the rows `keep` accepts.
+    /api/stream and the console's live feed (/console/stream) both answer through it; `named=False`
+    leaves out the `event:` line (a browser's EventSource then hands every message to onmessage)."""
     svc = services(request)
-    account_id = grant.account_id
     start = last if last is not None else await svc.read(lambda conn: outbox.head(conn, account_id))
     hub = request.app.state.hub
     base = base_url(request)
     poll = svc.settings.webhook_poll_seconds
 
-    def keep(row: dict[str, Any]) -> bool:
-        return wanted is None or topics.matches(row["topic"], row["subject_id"], wanted, groups)
-
-    def read(position: int) -> tuple[list[dict[str, Any]], int, int | None]:
+    def read(position: int) -> Callable[[Any], tuple[list[dict[str, Any]], int, int | None]]:
         def run(conn: Any) -> tuple[list[dict[str, Any]], int, int | None]:
             rows = outbox.after(conn, account_id, position, READ_AHEAD)
             oldest = outbox.oldest(conn, account_id) if position == start and last is not None else None
@@ -88,8 +95,8 @@ async def stream(request: Request) -> StreamingResponse:
                 items, reached, oldest = await svc.read(read(position))
                 if oldest is not None and oldest > position + 1:
                     yield f"event: gap\ndata: {_encode({'resumed_at': oldest}).decode()}\n\n".encode()
-                chunks = [b"id: %d\nevent: %s\ndata: %s\n\n" % (i["position"], i["topic"].encode(), _encode(i))
-                          for i in items]
+                chunks = [(b"id: %d\nevent: %s\ndata: %s\n\n" % (i["position"], i["topic"].encode(), _encode(i))
+                           if named else b"id: %d\ndata: %s\n\n" % (i["position"], _encode(i))) for i in items]
                 if chunks:
                     yield b"".join(chunks)
                     quiet_since = time.monotonic()

@@ -30,14 +30,15 @@ class Series:
 
 
 def document(metric_id: str, interval: str, zone: str, now: float, days: int | None = None,
-             by: list[str] | None = None) -> dict[str, Any]:
-    """A metric-aggregates request: `days` local days up to the end of today, in `zone`."""
+             by: list[str] | None = None, measurements: list[str] | None = None) -> dict[str, Any]:
+    """A metric-aggregates request: `days` local days up to the end of today, in `zone`. Only the
+    measurements shown are asked for, count unless told (distinct profiles cost a scan of the events)."""
     tz = ZoneInfo(zone)
     today = datetime.fromtimestamp(now, tz).date()
     end = today + timedelta(days=1)
     start = end - timedelta(days=days or INTERVAL_DAYS[interval])
     attributes: dict[str, Any] = {
-        "metric_id": metric_id, "measurements": list(MEASURES), "interval": interval, "timezone": zone,
+        "metric_id": metric_id, "measurements": measurements or ["count"], "interval": interval, "timezone": zone,
         "filter": [f"greater-or-equal(datetime,{start.isoformat()}T00:00:00)",
                    f"less-than(datetime,{end.isoformat()}T00:00:00)"],
     }

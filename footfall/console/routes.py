@@ -21,7 +21,8 @@ def guarded(endpoint: Endpoint) -> Endpoint:
 
     @functools.wraps(endpoint)
     async def run(request: Request) -> Response:
-        wants_json = "application/json" in request.headers.get("accept", "")
+        accept = request.headers.get("accept", "")
+        wants_json = "application/json" in accept or "text/event-stream" in accept  # a script, not a page
         try:
             return await endpoint(request)
         except web.NotSignedIn:
@@ -55,6 +56,7 @@ routes = [
     _route("/console/signin", auth.signin, ["POST"]),
     _route("/console/signout", auth.signout, ["POST"]),
     _route("/console/feed", overview.feed, ["GET"]),
+    _route("/console/stream", overview.live, ["GET"]),
     _route("/console/metrics", metrics.metric_list, ["GET"]),
     _route("/console/metrics/{id}", metrics.metric_page, ["GET"]),
     _route("/console/profiles", profiles.search, ["GET"]),

@@ -31,9 +31,11 @@ from dataclasses import dataclass
 from typing import Any
 
 SUBSCRIBED, UNSUBSCRIBED, NEVER_SUBSCRIBED = "SUBSCRIBED", "UNSUBSCRIBED", "NEVER_SUBSCRIBED"
-SUBSCRIBE_LIFTS = frozenset({"UNSUBSCRIBE", "SPAM_REPORT", "USER_SUPPRESSED"})
-UNSUPPRESS_LIFTS = frozenset({"USER_SUPPRESSED"})
-SUPPRESSION_REASONS = ("USER_SUPPRESSED", "UNSUBSCRIBE", "SPAM_REPORT", "HARD_BOUNCE", "INVALID_EMAIL")
+USER_SUPPRESSED = "USER_SUPPRESSED"
+SUBSCRIBE_LIFTS = frozenset({"UNSUBSCRIBE", "SPAM_REPORT", USER_SUPPRESSED})
+UNSUPPRESS_LIFTS = frozenset({USER_SUPPRESSED})
+# Klaviyo's email suppression reasons (segments' profile-suppression condition takes these).
+SUPPRESSION_REASONS = (USER_SUPPRESSED, "UNSUBSCRIBE", "SPAM_REPORT", "HARD_BOUNCE", "INVALID_EMAIL")
 _KEPT = ("suppression", "list_suppressions")  # what a plain per-channel entry never overwrites
 
 
@@ -119,6 +121,11 @@ def _suppress(channel: dict[str, Any], reason: str, at: str) -> None:
     current = channel.setdefault("suppression", [])
     if not any(s["reason"] == reason for s in current):
         current.append({"reason": reason, "timestamp": at})
+
+
+def suppressions(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """The email marketing suppressions of a consent record, [{reason, timestamp}]."""
+    return list((record.get("email") or {}).get("suppression") or [])
 
 
 def suppressed(record: dict[str, Any]) -> bool:

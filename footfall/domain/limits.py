@@ -23,6 +23,9 @@ class Limits:
     # Not a size: the rule for the dedup key of an event without a unique id, which travels with the
     # limits to every parser and applier (domain/events.DEDUP_MODES; FOOTFALL_DEDUP_WITHOUT_ID).
     dedup_without_id: str = "second"
+    # Nor this: drop later events naming a person deleted while it is on (FOOTFALL_SUPPRESS_AFTER_DELETE;
+    # store/deleted.py). It travels here because deletion and ingest both run in the writer, which gets the limits.
+    suppress_after_delete: bool = False
 
 
 def check_properties(props: dict[str, Any], limits: Limits, path: str = "properties") -> None:

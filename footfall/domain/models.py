@@ -79,3 +79,5 @@ class WriteResult:
     profile_created: bool = False
     warnings: list[str] = field(default_factory=list)
     exchange_id: str | None = None  # when the patch asked for one (ProfilePatch.mint_exchange_id)
+    # Not stored: the event named a deleted person (suppress after delete); profile_id is then "".
+    dropped: bool = False

@@ -10,11 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from footfall.domain.consent import USER_SUPPRESSED
 from footfall.domain.models import Event, ProfilePatch
-
-# Klaviyo's email suppression reasons. Only USER_SUPPRESSED is lifted by an unsuppress job.
-USER_SUPPRESSED = "USER_SUPPRESSED"
-SUPPRESSION_REASONS = ("USER_SUPPRESSED", "HARD_BOUNCE", "INVALID_EMAIL", "UNSUBSCRIBE")
 
 # Identifier kinds a deletion job may name, as Klaviyo's request names them -> Footfall's kind.
 DELETION_IDENTIFIERS = {"id": "id", "email": "email", "phone_number": "phone_number"}

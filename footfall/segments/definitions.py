@@ -15,7 +15,7 @@ from typing import Any, Union
 
 from footfall.domain.errors import InvalidInput
 from footfall.domain.models import CONSENT_CHANNELS, LOCATION_FIELDS
-from footfall.domain.privacy import SUPPRESSION_REASONS
+from footfall.domain.consent import SUPPRESSION_REASONS
 
 MAX_CONDITIONS = 100
 MAX_VALUES = 1000

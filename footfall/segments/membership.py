@@ -101,7 +101,7 @@ def _other_write(account_id: str, result: Any) -> list[Touch]:
     if not touched and isinstance(getattr(result, "profile_id", None), str):
         touched = [result.profile_id]
     touched += list(getattr(result, "merged", None) or [])
-    return [Touch(account_id, pid, everything=True) for pid in dict.fromkeys(touched)]
+    return [Touch(account_id, pid, everything=True) for pid in dict.fromkeys(touched) if pid]
 
 
 class MembershipWorker:
@@ -147,7 +147,8 @@ class MembershipWorker:
         notes: list[Any] = []
         for op, result in committed:
             if isinstance(op, TrackOp):
-                notes.append(touches_for(op, result))
+                if not result.dropped:  # a dropped event touched nobody
+                    notes.append(touches_for(op, result))
             elif isinstance(op, SaveSegment) and isinstance(result, GroupResult):
                 notes.append(Reevaluate(op.account_id, result.group_id) if result.definition_changed
                              else GroupChange(op.account_id, result.group_id, []))

@@ -1,9 +1,15 @@
 """Metric aggregates in SQL: count, sum of value and distinct profiles per time bucket and dimension.
 
-The database groups the events; only one row per (bucket, dimension values) comes back, so a year
-of events is never loaded. The bucket key is integer arithmetic on the event's epoch second with the
-zone's UTC offset in force at that second (a CASE over the DST transitions in the range), as
+The database groups the rows; only one row per (bucket, dimension values) comes back, so a year of
+events is never loaded. The bucket key is integer arithmetic on an epoch second with the zone's UTC
+offset in force at that second (a CASE over the DST transitions in the range), as
 analytics/buckets.py describes; the same SQL runs on SQLite and PostgreSQL.
+
+Only the measurements asked for are computed. Count and sum come from the metric's 15-minute
+rollups (store/rollups.py) when nothing needs the events themselves (no `by`, no dimension filter)
+and the plan's buckets are whole rollup buckets: the key is then computed on each rollup's start, which
+lies in the same bucket as every event it counts. Otherwise, and always for `unique` (distinct
+profiles do not add up across buckets), the events are grouped; both give the same numbers.
 """
 
 from __future__ import annotations
@@ -11,9 +17,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from footfall.analytics.buckets import Plan, Span
+from footfall.store import rollups
 from footfall.store.db import Conn
 
 VALUE_CURRENCY = "$value_currency"  # the one `$` dimension Footfall stores outside the properties
+MEASUREMENTS = ("count", "sum_value", "unique")
 
 
 class TooManyGroups(Exception):
@@ -24,18 +32,50 @@ class TooManyGroups(Exception):
 class Row:
     key: int
     dims: tuple[str | None, ...]
-    count: int
-    sum_value: float
-    unique: int
+    count: int = 0
+    sum_value: float = 0.0
+    unique: int = 0
 
 
 def metric_exists(conn: Conn, account_id: str, metric_id: str) -> bool:
     return conn.one("SELECT 1 FROM metrics WHERE account_id = ? AND id = ?", (account_id, metric_id)) is not None
 
 
+def from_rollups(plan: Plan, by: list[str], dimension_filters: list[tuple[str, list[str]]]) -> bool:
+    """Can count and sum of this query be read from the rollups?"""
+    return not by and not dimension_filters and plan.aligned(rollups.BUCKET)
+
+
 def aggregate(conn: Conn, account_id: str, metric_id: str, plan: Plan, by: list[str],
-              dimension_filters: list[tuple[str, list[str]]], max_rows: int) -> list[Row]:
-    """One Row per bucket and distinct dimension values with events; TooManyGroups past max_rows."""
+              dimension_filters: list[tuple[str, list[str]]], max_rows: int,
+              measurements: tuple[str, ...] | list[str] = MEASUREMENTS, *, use_rollups: bool = True) -> list[Row]:
+    """One Row per bucket and distinct dimension values with events; TooManyGroups past max_rows.
+    Measurements not asked for are 0. use_rollups=False: always from the events (for comparison)."""
+    wanted = [m for m in MEASUREMENTS if m in measurements]
+    if not (use_rollups and from_rollups(plan, by, dimension_filters)):
+        return _from_events(conn, account_id, metric_id, plan, by, dimension_filters, max_rows, wanted)
+    additive = [m for m in wanted if m != "unique"]
+    rows = {r.key: r for r in _from_rollups(conn, account_id, metric_id, plan, additive)} if additive else {}
+    if "unique" in wanted:
+        for r in _from_events(conn, account_id, metric_id, plan, [], [], max_rows, ["unique"]):
+            had = rows.get(r.key)
+            rows[r.key] = Row(r.key, (), had.count, had.sum_value, r.unique) if had else r
+    return sorted(rows.values(), key=lambda r: r.key)
+
+
+def _from_rollups(conn: Conn, account_id: str, metric_id: str, plan: Plan, wanted: list[str]) -> list[Row]:
+    text = (f"SELECT {_key(plan, 'bucket')}, SUM(count), COALESCE(SUM(sum_value), 0) FROM metric_rollups "
+            "WHERE account_id = ? AND metric_id = ? AND bucket >= ? AND bucket < ? GROUP BY 1")
+    rows = conn.all(text, (account_id, metric_id, plan.start, plan.end))
+    return [Row(int(r[0]), (), int(r[1]) if "count" in wanted else 0, float(r[2]) if "sum_value" in wanted else 0.0)
+            for r in rows if int(r[1])]
+
+
+_EVENT_MEASURES = {"count": "COUNT(*)", "sum_value": "COALESCE(SUM(value), 0)", "unique": "COUNT(DISTINCT profile_id)"}
+
+
+def _from_events(conn: Conn, account_id: str, metric_id: str, plan: Plan, by: list[str],
+                 dimension_filters: list[tuple[str, list[str]]], max_rows: int, wanted: list[str]) -> list[Row]:
     select_params: list[object] = []
     dim_sql: list[str] = []
     for name in by:
@@ -48,16 +88,20 @@ def aggregate(conn: Conn, account_id: str, metric_id: str, plan: Plan, by: list[
         sql, params = _dimension(conn, name)
         where.append(f"{sql} IN ({', '.join('?' for _ in values)})")
         where_params += params + list(values)
-    columns = [_key(plan)] + dim_sql
-    text = (f"SELECT {', '.join(columns)}, COUNT(*), COALESCE(SUM(value), 0), COUNT(DISTINCT profile_id) "
-            f"FROM events WHERE {' AND '.join(where)} "
+    columns = [_key(plan, "time")] + dim_sql
+    measures = [_EVENT_MEASURES[m] for m in wanted] or ["COUNT(*)"]  # a group exists if it has events
+    text = (f"SELECT {', '.join(columns + measures)} FROM events WHERE {' AND '.join(where)} "
             f"GROUP BY {', '.join(str(i + 1) for i in range(len(columns)))} LIMIT {int(max_rows) + 1}")
     rows = conn.all(text, select_params + where_params)
     if len(rows) > max_rows:
         raise TooManyGroups(max_rows)
     n = len(by)
-    return [Row(int(r[0]), tuple(None if v is None else str(v) for v in r[1:1 + n]),
-                int(r[1 + n]), float(r[2 + n]), int(r[3 + n])) for r in rows]
+    out = []
+    for r in rows:
+        got = dict(zip(wanted, r[1 + n:]))
+        out.append(Row(int(r[0]), tuple(None if v is None else str(v) for v in r[1:1 + n]),
+                       int(got.get("count", 0)), float(got.get("sum_value", 0.0)), int(got.get("unique", 0))))
+    return out
 
 
 def _dimension(conn: Conn, name: str) -> tuple[str, list[object]]:
@@ -71,19 +115,20 @@ def _dimension(conn: Conn, name: str) -> tuple[str, list[object]]:
             "ELSE CAST(json_extract(properties, ?) AS TEXT) END)", [path, path])
 
 
-def _offset(spans: list[Span]) -> str:
-    """The zone's UTC offset at each event's second (integers computed by us, so inlined)."""
+def _offset(spans: list[Span], column: str) -> str:
+    """The zone's UTC offset at each row's second (integers computed by us, so inlined)."""
     if len(spans) == 1:
         return str(int(spans[0].offset))
-    whens = " ".join(f"WHEN time < {int(nxt.start)} THEN {int(cur.offset)}" for cur, nxt in zip(spans, spans[1:]))
+    whens = " ".join(f"WHEN {column} < {int(nxt.start)} THEN {int(cur.offset)}" for cur, nxt in zip(spans, spans[1:]))
     return f"(CASE {whens} ELSE {int(spans[-1].offset)} END)"
 
 
-def _key(plan: Plan) -> str:
-    off = _offset(plan.spans)
-    day = f"((time + {off}) / 86400)"
+def _key(plan: Plan, column: str) -> str:
+    """The bucket key of the epoch second in `column` (`time` of an event, `bucket` of a rollup)."""
+    off = _offset(plan.spans, column)
+    day = f"(({column} + {off}) / 86400)"
     if plan.interval == "hour":
-        return f"(((time + {off}) / 3600) * 3600 - {off})"
+        return f"((({column} + {off}) / 3600) * 3600 - {off})"
     if plan.interval == "day":
         return day
     if plan.interval == "week":
@@ -91,3 +136,38 @@ def _key(plan: Plan) -> str:
     starts = plan.month_starts
     whens = " ".join(f"WHEN {day} < {int(nxt[0])} THEN {int(cur[1])}" for cur, nxt in zip(starts, starts[1:]))
     return f"(CASE {whens} ELSE {int(starts[-1][1])} END)" if whens else str(int(starts[-1][1]))
+
+
+def count_between(conn: Conn, account_id: str, start: int, end: int | None = None,
+                  metric_id: str | None = None) -> int:
+    """Events in [start, end) (end None: no bound), of one metric or all: whole 15-minute buckets from
+    the rollups, the seconds before the first and after the last whole bucket from the events."""
+    first = -(-int(start) // rollups.BUCKET) * rollups.BUCKET  # the first bucket starting at or after `start`
+    last = None if end is None else int(end) // rollups.BUCKET * rollups.BUCKET
+    if last is not None and last < first:
+        return _count_events(conn, account_id, metric_id, int(start), int(end))
+    scope, params = ("account_id = ?", [account_id]) if metric_id is None else \
+        ("account_id = ? AND metric_id = ?", [account_id, metric_id])
+    bound = "" if last is None else " AND bucket < ?"
+    (n,) = conn.one(f"SELECT COALESCE(SUM(count), 0) FROM metric_rollups WHERE {scope} AND bucket >= ?{bound}",
+                    [*params, first, *([] if last is None else [last])])
+    edges = _count_events(conn, account_id, metric_id, int(start), first)
+    if last is not None:
+        edges += _count_events(conn, account_id, metric_id, last, int(end))
+    return int(n) + edges
+
+
+def _count_events(conn: Conn, account_id: str, metric_id: str | None, start: int, end: int) -> int:
+    if end <= start:
+        return 0
+    scope, params = ("account_id = ?", [account_id]) if metric_id is None else \
+        ("account_id = ? AND metric_id = ?", [account_id, metric_id])
+    (n,) = conn.one(f"SELECT COUNT(*) FROM events WHERE {scope} AND time >= ? AND time < ?", [*params, start, end])
+    return int(n)
+
+
+def metric_totals(conn: Conn, account_id: str) -> dict[str, int]:
+    """Every metric's event count (from the rollups)."""
+    rows = conn.all("SELECT metric_id, SUM(count) FROM metric_rollups WHERE account_id = ? GROUP BY metric_id",
+                    (account_id,))
+    return {metric_id: int(n) for metric_id, n in rows}

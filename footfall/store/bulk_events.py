@@ -13,7 +13,7 @@ from footfall import clock
 from footfall.domain.errors import Conflict, InvalidInput, NotFound
 from footfall.domain.limits import Limits
 from footfall.domain.operations import BulkEntry, BulkEventsOp, BulkResult, repeated_unique_id
-from footfall.store import writes
+from footfall.store import deleted, writes
 from footfall.store.db import Conn
 from footfall.store.writes import Tally
 
@@ -40,6 +40,10 @@ def apply_bulk(conn: Conn, op: BulkEventsOp, limits: Limits, tally: Tally) -> Bu
 def _apply_entry(conn: Conn, account_id: str, entry: BulkEntry, limits: Limits, tally: Tally, now: float,
                  seen: set[tuple[str, str, str]], result: BulkResult) -> None:
     """One profile and its events, behind a nested savepoint so a refused entry leaves nothing."""
+    if limits.suppress_after_delete and deleted.names_deleted(conn, account_id, entry.profile):
+        writes.dropped_after_delete(account_id, tally, len(entry.events))
+        result.completed += len(entry.events)  # accepted, as a duplicate is, but not stored
+        return
     conn.execute("SAVEPOINT bulk_entry")
     saved = tally.mark()
     try:
@@ -66,8 +70,9 @@ def _apply_entry(conn: Conn, account_id: str, entry: BulkEntry, limits: Limits, 
         return
     conn.execute("RELEASE SAVEPOINT bulk_entry")
     duplicates = sum(1 for _, dup in outcomes if dup)
-    for event, (event_id, dup) in zip(entry.events, outcomes):
+    for event, metric_id, (event_id, dup) in zip(entry.events, metric_ids, outcomes):
         if not dup:
+            tally.stored_event(account_id, metric_id, event.time, event.value)
             writes.event_message(account_id, event, event_id, profile.profile_id, tally)
     tally.add(account_id, "events_stored", len(outcomes) - duplicates)
     if duplicates:

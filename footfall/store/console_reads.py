@@ -3,21 +3,23 @@
 Everything the JSON:API also answers (events, profiles, aggregates, members, segment evaluation) the
 console reads through the same modules as the API; what is here has no API twin. Every query is
 scoped to one account and runs on an index: events by (account, id) for the feed (ids are ULIDs, so
-id order is arrival order), by (account, time) and (account, metric, time) for counts.
+id order is arrival order), by (account, metric, time) for the latest time; counts come from the
+metric rollups (store/aggregates.count_between), the events only for the minutes at a range's edge.
 """
 
 from __future__ import annotations
 
 from typing import Any, Sequence
 
+from footfall.store import aggregates
 from footfall.store.db import Conn
 
 FEED_LIMIT = 20
 
 
 def event_count_since(conn: Conn, account_id: str, since: float) -> int:
-    (n,) = conn.one("SELECT COUNT(*) FROM events WHERE account_id = ? AND time >= ?", (account_id, int(since)))
-    return int(n)
+    """Events at or after `since` (whole seconds, as event times are), mostly from the metric rollups."""
+    return aggregates.count_between(conn, account_id, -(-since // 1))
 
 
 def profile_count_since(conn: Conn, account_id: str, since: float) -> int:
@@ -59,15 +61,15 @@ def latest_events(conn: Conn, account_id: str, *, after_id: str | None = None, m
 
 
 def metric_summaries(conn: Conn, account_id: str) -> list[dict[str, Any]]:
-    """Every metric with its event count and the time of its latest event (index-only per metric)."""
+    """Every metric with its event count (the rollups) and the time of its latest event (one index probe each)."""
     metrics = conn.all("SELECT id, name, integration, created FROM metrics WHERE account_id = ? ORDER BY name, id",
                        (account_id,))
+    counts = aggregates.metric_totals(conn, account_id)
     out = []
     for mid, name, integration, created in metrics:
-        count, last = conn.one("SELECT COUNT(*), MAX(time) FROM events WHERE account_id = ? AND metric_id = ?",
-                               (account_id, mid))
+        (last,) = conn.one("SELECT MAX(time) FROM events WHERE account_id = ? AND metric_id = ?", (account_id, mid))
         out.append({"id": mid, "name": name, "integration": integration, "created": created,
-                    "count": int(count), "last_seen": last})
+                    "count": counts.get(mid, 0), "last_seen": last})
     return out
 
 

@@ -9,26 +9,22 @@ and how much went.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import secrets
 from typing import Any, Callable
 
 from footfall import clock, ids
 from footfall.timefmt import iso
-from footfall.domain import topics
+from footfall.domain import consent, topics
 from footfall.domain.errors import NotFound
 from footfall.domain.limits import Limits
-from footfall.domain.privacy import USER_SUPPRESSED, DeleteProfilesOp, DeletionResult, JobResult, SuppressionOp
+from footfall.domain.privacy import DeleteProfilesOp, DeletionResult, JobResult, SuppressionOp
 from footfall.domain.models import ProfilePatch
-from footfall.store import jobs, outbox, writes
+from footfall.store import deleted, jobs, outbox, rollups, writes
 from footfall.store.db import Conn
 from footfall.store.writes import Tally
 
 DELETION_JOB = "data-privacy-deletion-job"
 SUPPRESS_JOB = "profile-suppression-bulk-create-job"
 UNSUPPRESS_JOB = "profile-suppression-bulk-delete-job"
-_SECRET = "deletion-hmac"
 
 # Rows of other features that name a profile and must go with it, beyond Footfall's own tables:
 # (table, profile column). Features that keep per-profile rows (a webhook outbox) add theirs here.
@@ -42,22 +38,12 @@ PROFILE_ROWS: list[tuple[str, str]] = [
     ("outbox", "profile_id"),
     ("outbox", "subject_id"),
 ]
-# Extra clean-up calls (conn, account_id, profile_id) for features whose rows need more than a DELETE.
+# Extra clean-up calls (conn, account_id, profile_id) for features whose rows need more than a DELETE
+# (run before the rows above go, so a hook can still read the profile's events).
 ON_DELETE: list[Callable[[Conn, str, str], None]] = []
 
-
-def account_secret(conn: Conn, account_id: str) -> bytes:
-    """The account's HMAC key for deletion records, made on first use (inside the caller's transaction)."""
-    row = conn.one("SELECT value FROM account_secrets WHERE account_id = ? AND name = ?", (account_id, _SECRET))
-    if row:
-        return bytes.fromhex(row[0])
-    value = secrets.token_hex(32)
-    conn.run("INSERT INTO account_secrets (account_id, name, value) VALUES (?, ?, ?)", (account_id, _SECRET, value))
-    return bytes.fromhex(value)
-
-
-def identifier_hash(secret: bytes, kind: str, value: str) -> str:
-    return hmac.new(secret, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
+account_secret = deleted.account_secret
+identifier_hash = deleted.identifier_hash
 
 
 def matching_profiles(conn: Conn, account_id: str, kind: str, value: str) -> list[str]:
@@ -75,11 +61,15 @@ def matching_profiles(conn: Conn, account_id: str, kind: str, value: str) -> lis
 def apply_delete(conn: Conn, op: DeleteProfilesOp, limits: Limits, tally: Tally) -> DeletionResult:
     now = clock.now()
     result = DeletionResult(job_id=op.job_id)
+    forget: list[tuple[str, str]] = [] if op.kind == "id" else [(op.kind, op.value)]
     for profile_id in matching_profiles(conn, op.account_id, op.kind, op.value):
-        _delete_profile(conn, op.account_id, profile_id, result)
+        forget += _identifiers(conn, op.account_id, profile_id)
+        _delete_profile(conn, op.account_id, profile_id, result, tally)
         # Written after the purge (the tally flushes at the commit), holding only the deleted id.
         tally.message(op.account_id, outbox.Message(topics.PROFILE_DELETED, ids.new_ulid(), profile_id,
                                                     payload={"profile_id": profile_id}))
+    if limits.suppress_after_delete:
+        deleted.remember(conn, op.account_id, op.job_id, forget)
     digest = identifier_hash(account_secret(conn, op.account_id), op.kind, op.value)
     conn.run(
         "INSERT INTO deletion_records (account_id, id, identifier_kind, identifier_hash, requested_at, completed_at,"
@@ -95,11 +85,20 @@ def apply_delete(conn: Conn, op: DeleteProfilesOp, limits: Limits, tally: Tally)
     return result
 
 
-def _delete_profile(conn: Conn, account_id: str, profile_id: str, result: DeletionResult) -> None:
+def _identifiers(conn: Conn, account_id: str, profile_id: str) -> list[tuple[str, str]]:
+    rows = conn.all("SELECT kind, value FROM profile_identifiers WHERE account_id = ? AND profile_id = ?",
+                    (account_id, profile_id))
+    return [(r[0], r[1]) for r in rows]
+
+
+def _delete_profile(conn: Conn, account_id: str, profile_id: str, result: DeletionResult, tally: Tally) -> None:
+    """Every row naming one profile, and the profile: the one place deletion's SQL lives (features
+    keeping per-profile rows or totals add to PROFILE_ROWS / ON_DELETE rather than write their own)."""
     (events,) = conn.one("SELECT COUNT(*) FROM events WHERE account_id = ? AND profile_id = ?",
                          (account_id, profile_id))
     (memberships,) = conn.one("SELECT COUNT(*) FROM group_members WHERE account_id = ? AND profile_id = ?",
                               (account_id, profile_id))
+    tally.deleting_events(rollups.buckets_of_profile(conn, account_id, profile_id))  # recounted at the commit
     for hook in ON_DELETE:
         hook(conn, account_id, profile_id)
     for table, column in PROFILE_ROWS:
@@ -109,16 +108,6 @@ def _delete_profile(conn: Conn, account_id: str, profile_id: str, result: Deleti
     result.events += events
     result.memberships += memberships
     result.deleted_ids.append(profile_id)
-
-
-def deleted_before(conn: Conn, account_id: str, kind: str, value: str) -> bool:
-    """Was a person with this identifier deleted? (For "suppress after delete".)"""
-    row = conn.one("SELECT value FROM account_secrets WHERE account_id = ? AND name = ?", (account_id, _SECRET))
-    if row is None:
-        return False
-    digest = identifier_hash(bytes.fromhex(row[0]), kind, value)
-    return conn.one("SELECT 1 FROM deletion_records WHERE account_id = ? AND identifier_hash = ?",
-                    (account_id, digest)) is not None
 
 
 # -- suppression ------------------------------------------------------------------------------------
@@ -132,7 +121,7 @@ def apply_suppression(conn: Conn, op: SuppressionOp, limits: Limits, tally: Tall
         if profile_id is None:  # unsuppressing an email nobody holds
             result.skipped += 1
             continue
-        changed = (_suppress(conn, op.account_id, profile_id, op.reason, now) if op.action == "create"
+        changed = (suppress(conn, op.account_id, profile_id, op.reason, now) if op.action == "create"
                    else _unsuppress(conn, op.account_id, profile_id, now))
         if changed:
             result.completed += 1
@@ -174,50 +163,27 @@ def _suppression_targets(conn: Conn, op: SuppressionOp, now: float, tally: Tally
 
 def suppress(conn: Conn, account_id: str, profile_id: str, reason: str, now: float) -> bool:
     """Add an email marketing suppression (if the profile has none with this reason); True if it changed."""
-    return _change_suppression(conn, account_id, profile_id, now, add=reason)
-
-
-def _suppress(conn: Conn, account_id: str, profile_id: str, reason: str, now: float) -> bool:
-    return suppress(conn, account_id, profile_id, reason, now)
+    change = consent.ConsentChange("email", "suppress", iso(now), reason=reason)
+    return _change(conn, account_id, profile_id, change, now)
 
 
 def _unsuppress(conn: Conn, account_id: str, profile_id: str, now: float) -> bool:
-    """Only a user suppression is lifted: a hard bounce, invalid email or unsubscribe stays."""
-    return _change_suppression(conn, account_id, profile_id, now, lift=USER_SUPPRESSED)
+    """Only a user suppression is lifted (domain/consent.UNSUPPRESS_LIFTS): a bounce or unsubscribe stays."""
+    return _change(conn, account_id, profile_id, consent.ConsentChange("email", "unsuppress", iso(now)), now)
 
 
-def _change_suppression(conn: Conn, account_id: str, profile_id: str, now: float, *, add: str | None = None,
-                        lift: str | None = None) -> bool:
-    """Suppression lives in the profile's consent record, `consent.email.suppression` (a list of
-    {reason, timestamp}), the one place profile reads, segments and subscription writes all use."""
+def _change(conn: Conn, account_id: str, profile_id: str, change: consent.ConsentChange, now: float) -> bool:
+    """Suppression lives in the profile's consent record (`consent.email.suppression`, a list of
+    {reason, timestamp}), changed by domain/consent's rules, the one place profile reads (as
+    subscriptions.email.marketing.suppression), segments and subscription writes all use."""
     lock = " FOR UPDATE" if conn.dialect == "postgresql" else ""  # read to be changed: see writes._lock_profiles
     row = conn.one(f"SELECT consent FROM profiles WHERE account_id = ? AND id = ?{lock}", (account_id, profile_id))
     if row is None:
         return False
-    consent = conn.from_json(row[0]) or {}
-    email = dict(consent.get("email") or {})
-    current = list(email.get("suppression") or [])
-    if add is not None:
-        if any(s.get("reason") == add for s in current):
-            return False
-        current.append({"reason": add, "timestamp": iso(now)})
-    else:
-        kept = [s for s in current if s.get("reason") != lift]
-        if len(kept) == len(current):
-            return False
-        current = kept
-    email["suppression"] = current
-    consent["email"] = email
+    record = conn.from_json(row[0]) or {}
+    changed = consent.apply(record, change)
+    if consent.suppressions(changed) == consent.suppressions(record):
+        return False
     conn.run("UPDATE profiles SET consent = ?, updated = ? WHERE account_id = ? AND id = ?",
-             (conn.to_json(consent), now, account_id, profile_id))
+             (conn.to_json(changed), now, account_id, profile_id))
     return True
-
-
-def suppressions_of(consent: dict[str, Any]) -> list[dict[str, Any]]:
-    """A profile's email suppressions, [{reason, timestamp}], from its consent record."""
-    return list((consent.get("email") or {}).get("suppression") or [])
-
-
-def lift_user_suppression(conn: Conn, account_id: str, profile_id: str, now: float) -> bool:
-    """Subscribing a profile unsuppresses it (Klaviyo): for the subscription writes to call."""
-    return _unsuppress(conn, account_id, profile_id, now)

@@ -74,7 +74,7 @@ def apply_merge(conn: Conn, op: MergeProfilesOp, limits: Limits, tally: Tally) -
         if source == destination or source in merged:
             continue  # already the destination (an earlier merge), or listed twice
         _fill_identifiers(target, rows[source])
-        writes.merge_into(conn, op.account_id, target, rows[source], now)
+        writes.merge_into(conn, op.account_id, target, rows[source], now, tally)
         writes.merged_message(op.account_id, source, destination, tally)
         merged.append(source)
     if merged:

@@ -35,12 +35,16 @@ def apply_restore(conn: Conn, op: RestoreOp, limits: Limits, tally: Tally) -> Re
     for item in op.profiles:
         _restore_profile(conn, op.account_id, item, tally, result)
     known: dict[str, bool] = {}
-    pending: list[Callable[[], bool]] = []
+    pending: list[tuple[RestoredEvent, str, Callable[[], bool]]] = []
     for event in op.events:
-        outcome = _restore_event(conn, op.account_id, event, limits, now, known, result)
-        if outcome is not None:
-            pending.append(outcome)
-    stored = sum(1 for outcome in pending if outcome())  # in pipeline mode: one wait for the chunk
+        restored = _restore_event(conn, op.account_id, event, limits, now, known, result)
+        if restored is not None:
+            pending.append((event, *restored))
+    stored = 0
+    for item, metric_id, outcome in pending:  # in pipeline mode: one wait for the chunk
+        if outcome():
+            stored += 1
+            tally.stored_event(op.account_id, metric_id, item.event.time, item.event.value)
     result.stored += stored
     result.duplicates += len(pending) - stored
     if stored:
@@ -69,7 +73,8 @@ def _restore_profile(conn: Conn, account_id: str, item: RestoredProfile, tally: 
 
 
 def _restore_event(conn: Conn, account_id: str, item: RestoredEvent, limits: Limits, now: float,
-                   known: dict[str, bool], result: RestoreResult) -> Callable[[], bool] | None:
+                   known: dict[str, bool], result: RestoreResult) -> tuple[str, Callable[[], bool]] | None:
+    """(metric id, a call saying whether the event was inserted), or None if it is refused."""
     if item.profile_id not in known:
         known[item.profile_id] = conn.one("SELECT 1 FROM profiles WHERE account_id = ? AND id = ?",
                                           (account_id, item.profile_id)) is not None
@@ -89,5 +94,5 @@ def _restore_event(conn: Conn, account_id: str, item: RestoredEvent, limits: Lim
                                        conn.to_json(event.properties), now))
     if not conn.pipelined:
         inserted = cur.fetchone() is not None
-        return lambda: inserted
-    return lambda: cur.fetchone() is not None
+        return metric_id, lambda: inserted
+    return metric_id, lambda: cur.fetchone() is not None

@@ -24,6 +24,7 @@ accounts = Table(
     Column("name", Text, nullable=False, unique=True),
     Column("public_key", String(16), nullable=False, unique=True),
     Column("created", Epoch, nullable=False),
+    Column("timezone", Text, nullable=False, server_default="UTC"),  # IANA name: the console's days
 )
 
 api_keys = Table(
@@ -114,9 +115,23 @@ events = Table(
     Column("received", Epoch, nullable=False),
     PrimaryKeyConstraint("account_id", "id"),
     UniqueConstraint("account_id", "profile_id", "metric_id", "dedup_key", name="uq_events_dedup"),
-    Index("ix_events_metric_time", "account_id", "metric_id", "time"),
+    # profile_id last: distinct profiles per bucket (aggregates' `unique`) are counted from the index alone.
+    Index("ix_events_metric_time", "account_id", "metric_id", "time", "profile_id"),
     Index("ix_events_profile_time", "account_id", "profile_id", "time"),
     Index("ix_events_time", "account_id", "time"),
+)
+
+# Per metric and 15-minute UTC bucket: how many events and the sum of their values (store/rollups.py).
+# Kept in the transaction that inserts or deletes the events; every UTC offset in use is a multiple of
+# 15 minutes, so these buckets add up to any zone's hour, day, week and month.
+metric_rollups = Table(
+    "metric_rollups", metadata,
+    Column("account_id", String(26), nullable=False),
+    Column("metric_id", String(8), nullable=False),
+    Column("bucket", BigInteger, nullable=False),  # epoch second the 15 minutes start at (a multiple of 900)
+    Column("count", BigInteger, nullable=False),
+    Column("sum_value", Float(precision=53), nullable=False),
+    PrimaryKeyConstraint("account_id", "metric_id", "bucket"),
 )
 
 # Running totals that make silent behaviour visible (duplicates dropped, events stored).
@@ -317,6 +332,16 @@ deletion_records = Table(
     Column("counts", Json, nullable=False),
     PrimaryKeyConstraint("account_id", "id"),
     Index("ix_deletion_records_hash", "account_id", "identifier_hash"),
+)
+
+# Suppress after delete (FOOTFALL_SUPPRESS_AFTER_DELETE): keyed hashes of every identifier of a person deleted
+# while it was on (store/deleted.py); ingest drops later events naming one of them.
+deleted_identifiers = Table(
+    "deleted_identifiers", metadata,
+    Column("account_id", String(26), nullable=False),
+    Column("identifier_hash", String(64), nullable=False),
+    Column("deletion_id", String(26), nullable=False),
+    PrimaryKeyConstraint("account_id", "identifier_hash"),
 )
 
 # Per-account secrets made by the server (the HMAC key of deletion records), created on first use.

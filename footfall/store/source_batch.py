@@ -25,7 +25,7 @@ def apply_source_batch(conn: Conn, op: SourceBatchOp, limits: Limits, tally: Tal
                 done = writes.apply_track_again(conn, track, previous[1], limits, tally)
             else:
                 done = writes.apply_track(conn, track, limits, tally)
-            previous = (track.profile, done.profile_id)
+            previous = None if done.dropped else (track.profile, done.profile_id)
             result.results.append(done)
         except (InvalidInput, NotFound, Conflict) as exc:
             detail = getattr(exc, "detail", str(exc))

@@ -18,7 +18,7 @@ from footfall.domain.events import dedup_key
 from footfall.domain.limits import Limits
 from footfall.domain.models import PROFILE_ATTRIBUTES, SINGLE_VALUED, Event, ProfilePatch, TrackOp, WriteResult
 from footfall.domain.profiles import Record, apply_patch, empty_record, merge_records
-from footfall.store import outbox
+from footfall.store import deleted, outbox, rollups
 from footfall.store.db import Conn
 
 Key = identity.Key  # (kind, value) of an identifier
@@ -40,11 +40,23 @@ _UPDATE_PROFILE = (f"UPDATE profiles SET {', '.join(f'{c} = ?' for c in _UPDATED
 
 
 class Tally:
-    """What one transaction gathers to write once at its end: counter increments and outbox messages."""
+    """What one transaction gathers to write once at its end: counter increments, outbox messages and
+    metric rollups (store/rollups.py)."""
 
     def __init__(self) -> None:
         self.counts: Counter[tuple[str, str]] = Counter()
         self.messages: list[tuple[str, outbox.Message]] = []  # (account, message), in the order made
+        # Appended to (so a mark is a length), added up per bucket at the flush.
+        self.stored: list[tuple[rollups.RollupKey, float | None]] = []  # (bucket, value) of each event stored
+        self.recounts: list[rollups.RollupKey] = []  # buckets events were deleted from
+
+    def stored_event(self, account_id: str, metric_id: str, time: int, value: float | None) -> None:
+        """An event was inserted (not a duplicate): its metric's rollup bucket grows at the commit."""
+        self.stored.append(((account_id, metric_id, rollups.bucket_of(time)), value))
+
+    def deleting_events(self, keys: list[rollups.RollupKey]) -> None:
+        """Events are being deleted from these buckets: they are recounted at the commit."""
+        self.recounts.extend(keys)
 
     def add(self, account_id: str, name: str, n: int = 1) -> None:
         self.counts[(account_id, name)] += n
@@ -53,13 +65,15 @@ class Tally:
         """A message for webhooks and the stream, written with the counters (store/outbox.py)."""
         self.messages.append((account_id, message))
 
-    def mark(self) -> tuple[Counter[tuple[str, str]], int]:
+    def mark(self) -> tuple[Any, ...]:
         """Where the tally stands, for restore() when a savepoint is rolled back."""
-        return copy.copy(self.counts), len(self.messages)
+        return copy.copy(self.counts), len(self.messages), len(self.stored), len(self.recounts)
 
-    def restore(self, mark: tuple[Counter[tuple[str, str]], int]) -> None:
+    def restore(self, mark: tuple[Any, ...]) -> None:
         self.counts = copy.copy(mark[0])
         del self.messages[mark[1]:]
+        del self.stored[mark[2]:]
+        del self.recounts[mark[3]:]
 
     def flush(self, conn: Conn) -> None:
         if self.counts:
@@ -76,12 +90,29 @@ class Tally:
             for account_id in sorted(by_account):  # one order, so two writers cannot deadlock on positions
                 outbox.enqueue(conn, account_id, by_account[account_id])
             self.messages.clear()
+        if self.stored or self.recounts:
+            # A recounted bucket is counted from the events as they are now, this group's inserts included.
+            recount = set(self.recounts)
+            sums: dict[rollups.RollupKey, list] = {}
+            for key, value in self.stored:
+                if key not in recount:
+                    entry = sums.setdefault(key, [0, 0.0])
+                    entry[0] += 1
+                    if value is not None:
+                        entry[1] += value
+            rollups.add(conn, sums)
+            rollups.recount(conn, recount)
+            self.stored.clear()
+            self.recounts.clear()
 
 
 def apply_track(conn: Conn, op: TrackOp, limits: Limits, tally: Tally) -> WriteResult:
     """Store one track or identify operation. Raises InvalidInput before writing anything.
 
     In pipeline mode the event's outcome (stored or duplicate) is filled in at the batch's end."""
+    if (op.event is not None and limits.suppress_after_delete
+            and deleted.names_deleted(conn, op.account_id, op.profile)):
+        return dropped_after_delete(op.account_id, tally)
     now = clock.now()
     metric_id = metric_for(conn, op.account_id, op.event.metric, limits, now) if op.event else None
     with conn.holding():  # a new profile's rows and its event: one statement on PostgreSQL
@@ -89,8 +120,15 @@ def apply_track(conn: Conn, op: TrackOp, limits: Limits, tally: Tally) -> WriteR
         if op.event is not None and metric_id is not None:
             outcome = insert_event(conn, op.account_id, metric_id, result.profile_id, op.event, now,
                                    limits.dedup_without_id, new_profile=result.profile_created)
-            conn.defer(lambda: _record_event(result, outcome(), op.account_id, op.event, tally))
+            conn.defer(lambda: _record_event(result, outcome(), op.account_id, metric_id, op.event, tally))
     return result
+
+
+def dropped_after_delete(account_id: str, tally: Tally, events: int = 1) -> WriteResult:
+    """An event naming a deleted person, acknowledged and counted but not stored (suppress after delete)."""
+    tally.add(account_id, "events_dropped_deleted", events)
+    return WriteResult(profile_id="", dropped=True,
+                       warnings=["dropped: the profile was deleted and suppress-after-delete is on"])
 
 
 def event_message(account_id: str, event: Event, event_id: str, profile_id: str, tally: Tally) -> None:
@@ -106,15 +144,16 @@ def apply_track_again(conn: Conn, op: TrackOp, profile_id: str, limits: Limits, 
     if op.event is not None:
         metric_id = metric_for(conn, op.account_id, op.event.metric, limits, now)
         outcome = insert_event(conn, op.account_id, metric_id, profile_id, op.event, now, limits.dedup_without_id)
-        conn.defer(lambda: _record_event(result, outcome(), op.account_id, op.event, tally))
+        conn.defer(lambda: _record_event(result, outcome(), op.account_id, metric_id, op.event, tally))
     return result
 
 
-def _record_event(result: WriteResult, outcome: tuple[str, bool], account_id: str, event: Event,
+def _record_event(result: WriteResult, outcome: tuple[str, bool], account_id: str, metric_id: str, event: Event,
                   tally: Tally) -> None:
     result.event_id, result.duplicate = outcome
     tally.add(account_id, "events_duplicate" if result.duplicate else "events_stored")
     if not result.duplicate:
+        tally.stored_event(account_id, metric_id, event.time, event.value)
         event_message(account_id, event, result.event_id, result.profile_id, tally)
     if result.duplicate:
         result.warnings.append("duplicate: an event with the same metric, profile and "
@@ -334,7 +373,7 @@ def _upsert(conn: Conn, account_id: str, patch: ProfilePatch, owners: dict[Key, 
     row = rows[res.profile_id]
     before = {k: row[k] for k in _UPDATED_COLUMNS}
     for source_id in res.merge_from:
-        merge_into(conn, account_id, row, rows[source_id], now)
+        merge_into(conn, account_id, row, rows[source_id], now, tally)
         merged_message(account_id, source_id, row["id"], tally)
     exchange_id = (_exchange_id(patch.mint_exchange_id, res.add, _exchange_ids(conn, account_id, row["id"]),
                                 patch.identifiers.get("exchange_id")) if patch.mint_exchange_id else None)
@@ -387,7 +426,8 @@ def updated_message(account_id: str, profile_id: str, changed: list[str], tally:
                                              payload={"changed": changed}))
 
 
-def merge_into(conn: Conn, account_id: str, target: dict[str, Any], source: dict[str, Any], now: float) -> None:
+def merge_into(conn: Conn, account_id: str, target: dict[str, Any], source: dict[str, Any], now: float,
+               tally: Tally) -> None:
     """Fold the anonymous profile `source` into `target`: identifiers, events, properties."""
     src, dst = source["id"], target["id"]
     conn.run("UPDATE profile_identifiers SET profile_id = ? WHERE account_id = ? AND profile_id = ?",
@@ -399,6 +439,7 @@ def merge_into(conn: Conn, account_id: str, target: dict[str, Any], source: dict
         " AND t.metric_id = events.metric_id AND t.dedup_key = events.dedup_key)",
         (dst, account_id, src, dst),
     )
+    tally.deleting_events(rollups.buckets_of_profile(conn, account_id, src))  # the duplicates left behind
     conn.run("DELETE FROM events WHERE account_id = ? AND profile_id = ?", (account_id, src))
     conn.run("DELETE FROM profiles WHERE account_id = ? AND id = ?", (account_id, src))
     conn.run("UPDATE profile_merges SET new_id = ? WHERE account_id = ? AND new_id = ?", (dst, account_id, src))

@@ -181,6 +181,8 @@ class Importer:
                     summary.refuse(line, reason)
             elif isinstance(result, Exception):
                 summary.refuse(op_lines, _reason(result))
+            elif getattr(result, "dropped", False):
+                summary.refuse(op_lines, "names a deleted person (FOOTFALL_SUPPRESS_AFTER_DELETE is on)")
             elif getattr(result, "duplicate", False) or (self.kind == "profiles" and not result.profile_created):
                 summary.duplicates += 1
             else:

@@ -9,7 +9,6 @@ from typing import Any
 
 from footfall.domain import normalize
 from footfall.domain.errors import InvalidInput
-from footfall.domain.privacy import SUPPRESSION_REASONS
 from footfall.wire.modern_events import _list, _object, resource
 
 MAX_SUPPRESSION_EMAILS = 100
@@ -97,8 +96,3 @@ def _group(relationships: Any) -> tuple[str | None, str | None]:
         raise InvalidInput(f"a {kind} id (string) is required", f"{where}.id")
     return kind, ref["id"]
 
-
-def suppression_reason(value: Any) -> str:
-    if value not in SUPPRESSION_REASONS:
-        raise InvalidInput(f"reason must be one of {', '.join(SUPPRESSION_REASONS)}", "reason")
-    return value

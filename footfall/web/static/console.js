@@ -1,6 +1,7 @@
 // Footfall console: small progressive enhancement over server-rendered pages (no inline scripts: CSP).
 // Charts: every [data-chart] element plots the JSON of the <script type="application/json"> it names.
-// Live feed: polls /console/feed every second. Builder: see builder.js.
+// Live feed: woken by the account's event stream (/console/stream, Server-Sent Events), it reads
+// /console/feed for the new rows; without EventSource, or as a fallback, it polls. Builder: see builder.js.
 "use strict";
 
 (function () {
@@ -77,8 +78,9 @@
     var lastAt = null;
     var rate = document.getElementById("ingest-rate");
     var busy = false;
+    var again = false;
     function poll() {
-      if (busy) return;
+      if (busy) { again = true; return; }
       busy = true;
       fetch(table.getAttribute("data-feed-url") + (after ? "?after=" + encodeURIComponent(after) : ""),
             { headers: { Accept: "application/json" }, credentials: "same-origin" })
@@ -107,11 +109,20 @@
           lastStored = data.stored;
           lastAt = data.at;
         })
-        .catch(function () { /* the next poll retries */ })
-        .then(function () { busy = false; });
+        .catch(function () { /* the next wake-up or poll retries */ })
+        .then(function () {
+          busy = false;
+          if (again) { again = false; poll(); }
+        });
+    }
+    var streamUrl = table.getAttribute("data-stream-url");
+    var source = streamUrl && window.EventSource ? new EventSource(streamUrl) : null;
+    if (source) {
+      source.onmessage = poll;
+      source.onopen = poll; // whatever committed before the stream began (or while it reconnected)
     }
     poll();
-    setInterval(poll, 1000);
+    setInterval(poll, source ? 10000 : 1000);
   }
 
   document.addEventListener("DOMContentLoaded", function () {
