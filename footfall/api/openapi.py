@@ -34,7 +34,12 @@ PARAMETERS: dict[str, Any] = {
                  "description": "API revision, YYYY-MM-DD[.suffix]; any valid date is accepted.",
                  "schema": {"type": "string", "pattern": r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])(\.[A-Za-z0-9_-]+)?$",
                             "example": "2026-07-15"}},
-    "id": {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}},
+    "id": {"name": "id", "in": "path", "required": True, "schema": {"type": "string"},
+           "description": "The resource's id as the API gave it: profiles and events have 26-character ULIDs "
+                          "(imported ones keep the id they were exported with), metrics, lists and segments 6 "
+                          "letters and digits, webhooks ULIDs, jobs the id their creation answered, webhook topics "
+                          "their name. An unknown id "
+                          "is a 404; one holding a NUL a 400."},
     # Klaviyo's spec has company_id as a query parameter of every client route, not a security scheme:
     # a missing or unknown one is a 400 there (never a 401), and so it is here.
     "company_id": {"name": "company_id", "in": "query", "required": True,
@@ -263,6 +268,22 @@ def _paths() -> dict[str, dict[str, Op]]:
                                                    "content": {"application/json": {"schema": ref("Health")}}},
                                            "503": {"description": "Unhealthy, with the reason.",
                                                    "content": {"application/json": {"schema": ref("Health")}}}}}},
+        "/livez": {"get": {"operationId": "livez", "summary": "Does the process answer?", "tags": ["Operations"],
+                           "security": [], "responses": {"200": {"description": "Alive.", "content": {
+                               "application/json": {"schema": {"type": "object"}}}}}}},
+        "/readyz": {"get": {"operationId": "readyz", "summary": "Can this worker take writes now (writer running, "
+                            "store reachable, not stalled)?", "tags": ["Operations"], "security": [],
+                            "responses": {code: {"description": text, "content": {
+                                "application/json": {"schema": {"type": "object"}}}}
+                                for code, text in (("200", "Ready."), ("503", "Not ready, with the reason."))}}},
+        "/metrics": {"get": {"operationId": "metrics", "summary": "Prometheus text exposition: only with "
+                             "`Authorization: Bearer $FOOTFALL_METRICS_TOKEN` (else 401), and a 404 unless "
+                             "FOOTFALL_METRICS_TOKEN is set and FOOTFALL_METRICS_PORT is not.", "tags": ["Operations"],
+                             "security": [],  # the token is checked only where /metrics is served
+                             "responses": {code: {"description": text, "content": {
+                                 "text/plain": {"schema": {"type": "string"}}}}
+                                 for code, text in (("200", "The metrics."), ("401", "No or a wrong token."),
+                                                    ("404", "Not served on this port."))}}},
         "/openapi.json": {"get": {"operationId": "openapi", "summary": "This document.", "tags": ["Operations"],
                                   "security": [], "responses": {"200": {
                                       "description": "OpenAPI 3.1 document.",
@@ -299,7 +320,8 @@ def _paths() -> dict[str, dict[str, Op]]:
                              param("page_cursor"), page_size(200, 1000), *fields("event", "metric", "profile")],
                      method="GET", path="/api/events"),
             "post": s("create_event", "Create an event (and create or update its profile).", "Events",
-                      "events:write", {**ok("202", "Accepted and committed; empty body."), **errors("409", "503")},
+                      "events:write", {**ok("202", "Accepted and committed; empty body."),
+                                       **errors("404", "409", "503")},  # 404: the profile's id is unknown
                       body="EventCreate", method="POST", path="/api/events"),
         },
         "/api/events/{id}": {"get": s("get_event", "One event.", "Events", "events:read",
@@ -325,7 +347,7 @@ def _paths() -> dict[str, dict[str, Op]]:
             method="GET", path="/api/events/{id}/relationships/profile")},
         "/api/event-bulk-create-jobs": {"post": s(
             "bulk_create_events", "Create up to 1000 profiles' events in one job.", "Events", "events:write",
-            {**ok("202", "The job, accepted.", "EventBulkCreateJob"), **errors("503")},
+            {**ok("202", "The job, accepted.", "EventBulkCreateJob"), **errors("404", "503")},
             body="EventBulkCreateJobCreate", method="POST", path="/api/event-bulk-create-jobs")},
         "/api/event-bulk-create-jobs/{id}": {"get": s(
             "get_bulk_create_events_job", "A bulk job's progress.", "Events", "events:read",

@@ -119,17 +119,25 @@ _PROFILE_NEW = {**obj({"type": const("profile"), "attributes": obj(_PROFILE_FIEL
                        "meta": _PATCH_META}, ("type", "attributes")),
                 "not": {"required": ["id"]}, "anyOf": _IDENTIFIED["anyOf"][1:]}
 
+NON_BLANK = r"^[^\x00]*[^\s\x00][^\x00]*$"  # something besides whitespace, no NUL
 _METRIC_INPUT = obj({"data": obj({"type": const("metric"),
-                                  "attributes": obj({"name": {"type": "string", "minLength": 1, "maxLength": 128},
+                                  "attributes": obj({"name": {"type": "string", "maxLength": 128, "pattern": NON_BLANK,
+                                                              "description": "Trimmed; 1 to 128 characters."},
                                                      "service": STRING}, ("name",))},
                                  ("type", "attributes"))}, ("data",))
 
+# An event's time: ISO 8601 (offset optional, UTC assumed), from 2000-01-01 to a year ahead (else a 400).
+EVENT_TIME = {"type": "string", "pattern": r"^20(0[0-9]|1[0-9]|2[0-6])-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])"
+                                           r"T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?(Z|[+-]0[0-9]:00)?$",
+              "description": "ISO 8601 datetime, between 2000-01-01 and one year from now (else a 400); "
+                             "stored to the second."}
 _EVENT_ATTRIBUTES = {
     "properties": ANY_OBJECT,
-    "time": DATETIME,
-    "value": {"type": ["number", "null"]},
-    "value_currency": nullable("string"),
-    "unique_id": nullable("string"),
+    "time": EVENT_TIME,
+    "value": {"type": ["number", "null"], "description": "A number (a numeric string is a 400)."},
+    "value_currency": {"type": ["string", "null"], "pattern": "^[A-Za-z]{3}$", "description": "ISO 4217, e.g. USD."},
+    "unique_id": {"type": ["string", "number", "null"], "maxLength": 512,
+                  "description": "The idempotency key (at most 512 characters)."},
     "backfill": {"type": "boolean"},
 }
 
@@ -137,7 +145,7 @@ _EVENT_CREATE = obj({"data": obj({
     "type": const("event"),
     "attributes": obj({**_EVENT_ATTRIBUTES, "metric": _METRIC_INPUT,
                        "profile": obj({"data": _PROFILE_INPUT}, ("data",))},
-                      ("properties", "metric", "profile")),
+                      ("properties", "metric", "profile"), additionalProperties=False),
 }, ("type", "attributes"))}, ("data",))
 
 _BULK_ENTRY = obj({
@@ -146,9 +154,10 @@ _BULK_ENTRY = obj({
         "profile": obj({"data": _PROFILE_INPUT}, ("data",)),
         "events": obj({"data": array(obj({"type": const("event"),
                                           "attributes": obj({**_EVENT_ATTRIBUTES, "metric": _METRIC_INPUT},
-                                                            ("properties", "metric"))},
-                                         ("type", "attributes")), maxItems=1000)}, ("data",)),
-    }, ("profile", "events")),
+                                                            ("properties", "metric"), additionalProperties=False)},
+                                         ("type", "attributes")), minItems=1, maxItems=1000)}, ("data",)),
+        "backfill": {"type": "boolean"},
+    }, ("profile", "events"), additionalProperties=False),
 }, ("type", "attributes"))
 
 _SUBSCRIPTION_CHANNEL = obj({"marketing": obj({"consent": {"type": "string", "enum": ["SUBSCRIBED"]},
