@@ -30,7 +30,7 @@ import threading
 from multiprocessing.connection import Connection
 from typing import Any, Callable
 
-from footfall import clock
+from footfall import clock, gc_tuning
 from footfall.ingest.committer import Applier, CommitFailed, LocalCommitter, StoreDown
 from footfall.store.batch import InternalError
 from footfall.store.db import Conn, StoreUnavailable
@@ -254,6 +254,7 @@ def main(argv: list[str]) -> None:
         import footfall.store.postgres  # noqa: F401
     elif argv[1:] == ["sqlite"]:
         import footfall.store.sqlite  # noqa: F401
+    gc_tuning.tune()
     serve(sock)
 
 
