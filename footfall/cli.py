@@ -77,6 +77,7 @@ def serve(
     port: int = typer.Option(None, min=1, max=65535, help="Port (default 8000)."),
     workers: int = typer.Option(None, min=1, max=64, help="Worker processes (default 1)."),
     database: Optional[str] = DatabaseOption,
+    access_log: bool = typer.Option(False, "--access-log", help="One log line per request (as FOOTFALL_ACCESS_LOG=1)."),
 ) -> None:
     """Run the HTTP server. The schema is created or upgraded first, once, before workers start.
 
@@ -91,13 +92,22 @@ def serve(
         fail(f"FOOTFALL_WORKERS={workers} is not a number of worker processes: use 1 or more", 2)
     config.check_port(port or settings.port, "--port" if port else "FOOTFALL_PORT")
     _check_listen(host or settings.host, port or settings.port)
-    from footfall.observability import rundir
+    from footfall.observability import metrics, rundir
 
+    if access_log:  # workers read their settings from the environment
+        os.environ["FOOTFALL_ACCESS_LOG"] = "1"
+
+    if settings.metrics_port:
+        _check_listen(settings.metrics_host, settings.metrics_port)
     # Workers read their settings from the environment; the run directory (heartbeats, metrics
     # files) is set before the first writer process starts, so that it counts too.
     run_dir = rundir.create()
     os.environ.update({"FOOTFALL_DATABASE_URL": url, "FOOTFALL_WORKERS": str(workers), rundir.ENV: str(run_dir)})
+    if settings.metrics:
+        os.environ[metrics.MULTIPROC_ENV] = str(rundir.metrics_dir(run_dir))
     try:
+        if settings.metrics and settings.metrics_port:
+            metrics.serve_port(settings.metrics_host, settings.metrics_port)
         if workers == 1:  # its start overlaps ours; with several workers, each starts its own
             writer_process.prestart(DatabaseURL(url).backend)
         _serve(settings, host or settings.host, port or settings.port, url, workers)
@@ -180,12 +190,16 @@ def accounts_create(
     name: str,
     as_json: bool = typer.Option(False, "--json", help="Print the account and its keys as JSON."),
     scopes: str = typer.Option("all", help="Scopes of the private key: all, read, or FAMILY:MODE,…"),
+    timezone: str = typer.Option("UTC", "--timezone", help="IANA time zone of the account (its console's days)."),
     database: Optional[str] = DatabaseOption,
 ) -> None:
-    """Create an account; its private key is printed once."""
+    """Create an account; its private key is printed once.
+
+    Example: footfall accounts create shop --timezone Europe/Paris
+    """
     with _connected(database) as conn:
         try:
-            new = account_store.create_account(conn, name, _parse_scopes(scopes))
+            new = account_store.create_account(conn, name, _parse_scopes(scopes), timezone)
         except ValueError as exc:
             fail(str(exc))
     info = {"id": new.account.id, "name": new.account.name, "public_key": new.account.public_key,
@@ -239,6 +253,28 @@ def accounts_rename(
         except ValueError as exc:
             fail(str(exc))
     err.print(f"account {renamed.public_key} is now named {renamed.name!r}", highlight=False)
+
+
+@accounts_app.command("timezone")
+def accounts_timezone(
+    account: str = typer.Argument(..., metavar="ACCOUNT", help="The account's public key or name."),
+    zone: Optional[str] = typer.Argument(None, metavar="[ZONE]", help="An IANA name; leave out to print it."),
+    database: Optional[str] = DatabaseOption,
+) -> None:
+    """Print or set an account's time zone: where the console's days begin and its charts' zone picker starts.
+
+    Example: footfall accounts timezone default America/New_York
+    """
+    with _connected(database) as conn:
+        account_id = _account_id(conn, account)
+        if zone is None:
+            sys.stdout.write(account_store.timezone_of(conn, account_id) + "\n")
+            return
+        try:
+            account_store.set_timezone(conn, account_id, zone)
+        except ValueError as exc:
+            fail(str(exc))
+    err.print(f"account {account!r} is now in {zone}", highlight=False)
 
 
 @accounts_app.command("delete")

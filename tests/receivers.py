@@ -77,9 +77,18 @@ class Receiver:
             def log_message(self, *args: Any) -> None:
                 pass
 
+            def handle(self) -> None:
+                try:
+                    super().handle()
+                except ConnectionError:  # the sender was killed between requests (kill -9 drills)
+                    pass
+
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length)
+                if len(body) < length:  # the sender died mid-body (a kill -9 drill): nothing was delivered
+                    self.close_connection = True
+                    return
                 with receiver._lock:
                     n = len(receiver.received)
                     receiver.received.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()},

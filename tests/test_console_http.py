@@ -176,3 +176,29 @@ def test_the_live_stream_carries_only_this_accounts_events(server, account, clie
                 time.sleep(0.02)
     assert [e.data["topic"] for e in sse.events] == ["event:mine"]
     assert all(e.event == "message" for e in sse.events)  # unnamed: a browser's onmessage gets each one
+
+
+def test_the_accounts_time_zone_sets_where_today_begins_and_the_charts_zone(server, account, client, database_url):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from footfall.store import accounts, db
+
+    zone = "Pacific/Kiritimati"  # UTC+14: its midnight is never UTC's
+    conn = db.connect(database_url)
+    try:
+        accounts.set_timezone(conn, account.id, zone)
+    finally:
+        conn.close()
+    local_today = datetime.now(ZoneInfo(zone)).date()
+    midnight = int(datetime(local_today.year, local_today.month, local_today.day, tzinfo=ZoneInfo(zone)).timestamp())
+    track(client, account, "late@example.com", "Zoned", when=midnight - 60)  # yesterday, there
+    track(client, account, "early@example.com", "Zoned", when=midnight + 60)  # today, there
+    c, _ = signed_in(server, account.private_key)
+    with closing(c):
+        today = re.search(r'class="events-1">([\d,]+)<', c.get("/").text).group(1)
+        assert today == "1"
+        page = c.get(f"/console/metrics/{metric_id(client, account, 'Zoned')}").text
+        assert f'<option value="{zone}" selected>' in page and f"({zone})" in page
+        picked = c.get(f"/console/metrics/{metric_id(client, account, 'Zoned')}?tz=UTC").text
+        assert '<option value="UTC" selected>' in picked

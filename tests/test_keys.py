@@ -136,6 +136,24 @@ def test_accounts_rename_and_delete(database_url, account):
         conn.close()
 
 
+def test_account_time_zone_is_set_at_creation_printed_and_changed(database_url):
+    name = f"zoned-{time.time_ns()}"
+    made = footfall("accounts", "create", name, "--timezone", "Asia/Kolkata", "--json", "--database", database_url)
+    assert made.returncode == 0, made.stderr
+    shown = footfall("accounts", "timezone", name, "--database", database_url)
+    assert (shown.returncode, shown.stdout) == (0, "Asia/Kolkata\n")
+    changed = footfall("accounts", "timezone", name, "America/New_York", "--database", database_url)
+    assert changed.returncode == 0, changed.stderr
+    assert footfall("accounts", "timezone", name, "--database", database_url).stdout == "America/New_York\n"
+    for bad in ("Mars/Base", "../etc/passwd", ""):
+        refused = footfall("accounts", "timezone", name, bad, "--database", database_url)
+        assert refused.returncode == 1 and refused.stderr.startswith("footfall: error: ") and "time zone" in refused.stderr
+        assert refused.stderr.count("\n") == 1, refused.stderr
+    refused = footfall("accounts", "create", f"{name}-2", "--timezone", "Nowhere/City", "--database", database_url)
+    assert refused.returncode == 1 and "unknown time zone 'Nowhere/City'" in refused.stderr
+    assert footfall("accounts", "timezone", name, "--database", database_url).stdout == "America/New_York\n"
+
+
 def _metrics(client: httpx.Client, key: str) -> int:
     return client.get("/api/metrics", headers=server_headers(key)).status_code
 

@@ -13,11 +13,10 @@ from footfall import clock
 from footfall.api.services import services
 from footfall.console import charts, web
 from footfall.console.overview import feed_item
-from footfall.store import aggregates, console_reads
+from footfall.store import accounts, aggregates, console_reads
 from footfall.store.db import Conn
 from footfall.wire.jsonapi import ApiError
 
-ACCOUNT_ZONE = "UTC"  # accounts carry no zone of their own yet; the picker starts here
 
 
 @functools.lru_cache(maxsize=1)
@@ -42,7 +41,7 @@ async def metric_page(request: Request) -> Response:
     viewer = await web.require_viewer(request, "metrics")
     metric_id = request.path_params["id"]
     interval = _choice(request, "interval", charts.INTERVAL_DAYS, "day")
-    zone = _choice(request, "tz", set(zones()), ACCOUNT_ZONE)
+    picked = _choice(request, "tz", set(zones()), "") if request.query_params.get("tz") else None
     measure = _choice(request, "measure", charts.MEASURES, "count")
     by = request.query_params.get("by", "").strip()
     if len(by) > 255 or '"' in by or "\x00" in by:
@@ -53,13 +52,14 @@ async def metric_page(request: Request) -> Response:
         metric = console_reads.metric_row(conn, viewer.account_id, metric_id)
         if metric is None:
             return None
+        zone = picked or accounts.timezone_of(conn, viewer.account_id)  # the picker starts at the account's
         s = charts.series(conn, viewer.account_id, charts.document(metric_id, interval, zone, now,
                                                                     measurements=[measure]))
         assert s is not None
         split = charts.breakdown(conn, viewer.account_id, charts.document(metric_id, interval, zone, now, by=[by],
                                                                            measurements=[measure]),
                                  measure) if by else []
-        return {"metric": metric, "chart": charts.chart_json(s, measure), "breakdown": split,
+        return {"metric": metric, "zone": zone, "chart": charts.chart_json(s, measure), "breakdown": split,
                 "properties": console_reads.event_property_names(conn, viewer.account_id, metric_id),
                 "events": [feed_item(e) for e in console_reads.latest_events(conn, viewer.account_id,
                                                                               metric_id=metric_id)]}
@@ -73,6 +73,6 @@ async def metric_page(request: Request) -> Response:
     if data is None:
         raise web.Refused(404, "There is no such metric in this account.")
     breakdown_max = max((row["total"] for row in data["breakdown"]), default=0)
-    return web.page(request, "metric.html", viewer, interval=interval, zone=zone, measure=measure, by=by,
+    return web.page(request, "metric.html", viewer, interval=interval, measure=measure, by=by,
                     intervals=list(charts.INTERVAL_DAYS), measures=charts.MEASURES, zones=zones(),
                     breakdown_max=breakdown_max or 1, **data)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -12,7 +13,7 @@ from footfall import clock
 from footfall.api import stream
 from footfall.api.services import services
 from footfall.console import charts, web
-from footfall.store import console_reads
+from footfall.store import accounts, console_reads
 from footfall.store.db import Conn
 from footfall.timefmt import iso
 
@@ -20,13 +21,16 @@ TOP_METRICS = 5
 SPARK_DAYS = 30
 
 
-def _midnight(now: float) -> float:
-    day = datetime.fromtimestamp(now, timezone.utc).date()
-    return datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp()
+def _midnight(now: float, zone: str) -> float:
+    """The start of today in the account's time zone."""
+    tz = ZoneInfo(zone)
+    day = datetime.fromtimestamp(now, tz).date()
+    return datetime(day.year, day.month, day.day, tzinfo=tz).timestamp()
 
 
 def _overview(conn: Conn, account_id: str, now: float) -> dict[str, Any]:
-    since = {"today": _midnight(now), "7 days": now - 7 * 86400, "30 days": now - 30 * 86400}
+    today = _midnight(now, accounts.timezone_of(conn, account_id))
+    since = {"today": today, "7 days": now - 7 * 86400, "30 days": now - 30 * 86400}
     totals = [{"label": label,
                "events": console_reads.event_count_since(conn, account_id, t),
                "profiles": console_reads.profile_count_since(conn, account_id, t)} for label, t in since.items()]

@@ -38,37 +38,64 @@ def check_properties(props: dict[str, Any], limits: Limits, path: str = "propert
 
 
 def check_value(value: Any, limits: Limits, path: str, depth: int) -> None:
-    """Walk a JSON value; depth counts the containers entered (the top object is level 1)."""
+    """Walk a JSON value; depth counts the containers entered (the top object is level 1).
+
+    Every event's properties pass through here, so the walk builds no path while it goes: a refusal's
+    place is put together from the inside out only once something is refused."""
+    problem = _walk(value, limits, depth)
+    if problem is not None:
+        refusal, message, inside = problem
+        raise refusal(message, path + "".join(reversed(inside)))
+
+
+_Problem = tuple[type[Exception], str, list[str]]  # (refusal, message, path parts innermost first)
+_SCALARS = (int, float, bool, type(None))
+
+
+def _walk(value: Any, limits: Limits, depth: int) -> _Problem | None:
     if isinstance(value, str):
-        if "\x00" in value:
-            raise InvalidInput(NUL_REFUSED, path)
-        if len(value) > limits.max_string_bytes // 4 and len(value.encode()) > limits.max_string_bytes:
-            raise LimitExceeded(
-                f"string of {len(value.encode())} bytes, more than the limit of {limits.max_string_bytes}",
-                path,
-            )
-        return
+        return _string_problem(value, limits)
     if isinstance(value, dict):
-        _check_depth(depth, limits, path)
+        if depth > limits.max_depth:
+            return LimitExceeded, f"nested more than {limits.max_depth} levels deep", []
+        quarter = limits.max_string_bytes // 4  # a string this short is within the limit in any encoding
         for key, item in value.items():
-            if len(key.encode()) > limits.max_string_bytes:
-                raise LimitExceeded("property name too long", path)
+            if len(key) > quarter and len(key.encode()) > limits.max_string_bytes:
+                return LimitExceeded, "property name too long", []
             if "\x00" in key:
-                raise InvalidInput(f"a property name {NUL_REFUSED}", path)
-            check_value(item, limits, f"{path}.{key}", depth + 1)
+                return InvalidInput, f"a property name {NUL_REFUSED}", []
+            if isinstance(item, _SCALARS):
+                continue
+            if isinstance(item, str):  # most values: checked here, not by a call
+                if "\x00" not in item and len(item) <= quarter:
+                    continue
+                problem = _string_problem(item, limits)
+            else:
+                problem = _walk(item, limits, depth + 1)
+            if problem is not None:
+                problem[2].append(f".{key}")
+                return problem
     elif isinstance(value, list):
-        _check_depth(depth, limits, path)
+        if depth > limits.max_depth:
+            return LimitExceeded, f"nested more than {limits.max_depth} levels deep", []
         if len(value) > limits.max_array_items:
-            raise LimitExceeded(
-                f"array of {len(value)} items, more than the limit of {limits.max_array_items}", path
-            )
+            return LimitExceeded, f"array of {len(value)} items, more than the limit of {limits.max_array_items}", []
         for i, item in enumerate(value):
-            check_value(item, limits, f"{path}[{i}]", depth + 1)
+            if not isinstance(item, _SCALARS):
+                problem = _walk(item, limits, depth + 1)
+                if problem is not None:
+                    problem[2].append(f"[{i}]")
+                    return problem
+    return None
 
 
-def _check_depth(depth: int, limits: Limits, path: str) -> None:
-    if depth > limits.max_depth:
-        raise LimitExceeded(f"nested more than {limits.max_depth} levels deep", path)
+def _string_problem(value: str, limits: Limits) -> _Problem | None:
+    if "\x00" in value:
+        return InvalidInput, NUL_REFUSED, []
+    if len(value) > limits.max_string_bytes // 4 and len(value.encode()) > limits.max_string_bytes:
+        return (LimitExceeded,
+                f"string of {len(value.encode())} bytes, more than the limit of {limits.max_string_bytes}", [])
+    return None
 
 
 def may_hold_nul(text: str) -> bool:

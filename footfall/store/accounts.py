@@ -26,15 +26,16 @@ class NewAccount:
     private_key: str
 
 
-def create_account(conn: Conn, name: str, scopes: tuple[str, ...] = ALL_SCOPES) -> NewAccount:
+def create_account(conn: Conn, name: str, scopes: tuple[str, ...] = ALL_SCOPES, timezone: str = "UTC") -> NewAccount:
+    check_timezone(timezone)
     conn.begin()
     try:
         if conn.one("SELECT 1 FROM accounts WHERE name = ?", (name,)):
             raise ValueError(f"an account named {name!r} already exists")
         account = Account(ids.new_ulid(), name, _free_public_key(conn), clock.now())
         conn.execute(
-            "INSERT INTO accounts (id, name, public_key, created) VALUES (?, ?, ?, ?)",
-            (account.id, account.name, account.public_key, account.created),
+            "INSERT INTO accounts (id, name, public_key, created, timezone) VALUES (?, ?, ?, ?, ?)",
+            (account.id, account.name, account.public_key, account.created, timezone),
         )
         private_key = keys.insert_key(conn, account.id, "default", scopes).secret
         conn.commit()
@@ -95,6 +96,38 @@ def rename_account(conn: Conn, account_id: str, new_name: str) -> Account:
         conn.rollback()
         raise
     return Account(*row)
+
+
+def check_timezone(zone: str) -> str:
+    """An IANA time zone name (e.g. Europe/Paris, UTC), or ValueError saying what is wrong."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    if not zone or len(zone) > 64 or zone != zone.strip() or "\x00" in zone or zone.startswith(("/", ".")):
+        raise ValueError(f"{zone[:64]!r} is not a time zone: use an IANA name such as Europe/Paris or UTC")
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {zone[:64]!r}: use an IANA name such as Europe/Paris or UTC") from None
+    return zone
+
+
+def timezone_of(conn: Conn, account_id: str) -> str:
+    """The account's time zone: where its console's days begin and its charts' picker starts."""
+    row = conn.one("SELECT timezone FROM accounts WHERE id = ?", (account_id,))
+    return row[0] if row else "UTC"
+
+
+def set_timezone(conn: Conn, account_id: str, zone: str) -> None:
+    check_timezone(zone)
+    conn.begin()
+    try:
+        cur = conn.execute("UPDATE accounts SET timezone = ? WHERE id = ?", (zone, account_id))
+        if conn.rowcount(cur) != 1:
+            raise LookupError(f"no account {account_id!r}")
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
 
 
 def delete_account(conn: Conn, account_id: str) -> dict[str, int]:

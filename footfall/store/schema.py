@@ -24,6 +24,7 @@ accounts = Table(
     Column("name", Text, nullable=False, unique=True),
     Column("public_key", String(16), nullable=False, unique=True),
     Column("created", Epoch, nullable=False),
+    Column("timezone", Text, nullable=False, server_default="UTC"),  # IANA name: the console's days
 )
 
 api_keys = Table(
