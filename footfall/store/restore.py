@@ -53,6 +53,7 @@ def apply_restore(conn: Conn, op: RestoreOp, limits: Limits, tally: Tally) -> Re
         inserted = {r[0] for r in cur.fetchall()}
         for item, metric_id, _ in part:
             if item.event_id in inserted:
+                inserted.discard(item.event_id)  # an id twice in the chunk: only its first line went in
                 stored += 1
                 tally.stored_event(op.account_id, metric_id, item.event.time, item.event.value)
     result.stored += stored
