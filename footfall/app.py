@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import os
 from typing import AsyncIterator
 
 from starlette.applications import Starlette
@@ -21,6 +22,7 @@ from footfall.api import (
     exchange_ids,
     health,
     legacy,
+    prometheus,
     metric_aggregates,
     metrics,
     onsite,
@@ -43,13 +45,18 @@ from footfall.api.fastpath import Disconnected, FastPath
 from footfall.api.services import Services
 from footfall.console import routes as console
 from footfall.config import Settings
+from footfall.domain.models import WriteResult
 from footfall.ingest.pipeline import Pipeline
+from footfall.observability import logs
+from footfall.observability import metrics as obs_metrics
+from footfall.observability.requests import Observe
 from footfall.ingest.writer_process import ProcessCommitter
 from footfall.segments.membership import MembershipWorker
 from footfall.store import batch, db
 from footfall.store.db import StoreUnavailable
 from footfall.store.ratelimit import make_limiter
 from footfall.store.reader import Readers
+from footfall.store.url import DatabaseURL
 from footfall.webhooks.deliverer import Deliverer
 from footfall.webhooks.hub import Hub
 from footfall.wire.jsonapi import ApiError
@@ -61,6 +68,7 @@ log = logging.getLogger("footfall")
 ROUTE_MODULES = [
     legacy,
     health,
+    prometheus,
     client,
     events_write,
     profiles_write,
@@ -129,6 +137,36 @@ async def _flush_last_used(services: Services) -> None:
         await services.flush_last_used()
 
 
+def _count_events(m, committed: list) -> None:
+    """Events stored and events already stored (dedup), from a commit's results (writer thread)."""
+    ingested = duplicate = 0
+    for _, result in committed:
+        for r in getattr(result, "results", None) or (result if isinstance(result, list) else [result]):
+            if isinstance(r, WriteResult) and r.event_id is not None:
+                if r.duplicate:
+                    duplicate += 1
+                else:
+                    ingested += 1
+    if ingested:
+        m.ingested.inc(ingested)
+    if duplicate:
+        m.deduplicated.inc(duplicate)
+
+
+def _observe_pipeline(pipeline: Pipeline) -> None:
+    m = obs_metrics.get()
+    if m is None:
+        return
+
+    def timing(size: int, seconds: float, queued: int) -> None:
+        m.commit_size.observe(size)
+        m.commit_latency.observe(seconds)
+        m.queue_depth.set(queued)
+
+    pipeline.on_commit_timing = timing
+    pipeline.add_listener(lambda committed: _count_events(m, committed))
+
+
 def _heartbeat(settings: Settings, pipeline: Pipeline):
     """This worker's heartbeat for the others' /healthz (only under `footfall serve`: its run dir)."""
     if not settings.run_dir:
@@ -141,6 +179,9 @@ def _heartbeat(settings: Settings, pipeline: Pipeline):
 def create_app(settings: Settings | None = None) -> Starlette:
     """The Footfall ASGI app; settings default to the FOOTFALL_* environment."""
     settings = settings or config.from_env()
+    if settings.run_dir:  # `footfall serve`'s workers; an embedding program keeps its own logging set-up
+        logs.configure(settings.log_format)
+    obs_metrics.configure(settings.metrics)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -158,8 +199,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         pipeline.add_listener(lambda committed: hub.notify(_accounts_of(committed)))
         membership.observers.append(lambda account_id, segment_id, changes: hub.notify([account_id]))
         deliverer = app.state.deliverer = build_deliverer(settings, hub)
+        _observe_pipeline(pipeline)
         membership.start()
         pipeline.start()
+        log.info("worker %d started: database %s, writer pid %s", os.getpid(),
+                 DatabaseURL(settings.database_url).redacted(), pipeline.health()["writer_pid"])
         pipeline.watch_loop(asyncio.get_running_loop())
         deliverer.start()
         last_used = asyncio.create_task(_flush_last_used(app.state.services))
@@ -178,7 +222,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             if beat is not None:
                 beat.remove()
             await app.state.services.flush_last_used()
-            pipeline.stop()
+            drained = pipeline.stop()
+            log.info("worker %d stopped: drained %d queued event(s), %d committed in all", os.getpid(), drained,
+                     pipeline.stats.committed_ops)
+            obs_metrics.process_ended(os.getpid())
             membership.stop()
             readers.close()
             if limiter is not None:
@@ -195,6 +242,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     # The hottest ingest routes are answered ahead of Starlette's router (see api/fastpath.py).
     fast = [route for module in ROUTE_MODULES for route in getattr(module, "fast_routes", [])]
     # The client's address from a trusted proxy's X-Forwarded-For first (api/client_address.py).
-    middleware = [Middleware(Edge), *client_address.proxy_middleware(settings.trusted_proxies),
+    # Outermost: every request (the fast path's too) gets its id, access line and metrics.
+    observe = Middleware(Observe, log_requests=settings.access_log, metrics=obs_metrics.get())
+    middleware = [observe, Middleware(Edge), *client_address.proxy_middleware(settings.trusted_proxies),
                   Middleware(FastPath, routes=fast)]
     return Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers, middleware=middleware)

@@ -77,6 +77,7 @@ def serve(
     port: int = typer.Option(None, min=1, max=65535, help="Port (default 8000)."),
     workers: int = typer.Option(None, min=1, max=64, help="Worker processes (default 1)."),
     database: Optional[str] = DatabaseOption,
+    access_log: bool = typer.Option(False, "--access-log", help="One log line per request (as FOOTFALL_ACCESS_LOG=1)."),
 ) -> None:
     """Run the HTTP server. The schema is created or upgraded first, once, before workers start.
 
@@ -91,13 +92,22 @@ def serve(
         fail(f"FOOTFALL_WORKERS={workers} is not a number of worker processes: use 1 or more", 2)
     config.check_port(port or settings.port, "--port" if port else "FOOTFALL_PORT")
     _check_listen(host or settings.host, port or settings.port)
-    from footfall.observability import rundir
+    from footfall.observability import metrics, rundir
 
+    if access_log:  # workers read their settings from the environment
+        os.environ["FOOTFALL_ACCESS_LOG"] = "1"
+
+    if settings.metrics_port:
+        _check_listen(settings.metrics_host, settings.metrics_port)
     # Workers read their settings from the environment; the run directory (heartbeats, metrics
     # files) is set before the first writer process starts, so that it counts too.
     run_dir = rundir.create()
     os.environ.update({"FOOTFALL_DATABASE_URL": url, "FOOTFALL_WORKERS": str(workers), rundir.ENV: str(run_dir)})
+    if settings.metrics:
+        os.environ[metrics.MULTIPROC_ENV] = str(rundir.metrics_dir(run_dir))
     try:
+        if settings.metrics and settings.metrics_port:
+            metrics.serve_port(settings.metrics_host, settings.metrics_port)
         if workers == 1:  # its start overlaps ours; with several workers, each starts its own
             writer_process.prestart(DatabaseURL(url).backend)
         _serve(settings, host or settings.host, port or settings.port, url, workers)

@@ -23,6 +23,7 @@ from footfall.api import keyguard, ratelimit
 from footfall.api.body import TooLarge, TooSlow, read_limited
 from footfall.api.fastpath import Endpoint, Handler, Incoming, RawRequest, Reply, raw_headers, response_of
 from footfall.api.services import Services, services
+from footfall.observability.requests import note_refusal
 from footfall.domain import ratelimits, scopes
 from footfall.domain.errors import InvalidInput
 from footfall.domain.limits import reject_nul
@@ -214,8 +215,10 @@ def api_handler(path: str, endpoint: Handler, methods: list[str], *, tier: str |
         try:
             reply, limit_headers = await guarded(request, endpoint, path, tiers)
         except ApiError as exc:
+            note_refusal(request.scope, exc.code)
             return error_reply(exc)
         except StoreUnavailable:
+            note_refusal(request.scope, "service_unavailable")
             return error_reply(store_unavailable(services(request)))
         if limit_headers:
             reply.headers = reply.headers + raw_headers(limit_headers)  # never extend a shared list
@@ -271,6 +274,7 @@ def store_unavailable(svc: Services) -> ApiError:
 
 async def api_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
+    note_refusal(request.scope, exc.code)
     return response_of(error_reply(exc))
 
 
@@ -278,6 +282,7 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
     """404 / 405 under /api and /client as JSON:API errors; plain text elsewhere."""
     status = getattr(exc, "status_code", 500)
     headers = dict(getattr(exc, "headers", None) or {})
+    note_refusal(request.scope, {404: "not_found", 405: "method_not_allowed"}.get(status, f"http_{status}"))
     if status == 405:  # Starlette names only the first matching route's methods
         headers["Allow"] = ", ".join(allowed_methods(request))
     if request.url.path.startswith(("/api/", "/client/")):
@@ -306,10 +311,12 @@ async def disconnected_handler(request: Request, exc: Exception) -> Response:
 
 
 async def store_unavailable_handler(request: Request, exc: Exception) -> Response:
+    note_refusal(request.scope, "service_unavailable")
     return response_of(error_reply(store_unavailable(services(request))))
 
 
 async def server_error_handler(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    note_refusal(request.scope, "error")
     err = ApiError(500, "error", "An unexpected error occurred; nothing partial was stored.")
     return Response(errors_body([err]), status_code=500, media_type=MEDIA_TYPE)

@@ -128,6 +128,7 @@ class FastPath:
         if route is None:
             await self.app(scope, receive, send)
             return
+        scope["footfall.route"] = route.path  # the template, for the access line and metrics
         request = RawRequest(scope, receive)
         try:
             reply = await route.handler(request)

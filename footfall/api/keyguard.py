@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from typing import Awaitable, Callable, TypeVar
 
+from footfall.observability.requests import note_account
 from footfall.api.fastpath import Incoming
 
 T = TypeVar("T")
@@ -73,7 +74,7 @@ async def checked_lookup(request: Incoming, key: str, lookup: Callable[[str], Aw
     """lookup(key), counted against the caller's address; KeysThrottled when it is over budget."""
     guard: KeyGuard | None = getattr(request.scope["app"].state, "key_guard", None)
     if guard is None:
-        return await lookup(key)
+        return _noted(request, await lookup(key))
     client = request.scope.get("client")
     address = client[0] if client else "?"
     wait = guard.refusal(address, key)
@@ -81,4 +82,11 @@ async def checked_lookup(request: Incoming, key: str, lookup: Callable[[str], Aw
         raise KeysThrottled(wait)
     found = await lookup(key)
     guard.record(address, key, found is not None)
+    return _noted(request, found)
+
+
+def _noted(request: Incoming, found: T | None) -> T | None:
+    """Every key lookup passes here: the account it found is whose request this is (access log)."""
+    if found is not None:
+        note_account(request.scope, getattr(found, "account_id", None) or getattr(found, "id", None))
     return found

@@ -21,6 +21,7 @@ from footfall.api.body import TooLarge, read_limited
 from footfall.api.client_address import client_ip
 from footfall.api.fastpath import FastRoute, RawRequest, Reply, starlette_endpoint
 from footfall.api.services import Services, services
+from footfall.observability.requests import note_refusal
 from footfall.domain import onsite
 from footfall.domain.errors import InvalidInput
 from footfall.domain.models import WriteResult
@@ -40,7 +41,8 @@ _NO_STORE = [(b"cache-control", b"no-store")]
 class _Reply:
     """How to answer this request: plain 1/0, verbose JSON, or a pixel."""
 
-    def __init__(self, verbose: bool, pixel: bool) -> None:
+    def __init__(self, scope: dict, verbose: bool, pixel: bool) -> None:
+        self.scope = scope
         self.verbose = verbose
         self.pixel = pixel
 
@@ -58,7 +60,9 @@ class _Reply:
         }
         return Reply(200, _encode(body), _JSON, [])
 
-    def fail(self, error: str, status: int = 200, retry_after: int | str | None = None) -> Reply:
+    def fail(self, reason: str, error: str, status: int = 200, retry_after: int | str | None = None) -> Reply:
+        """A refusal: `reason` is its code (access log, metrics), `error` what verbose answers say."""
+        note_refusal(self.scope, reason)
         headers = [] if retry_after is None else [(b"retry-after", str(retry_after).encode())]
         if self.pixel and status == 200:
             return Reply(200, PIXEL, _GIF, _NO_STORE)
@@ -79,7 +83,7 @@ async def _handle(request: RawRequest, kind: str) -> Reply:
     svc = services(request)
     limits = svc.settings.limits
     query = request.query_params
-    reply = _Reply(_truthy(query.get("verbose")), request.method in ("GET", "HEAD") and query.get("i") == "1")
+    reply = _Reply(request.scope, _truthy(query.get("verbose")), request.method in ("GET", "HEAD") and query.get("i") == "1")
     if request.method == "HEAD":  # link checkers and prefetchers send HEAD: it never writes
         return Reply(200, b"", _GIF if reply.pixel else (_JSON if reply.verbose else _HTML), _NO_STORE)
     try:
@@ -92,27 +96,27 @@ async def _handle(request: RawRequest, kind: str) -> Reply:
         token = legacy.token_of(payload)
         account = await keyguard.checked_lookup(request, token, svc.account_for_public_key)
         if account is None:
-            return reply.fail(f"token: {token!r} is not the public key of any account")
+            return reply.fail("unknown_key", f"token: {token!r} is not the public key of any account")
         op, warnings = _parse(kind, payload, account.id, svc)
         if op.event is not None:
             onsite.locate_by_ip(op.profile, op.event.properties, client_ip(request))
         op.size = raw_size
         result = await svc.pipeline.submit(op, raw_size)
     except TooLarge as exc:
-        return reply.fail(str(exc), status=413)
+        return reply.fail("too_large", str(exc), status=413)
     except TooSlow as exc:
-        return reply.fail(str(exc), status=408)
+        return reply.fail("request_timeout", str(exc), status=408)
     except keyguard.KeysThrottled as exc:
-        return reply.fail(str(exc), status=429, retry_after=exc.retry_after)
+        return reply.fail("throttled", str(exc), status=429, retry_after=exc.retry_after)
     except InvalidInput as exc:
-        return reply.fail(str(exc))
+        return reply.fail("invalid", str(exc))
     except NotAccepted as exc:
-        return reply.fail(exc.reason, status=503, retry_after=exc.retry_after)
+        return reply.fail(exc.code, exc.reason, status=503, retry_after=exc.retry_after)
     except StoreUnavailable:  # the account lookup could not reach the database
-        return reply.fail("the database is unreachable; retry shortly", status=503,
+        return reply.fail("service_unavailable", "the database is unreachable; retry shortly", status=503,
                           retry_after=svc.settings.retry_after_seconds)
     except InternalError as exc:
-        return reply.fail(f"internal error; nothing was stored ({exc})", status=500)
+        return reply.fail("error", f"internal error; nothing was stored ({exc})", status=500)
     return reply.ok(result, warnings)
 
 

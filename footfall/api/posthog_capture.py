@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from footfall import clock, ids
 from footfall.api import source_ingest
+from footfall.observability.requests import note_account, note_refusal
 from footfall.api.source_ingest import Refusal, services
 from footfall.domain.errors import InvalidInput, LimitExceeded
 from footfall.wire import posthog_capture, source_body
@@ -35,6 +36,7 @@ async def capture(request: Request) -> Response:
         source_ingest.admit(svc)
         body = _document(request, raw)
         source = await source_ingest.source_for_key(svc, _key(request, body))
+        note_account(request.scope, source.account_id)
         try:
             ops, paths = posthog_capture.decode(body, source, svc.settings.limits, clock.now(),
                                                 phone_region=svc.settings.default_phone_region)
@@ -42,6 +44,7 @@ async def capture(request: Request) -> Response:
             raise source_ingest.invalid(exc) from None
         await source_ingest.commit(svc, source, ops, paths, len(raw))
     except Refusal as refusal:
+        note_refusal(request.scope, refusal.code)
         return _error(refusal)
     return Response(b'{"status":"Ok"}', media_type="application/json")
 
@@ -54,6 +57,7 @@ async def flags(request: Request) -> Response:
         body = _document(request, raw) if raw.strip() or "data" in request.query_params else {}
         await source_ingest.source_for_key(svc, _key(request, body))
     except Refusal as refusal:
+        note_refusal(request.scope, refusal.code)
         return _error(refusal)
     return Response(_encode({**_NO_FLAGS, "requestId": ids.new_ulid()}), media_type="application/json")
 

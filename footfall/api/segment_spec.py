@@ -18,6 +18,7 @@ from starlette.routing import Route
 
 from footfall import clock
 from footfall.api import source_ingest
+from footfall.observability.requests import note_account, note_refusal
 from footfall.api.source_ingest import Refusal, services
 from footfall.domain.errors import InvalidInput
 from footfall.wire import segment_spec
@@ -47,6 +48,7 @@ async def _handle(request: Request, kind: str | None) -> Response:
         body, json_size = _document(raw, request.headers.get("content-encoding", ""))
         source = await source_ingest.source_for_key(
             svc, source_ingest.basic_user(request) or segment_spec.write_key_of(body))
+        note_account(request.scope, source.account_id)
         limits, region, now = svc.settings.limits, svc.settings.default_phone_region, clock.now()
         try:
             if kind is None:
@@ -59,6 +61,7 @@ async def _handle(request: Request, kind: str | None) -> Response:
             raise source_ingest.invalid(exc) from None
         await source_ingest.commit(svc, source, ops, paths, json_size)  # the queue bounds what it holds
     except Refusal as refusal:
+        note_refusal(request.scope, refusal.code)
         return _error(refusal)
     return Response(b'{"success":true}', media_type="application/json")
 

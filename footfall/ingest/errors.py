@@ -4,6 +4,8 @@ from __future__ import annotations
 
 
 class NotAccepted(Exception):
+    code = "unavailable"  # the refusal's reason in access lines and metrics
+
     def __init__(self, reason: str, retry_after: int = 1) -> None:
         super().__init__(reason)
         self.reason = reason
@@ -12,6 +14,8 @@ class NotAccepted(Exception):
 
 class Overloaded(NotAccepted):
     """The queue is full: the store is slower than the offered load."""
+
+    code = "overloaded"
 
 
 class Unavailable(NotAccepted):

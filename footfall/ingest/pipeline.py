@@ -105,6 +105,8 @@ class Pipeline:
         self._listeners: list[Callable[[list[tuple[Any, Any]]], None]] = []
         self._first_attempt = threading.Event()
         self.loop_lag = 0.0  # seconds the event loop ran behind at its last check (watch_loop)
+        # After each group commit, on the writer thread: (ops, seconds, ops still queued); for metrics.
+        self.on_commit_timing: Callable[[int, float, int], None] | None = None
 
     # -- lifecycle --------------------------------------------------------------------------------
     def start(self, wait: float = 5.0) -> None:
@@ -134,13 +136,15 @@ class Pipeline:
 
         loop.call_soon(tick, loop.time())
 
-    def stop(self, timeout: float = 30.0) -> None:
-        """Stop taking work, commit what is queued, and end the writer."""
+    def stop(self, timeout: float = 30.0) -> int:
+        """Stop taking work, commit what is queued, and end the writer; how many were queued."""
         with self._cond:
             self._stopping = True
+            queued = len(self._queue)
             self._cond.notify_all()
         if self._thread is not None:
             self._thread.join(timeout)
+        return queued
 
     def add_listener(self, fn: Callable[[list[tuple[Any, Any]]], None]) -> None:
         """fn(committed) runs on the writer thread after each commit, with (op, result) pairs."""
@@ -316,7 +320,10 @@ class Pipeline:
             time.sleep(RECONNECT_INTERVAL)
             return False
         if not self.store_ok:
-            log.warning("ingest writer connected to the store")
+            if self._first_attempt.is_set():
+                log.warning("store reachable again: the ingest writer reconnected")
+            else:
+                log.info("ingest writer connected to the store")
         self.store_ok = True
         return True
 
@@ -348,6 +355,8 @@ class Pipeline:
         self._note_drain(len(batch), elapsed)
         self.stats.commits += 1
         self.stats.committed_ops += len(batch)
+        if self.on_commit_timing is not None:
+            self.on_commit_timing(len(batch), elapsed, len(self._queue))
         failed = [r for r in results if isinstance(r, InternalError)]
         self._note_writes(str(failed[0]) if results and len(failed) == len(results) else None)
         self._deliver(batch, results)

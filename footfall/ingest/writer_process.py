@@ -27,10 +27,12 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from multiprocessing.connection import Connection
 from typing import Any, Callable
 
 from footfall import clock, gc_tuning
+from footfall.observability import metrics
 from footfall.ingest.committer import Applier, CommitFailed, LocalCommitter, StoreDown
 from footfall.store.batch import InternalError
 from footfall.store.db import Conn, StoreUnavailable
@@ -51,6 +53,7 @@ class ProcessCommitter:
         self._sock: Connection | None = None
         self._connected = False
         self._lock = threading.Lock()  # one exchange at a time (the pipeline has one writer thread)
+        self._started = 0  # writer processes started so far (after the first: restarts)
 
     @property
     def connected(self) -> bool:
@@ -122,6 +125,12 @@ class ProcessCommitter:
         self.close()
         self._proc, self._sock = _take_prestarted() or _start_process()
         self._sock.send_bytes(self._setup)
+        self._started += 1
+        if self._started > 1:
+            log.warning("writer process restarted (pid %d)", self._proc.pid)
+            m = metrics.get()
+            if m is not None:
+                m.writer_restarts.inc()
 
     def _call(self, message: bytes) -> tuple[str, Any]:
         """Send one pickled message and wait for its answer; StoreDown if the process is gone."""
@@ -215,8 +224,13 @@ def _answer(committer: LocalCommitter, message: tuple) -> tuple[str, Any]:
         return "ok", None
     _, ops, offset = message
     clock.set_offset(offset)  # the server's clock, which tests may move
+    m = metrics.get()
+    began = time.perf_counter()
     try:
-        return "ok", committer.commit(ops)
+        results = committer.commit(ops)
+        if m is not None:
+            m.store_transaction.observe(time.perf_counter() - began)
+        return "ok", results
     except StoreDown as exc:
         return "down", str(exc)
     except CommitFailed as exc:

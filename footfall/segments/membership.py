@@ -22,6 +22,7 @@ from footfall import clock
 from footfall.domain.groups import DeleteGroup, GroupResult, ListMembers, SaveList, SaveSegment
 from footfall.domain.models import TrackOp, WriteResult
 from footfall.lazy import LazyModule
+from footfall.observability import metrics
 from footfall.store import groups
 from footfall.store.db import Conn, StoreUnavailable
 
@@ -186,8 +187,12 @@ class MembershipWorker:
                 return
             conn = self._connection()
             if notes:
+                began = time.perf_counter()
                 try:
                     self._process(conn, notes)
+                    m = metrics.get()
+                    if m is not None:
+                        m.segment_recheck.observe(time.perf_counter() - began)
                 except Exception as exc:
                     if conn.is_unavailable(exc):
                         self._queue.put(notes)  # try again once the store is back

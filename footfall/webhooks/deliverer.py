@@ -26,6 +26,7 @@ import httpx
 
 from footfall import clock, ids
 from footfall.config import Settings
+from footfall.observability import metrics
 from footfall.store import outbox, webhooks
 from footfall.store.db import Conn
 from footfall.timefmt import iso
@@ -246,6 +247,11 @@ class Deliverer:
                        cursor_to: int | None = None) -> float | None:
         attempt, retry_after = await self._send(client, account_id, hook, delivery_id, items)
         verdict = policy.judge(attempt["status_code"], attempt["error"])
+        m = metrics.get()
+        if m is not None:
+            m.webhook_attempts.labels(verdict.kind).inc()
+            if verdict.kind == "success":
+                m.webhook_messages.inc(len(items))
         now = clock.now()
         made = (pending["attempts"] if pending else 0) + 1
         status, next_at, disabled = "succeeded", None, None

@@ -1,0 +1,127 @@
+"""Prometheus metrics: one definition of each, and the /metrics exposition.
+
+prometheus_client is imported only when metrics are switched on (FOOTFALL_METRICS, default on) and
+the first one is recorded, so `import footfall.app` does not pay for it. Under `footfall serve`
+PROMETHEUS_MULTIPROC_DIR points into the run directory serve owns (footfall/observability/rundir.py):
+every worker and every writer process writes its own files there and /metrics adds them up, so the
+answer is the server's, whichever worker gives it.
+
+Labels are bounded: `route` is a route template (or "other" for paths no route serves), `method`
+one of a fixed set, `status` an HTTP status, `reason` a refusal code from the code base, `outcome`
+a webhook verdict kind. Never an account, a key, a path or a query.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
+# Request latency buckets (seconds): ingest answers in ~1 ms, reads and bulk writes take longer.
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+SIZE_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
+
+
+class Metrics:
+    """Every Footfall metric, created once per process (get())."""
+
+    def __init__(self) -> None:
+        from prometheus_client import Counter, Gauge, Histogram
+
+        self.requests = Counter("footfall_http_requests", "HTTP requests answered, by route template, method and status.",
+                                ["route", "method", "status"])
+        self.latency = Histogram("footfall_http_request_duration_seconds", "Time to answer an HTTP request.",
+                                 ["route", "method"], buckets=LATENCY_BUCKETS)
+        self.response_bytes = Counter("footfall_http_response_body_bytes", "Response body bytes sent, by route template.",
+                                      ["route"])
+        self.rate_limited = Counter("footfall_rate_limited_requests", "Requests answered 429 (rate limit or key guessing).",
+                                    ["route"])
+        self.ingested = Counter("footfall_events_ingested", "Events stored (committed).")
+        self.deduplicated = Counter("footfall_events_deduplicated", "Events acknowledged but already stored (same dedup key).")
+        self.refused = Counter("footfall_events_refused", "Ingest requests refused, by reason.", ["reason"])
+        self.queue_depth = Gauge("footfall_ingest_queue_depth", "Operations waiting for the writer.",
+                                 multiprocess_mode="livesum")
+        self.commit_size = Histogram("footfall_group_commit_size", "Operations per group commit.", buckets=SIZE_BUCKETS)
+        self.commit_latency = Histogram("footfall_group_commit_duration_seconds",
+                                        "Time of one group commit, as the server's writer thread waits for it.",
+                                        buckets=LATENCY_BUCKETS)
+        self.store_transaction = Histogram("footfall_store_transaction_duration_seconds",
+                                           "Time of one group's database transaction, in the writer process.",
+                                           buckets=LATENCY_BUCKETS)
+        self.writer_restarts = Counter("footfall_writer_restarts", "Writer processes started again after one ended.")
+        self.segment_recheck = Histogram("footfall_segment_recheck_duration_seconds",
+                                         "Time to re-check segment membership after commits.", buckets=LATENCY_BUCKETS)
+        self.webhook_attempts = Counter("footfall_webhook_delivery_attempts", "Webhook delivery attempts, by outcome.",
+                                        ["outcome"])
+        self.webhook_messages = Counter("footfall_webhook_messages_delivered", "Messages delivered to webhooks.")
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    def request(self, route: str, method: str, status: int, seconds: float, size: int) -> None:
+        """One answered request; label children are bound once per (route, method, status)."""
+        key = (route, method, status)
+        pair = self._children.get(key)
+        if pair is None:
+            m = method if method in METHODS else "OTHER"
+            pair = self._children[key] = (self.requests.labels(route, m, str(status)), self.latency.labels(route, m))
+        pair[0].inc()
+        pair[1].observe(seconds)
+        if size:
+            self.response_bytes.labels(route).inc(size)
+
+
+_metrics: Metrics | None = None
+_enabled: bool | None = None
+
+
+def configure(enabled: bool) -> None:
+    """Switch metrics on or off for this process (the app's settings; FOOTFALL_METRICS)."""
+    global _enabled
+    _enabled = enabled
+
+
+def get() -> Metrics | None:
+    """This process's metrics (None: switched off)."""
+    global _metrics, _enabled
+    if _metrics is not None:
+        return _metrics
+    if _enabled is None:  # a process that never read settings (the writer process): the environment's
+        from footfall.config import _env_switch
+
+        _enabled = _env_switch(os.environ, "FOOTFALL_METRICS", True)
+    if not _enabled:
+        return None
+    _metrics = Metrics()
+    return _metrics
+
+
+def exposition() -> tuple[bytes, str]:
+    """The text exposition of every process's metrics (multiprocess mode) or of this one's."""
+    from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+
+    get()
+    path = os.environ.get(MULTIPROC_ENV)
+    if path:
+        from prometheus_client import multiprocess
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry, path)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+def process_ended(pid: int) -> None:
+    """A process's live gauges (queue depth) stop counting once it ends."""
+    if os.environ.get(MULTIPROC_ENV):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid)
+
+
+def serve_port(host: str, port: int) -> None:
+    """/metrics on a port of its own, from a thread of `footfall serve` (any path answers)."""
+    from prometheus_client import CollectorRegistry, multiprocess, start_http_server
+
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, os.environ[MULTIPROC_ENV])
+    start_http_server(port, addr=host, registry=registry)

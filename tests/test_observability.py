@@ -1,0 +1,210 @@
+"""Access and lifecycle logs captured from a real `footfall serve`, and /metrics parsed with the
+Prometheus client's own parser (one worker and two: the counts are the server's, whichever worker
+answers). Both backends."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from footfall.store import migrate
+from tests.legacy_calls import b64, order
+from tests.modern import client_headers, server_headers
+from tests.servers import ServerThread, free_port, new_account, server_settings
+from tests.test_cli import FOOTFALL
+
+
+class LoggedServe:
+    """`footfall serve` with its stderr in a file (access logs can outgrow a pipe nobody reads)."""
+
+    def __init__(self, tmp_path: Path, database: str, *args: str, env: dict[str, str]) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = tmp_path / f"serve-{self.port}.log"
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen([FOOTFALL, "serve", "--port", str(self.port), "--database", database, *args],
+                                     stdout=subprocess.DEVNULL, stderr=self._log, env={**os.environ, **env})
+        deadline = time.monotonic() + 90
+        while True:
+            assert self.proc.poll() is None, self.text()
+            try:
+                if httpx.get(self.url + "/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "footfall serve did not come up"
+            time.sleep(0.1)
+
+    def text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> str:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+        return self.text()
+
+
+def json_lines(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+def access(lines: list[dict]) -> list[dict]:
+    return [line for line in lines if line["logger"] == "footfall.access"]
+
+
+def wait_for(predicate, what: str, timeout: float = 20.0):
+    deadline = time.monotonic() + timeout
+    while not (found := predicate()):
+        assert time.monotonic() < deadline, what
+        time.sleep(0.1)
+    return found
+
+
+def test_access_and_lifecycle_logs_from_footfall_serve(tmp_path, empty_database):
+    migrate.upgrade(empty_database)
+    account = new_account(empty_database, "logs")
+    srv = LoggedServe(tmp_path, empty_database, env={"FOOTFALL_ACCESS_LOG": "1", "FOOTFALL_LOG_FORMAT": "json",
+                                                       "FOOTFALL_RATE_LIMITS": "off"})
+    secret_body = "sekrit-body-value"
+    try:
+        with httpx.Client(base_url=srv.url, timeout=10) as c:
+            ok = c.get("/api/track", params={"data": b64(order(account, properties={"note": secret_body}))},
+                       headers={"X-Request-Id": "req-abc.123"})
+            assert ok.text == "1" and ok.headers["x-request-id"] == "req-abc.123"
+            unknown = c.get("/api/track", params={"data": b64({**order(account), "token": "NOSUCH"})})
+            assert unknown.text == "0" and re.fullmatch(r"[0-9a-f]{16}", unknown.headers["x-request-id"])
+            hostile = c.get("/api/track", params={"data": b64(order(account))}, headers={"X-Request-Id": "a b\"c" * 30})
+            assert hostile.headers["x-request-id"] != "a b\"c" * 30  # not echoed: a new id
+            invalid = c.post("/client/events/", params={"company_id": account.public_key}, headers=client_headers(),
+                             content=json.dumps({"data": {"type": "event", "attributes": {"note": secret_body}}}))
+            assert invalid.status_code == 400
+            read = c.get("/api/profiles/NOSUCHPROFILE", headers=server_headers(account.private_key))
+            assert read.status_code == 404
+            denied = c.get("/api/profiles/", headers=server_headers("pk_wrongwrongwrong"))
+            assert denied.status_code == 401
+            assert c.get("/no/such/path").status_code == 404
+        lines = wait_for(lambda: len(a := [x for x in access(json_lines(srv.text())) if x["route"] != "/healthz"]) >= 7
+                         and a, "seven access lines")
+        # The writer process killed: the next write restarts it, and that is logged.
+        writer = int(httpx.get(srv.url + "/healthz").json()["writer_pid"])
+        os.kill(writer, signal.SIGKILL)
+        with httpx.Client(base_url=srv.url, timeout=10) as c:
+            wait_for(lambda: c.get("/api/track", params={"data": b64(order(account))}).text == "1", "writes again")
+    finally:
+        text = srv.stop()
+    by_id = {line["request_id"]: line for line in lines}
+    first = by_id["req-abc.123"]
+    assert first["method"] == "GET" and first["route"] == "/api/track" and first["status"] == 200
+    assert first["account"] == account.id and first["bytes"] == 1 and first["reason"] is None
+    assert isinstance(first["ms"], float) and first["level"] == "info"
+    [unknown_line] = [line for line in lines if line["request_id"] == unknown.headers["x-request-id"]]
+    assert (unknown_line["status"], unknown_line["reason"], unknown_line["account"]) == (200, "unknown_key", None)
+    assert hostile.headers["x-request-id"] in by_id
+    routes = {(line["route"], line["status"], line["reason"], line["account"]) for line in lines}
+    assert ("/client/events", 400, "invalid", account.id) in routes
+    assert ("/api/profiles/{id}", 404, "not_found", account.id) in routes
+    assert ("/api/profiles/", 401, "authentication_failed", None) in routes
+    assert ("other", 404, "not_found", None) in routes
+    # Never a key, a query string or a body.
+    for secret in (account.private_key, account.public_key, "pk_wrongwrongwrong", secret_body, "data=", "NOSUCH"):
+        assert secret not in text, secret
+    messages = [line["msg"] for line in json_lines(text)]
+    assert any(re.match(r"worker \d+ started: database ", m) for m in messages), messages
+    assert any(m.startswith("writer process restarted") for m in messages), messages
+    assert any(re.match(r"worker \d+ stopped: drained \d+ queued event", m) for m in messages), messages
+    assert {line["level"] for line in json_lines(text) if line["msg"].startswith("writer process restarted")} == {"warning"}
+
+
+def scrape(url: str) -> dict[tuple[str, tuple], float]:
+    """Every sample of a /metrics answer, parsed by prometheus_client's parser: (name, labels) -> value."""
+    body = httpx.get(url, timeout=10)
+    assert body.status_code == 200, body.text
+    assert body.headers["content-type"].startswith("text/plain")
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(body.text) for s in family.samples}
+
+
+def value(samples, name: str, **labels) -> float:
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_metrics_from_footfall_serve_are_the_servers_whichever_worker_answers(tmp_path, empty_database, workers):
+    migrate.upgrade(empty_database)
+    account = new_account(empty_database, "metrics")
+    metrics_port = free_port()
+    srv = LoggedServe(tmp_path, empty_database, "--workers", workers, "--access-log",
+                      env={"FOOTFALL_METRICS_PORT": str(metrics_port), "FOOTFALL_RATE_LIMITS": "off"})
+    sent = 40
+    try:
+        with httpx.Client(base_url=srv.url, timeout=10, limits=httpx.Limits(max_keepalive_connections=0)) as c:
+            answers = [c.get("/api/track", params={"data": b64(order(account, f"m{i}@example.com",
+                                                                       properties={"$event_id": f"m-{i}"}))}).text
+                       for i in range(sent)]
+            assert answers == ["1"] * sent
+            assert c.get("/api/track", params={"data": b64(order(account, "m0@example.com",
+                                                                  properties={"$event_id": "m-0"}))}).text == "1"
+            assert c.get("/api/track", params={"data": "%%%"}).text == "0"
+            assert c.get("/api/profiles/", headers=server_headers(account.private_key)).status_code == 200
+            # Not on the main port when it has a port of its own.
+            assert c.get("/metrics").status_code == 404
+        samples = wait_for(lambda: (s := scrape(f"http://127.0.0.1:{metrics_port}/metrics"))
+                           and value(s, "footfall_events_ingested_total") == sent and s, "every event counted")
+    finally:
+        text = srv.stop()
+    assert value(samples, "footfall_http_requests_total", route="/api/track", method="GET", status="200") == sent + 2
+    assert value(samples, "footfall_http_requests_total", route="/api/profiles/", method="GET", status="200") == 1
+    assert value(samples, "footfall_events_deduplicated_total") == 1
+    assert value(samples, "footfall_events_refused_total", reason="invalid") == 1
+    assert value(samples, "footfall_http_request_duration_seconds_count", route="/api/track", method="GET") == sent + 2
+    assert value(samples, "footfall_group_commit_size_sum") == sent + 1
+    assert value(samples, "footfall_group_commit_duration_seconds_count") >= 1
+    # The writer processes write their own files: their transactions are counted too.
+    assert value(samples, "footfall_store_transaction_duration_seconds_count") >= 1
+    assert ("footfall_ingest_queue_depth", ()) in samples and ("footfall_writer_restarts_total", ()) in samples
+    # Bounded labels: route templates, never a path with an id or a key.
+    routes = {dict(labels).get("route") for (_, labels) in samples} - {None}
+    assert routes <= {"/api/track", "/api/profiles/", "/healthz", "/metrics"}, routes
+    assert account.public_key not in str(samples) and account.private_key not in str(samples)
+    # Text access lines (the default format).
+    assert re.search(r"^\S+Z INFO footfall\.access request request_id=[0-9a-f]{16} method=GET route=/api/track "
+                     r"status=200 ms=[\d.]+ bytes=1 account=" + account.id + " reason=-$", text, re.MULTILINE), text[-2000:]
+    assert re.search(r"route=/api/track status=200 .* reason=invalid$", text, re.MULTILINE)
+    if workers == "2":  # both workers answered some of the requests, and both are in the sum
+        pids = {int(m) for m in re.findall(r"worker (\d+) started", text)}
+        assert len(pids) == 2, text
+
+
+def test_metrics_on_the_main_port_need_the_token(database_url):
+    srv = ServerThread(server_settings(database_url=database_url, metrics_token="scrape-me")).start()
+    try:
+        with httpx.Client(base_url=srv.url) as c:
+            assert c.get("/healthz").status_code == 200
+            assert c.get("/metrics").status_code == 401
+            assert c.get("/metrics", headers={"Authorization": "Bearer nope"}).status_code == 401
+            good = c.get("/metrics", headers={"Authorization": "Bearer scrape-me"})
+            assert good.status_code == 200
+            names = {f.name for f in text_string_to_metric_families(good.text)}
+            assert {"footfall_http_requests", "footfall_http_request_duration_seconds"} <= names
+    finally:
+        srv.stop()
+    off = ServerThread(server_settings(database_url=database_url)).start()  # no token: not served
+    try:
+        assert httpx.get(off.url + "/metrics").status_code == 404
+    finally:
+        off.stop()
