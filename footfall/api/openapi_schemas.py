@@ -163,8 +163,11 @@ _BULK_ENTRY = obj({
 _SUBSCRIPTION_CHANNEL = obj({"marketing": obj({"consent": {"type": "string", "enum": ["SUBSCRIBED"]},
                                                "consented_at": DATETIME}, ("consent",))})
 
+PATH_ID = {"type": "string", "description": "The id in the path (anything else is a 400)."}
+GROUP_NAME = {"type": "string", "maxLength": 255, "pattern": NON_BLANK,
+              "description": "Not only whitespace; at most 255 characters."}
 _SEGMENT_ATTRIBUTES = obj({
-    "name": {"type": "string", "minLength": 1},
+    "name": GROUP_NAME,
     "definition": obj({"condition_groups": array(obj({"conditions": array(ANY_OBJECT)}, ("conditions",)))},
                       ("condition_groups",)),
     "is_starred": {"type": "boolean"},
@@ -238,7 +241,8 @@ SCHEMAS: dict[str, Schema] = {
     "ClientEventCreate": _EVENT_CREATE,
     "ProfileInput": obj({"data": _PROFILE_INPUT}, ("data",)),
     "ProfileCreate": obj({"data": _PROFILE_NEW}, ("data",)),
-    "ProfilePatch": obj({"data": obj({"type": const("profile"), "id": STRING, "attributes": obj(_PROFILE_FIELDS),
+    "ProfilePatch": obj({"data": obj({"type": const("profile"), "id": PATH_ID,
+                                      "attributes": obj(_PROFILE_FIELDS, additionalProperties=False),
                                       "meta": _PATCH_META}, ("type", "id"))}, ("data",)),
     "ProfileMerge": obj({"data": obj({
         "type": const("profile-merge"), "id": STRING,
@@ -281,13 +285,12 @@ SCHEMAS: dict[str, Schema] = {
     }, ("type", "attributes"))}, ("data",)),
     "SegmentCreate": obj({"data": obj({"type": const("segment"), "attributes": _SEGMENT_ATTRIBUTES},
                                       ("type", "attributes"))}, ("data",)),
-    "ListCreate": obj({"data": obj({"type": const("list"), "attributes": obj({"name": {"type": "string",
-                                                                                       "minLength": 1}}, ("name",))},
+    "ListCreate": obj({"data": obj({"type": const("list"), "attributes": obj({"name": GROUP_NAME}, ("name",))},
                                    ("type", "attributes"))}, ("data",)),
-    "SegmentUpdate": obj({"data": obj({"type": const("segment"), "id": STRING, "attributes": _SEGMENT_ATTRIBUTES},
+    "SegmentUpdate": obj({"data": obj({"type": const("segment"), "id": PATH_ID, "attributes": _SEGMENT_ATTRIBUTES},
                                       ("type", "id", "attributes"))}, ("data",)),
-    "ListUpdate": obj({"data": obj({"type": const("list"), "id": STRING, "attributes": obj(
-        {"name": {"type": "string", "minLength": 1}}, ("name",))}, ("type", "id", "attributes"))}, ("data",)),
+    "ListUpdate": obj({"data": obj({"type": const("list"), "id": PATH_ID, "attributes": obj(
+        {"name": GROUP_NAME}, ("name",))}, ("type", "id", "attributes"))}, ("data",)),
     "ProfileReferences": _PROFILE_REFS,
     "SubscriptionJobCreate": _subscription_job("profile-subscription-bulk-create-job", "SUBSCRIBED", subscribe=True),
     "SubscriptionJobDelete": _subscription_job("profile-subscription-bulk-delete-job", "UNSUBSCRIBED", subscribe=False),
