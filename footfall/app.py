@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 
-from footfall import config
+from footfall import config, gc_tuning
 from footfall.api import client_address, conventions
 from footfall.api import (
     client,
@@ -232,6 +232,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         flushing = asyncio.create_task(_flush_observations(access))
         beat = _heartbeat(settings, pipeline)
         beating = asyncio.create_task(beat.run()) if beat is not None else None
+        gc_tuning.tune()
         try:
             yield
         finally:

@@ -10,7 +10,7 @@ speak their own protocol) is a JSON:API error document. Requests carry a valid k
 FOOTFALL_FUZZ_EXAMPLES (default 10) sets the examples per operation and generation mode (valid and
 invalid); FOOTFALL_FUZZ_BACKENDS (default "sqlite"; "sqlite,postgres" for both) the stores to run against. The coverage
 phase (every boundary, type mutation, missing header and undocumented method the schema implies) always
-runs. A long run: FOOTFALL_FUZZ_EXAMPLES=300 FOOTFALL_FUZZ_BACKENDS=sqlite pytest tests/test_fuzz_openapi.py
+runs. A long, random run: FOOTFALL_FUZZ_RANDOM=1 FOOTFALL_FUZZ_EXAMPLES=300 pytest tests/test_fuzz_openapi.py
 """
 
 from __future__ import annotations
@@ -86,8 +86,14 @@ def fuzz_document() -> dict:
             if "requestBody" in op:
                 op["requestBody"] = bounded(op["requestBody"])
     schemas = doc["components"]["schemas"]
-    for name in request_schemas(doc):
+    for name in request_schemas(doc) - {"JsonValue"}:  # JsonValue is in answers too (and its arrays are short)
         schemas[name] = bounded(schemas[name])
+    # A cursor is opaque: only one the server issued is valid (tests/test_read_*.py follow links.next).
+    for ops in doc["paths"].values():
+        for op in ops.values():
+            op["parameters"] = [p for p in op.get("parameters", [])
+                                if p.get("$ref") != "#/components/parameters/page_cursor"
+                                and p.get("name") != "page[cursor]"]
     # An accepted stream never ends (that is its job); tests/test_stream.py covers its parameters.
     doc["paths"].pop("/api/stream", None)
     attrs = doc["components"]["schemas"]["MetricAggregateQuery"]["properties"]["data"]["properties"]["attributes"]
@@ -111,64 +117,42 @@ schema.config.phases.coverage.enabled = True
 # id formats of path parameters, unknown keys in bodies), so some schema-valid requests get a 400.
 _REFUSES_VALID = ("positive_data_acceptance",)
 KNOWN_GAPS: dict[str, tuple[str, ...]] = {
-    "POST /client/events": _REFUSES_VALID,
-    "POST /client/profiles": _REFUSES_VALID,
+    "POST /client/event-bulk-create": _REFUSES_VALID,  # an unknown profile id is a 400 here, a 404 elsewhere
     "POST /client/subscriptions": _REFUSES_VALID,
-    "POST /client/event-bulk-create": _REFUSES_VALID,
-    "POST /api/events": _REFUSES_VALID,
-    "GET /api/events/{id}": _REFUSES_VALID,
-    "GET /api/events/{id}/metric": _REFUSES_VALID,
-    "GET /api/events/{id}/profile": _REFUSES_VALID,
-    "POST /api/event-bulk-create-jobs": _REFUSES_VALID,
-    "POST /api/profiles": _REFUSES_VALID,
-    "GET /api/profiles/{id}": _REFUSES_VALID,
     "PATCH /api/profiles/{id}": _REFUSES_VALID,
-    "POST /api/profile-import": _REFUSES_VALID,
     "POST /api/profile-merge": _REFUSES_VALID,
     "POST /api/profile-subscription-bulk-create-jobs": _REFUSES_VALID,
     "POST /api/profile-subscription-bulk-delete-jobs": _REFUSES_VALID,
-    "GET /api/metrics/{id}": _REFUSES_VALID,
     "POST /api/metric-aggregates": _REFUSES_VALID,
-    "GET /api/segments": _REFUSES_VALID,
     "POST /api/segments": _REFUSES_VALID,
-    "GET /api/segments/{id}": _REFUSES_VALID,
     "PATCH /api/segments/{id}": _REFUSES_VALID,
-    "GET /api/lists": _REFUSES_VALID,
     "POST /api/lists": _REFUSES_VALID,
-    "GET /api/lists/{id}": _REFUSES_VALID,
     "PATCH /api/lists/{id}": _REFUSES_VALID,
     "POST /api/lists/{id}/relationships/profiles": _REFUSES_VALID,
     "DELETE /api/lists/{id}/relationships/profiles": _REFUSES_VALID,
     "POST /api/webhooks": _REFUSES_VALID,
     "POST /api/data-privacy-deletion-jobs": _REFUSES_VALID,
-    "GET /api/data-privacy-deletion-jobs": _REFUSES_VALID,
     "POST /api/profile-suppression-bulk-create-jobs": _REFUSES_VALID,
-    "GET /api/profile-suppression-bulk-create-jobs": _REFUSES_VALID,
     "POST /api/profile-suppression-bulk-delete-jobs": _REFUSES_VALID,
-    "GET /api/profile-suppression-bulk-delete-jobs": _REFUSES_VALID,
     "POST /api/profile-bulk-import-jobs": _REFUSES_VALID,
-    "GET /api/profile-bulk-import-jobs": _REFUSES_VALID,
     "POST /v1/screen": _REFUSES_VALID,
+    "POST /v1/track": _REFUSES_VALID,
+    "POST /v1/page": _REFUSES_VALID,
     "POST /v1/identify": _REFUSES_VALID,
-    # page[cursor] and fields[…] / include are documented as free strings: a random one is refused.
-    "GET /api/events": _REFUSES_VALID,
-    "GET /api/profiles": _REFUSES_VALID,
-    "GET /api/metrics": _REFUSES_VALID,
-    "GET /api/webhook-deliveries": _REFUSES_VALID,
     "POST /v1/group": _REFUSES_VALID,
     "POST /v1/alias": _REFUSES_VALID,
     "POST /v1/batch": _REFUSES_VALID,
     "POST /v1/import": _REFUSES_VALID,
-    "GET /capture": _REFUSES_VALID,
     "POST /capture": _REFUSES_VALID,
-    "GET /batch": _REFUSES_VALID,
+    "GET /capture": _REFUSES_VALID,
     "POST /batch": _REFUSES_VALID,
-    "GET /e": _REFUSES_VALID,
+    "GET /batch": _REFUSES_VALID,
     "POST /e": _REFUSES_VALID,
-    "GET /i/v0/e": _REFUSES_VALID,
+    "GET /e": _REFUSES_VALID,
     "POST /i/v0/e": _REFUSES_VALID,
-    "GET /i/v0/ai/batch": _REFUSES_VALID,
+    "GET /i/v0/e": _REFUSES_VALID,
     "POST /i/v0/ai/batch": _REFUSES_VALID,
+    "GET /i/v0/ai/batch": _REFUSES_VALID,
 }
 
 
@@ -236,17 +220,19 @@ def dropped(case, name: str) -> bool:
             and (data.parameter or "").lower() == name.lower())
 
 
-# Shrinking a failure re-runs it hundreds of times; the first failing case is reported as found.
+# Shrinking a failure re-runs it hundreds of times; the first failing case is reported as found. The
+# examples are the same on every run (derandomized) unless FOOTFALL_FUZZ_RANDOM=1.
 @schema.parametrize()
 @settings(deadline=None, database=None, suppress_health_check=list(HealthCheck),
-          phases=[Phase.explicit, Phase.generate])
+          phases=[Phase.explicit, Phase.generate], derandomize=os.environ.get("FOOTFALL_FUZZ_RANDOM") != "1")
 def test_every_check_and_jsonapi_errors(case, target):
     srv, account, session, real_ids = target
     use_real_ids(case, real_ids)
     if case.path.startswith("/client/"):
         generated = (case.query or {}).get("company_id")
-        if not dropped(case, "company_id") and (generated is None or zlib.crc32(repr(generated).encode()) % 4):
-            case.query = {**(case.query or {}), "company_id": account.public_key}  # a quarter keep a generated one
+        negative = case.meta is not None and case.meta.generation.mode == GenerationMode.NEGATIVE
+        if not dropped(case, "company_id") and not (negative and zlib.crc32(repr(generated).encode()) % 2):
+            case.query = {**(case.query or {}), "company_id": account.public_key}  # half the invalid ones stay
     elif case.path.startswith("/api/") and case.path not in LEGACY and not dropped(case, "Authorization"):
         case.headers = {**(case.headers or {}), "Authorization": f"Klaviyo-API-Key {account.private_key}"}
     skipped = CHECKS.get_by_names(KNOWN_GAPS.get(f"{case.method} {case.path}", ()))

@@ -201,3 +201,25 @@ def test_import_while_the_server_ingests(client, account, database_url, tmp_path
     finally:
         conn.close()
     assert n == 3060
+
+
+def test_an_event_id_twice_in_one_chunk_is_stored_once(account, database_url, stored, tmp_path):
+    from bench.moving import generate
+
+    profiles, events = generate(tmp_path, 100)  # the export's own format, two profiles
+    _import(account, database_url, "profiles", profiles)
+    lines = events.read_text().splitlines()
+    twice = json.loads(lines[3])
+    twice["properties"] = {"changed": True}  # the same id with other content: the first line wins
+    events.write_text("\n".join([*lines, json.dumps(twice)]) + "\n")
+    _, summary = _import(account, database_url, "events", events)
+    assert (summary["stored"], summary["duplicates"]) == (100, 1), summary
+    kept = [e for e in stored.events() if e["id"] == twice["id"]]
+    assert len(kept) == 1 and kept[0]["properties"] != {"changed": True}
+    conn = db.connect(database_url)
+    try:
+        (counted,) = conn.one("SELECT value FROM counters WHERE account_id = ? AND name = 'events_stored'",
+                              (account.id,))
+    finally:
+        conn.close()
+    assert counted == 100

@@ -37,6 +37,13 @@ def test_sdk_bulk_import_then_errors_and_polling(klaviyo, stored):
     assert {p["email"] for p in stored.profiles()} == {"a@example.com", "b@example.com"}
     members = klaviyo.Lists.get_profiles_for_list(lst)
     assert {p.attributes.email for p in members.data} == {"a@example.com", "b@example.com"}
+    # The job's related resources, as the SDK names them.
+    profiles = klaviyo.Profiles.get_profiles_for_bulk_import_profiles_job(job.data.id).data
+    assert {p.attributes.email for p in profiles} == {"a@example.com", "b@example.com"}
+    ids = klaviyo.Profiles.get_profile_ids_for_bulk_import_profiles_job(job.data.id).data
+    assert {i.id for i in ids} == {p.id for p in profiles}
+    assert [x.id for x in klaviyo.Profiles.get_list_for_bulk_import_profiles_job(job.data.id).data] == [lst]
+    assert [x.id for x in klaviyo.Profiles.get_list_ids_for_bulk_import_profiles_job(job.data.id).data] == [lst]
 
 
 def test_sdk_suppress_and_unsuppress(klaviyo):
@@ -56,6 +63,9 @@ def test_sdk_suppress_and_unsuppress(klaviyo):
                                                                   "attributes": {"profiles": {"data": [
                                                                       _profile("s@example.com")]}}}})
     assert (removed.data.attributes.total_count, removed.data.attributes.completed_count) == (1, 1)
+    assert klaviyo.Profiles.get_bulk_unsuppress_profiles_job(removed.data.id).data.id == removed.data.id
+    assert [j.id for j in klaviyo.Profiles.get_bulk_unsuppress_profiles_jobs().data] == [removed.data.id]
+    assert [j.id for j in klaviyo.Profiles.get_bulk_suppress_profiles_jobs().data] == [created.data.id]
 
 
 def test_sdk_request_profile_deletion(klaviyo, stored):

@@ -218,3 +218,18 @@ def test_an_old_timestamp_is_refused_with_its_place(client, key, database_url, a
                                                                       "timestamp": future}]})
     assert r.status_code == 400 and r.json()["attr"] == "batch[0].timestamp"
     assert row_counts(database_url, account.id)["events"] == 0
+
+
+def test_a_batch_repeating_one_person_holds_one_patch_object():
+    """What crosses to the writer once per batch, not once per message (api/source_ingest.py)."""
+    from footfall.api.source_ingest import share_repeated_patches
+    from footfall.domain.models import ProfilePatch, TrackOp
+
+    def op(email: str) -> TrackOp:
+        return TrackOp(account_id="a", profile=ProfilePatch(identifiers={"email": email}))
+
+    ops = [op("a@x.co"), op("a@x.co"), op("b@x.co"), op("a@x.co"), op("a@x.co")]
+    share_repeated_patches(ops)
+    assert ops[1].profile is ops[0].profile and ops[4].profile is ops[3].profile
+    assert ops[2].profile is not ops[1].profile and ops[3].profile is not ops[0].profile
+    assert [o.profile.identifiers["email"] for o in ops] == ["a@x.co", "a@x.co", "b@x.co", "a@x.co", "a@x.co"]

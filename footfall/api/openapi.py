@@ -34,7 +34,17 @@ PARAMETERS: dict[str, Any] = {
                  "description": "API revision, YYYY-MM-DD[.suffix]; any valid date is accepted.",
                  "schema": {"type": "string", "pattern": r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])(\.[A-Za-z0-9_-]+)?$",
                             "example": "2026-07-15"}},
-    "id": {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}},
+    "id": {"name": "id", "in": "path", "required": True, "schema": {"type": "string"},
+           "description": "The resource's id as the API gave it: profiles and events have 26-character ULIDs "
+                          "(imported ones keep the id they were exported with), metrics, lists and segments 6 "
+                          "letters and digits, webhooks ULIDs, jobs the id their creation answered, webhook topics "
+                          "their name. An unknown id "
+                          "is a 404; one holding a NUL a 400."},
+    # Klaviyo's spec has company_id as a query parameter of every client route, not a security scheme:
+    # a missing or unknown one is a 400 there (never a 401), and so it is here.
+    "company_id": {"name": "company_id", "in": "query", "required": True,
+                   "schema": {"type": "string", "pattern": "^[A-Za-z0-9]{6}$"},
+                   "description": "The account's public key (6 letters and digits); missing or unknown: a 400."},
     "filter": {"name": "filter", "in": "query", "schema": {"type": "string"},
                "description": "Filter expressions, e.g. equals(email,\"a@b.co\") or "
                               "greater-or-equal(datetime,2025-01-01T00:00:00Z); a top-level comma means AND."},
@@ -80,9 +90,30 @@ def page_size(default: int, maximum: int) -> dict[str, Any]:
             "schema": {"type": "integer", "minimum": 1, "maximum": maximum, "default": default}}
 
 
+# The attributes a route that honours fields[type] may be asked for (the routes' own lists).
+FIELDSETS: dict[str, tuple[str, ...]] = {
+    "event": events_read.EVENT_FIELDS, "metric": metrics.METRIC_FIELDS, "profile": profiles_read.PROFILE_FIELDS,
+    "list": profiles_read.GROUP_FIELDS["lists"], "segment": profiles_read.GROUP_FIELDS["segments"],
+}
+
+
 def fields(*types: str) -> list[dict[str, Any]]:
-    return [{"name": f"fields[{t}]", "in": "query", "schema": {"type": "string"}, "style": "form", "explode": False,
+    """fields[type]=a,b: only these attributes; an unknown one is a 400, an empty value none at all."""
+    return [{"name": f"fields[{t}]", "in": "query", "style": "form", "explode": False,
+             "schema": {"type": "array", "items": {"type": "string", "enum": list(FIELDSETS[t])}},
              "description": f"Comma-separated attributes of {t} resources to return."} for t in types]
+
+
+def ignored_fields(*types: str) -> list[dict[str, Any]]:
+    """fields[type] on a route that answers every attribute whatever it says (read, never refused)."""
+    return [{"name": f"fields[{t}]", "in": "query", "schema": {"type": "string"},
+             "description": "Accepted for Klaviyo's SDKs and ignored: every attribute is returned."} for t in types]
+
+
+def include(*allowed: str) -> dict[str, Any]:
+    return {"name": "include", "in": "query", "style": "form", "explode": False,
+            "schema": {"type": "array", "items": {"type": "string", "enum": list(allowed)}},
+            "description": "Related resources to add to `included`; any other is a 400."}
 
 
 # -- responses --------------------------------------------------------------------------------------
@@ -165,8 +196,8 @@ def client_op(op_id: str, summary: str, body: str, path: str) -> Op:
     return {
         "operationId": op_id, "summary": summary, "tags": ["Client"],
         "description": f"Public key in `company_id`. Answers 202 once committed. Rate limit tier {tier}.",
-        "security": [{"CompanyId": []}],
-        "parameters": [param("revision")],
+        "security": [],
+        "parameters": [param("revision"), param("company_id")],
         "requestBody": {"required": True, "content": {JSONAPI: {"schema": ref(body)},
                                                       "application/json": {"schema": ref(body)}}},
         "responses": {**ok("202", "Accepted and committed; empty body."),
@@ -237,6 +268,22 @@ def _paths() -> dict[str, dict[str, Op]]:
                                                    "content": {"application/json": {"schema": ref("Health")}}},
                                            "503": {"description": "Unhealthy, with the reason.",
                                                    "content": {"application/json": {"schema": ref("Health")}}}}}},
+        "/livez": {"get": {"operationId": "livez", "summary": "Does the process answer?", "tags": ["Operations"],
+                           "security": [], "responses": {"200": {"description": "Alive.", "content": {
+                               "application/json": {"schema": {"type": "object"}}}}}}},
+        "/readyz": {"get": {"operationId": "readyz", "summary": "Can this worker take writes now (writer running, "
+                            "store reachable, not stalled)?", "tags": ["Operations"], "security": [],
+                            "responses": {code: {"description": text, "content": {
+                                "application/json": {"schema": {"type": "object"}}}}
+                                for code, text in (("200", "Ready."), ("503", "Not ready, with the reason."))}}},
+        "/metrics": {"get": {"operationId": "metrics", "summary": "Prometheus text exposition: only with "
+                             "`Authorization: Bearer $FOOTFALL_METRICS_TOKEN` (else 401), and a 404 unless "
+                             "FOOTFALL_METRICS_TOKEN is set and FOOTFALL_METRICS_PORT is not.", "tags": ["Operations"],
+                             "security": [],  # the token is checked only where /metrics is served
+                             "responses": {code: {"description": text, "content": {
+                                 "text/plain": {"schema": {"type": "string"}}}}
+                                 for code, text in (("200", "The metrics."), ("401", "No or a wrong token."),
+                                                    ("404", "Not served on this port."))}}},
         "/openapi.json": {"get": {"operationId": "openapi", "summary": "This document.", "tags": ["Operations"],
                                   "security": [], "responses": {"200": {
                                       "description": "OpenAPI 3.1 document.",
@@ -269,16 +316,18 @@ def _paths() -> dict[str, dict[str, Op]]:
             "get": s("get_events", "List events, newest first by default.", "Events", "events:read",
                      ok("200", "A page of events.", "Event", many=True),
                      params=[filter_parameter(events_read.WHITELIST),
-                             sort_parameter(events_read.SORTS, events_read.DEFAULT_SORT), param("include"),
+                             sort_parameter(events_read.SORTS, events_read.DEFAULT_SORT), include(*events_read.INCLUDES),
                              param("page_cursor"), page_size(200, 1000), *fields("event", "metric", "profile")],
                      method="GET", path="/api/events"),
             "post": s("create_event", "Create an event (and create or update its profile).", "Events",
-                      "events:write", {**ok("202", "Accepted and committed; empty body."), **errors("409", "503")},
+                      "events:write", {**ok("202", "Accepted and committed; empty body."),
+                                       **errors("404", "409", "503")},  # 404: the profile's id is unknown
                       body="EventCreate", method="POST", path="/api/events"),
         },
         "/api/events/{id}": {"get": s("get_event", "One event.", "Events", "events:read",
                                       {**ok("200", "The event.", "Event"), **errors("404")},
-                                      params=[param("id"), param("include"), *fields("event", "metric", "profile")],
+                                      params=[param("id"), include(*events_read.INCLUDES),
+                                              *fields("event", "metric", "profile")],
                                       method="GET", path="/api/events/{id}")},
         "/api/events/{id}/metric": {"get": s("get_metric_for_event", "The event's metric.", "Events", "events:read",
                                              {**ok("200", "The metric.", "Metric"), **errors("404")},
@@ -298,7 +347,7 @@ def _paths() -> dict[str, dict[str, Op]]:
             method="GET", path="/api/events/{id}/relationships/profile")},
         "/api/event-bulk-create-jobs": {"post": s(
             "bulk_create_events", "Create up to 1000 profiles' events in one job.", "Events", "events:write",
-            {**ok("202", "The job, accepted.", "EventBulkCreateJob"), **errors("503")},
+            {**ok("202", "The job, accepted.", "EventBulkCreateJob"), **errors("404", "503")},
             body="EventBulkCreateJobCreate", method="POST", path="/api/event-bulk-create-jobs")},
         "/api/event-bulk-create-jobs/{id}": {"get": s(
             "get_bulk_create_events_job", "A bulk job's progress.", "Events", "events:read",
@@ -313,7 +362,7 @@ def _paths() -> dict[str, dict[str, Op]]:
                              page_size(20, 100), *fields("profile"), PROFILE_EXTRA], method="GET", path="/api/profiles"),
             "post": s("create_profile", "Create a profile; 409 if an identifier is taken.", "Profiles",
                       "profiles:write", {**ok("201", "The new profile.", "Profile"), **errors("409", "503")},
-                      body="ProfileInput", method="POST", path="/api/profiles"),
+                      body="ProfileCreate", method="POST", path="/api/profiles"),
         },
         "/api/profiles/{id}": {
             "get": s("get_profile", "One profile.", "Profiles", "profiles:read",
@@ -351,11 +400,11 @@ def _paths() -> dict[str, dict[str, Op]]:
             body="SubscriptionJobDelete", method="POST", path="/api/profile-subscription-bulk-delete-jobs")},
         "/api/profiles/{id}/lists": {"get": s(
             "get_lists_for_profile", "The lists a profile is in.", "Profiles", "lists:read",
-            {**ok("200", "Lists.", "List", many=True), **errors("404")}, params=[param("id"), *fields("list")],
+            {**ok("200", "Lists.", "List", many=True), **errors("404")}, params=[param("id"), *ignored_fields("list")],
             method="GET", path="/api/profiles/{id}/lists")},
         "/api/profiles/{id}/segments": {"get": s(
             "get_segments_for_profile", "The segments a profile is in.", "Profiles", "segments:read",
-            {**ok("200", "Segments.", "Segment", many=True), **errors("404")}, params=[param("id"), *fields("segment")],
+            {**ok("200", "Segments.", "Segment", many=True), **errors("404")}, params=[param("id"), *ignored_fields("segment")],
             method="GET", path="/api/profiles/{id}/segments")},
         "/api/profiles/{id}/relationships/lists": {"get": s(
             "get_list_ids_for_profile", "The ids of the lists a profile is in.", "Profiles", "lists:read",
@@ -389,7 +438,7 @@ def _paths() -> dict[str, dict[str, Op]]:
         "/api/segments": {
             "get": s("get_segments", "List segments.", "Segments", "segments:read",
                      ok("200", "A page of segments.", "Segment", many=True),
-                     params=[param("filter"), param("sort"), param("page_cursor"), *fields("segment"),
+                     params=[param("filter"), param("sort"), param("page_cursor"), *ignored_fields("segment"),
                              additional("segment", "profile_count")],
                      method="GET", path="/api/segments"),
             "post": s("create_segment", "Create a segment from a definition.", "Segments", "segments:write",
@@ -399,7 +448,7 @@ def _paths() -> dict[str, dict[str, Op]]:
         "/api/segments/{id}": {
             "get": s("get_segment", "One segment.", "Segments", "segments:read",
                      {**ok("200", "The segment.", "Segment"), **errors("404")},
-                     params=[param("id"), *fields("segment"), additional("segment", "profile_count")],
+                     params=[param("id"), *ignored_fields("segment"), additional("segment", "profile_count")],
                      method="GET", path="/api/segments/{id}"),
             "patch": s("update_segment", "Rename a segment or change its definition (re-evaluated in the background).",
                        "Segments", "segments:write", {**ok("200", "The segment.", "Segment"), **errors("404")},
@@ -412,7 +461,7 @@ def _paths() -> dict[str, dict[str, Op]]:
             "get_profiles_for_segment", "The segment's members.", "Segments", "segments:read",
             {**ok("200", "A page of profiles.", "Profile", many=True), **errors("404")},
             params=[param("id"), param("filter"), param("sort"), param("page_cursor"), page_size(20, 100),
-                    *fields("profile"), PROFILE_EXTRA], method="GET", path="/api/segments/{id}/profiles")},
+                    *ignored_fields("profile"), PROFILE_EXTRA], method="GET", path="/api/segments/{id}/profiles")},
         "/api/segments/{id}/relationships/profiles": {"get": s(
             "get_profile_ids_for_segment", "The ids of the segment's members.", "Segments", "segments:read",
             {**ok("200", "Profile references."), **errors("404")},
@@ -421,7 +470,7 @@ def _paths() -> dict[str, dict[str, Op]]:
         # -- lists (issue 4) ----------------------------------------------------------------------------
         "/api/lists": {
             "get": s("get_lists", "List lists.", "Lists", "lists:read", ok("200", "A page of lists.", "List", many=True),
-                     params=[param("filter"), param("sort"), param("page_cursor"), *fields("list"),
+                     params=[param("filter"), param("sort"), param("page_cursor"), *ignored_fields("list"),
                              additional("list", "profile_count")],
                      method="GET", path="/api/lists"),
             "post": s("create_list", "Create a list.", "Lists", "lists:write", ok("201", "The new list.", "List"),
@@ -429,7 +478,7 @@ def _paths() -> dict[str, dict[str, Op]]:
         },
         "/api/lists/{id}": {
             "get": s("get_list", "One list.", "Lists", "lists:read", {**ok("200", "The list.", "List"), **errors("404")},
-                     params=[param("id"), *fields("list"), additional("list", "profile_count")],
+                     params=[param("id"), *ignored_fields("list"), additional("list", "profile_count")],
                      method="GET", path="/api/lists/{id}"),
             "patch": s("update_list", "Rename a list.", "Lists", "lists:write",
                        {**ok("200", "The list.", "List"), **errors("404")}, params=[param("id")], body="ListUpdate",
@@ -441,7 +490,7 @@ def _paths() -> dict[str, dict[str, Op]]:
         "/api/lists/{id}/profiles": {"get": s(
             "get_profiles_for_list", "The list's members.", "Lists", "lists:read",
             {**ok("200", "A page of profiles.", "Profile", many=True), **errors("404")},
-            params=[param("id"), param("filter"), param("page_cursor"), page_size(20, 100), *fields("profile"),
+            params=[param("id"), param("filter"), param("page_cursor"), page_size(20, 100), *ignored_fields("profile"),
                     PROFILE_EXTRA], method="GET", path="/api/lists/{id}/profiles")},
         "/api/lists/{id}/relationships/profiles": {
             "get": s("get_profile_ids_for_list", "The ids of the list's members.", "Lists", "lists:read",
@@ -561,13 +610,32 @@ def _nul_free(node: Any) -> Any:
     is_string = kinds == "string" or (isinstance(kinds, list) and "string" in kinds)
     if is_string and not {"pattern", "enum", "const", "format", "contentMediaType"} & out.keys():
         out["pattern"] = NUL_FREE
+    is_object = out.get("type") == "object" or (isinstance(kinds, list) and "object" in kinds)
+    if is_object and "additionalProperties" not in out:  # open objects: their other members are read too
+        out["additionalProperties"] = True
     if out.get("additionalProperties") not in (None, False) and "propertyNames" not in out:
         out["propertyNames"] = {"pattern": NUL_FREE}
+    if out.get("additionalProperties") is True:  # any JSON inside, but NUL-free at every depth
+        out["additionalProperties"] = {"$ref": "#/components/schemas/JsonValue"}
     return out
+
+
+JSON_VALUE = {"description": "Any JSON value without U+0000 in any string or key.", "anyOf": [
+    {"type": "string", "pattern": NUL_FREE}, {"type": ["number", "boolean", "null"]},
+    {"type": "array", "items": {"$ref": "#/components/schemas/JsonValue"}},
+    {"type": "object", "propertyNames": {"pattern": NUL_FREE},
+     "additionalProperties": {"$ref": "#/components/schemas/JsonValue"}}]}
 
 
 @lru_cache(maxsize=1)
 def document() -> dict[str, Any]:
+    doc = _document()
+    raw = _paths()  # the legacy routes read anything, NUL included: their schemas stay as written
+    doc["paths"].update({path: raw[path] for path in ("/api/track", "/api/identify")})
+    return doc
+
+
+def _document() -> dict[str, Any]:
     return _nul_free({
         "openapi": "3.1.0",
         "info": {"title": "Footfall", "version": "1",
@@ -583,14 +651,12 @@ def document() -> dict[str, Any]:
             "securitySchemes": {
                 "KlaviyoApiKey": {"type": "apiKey", "in": "header", "name": "Authorization",
                                   "description": "`Klaviyo-API-Key pk_…` (a private key; `Bearer pk_…` also works)."},
-                "CompanyId": {"type": "apiKey", "in": "query", "name": "company_id",
-                              "description": "The account's 6-character public key."},
                 **openapi_sources.SECURITY_SCHEMES,
             },
             "parameters": PARAMETERS,
             "headers": HEADERS,
             "responses": RESPONSES,
-            "schemas": {**SCHEMAS, **openapi_privacy.SCHEMAS},
+            "schemas": {**SCHEMAS, **openapi_privacy.SCHEMAS, "JsonValue": JSON_VALUE},
         },
     })
 

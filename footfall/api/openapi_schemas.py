@@ -60,35 +60,84 @@ _LOCATION = obj({k: nullable("string") for k in ("address1", "address2", "city",
                                                  "timezone", "ip")}
                 | {"latitude": {"type": ["number", "string", "null"]}, "longitude": {"type": ["number", "string", "null"]}})
 
+# An email in its plain form (what the pattern generates is always accepted); other addresses
+# email-validator accepts (RFC 5322, internationalised) are accepted as well, and stored lower-case.
+EMAIL = {"type": ["string", "null"], "maxLength": 254,
+         "pattern": r"^[A-Za-z0-9_+]{1,32}(\.[A-Za-z0-9_+]{1,32}){0,2}@([A-Za-z0-9]{1,20}\.){1,3}[A-Za-z]{2,20}$",
+         "description": "An email address (trimmed, stored lower-case); an invalid one is a 400."}
+# E.164, or national with FOOTFALL_DEFAULT_PHONE_REGION; it must be a possible number for its country.
+PHONE = {"type": ["string", "null"], "pattern": r"^\+1[2-9][0-9]{2}[2-9][0-9]{6}$",
+         "description": "A phone number in E.164 form (e.g. +13239169023; any country's possible number is "
+                        "accepted, the pattern shows North American ones); stored as E.164."}
+# external_id, anonymous_id, _kx: non-empty (after trimming) text of at most 512 characters, or a number.
+IDENTIFIER = {"type": ["string", "number", "null"], "maxLength": 512, "pattern": r"^[^\x00]*[^\s\x00][^\x00]*$"}
+NUMBER_OR_NUMERIC = {"type": ["number", "string", "null"], "pattern": r"^-?[0-9]{1,3}(\.[0-9]{1,6})?$"}
+
+_LOCATION_STRICT = obj({k: nullable("string") for k in ("address1", "address2", "city", "country", "region", "zip",
+                                                        "timezone", "ip")}
+                       | {"latitude": NUMBER_OR_NUMERIC, "longitude": NUMBER_OR_NUMERIC}, additionalProperties=False)
+
 _PROFILE_FIELDS: dict[str, Schema] = {
-    "email": nullable("string"), "phone_number": nullable("string"), "external_id": nullable("string"),
-    "anonymous_id": nullable("string"), "_kx": nullable("string"), "first_name": nullable("string"),
+    "email": EMAIL, "phone_number": PHONE, "external_id": IDENTIFIER,
+    "anonymous_id": IDENTIFIER, "_kx": IDENTIFIER, "first_name": nullable("string"),
     "last_name": nullable("string"), "organization": nullable("string"), "locale": nullable("string"),
-    "title": nullable("string"), "image": nullable("string"), "location": {"oneOf": [_LOCATION, {"type": "null"}]},
+    "title": nullable("string"), "image": nullable("string"), "location": {"oneOf": [_LOCATION_STRICT, {"type": "null"}]},
+    "properties": {"type": ["object", "null"], "additionalProperties": True},
+    "subscriptions": {**ref("JsonValue"),
+                      "description": "Read by /client/subscriptions and the subscription jobs; ignored here."},
+}
+# What answers hold (anything a write stored).
+_PROFILE_ANSWER_FIELDS: dict[str, Schema] = {
+    **{k: nullable("string") for k in ("email", "phone_number", "external_id", "anonymous_id", "_kx", "first_name",
+                                       "last_name", "organization", "locale", "title", "image")},
+    "location": {"oneOf": [_LOCATION, {"type": "null"}]},
     "properties": {"type": ["object", "null"], "additionalProperties": True},
 }
+# A profile that a write can name: its id, or at least one identifier (else a 400).
+_IDENTIFIED = {"anyOf": [
+    {"required": ["id"], "properties": {"id": {"type": "string", "minLength": 1}}},
+    {"required": ["attributes"], "properties": {"attributes": {"anyOf": [
+        {"required": [name], "properties": {name: {"type": "string" if name in ("email", "phone_number")
+                                                   else ["string", "number"]}}}
+        for name in ("email", "phone_number", "external_id", "anonymous_id", "_kx")]}}},
+]}
 
-_PATCH_META = obj({
-    "patch_properties": obj({"append": ANY_OBJECT, "unappend": ANY_OBJECT,
-                             "unset": {"oneOf": [STRING, array(STRING)]}}),
+_NULLABLE_OBJECT = {"type": ["object", "null"], "additionalProperties": True}
+_PATCH_META = {**obj({
+    "patch_properties": {**obj({"append": _NULLABLE_OBJECT, "unappend": _NULLABLE_OBJECT,
+                                "unset": {"oneOf": [STRING, array(STRING)]}}, additionalProperties=False),
+                         "type": ["object", "null"]},
     "patch_identifiers": {"type": "null", "description": "Not supported (refused with a 400): a profile "
                           "holds one email, phone_number and external_id, set in attributes."},
-})
+}, additionalProperties=False), "type": ["object", "null"]}
 
-_PROFILE_INPUT = obj({"type": const("profile"), "id": STRING, "attributes": obj(_PROFILE_FIELDS),
-                      "meta": _PATCH_META}, ("type",))
+_PROFILE_INPUT = {**obj({"type": const("profile"), "id": STRING,
+                         "attributes": obj(_PROFILE_FIELDS, additionalProperties=False),
+                         "meta": _PATCH_META}, ("type",)), **_IDENTIFIED}
+# POST /api/profiles: a new profile, so no id; an identifier is required.
+_PROFILE_NEW = {**obj({"type": const("profile"), "attributes": obj(_PROFILE_FIELDS, additionalProperties=False),
+                       "meta": _PATCH_META}, ("type", "attributes")),
+                "not": {"required": ["id"]}, "anyOf": _IDENTIFIED["anyOf"][1:]}
 
+NON_BLANK = r"^[^\x00]*[^\s\x00][^\x00]*$"  # something besides whitespace, no NUL
 _METRIC_INPUT = obj({"data": obj({"type": const("metric"),
-                                  "attributes": obj({"name": {"type": "string", "minLength": 1, "maxLength": 128},
+                                  "attributes": obj({"name": {"type": "string", "maxLength": 128, "pattern": NON_BLANK,
+                                                              "description": "Trimmed; 1 to 128 characters."},
                                                      "service": STRING}, ("name",))},
                                  ("type", "attributes"))}, ("data",))
 
+# An event's time: ISO 8601 (offset optional, UTC assumed), from 2000-01-01 to a year ahead (else a 400).
+EVENT_TIME = {"type": "string", "pattern": r"^20(0[0-9]|1[0-9]|2[0-6])-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])"
+                                           r"T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?(Z|[+-]0[0-9]:00)?$",
+              "description": "ISO 8601 datetime, between 2000-01-01 and one year from now (else a 400); "
+                             "stored to the second."}
 _EVENT_ATTRIBUTES = {
     "properties": ANY_OBJECT,
-    "time": DATETIME,
-    "value": {"type": ["number", "null"]},
-    "value_currency": nullable("string"),
-    "unique_id": nullable("string"),
+    "time": EVENT_TIME,
+    "value": {"type": ["number", "null"], "description": "A number (a numeric string is a 400)."},
+    "value_currency": {"type": ["string", "null"], "pattern": "^[A-Za-z]{3}$", "description": "ISO 4217, e.g. USD."},
+    "unique_id": {"type": ["string", "number", "null"], "maxLength": 512,
+                  "description": "The idempotency key (at most 512 characters)."},
     "backfill": {"type": "boolean"},
 }
 
@@ -96,7 +145,7 @@ _EVENT_CREATE = obj({"data": obj({
     "type": const("event"),
     "attributes": obj({**_EVENT_ATTRIBUTES, "metric": _METRIC_INPUT,
                        "profile": obj({"data": _PROFILE_INPUT}, ("data",))},
-                      ("properties", "metric", "profile")),
+                      ("properties", "metric", "profile"), additionalProperties=False),
 }, ("type", "attributes"))}, ("data",))
 
 _BULK_ENTRY = obj({
@@ -105,9 +154,10 @@ _BULK_ENTRY = obj({
         "profile": obj({"data": _PROFILE_INPUT}, ("data",)),
         "events": obj({"data": array(obj({"type": const("event"),
                                           "attributes": obj({**_EVENT_ATTRIBUTES, "metric": _METRIC_INPUT},
-                                                            ("properties", "metric"))},
-                                         ("type", "attributes")), maxItems=1000)}, ("data",)),
-    }, ("profile", "events")),
+                                                            ("properties", "metric"), additionalProperties=False)},
+                                         ("type", "attributes")), minItems=1, maxItems=1000)}, ("data",)),
+        "backfill": {"type": "boolean"},
+    }, ("profile", "events"), additionalProperties=False),
 }, ("type", "attributes"))
 
 _SUBSCRIPTION_CHANNEL = obj({"marketing": obj({"consent": {"type": "string", "enum": ["SUBSCRIBED"]},
@@ -159,7 +209,7 @@ SCHEMAS: dict[str, Schema] = {
     # -- resources ------------------------------------------------------------------------------------
     "Event": resource("event", obj({"timestamp": {"type": "integer"}, "event_properties": ANY_OBJECT,
                                     "datetime": DATETIME, "uuid": STRING}), ("profile", "metric")),
-    "Profile": resource("profile", obj({**_PROFILE_FIELDS, "created": nullable("string"),
+    "Profile": resource("profile", obj({**_PROFILE_ANSWER_FIELDS, "created": nullable("string"),
                                         "updated": nullable("string"), "last_event_date": nullable("string"),
                                         "subscriptions": ANY_OBJECT, "predictive_analytics": ANY_OBJECT}),
                         ("lists", "segments")),
@@ -187,6 +237,7 @@ SCHEMAS: dict[str, Schema] = {
     "EventCreate": _EVENT_CREATE,
     "ClientEventCreate": _EVENT_CREATE,
     "ProfileInput": obj({"data": _PROFILE_INPUT}, ("data",)),
+    "ProfileCreate": obj({"data": _PROFILE_NEW}, ("data",)),
     "ProfilePatch": obj({"data": obj({"type": const("profile"), "id": STRING, "attributes": obj(_PROFILE_FIELDS),
                                       "meta": _PATCH_META}, ("type", "id"))}, ("data",)),
     "ProfileMerge": obj({"data": obj({

@@ -161,12 +161,15 @@ class SubscriptionJobResult:
 
 @dataclass
 class SourceBatchResult:
+    """What a batch did: the profiles it touched and how many of its events were duplicates, settled
+    once the writes' outcomes are in (settle()). The per-message results are dropped then, so the
+    answer crosses back from the writer process small (a batch is up to hundreds of messages)."""
+
     results: list[WriteResult] = field(default_factory=list)
+    profile_ids: list[str] = field(default_factory=list)
+    duplicates: int = 0
 
-    @property
-    def profile_ids(self) -> list[str]:
-        return list(dict.fromkeys(r.profile_id for r in self.results))
-
-    @property
-    def duplicates(self) -> int:
-        return sum(1 for r in self.results if r.duplicate)
+    def settle(self) -> None:
+        self.profile_ids = list(dict.fromkeys(r.profile_id for r in self.results if r.profile_id))
+        self.duplicates = sum(1 for r in self.results if r.duplicate)
+        self.results = []

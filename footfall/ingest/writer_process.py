@@ -31,7 +31,7 @@ import time
 from multiprocessing.connection import Connection
 from typing import Any, Callable
 
-from footfall import clock
+from footfall import clock, gc_tuning
 from footfall.observability import metrics
 from footfall.ingest.committer import Applier, CommitFailed, LocalCommitter, StoreDown
 from footfall.store.batch import InternalError
@@ -268,6 +268,7 @@ def main(argv: list[str]) -> None:
         import footfall.store.postgres  # noqa: F401
     elif argv[1:] == ["sqlite"]:
         import footfall.store.sqlite  # noqa: F401
+    gc_tuning.tune()
     serve(sock)
 
 

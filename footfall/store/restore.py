@@ -7,7 +7,7 @@ profile that is not there, is refused with its line number and leaves nothing.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 from footfall import clock
 from footfall.domain.errors import InvalidInput
@@ -24,9 +24,10 @@ _PROFILE_COLUMNS = ("id", "email", "phone_number", "external_id", "anonymous_id"
 _JSON = frozenset({"location", "properties", "consent"})
 _INSERT_PROFILE = (f"INSERT INTO profiles (account_id, {', '.join(_PROFILE_COLUMNS)}) "
                    f"VALUES ({', '.join('?' for _ in range(len(_PROFILE_COLUMNS) + 1))})")
-_INSERT_EVENT = ("INSERT INTO events (account_id, id, metric_id, profile_id, time, value, value_currency, unique_id,"
-                 " dedup_key, properties, received) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                 " ON CONFLICT DO NOTHING RETURNING id")
+_INSERT_EVENTS = ("INSERT INTO events (account_id, id, metric_id, profile_id, time, value, value_currency, unique_id,"
+                  " dedup_key, properties, received) VALUES ")
+_EVENT_VALUES = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_EVENTS_PER_INSERT = 250  # 2,750 parameters: well under SQLite's 32,766 and PostgreSQL's 65,535
 
 
 def apply_restore(conn: Conn, op: RestoreOp, limits: Limits, tally: Tally) -> RestoreResult:
@@ -35,18 +36,28 @@ def apply_restore(conn: Conn, op: RestoreOp, limits: Limits, tally: Tally) -> Re
     for item in op.profiles:
         _restore_profile(conn, op.account_id, item, tally, result)
     known: dict[str, bool] = {}
-    pending: list[tuple[RestoredEvent, str, Callable[[], bool]]] = []
+    rows: list[tuple[RestoredEvent, str, tuple]] = []
     for event in op.events:
-        restored = _restore_event(conn, op.account_id, event, limits, now, known, result)
-        if restored is not None:
-            pending.append((event, *restored))
+        row = _event_row(conn, op.account_id, event, limits, now, known, result)
+        if row is not None:
+            rows.append(row)
+    # A few hundred events a statement (multi-row INSERT … RETURNING id): the ids that come back are the
+    # events stored, the others were there already. In pipeline mode the results are read after all are sent.
+    sent = []
+    for start in range(0, len(rows), _EVENTS_PER_INSERT):
+        part = rows[start:start + _EVENTS_PER_INSERT]
+        sql = _INSERT_EVENTS + ", ".join([_EVENT_VALUES] * len(part)) + " ON CONFLICT DO NOTHING RETURNING id"
+        sent.append((part, conn.execute(sql, [v for _, _, values in part for v in values])))
     stored = 0
-    for item, metric_id, outcome in pending:  # in pipeline mode: one wait for the chunk
-        if outcome():
-            stored += 1
-            tally.stored_event(op.account_id, metric_id, item.event.time, item.event.value)
+    for part, cur in sent:
+        inserted = {r[0] for r in cur.fetchall()}
+        for item, metric_id, _ in part:
+            if item.event_id in inserted:
+                inserted.discard(item.event_id)  # an id twice in the chunk: only its first line went in
+                stored += 1
+                tally.stored_event(op.account_id, metric_id, item.event.time, item.event.value)
     result.stored += stored
-    result.duplicates += len(pending) - stored
+    result.duplicates += len(rows) - stored
     if stored:
         tally.add(op.account_id, "events_stored", stored)
     return result
@@ -72,9 +83,9 @@ def _restore_profile(conn: Conn, account_id: str, item: RestoredProfile, tally: 
     result.changed.append(item.profile_id)
 
 
-def _restore_event(conn: Conn, account_id: str, item: RestoredEvent, limits: Limits, now: float,
-                   known: dict[str, bool], result: RestoreResult) -> tuple[str, Callable[[], bool]] | None:
-    """(metric id, a call saying whether the event was inserted), or None if it is refused."""
+def _event_row(conn: Conn, account_id: str, item: RestoredEvent, limits: Limits, now: float,
+               known: dict[str, bool], result: RestoreResult) -> tuple[RestoredEvent, str, tuple] | None:
+    """(the event, its metric id, its row's values), or None if it is refused."""
     if item.profile_id not in known:
         known[item.profile_id] = conn.one("SELECT 1 FROM profiles WHERE account_id = ? AND id = ?",
                                           (account_id, item.profile_id)) is not None
@@ -88,11 +99,7 @@ def _restore_event(conn: Conn, account_id: str, item: RestoredEvent, limits: Lim
         result.refused.append((item.line, exc.detail))
         return None
     event = item.event
-    cur = conn.execute(_INSERT_EVENT, (account_id, item.event_id, metric_id, item.profile_id, event.time, event.value,
-                                       event.value_currency, event.unique_id,
-                                       item.dedup_key or dedup_key(event.unique_id, event.time),
-                                       conn.to_json(event.properties), now))
-    if not conn.pipelined:
-        inserted = cur.fetchone() is not None
-        return metric_id, lambda: inserted
-    return metric_id, lambda: cur.fetchone() is not None
+    return item, metric_id, (account_id, item.event_id, metric_id, item.profile_id, event.time, event.value,
+                             event.value_currency, event.unique_id,
+                             item.dedup_key or dedup_key(event.unique_id, event.time),
+                             conn.to_json(event.properties), now)

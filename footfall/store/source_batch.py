@@ -31,4 +31,5 @@ def apply_source_batch(conn: Conn, op: SourceBatchOp, limits: Limits, tally: Tal
             detail = getattr(exc, "detail", str(exc))
             inner = getattr(exc, "path", None) or ""
             raise InvalidInput(detail, f"{path}.{inner}" if path and inner else path or inner) from None
+    conn.defer(result.settle)  # after every message's own deferred outcome (they run in order)
     return result
