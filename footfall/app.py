@@ -130,6 +130,26 @@ def _accounts_of(committed: list) -> set[str]:
 LAST_USED_FLUSH_SECONDS = 5.0
 
 
+async def _flush_observations(access: logs.AccessLog | None) -> None:
+    """Buffered access lines and request counts out (observability/logs.py, metrics.py)."""
+    m = obs_metrics.get()
+    ticks = max(1, round(obs_metrics.FLUSH_SECONDS / logs.FLUSH_SECONDS))
+    tick = 0
+    try:
+        while True:
+            await asyncio.sleep(logs.FLUSH_SECONDS)
+            tick += 1
+            if access is not None:
+                access.flush()
+            if m is not None and tick % ticks == 0:
+                m.flush()
+    finally:  # cancelled at shutdown: the last of both
+        if access is not None:
+            access.flush()
+        if m is not None:
+            m.flush()
+
+
 async def _flush_last_used(services: Services) -> None:
     """Keys' last_used, written every few seconds (each key at most once a minute: api/key_cache.py)."""
     while True:
@@ -183,6 +203,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         logs.configure(settings.log_format)
     obs_metrics.configure(settings.metrics)
 
+    access = logs.AccessLog(settings.log_format) if settings.access_log else None
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         pipeline = build_pipeline(settings)
@@ -207,6 +229,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         pipeline.watch_loop(asyncio.get_running_loop())
         deliverer.start()
         last_used = asyncio.create_task(_flush_last_used(app.state.services))
+        flushing = asyncio.create_task(_flush_observations(access))
         beat = _heartbeat(settings, pipeline)
         beating = asyncio.create_task(beat.run()) if beat is not None else None
         gc_tuning.tune()
@@ -214,7 +237,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             yield
         finally:
             await deliverer.stop()
-            for task in (last_used, beating):
+            for task in (last_used, beating, flushing):
                 if task is not None:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
@@ -243,7 +266,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     fast = [route for module in ROUTE_MODULES for route in getattr(module, "fast_routes", [])]
     # The client's address from a trusted proxy's X-Forwarded-For first (api/client_address.py).
     # Outermost: every request (the fast path's too) gets its id, access line and metrics.
-    observe = Middleware(Observe, log_requests=settings.access_log, metrics=obs_metrics.get())
+    observe = Middleware(Observe, access=access, metrics=obs_metrics.get())
     middleware = [observe, Middleware(Edge), *client_address.proxy_middleware(settings.trusted_proxies),
                   Middleware(FastPath, routes=fast)]
     return Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers, middleware=middleware)

@@ -164,7 +164,9 @@ def test_metrics_from_footfall_serve_are_the_servers_whichever_worker_answers(tm
             # Not on the main port when it has a port of its own.
             assert c.get("/metrics").status_code == 404
         samples = wait_for(lambda: (s := scrape(f"http://127.0.0.1:{metrics_port}/metrics"))
-                           and value(s, "footfall_events_ingested_total") == sent and s, "every event counted")
+                           and value(s, "footfall_events_ingested_total") == sent
+                           and value(s, "footfall_http_requests_total", route="/api/track", method="GET", status="200")
+                           == sent + 2 and s, "every event and request counted (workers flush every second)")
     finally:
         text = srv.stop()
     assert value(samples, "footfall_http_requests_total", route="/api/track", method="GET", status="200") == sent + 2

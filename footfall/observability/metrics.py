@@ -14,6 +14,7 @@ a webhook verdict kind. Never an account, a key, a path or a query.
 from __future__ import annotations
 
 import os
+from bisect import bisect_left
 from typing import Any
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -21,6 +22,7 @@ METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}
 # Request latency buckets (seconds): ingest answers in ~1 ms, reads and bulk writes take longer.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 SIZE_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
+FLUSH_SECONDS = 1.0  # request counts reach the shared files this often (and before every scrape)
 
 
 class Metrics:
@@ -55,19 +57,41 @@ class Metrics:
         self.webhook_attempts = Counter("footfall_webhook_delivery_attempts", "Webhook delivery attempts, by outcome.",
                                         ["outcome"])
         self.webhook_messages = Counter("footfall_webhook_messages_delivered", "Messages delivered to webhooks.")
-        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        # Per request only plain counting here (in multiprocess mode each inc / observe is a locked
+        # write into a memory-mapped file, several per request); flush() hands the sums over.
+        self._pending: dict[tuple[str, str, int], list[Any]] = {}
+        self._children: dict[tuple[str, str, int], tuple[Any, Any, Any]] = {}
 
     def request(self, route: str, method: str, status: int, seconds: float, size: int) -> None:
-        """One answered request; label children are bound once per (route, method, status)."""
+        """One answered request, counted in process until the next flush()."""
         key = (route, method, status)
-        pair = self._children.get(key)
-        if pair is None:
-            m = method if method in METHODS else "OTHER"
-            pair = self._children[key] = (self.requests.labels(route, m, str(status)), self.latency.labels(route, m))
-        pair[0].inc()
-        pair[1].observe(seconds)
-        if size:
-            self.response_bytes.labels(route).inc(size)
+        acc = self._pending.get(key)
+        if acc is None:
+            acc = self._pending[key] = [0, 0.0, [0] * (len(LATENCY_BUCKETS) + 1), 0]
+        acc[0] += 1
+        acc[1] += seconds
+        acc[2][bisect_left(LATENCY_BUCKETS, seconds)] += 1  # Prometheus' bucket: the first bound >= seconds
+        acc[3] += size
+
+    def flush(self) -> None:
+        """Add the requests counted since the last flush to the metrics (the event loop's thread)."""
+        pending, self._pending = self._pending, {}
+        for key, (count, total, buckets, size) in pending.items():
+            children = self._children.get(key)
+            if children is None:
+                route, method, status = key
+                m = method if method in METHODS else "OTHER"
+                children = self._children[key] = (self.requests.labels(route, m, str(status)),
+                                                  self.latency.labels(route, m), self.response_bytes.labels(route))
+            counter, histogram, sent = children
+            counter.inc(count)
+            # Histogram.observe takes one value; these are its own bucket and sum values (pinned 0.26.0).
+            for i, n in enumerate(buckets):
+                if n:
+                    histogram._buckets[i].inc(n)
+            histogram._sum.inc(total)
+            if size:
+                sent.inc(size)
 
 
 _metrics: Metrics | None = None
@@ -99,7 +123,9 @@ def exposition() -> tuple[bytes, str]:
     """The text exposition of every process's metrics (multiprocess mode) or of this one's."""
     from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
-    get()
+    m = get()
+    if m is not None:
+        m.flush()  # this process's latest; the others flush every FLUSH_SECONDS
     path = os.environ.get(MULTIPROC_ENV)
     if path:
         from prometheus_client import multiprocess

@@ -9,15 +9,13 @@ note_refusal(scope, reason) and whose request it was with note_account(scope, id
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import time
 from typing import Any, Callable
 
-from footfall.observability.logs import ACCESS
+from footfall.observability.logs import AccessLog
 
-access_log = logging.getLogger(ACCESS)
 REFUSAL, ACCOUNT, ROUTE = "footfall.refusal", "footfall.account", "footfall.route"
 _SANE_ID = re.compile(rb"[A-Za-z0-9._:-]{1,64}")
 # Routes that take events: their refusals count as footfall_events_refused_total{reason}.
@@ -54,9 +52,9 @@ def route_of(scope: dict[str, Any]) -> str:
 
 
 class Observe:
-    def __init__(self, app: Callable, *, log_requests: bool, metrics: Any) -> None:
+    def __init__(self, app: Callable, *, access: AccessLog | None, metrics: Any) -> None:
         self.app = app
-        self.log_requests = log_requests
+        self.access = access
         self.metrics = metrics
 
     async def __call__(self, scope: dict[str, Any], receive: Callable, send: Callable) -> None:
@@ -93,7 +91,6 @@ class Observe:
                     m.rate_limited.labels(route).inc()
                 if route.startswith(INGEST_PREFIXES):
                     m.refused.labels(reason).inc()
-        if self.log_requests:
-            access_log.info("request", extra={"fields": {
-                "request_id": rid.decode(), "method": scope["method"], "route": route, "status": status,
-                "ms": round(seconds * 1000, 2), "bytes": size, "account": scope.get(ACCOUNT), "reason": reason}})
+        if self.access is not None:
+            self.access.write(rid.decode(), scope["method"], route, status, round(seconds * 1000, 2), size,
+                              scope.get(ACCOUNT), reason)
