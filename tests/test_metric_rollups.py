@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import uuid
+import zlib  # a seed from the zone name that, unlike hash(), is the same in every process
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -97,7 +98,7 @@ def _local_midnight(d: date, zone: ZoneInfo) -> int:
 
 @pytest.mark.parametrize("zone_name", ZONES)
 def test_aggregates_from_rollups_equal_aggregates_from_events(database_url, account, zone_name):
-    _fill(database_url, account.id, seed=hash(zone_name) % 1000)
+    _fill(database_url, account.id, seed=zlib.crc32(zone_name.encode()) % 1000)
     _assert_rollups_exact(database_url, account.id)
     zone = ZoneInfo(zone_name)
     rng = random.Random(zone_name)
