@@ -45,6 +45,9 @@ def test_postgres_stopped_under_load(private_pg, tmp_path):
     result = outage_drill(private_pg, down_seconds=2.5, before=1.0, after=2.5, threads=4,
                           log_path=str(tmp_path / "server.log"))
     _check(result)
+    log = (tmp_path / "server.log").read_text(errors="replace")
+    assert "store unavailable: " in log and "store reachable again" in log, log[-3000:]  # the outage and the recovery
+    assert log.index("store unavailable: ") < log.rindex("store reachable again")
 
 
 def test_postgres_stalled_under_overload(private_pg, tmp_path):

@@ -210,3 +210,61 @@ def test_metrics_on_the_main_port_need_the_token(database_url):
         assert httpx.get(off.url + "/metrics").status_code == 404
     finally:
         off.stop()
+
+
+def test_webhook_segment_and_rate_limit_metrics_count_what_happened(database_url):
+    """Deliveries (attempts by outcome, messages), segment re-checks and 429s, before and after."""
+    from footfall.domain.ratelimits import Limit, RateLimitSettings, tier_for
+    from tests.receivers import Receiver
+    from tests.segment_helpers import SegmentApi
+    from tests.webhook_helpers import create_webhook, track
+
+    # Only GET /api/metrics's tier is small: the events, webhook and segment calls stay unthrottled.
+    tiny = RateLimitSettings(multiplier=1000, overrides={tier_for("GET", "/api/metrics"): Limit(3, 5)},
+                             burst_window=1, steady_window=60)
+    srv = ServerThread(server_settings(database_url=database_url, metrics_token="scrape-me", rate_limits=tiny,
+                                       webhook_allow="127.0.0.1", webhook_poll_seconds=0.2)).start()
+    account = new_account(database_url, f"obs-{time.time_ns()}")
+    metrics_url = srv.url + "/metrics"
+
+    def scrape_now():
+        body = httpx.get(metrics_url, headers={"Authorization": "Bearer scrape-me"}, timeout=10)
+        assert body.status_code == 200, body.text
+        return {(s.name, tuple(sorted(s.labels.items()))): s.value
+                for family in text_string_to_metric_families(body.text) for s in family.samples}
+
+    try:
+        before = scrape_now()
+        with Receiver() as rx, httpx.Client(base_url=srv.url, timeout=10) as http:
+            create_webhook(http, account.private_key, rx.url, ["event:placed_order"])
+            api = SegmentApi(srv.url, account, database_url)
+            try:
+                track(http, account.public_key, "first@example.com")
+                (metric_id,) = [mid for name, mid in api.metric_ids().items() if name == "Placed Order"]
+                segment_id = api.segment_id({"condition_groups": [{"conditions": [{
+                    "type": "profile-metric", "metric_id": metric_id, "measurement": "count",
+                    "measurement_filter": {"type": "numeric", "operator": "greater-than-or-equal", "value": 1},
+                    "timeframe_filter": {"type": "date", "operator": "in-the-last", "quantity": 1, "unit": "day"}}]}]})
+                api.wait_processed([segment_id])
+                for i in range(3):
+                    track(http, account.public_key, f"p{i}@example.com")
+                rx.wait_for(lambda r: len(r.messages()) >= 4)
+                statuses = [http.get("/api/metrics", headers=server_headers(account.private_key)).status_code
+                            for _ in range(8)]
+                assert 429 in statuses, statuses
+            finally:
+                api.close()
+        after = wait_for(lambda: (s := scrape_now())
+                         and value(s, "footfall_webhook_messages_delivered_total")
+                         - value(before, "footfall_webhook_messages_delivered_total") >= 4 and s,
+                         "the deliveries counted")
+    finally:
+        srv.stop()
+
+    def grew(name: str, **labels) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert grew("footfall_webhook_delivery_attempts_total", outcome="success") >= 1
+    assert grew("footfall_webhook_messages_delivered_total") >= 4
+    assert grew("footfall_segment_recheck_duration_seconds_count") >= 1
+    assert grew("footfall_rate_limited_requests_total", route="/api/metrics") == statuses.count(429)
