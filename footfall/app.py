@@ -45,7 +45,6 @@ from footfall.api.fastpath import Disconnected, FastPath
 from footfall.api.services import Services
 from footfall.console import routes as console
 from footfall.config import Settings
-from footfall.domain.models import WriteResult
 from footfall.ingest.pipeline import Pipeline
 from footfall.observability import logs
 from footfall.observability import metrics as obs_metrics
@@ -158,15 +157,13 @@ async def _flush_last_used(services: Services) -> None:
 
 
 def _count_events(m, committed: list) -> None:
-    """Events stored and events already stored (dedup), from a commit's results (writer thread)."""
+    """Events stored and events already stored (dedup), from a commit's results (writer thread):
+    each kind of result that holds events says how many (WriteResult, BulkResult, SourceBatchResult)."""
     ingested = duplicate = 0
     for _, result in committed:
-        for r in getattr(result, "results", None) or (result if isinstance(result, list) else [result]):
-            if isinstance(r, WriteResult) and r.event_id is not None:
-                if r.duplicate:
-                    duplicate += 1
-                else:
-                    ingested += 1
+        for r in result if isinstance(result, list) else [result]:
+            ingested += getattr(r, "events_stored", 0)
+            duplicate += getattr(r, "events_duplicate", 0)
     if ingested:
         m.ingested.inc(ingested)
     if duplicate:

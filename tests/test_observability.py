@@ -130,6 +130,9 @@ def test_access_and_lifecycle_logs_from_footfall_serve(tmp_path, empty_database)
     assert {line["level"] for line in json_lines(text) if line["msg"].startswith("writer process restarted")} == {"warning"}
 
 
+BULK = 3  # events in the metrics test's bulk request
+
+
 def scrape(url: str) -> dict[tuple[str, tuple], float]:
     """Every sample of a /metrics answer, parsed by prometheus_client's parser: (name, labels) -> value."""
     body = httpx.get(url, timeout=10)
@@ -161,10 +164,19 @@ def test_metrics_from_footfall_serve_are_the_servers_whichever_worker_answers(tm
                                                                   properties={"$event_id": "m-0"}))}).text == "1"
             assert c.get("/api/track", params={"data": "%%%"}).text == "0"
             assert c.get("/api/profiles/", headers=server_headers(account.private_key)).status_code == 200
+            # A bulk request counts each of its events (its result holds one entry per profile).
+            bulk = c.post("/client/event-bulk-create", params={"company_id": account.public_key},
+                          headers=client_headers(), content=json.dumps({"data": {
+                              "type": "event-bulk-create", "attributes": {
+                                  "profile": {"data": {"type": "profile", "attributes": {"email": "bulk@example.com"}}},
+                                  "events": {"data": [{"type": "event", "attributes": {
+                                      "properties": {}, "unique_id": f"b-{i}", "metric": {"data": {
+                                          "type": "metric", "attributes": {"name": "Bulk"}}}}} for i in range(BULK)]}}}}))
+            assert bulk.status_code == 202, bulk.text
             # Not on the main port when it has a port of its own.
             assert c.get("/metrics").status_code == 404
         samples = wait_for(lambda: (s := scrape(f"http://127.0.0.1:{metrics_port}/metrics"))
-                           and value(s, "footfall_events_ingested_total") == sent
+                           and value(s, "footfall_events_ingested_total") == sent + BULK
                            and value(s, "footfall_http_requests_total", route="/api/track", method="GET", status="200")
                            == sent + 2 and s, "every event and request counted (workers flush every second)")
     finally:
@@ -174,14 +186,14 @@ def test_metrics_from_footfall_serve_are_the_servers_whichever_worker_answers(tm
     assert value(samples, "footfall_events_deduplicated_total") == 1
     assert value(samples, "footfall_events_refused_total", reason="invalid") == 1
     assert value(samples, "footfall_http_request_duration_seconds_count", route="/api/track", method="GET") == sent + 2
-    assert value(samples, "footfall_group_commit_size_sum") == sent + 1
+    assert value(samples, "footfall_group_commit_size_sum") == sent + 2  # and the duplicate, and the bulk request
     assert value(samples, "footfall_group_commit_duration_seconds_count") >= 1
     # The writer processes write their own files: their transactions are counted too.
     assert value(samples, "footfall_store_transaction_duration_seconds_count") >= 1
     assert ("footfall_ingest_queue_depth", ()) in samples and ("footfall_writer_restarts_total", ()) in samples
     # Bounded labels: route templates, never a path with an id or a key.
     routes = {dict(labels).get("route") for (_, labels) in samples} - {None}
-    assert routes <= {"/api/track", "/api/profiles/", "/healthz", "/metrics"}, routes
+    assert routes <= {"/api/track", "/api/profiles/", "/client/event-bulk-create", "/healthz", "/metrics"}, routes
     assert account.public_key not in str(samples) and account.private_key not in str(samples)
     # Text access lines (the default format).
     assert re.search(r"^\S+Z INFO footfall\.access request request_id=[0-9a-f]{16} method=GET route=/api/track "

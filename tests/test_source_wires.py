@@ -233,3 +233,15 @@ def test_a_batch_repeating_one_person_holds_one_patch_object():
     assert ops[1].profile is ops[0].profile and ops[4].profile is ops[3].profile
     assert ops[2].profile is not ops[1].profile and ops[3].profile is not ops[0].profile
     assert [o.profile.identifiers["email"] for o in ops] == ["a@x.co", "a@x.co", "b@x.co", "a@x.co", "a@x.co"]
+
+
+def test_a_settled_source_batch_result_still_counts_its_events():
+    """Settled to what crosses back to the server, it keeps what the ingest metrics count."""
+    from footfall.domain.models import WriteResult
+    from footfall.domain.operations import SourceBatchResult
+
+    result = SourceBatchResult(results=[WriteResult("p1", "e1"), WriteResult("p1", "e2", duplicate=True),
+                                        WriteResult("p2"), WriteResult("", dropped=True), WriteResult("p2", "e3")])
+    result.settle()
+    assert (result.events_stored, result.events_duplicate, result.profile_ids) == (2, 1, ["p1", "p2"])
+    assert result.results == []

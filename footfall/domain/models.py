@@ -81,3 +81,12 @@ class WriteResult:
     exchange_id: str | None = None  # when the patch asked for one (ProfilePatch.mint_exchange_id)
     # Not stored: the event named a deleted person (suppress after delete); profile_id is then "".
     dropped: bool = False
+
+    # What each kind of result says of its events, for the ingest metrics (app._count_events).
+    @property
+    def events_stored(self) -> int:
+        return int(self.event_id is not None and not self.duplicate and not self.dropped)
+
+    @property
+    def events_duplicate(self) -> int:
+        return int(self.event_id is not None and self.duplicate)

@@ -98,11 +98,20 @@ class BulkResult:
     failed: int = 0
     duplicates: int = 0
     errors: list[dict[str, Any]] = field(default_factory=list)
-    results: list[WriteResult] = field(default_factory=list)
+    results: list[WriteResult] = field(default_factory=list)  # one per entry (profile), not per event
+    dropped: int = 0  # completed, but not stored: they named a deleted person (suppress after delete)
 
     @property
     def profile_ids(self) -> list[str]:
         return list(dict.fromkeys(r.profile_id for r in self.results))
+
+    @property
+    def events_stored(self) -> int:
+        return self.completed - self.duplicates - self.dropped
+
+    @property
+    def events_duplicate(self) -> int:
+        return self.duplicates
 
 
 def repeated_unique_id(seen: set[tuple[str, str, str]], profile_id: str, metric_id: str, unique: str | None) -> bool:
@@ -167,9 +176,11 @@ class SourceBatchResult:
 
     results: list[WriteResult] = field(default_factory=list)
     profile_ids: list[str] = field(default_factory=list)
-    duplicates: int = 0
+    events_stored: int = 0
+    events_duplicate: int = 0
 
     def settle(self) -> None:
         self.profile_ids = list(dict.fromkeys(r.profile_id for r in self.results if r.profile_id))
-        self.duplicates = sum(1 for r in self.results if r.duplicate)
+        self.events_stored = sum(r.events_stored for r in self.results)
+        self.events_duplicate = sum(r.events_duplicate for r in self.results)
         self.results = []

@@ -43,6 +43,7 @@ def _apply_entry(conn: Conn, account_id: str, entry: BulkEntry, limits: Limits, 
     if limits.suppress_after_delete and deleted.names_deleted(conn, account_id, entry.profile):
         writes.dropped_after_delete(account_id, tally, len(entry.events))
         result.completed += len(entry.events)  # accepted, as a duplicate is, but not stored
+        result.dropped += len(entry.events)
         return
     conn.execute("SAVEPOINT bulk_entry")
     saved = tally.mark()
