@@ -19,7 +19,8 @@ import pytest
 # makes its own at import): without this, CLI tables in tests wrap at 80 columns under `make test` only.
 os.environ.pop("COLUMNS", None)
 
-from footfall.store import db, exports, migrate
+from footfall.domain.limits import Limits
+from footfall.store import batch, db, exports, migrate
 from tests.servers import ServerThread, TestAccount, new_account, server_settings
 
 pytest_plugins = ["tests.browser"]
@@ -56,6 +57,26 @@ def drop_pg_database(url: str) -> None:
     name = url.rsplit("/", 1)[1]
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def commit_ops(url: str, ops: list) -> list:
+    """ops in one transaction through store/batch.apply_batch, as the writer commits a group."""
+    conn = db.connect(url)
+    try:
+        conn.begin()
+        results = batch.apply_batch(conn, ops, Limits())
+        conn.commit()
+        return results
+    finally:
+        conn.close()
+
+
+def query(url: str, sql: str, params: tuple = ()) -> list[tuple]:
+    conn = db.connect(url)
+    try:
+        return conn.all(sql, params)
+    finally:
+        conn.close()
 
 
 def make_sqlite_database(directory) -> str:

@@ -16,6 +16,7 @@ from footfall.domain.errors import NotFound
 from footfall.domain.limits import Limits
 from footfall.domain.models import Event, ProfilePatch, TrackOp, WriteResult
 from footfall.store import batch, db
+from tests.conftest import commit_ops, query
 
 
 def _track(account_id: str, email: str, metric: str, *, profile_id: str | None = None) -> TrackOp:
@@ -23,23 +24,6 @@ def _track(account_id: str, email: str, metric: str, *, profile_id: str | None =
     return TrackOp(account_id, patch, Event(metric=metric, time=int(clock.now()), unique_id=email))
 
 
-def _commit(url: str, ops: list[TrackOp]) -> list:
-    conn = db.connect(url)
-    try:
-        conn.begin()
-        results = batch.apply_batch(conn, ops, Limits())
-        conn.commit()
-        return results
-    finally:
-        conn.close()
-
-
-def _rows(url: str, sql: str, params: tuple) -> list[tuple]:
-    conn = db.connect(url)
-    try:
-        return conn.all(sql, params)
-    finally:
-        conn.close()
 
 
 def test_a_refused_op_mid_batch_leaves_no_trace_and_spoils_nothing(database_url, account):
@@ -49,12 +33,12 @@ def test_a_refused_op_mid_batch_leaves_no_trace_and_spoils_nothing(database_url,
         _track(account.id, "b@example.com", "Refused Metric", profile_id="01NOSUCHPROFILE0000000000"),
         _track(account.id, "c@example.com", "Viewed"),
     ]
-    results = _commit(database_url, ops)
+    results = commit_ops(database_url, ops)
     assert isinstance(results[0], WriteResult) and isinstance(results[2], WriteResult)
     assert isinstance(results[1], NotFound)
-    emails = _rows(database_url, "SELECT email FROM profiles WHERE account_id = ? ORDER BY email", (account.id,))
+    emails = query(database_url, "SELECT email FROM profiles WHERE account_id = ? ORDER BY email", (account.id,))
     assert emails == [("a@example.com",), ("c@example.com",)]
-    metrics = _rows(database_url, "SELECT name FROM metrics WHERE account_id = ?", (account.id,))
+    metrics = query(database_url, "SELECT name FROM metrics WHERE account_id = ?", (account.id,))
     assert metrics == [("Viewed",)]
 
 
@@ -72,7 +56,7 @@ def test_a_metric_rolled_back_is_not_remembered(database_url, account):
     finally:
         conn.close()
     assert isinstance(refused[0], NotFound) and isinstance(stored[0], WriteResult)
-    joined = _rows(database_url, "SELECT m.name FROM events e JOIN metrics m ON m.account_id = e.account_id "
+    joined = query(database_url, "SELECT m.name FROM events e JOIN metrics m ON m.account_id = e.account_id "
                    "AND m.id = e.metric_id WHERE e.account_id = ?", (account.id,))
     assert joined == [("Once",)]
 
@@ -88,7 +72,7 @@ def test_a_whole_transaction_rolled_back_forgets_metrics(database_url, account):
         conn.commit()
     finally:
         conn.close()
-    joined = _rows(database_url, "SELECT m.name FROM events e JOIN metrics m ON m.account_id = e.account_id "
+    joined = query(database_url, "SELECT m.name FROM events e JOIN metrics m ON m.account_id = e.account_id "
                    "AND m.id = e.metric_id WHERE e.account_id = ?", (account.id,))
     assert joined == [("Lost",)]
 
@@ -116,13 +100,13 @@ def _random_ops(account_id: str, rng, n: int) -> list[TrackOp]:
 
 
 def _state(url: str, account_id: str) -> tuple:
-    profiles = sorted(_rows(url, "SELECT email, external_id, anonymous_id, first_name, properties FROM profiles "
+    profiles = sorted(query(url, "SELECT email, external_id, anonymous_id, first_name, properties FROM profiles "
                                  "WHERE account_id = ?", (account_id,)), key=repr)
-    events = sorted(_rows(url, "SELECT p.email, p.external_id, p.anonymous_id, m.name, e.unique_id FROM events e "
+    events = sorted(query(url, "SELECT p.email, p.external_id, p.anonymous_id, m.name, e.unique_id FROM events e "
                                "JOIN profiles p ON p.account_id = e.account_id AND p.id = e.profile_id "
                                "JOIN metrics m ON m.account_id = e.account_id AND m.id = e.metric_id "
                                "WHERE e.account_id = ?", (account_id,)), key=repr)
-    owners = sorted(_rows(url, "SELECT i.kind, i.value, p.email, p.external_id, p.anonymous_id FROM profile_identifiers i "
+    owners = sorted(query(url, "SELECT i.kind, i.value, p.email, p.external_id, p.anonymous_id FROM profile_identifiers i "
                                "JOIN profiles p ON p.account_id = i.account_id AND p.id = i.profile_id "
                                "WHERE i.account_id = ?", (account_id,)), key=repr)
     return profiles, events, owners
@@ -140,38 +124,38 @@ def test_a_batch_stores_exactly_what_the_same_ops_one_by_one_store(database_url)
         batched, single = (new_account(database_url, f"gc-{seed}-{w}-{uuid.uuid4().hex[:6]}") for w in "ab")
         ops = _random_ops("?", rng, 60)
         for acc in (batched, single):  # people who already exist: their rows are read, not created
-            _commit(database_url, [TrackOp(acc.id, ProfilePatch(identifiers={"email": f"p{i}@example.com"}))
+            commit_ops(database_url, [TrackOp(acc.id, ProfilePatch(identifiers={"email": f"p{i}@example.com"}))
                                    for i in range(4)])
         for_batched = [TrackOp(batched.id, op.profile, op.event) for op in ops]
         for_single = [TrackOp(single.id, op.profile, op.event) for op in ops]
-        results = _commit(database_url, for_batched)
-        one_by_one = [_commit(database_url, [op])[0] for op in for_single]
+        results = commit_ops(database_url, for_batched)
+        one_by_one = [commit_ops(database_url, [op])[0] for op in for_single]
         assert [type(r) for r in results] == [type(r) for r in one_by_one]
         assert [getattr(r, "duplicate", None) for r in results] == [getattr(r, "duplicate", None) for r in one_by_one]
         assert _state(database_url, batched.id) == _state(database_url, single.id), f"seed {seed}"
 
 
 def test_later_ops_of_a_batch_see_earlier_ops_changes_to_the_same_person(database_url, account):
-    _commit(database_url, [TrackOp(account.id, ProfilePatch(identifiers={"email": "same@example.com"}))])
-    _commit(database_url, [
+    commit_ops(database_url, [TrackOp(account.id, ProfilePatch(identifiers={"email": "same@example.com"}))])
+    commit_ops(database_url, [
         TrackOp(account.id, ProfilePatch(identifiers={"email": "same@example.com"}, properties={"k1": 1})),
         TrackOp(account.id, ProfilePatch(identifiers={"email": "other@example.com"}, properties={"k0": 0})),
         TrackOp(account.id, ProfilePatch(identifiers={"email": "same@example.com"}, properties={"k2": 2})),
     ])
-    (props,) = _rows(database_url, "SELECT properties FROM profiles WHERE account_id = ? AND email = ?",
+    (props,) = query(database_url, "SELECT properties FROM profiles WHERE account_id = ? AND email = ?",
                      (account.id, "same@example.com"))[0]
     assert (json.loads(props) if isinstance(props, str) else props) == {"k1": 1, "k2": 2}
 
 
 def test_an_anonymous_profile_merged_early_in_a_batch_is_not_used_later_in_it(database_url, account):
-    _commit(database_url, [TrackOp(account.id, ProfilePatch(identifiers={"anonymous_id": "cookie-9"})),
+    commit_ops(database_url, [TrackOp(account.id, ProfilePatch(identifiers={"anonymous_id": "cookie-9"})),
                            TrackOp(account.id, ProfilePatch(identifiers={"email": "known@example.com"}))])
-    _commit(database_url, [
+    commit_ops(database_url, [
         TrackOp(account.id, ProfilePatch(identifiers={"email": "known@example.com", "anonymous_id": "cookie-9"})),
         TrackOp(account.id, ProfilePatch(identifiers={"anonymous_id": "cookie-9"}),
                 Event(metric="Viewed", time=1_700_000_000, unique_id="after-merge")),
     ])
-    owners = _rows(database_url, "SELECT p.email FROM events e JOIN profiles p ON p.account_id = e.account_id "
+    owners = query(database_url, "SELECT p.email FROM events e JOIN profiles p ON p.account_id = e.account_id "
                    "AND p.id = e.profile_id WHERE e.account_id = ?", (account.id,))
     assert owners == [("known@example.com",)]
 
@@ -180,7 +164,7 @@ def test_an_anonymous_profile_merged_early_in_a_batch_is_not_used_later_in_it(da
 # of the batch can have changed it
 
 def _properties(url: str, account_id: str, email: str) -> dict:
-    (props,) = _rows(url, "SELECT properties FROM profiles WHERE account_id = ? AND email = ?", (account_id, email))[0]
+    (props,) = query(url, "SELECT properties FROM profiles WHERE account_id = ? AND email = ?", (account_id, email))[0]
     return json.loads(props) if isinstance(props, str) else props
 
 
@@ -188,18 +172,18 @@ def test_a_profile_written_by_an_op_that_read_it_afresh_is_not_taken_from_the_re
     """The second op misses the read-ahead (its anonymous id was the first op's) and reads the profile
     afresh; the third names the same profile by another identifier: it must not be handed the row
     read ahead, which lacks the second op's property and would write it away."""
-    _commit(database_url, [
+    commit_ops(database_url, [
         TrackOp(account.id, ProfilePatch(identifiers={"email": "p@example.com", "external_id": "x-p"})),
         TrackOp(account.id, ProfilePatch(identifiers={"anonymous_id": "cookie-p"})),
     ])
-    _commit(database_url, [
+    commit_ops(database_url, [
         TrackOp(account.id, ProfilePatch(identifiers={"anonymous_id": "cookie-p"})),
         TrackOp(account.id, ProfilePatch(identifiers={"email": "p@example.com", "anonymous_id": "cookie-p"},
                                          properties={"k1": 1})),
         TrackOp(account.id, ProfilePatch(identifiers={"external_id": "x-p"}, properties={"k2": 2})),
     ])
     assert _properties(database_url, account.id, "p@example.com") == {"k1": 1, "k2": 2}
-    assert _rows(database_url, "SELECT COUNT(*) FROM profiles WHERE account_id = ?", (account.id,)) == [(1,)]
+    assert query(database_url, "SELECT COUNT(*) FROM profiles WHERE account_id = ?", (account.id,)) == [(1,)]
 
 
 def test_an_identifier_claimed_earlier_in_a_batch_is_found_in_one_pass(database_url, account, monkeypatch):
@@ -207,7 +191,7 @@ def test_an_identifier_claimed_earlier_in_a_batch_is_found_in_one_pass(database_
     second must find it, not try to claim the email again (a key violation, and a replay of the batch)."""
     replayed = []
     monkeypatch.setattr(batch, "_apply_one", lambda conn, op, *args: replayed.append(op))
-    first, second = _commit(database_url, [
+    first, second = commit_ops(database_url, [
         TrackOp(account.id, ProfilePatch(identifiers={"email": "new@example.com"}, properties={"k1": 1})),
         TrackOp(account.id, ProfilePatch(identifiers={"email": "new@example.com", "phone_number": "+15005550006"},
                                          properties={"k2": 2})),
@@ -227,7 +211,7 @@ def test_nothing_read_ahead_outlives_its_batch(database_url, account):
             batch.apply_batch(conn, [TrackOp(account.id, ProfilePatch(identifiers={"email": email}))], Limits())
             conn.commit()
             assert conn.batch_cache == {}
-        _commit(database_url, [TrackOp(account.id, ProfilePatch(
+        commit_ops(database_url, [TrackOp(account.id, ProfilePatch(
             identifiers={"email": "one@example.com", "external_id": "x-one"}))])
         conn.begin()
         (result,) = batch.apply_batch(conn, [TrackOp(account.id, ProfilePatch(identifiers={"external_id": "x-one"}))],
@@ -241,17 +225,17 @@ def test_nothing_read_ahead_outlives_its_batch(database_url, account):
 # -- PostgreSQL runs the optimistic pass in pipeline mode: results arrive late, errors surface late ------------
 
 def _counters(url: str, account_id: str) -> dict[str, int]:
-    return dict(_rows(url, "SELECT name, value FROM counters WHERE account_id = ?", (account_id,)))
+    return dict(query(url, "SELECT name, value FROM counters WHERE account_id = ?", (account_id,)))
 
 
 def test_a_duplicate_within_one_batch_reports_the_first_events_id(database_url, account):
     first, again = (TrackOp(account.id, ProfilePatch(identifiers={"email": "dup@example.com"}),
                             Event(metric="Viewed", time=1_700_000_000, unique_id="once")) for _ in range(2))
-    results = _commit(database_url, [first, _track(account.id, "other@example.com", "Viewed"), again])
+    results = commit_ops(database_url, [first, _track(account.id, "other@example.com", "Viewed"), again])
     assert results[0].duplicate is False and results[2].duplicate is True
     assert results[2].event_id == results[0].event_id
     assert results[2].warnings and results[2].warnings[0].startswith("duplicate:")
-    stored = _rows(database_url, "SELECT id FROM events WHERE account_id = ? AND unique_id = ?", (account.id, "once"))
+    stored = query(database_url, "SELECT id FROM events WHERE account_id = ? AND unique_id = ?", (account.id, "once"))
     assert stored == [(results[0].event_id,)]
     counts = _counters(database_url, account.id)
     assert (counts["events_stored"], counts["events_duplicate"]) == (2, 1)
@@ -260,16 +244,16 @@ def test_a_duplicate_within_one_batch_reports_the_first_events_id(database_url, 
 def test_a_duplicates_id_is_read_before_a_later_op_merges_its_profile_away(database_url, account):
     """The id of the event a duplicate repeats is read when the duplicate is inserted, not at the end of
     the batch: by then a later op has merged the anonymous profile (and its event) into another one."""
-    _commit(database_url, [TrackOp(account.id, ProfilePatch(identifiers={"email": "known@example.com"}))])
+    commit_ops(database_url, [TrackOp(account.id, ProfilePatch(identifiers={"email": "known@example.com"}))])
     event = Event(metric="Viewed", time=1_700_000_000, unique_id="anon-event")
     anonymous = ProfilePatch(identifiers={"anonymous_id": "cookie-m"})
-    results = _commit(database_url, [
+    results = commit_ops(database_url, [
         TrackOp(account.id, anonymous, event),
         TrackOp(account.id, anonymous, event),
         TrackOp(account.id, ProfilePatch(identifiers={"email": "known@example.com", "anonymous_id": "cookie-m"})),
     ])
     assert results[1].duplicate is True and results[1].event_id == results[0].event_id
-    owners = _rows(database_url, "SELECT e.id, p.email FROM events e JOIN profiles p ON p.account_id = e.account_id "
+    owners = query(database_url, "SELECT e.id, p.email FROM events e JOIN profiles p ON p.account_id = e.account_id "
                    "AND p.id = e.profile_id WHERE e.account_id = ?", (account.id,))
     assert owners == [(results[0].event_id, "known@example.com")]
 
@@ -287,10 +271,10 @@ def _with_nul_in_json(account_id: str) -> TrackOp:
 def test_a_value_the_database_refuses_is_refused_alone_wherever_it_sits(database_url, account, position):
     ops = [_track(account.id, "a@example.com", "Viewed"), _track(account.id, "c@example.com", "Viewed")]
     ops.insert(position, _with_nul_in_json(account.id))
-    results = _commit(database_url, ops)
+    results = commit_ops(database_url, ops)
     assert [type(r).__name__ for r in results] == [
         "InvalidInput" if i == position else "WriteResult" for i in range(3)]
-    emails = _rows(database_url, "SELECT email FROM profiles WHERE account_id = ? ORDER BY email", (account.id,))
+    emails = query(database_url, "SELECT email FROM profiles WHERE account_id = ? ORDER BY email", (account.id,))
     assert emails == [("a@example.com",), ("c@example.com",)]
     assert _counters(database_url, account.id)["events_stored"] == 2
 
@@ -323,7 +307,7 @@ def test_a_connection_lost_mid_batch_raises_unavailable_and_is_not_replayed(data
     finally:
         conn.rollback()
         conn.close()
-    assert _rows(database_url, "SELECT email FROM profiles WHERE account_id = ?", (account.id,)) == []
+    assert query(database_url, "SELECT email FROM profiles WHERE account_id = ?", (account.id,)) == []
 
 
 def test_a_list_rename_in_a_batch_waits_for_its_row_count(database_url, account, monkeypatch):
@@ -331,16 +315,16 @@ def test_a_list_rename_in_a_batch_waits_for_its_row_count(database_url, account,
     that exists must not read as "no such list" (which the careful replay would then quietly correct)."""
     from footfall.domain.groups import SaveList
 
-    (made,) = _commit(database_url, [SaveList(account.id, None, "Before")])
+    (made,) = commit_ops(database_url, [SaveList(account.id, None, "Before")])
     replayed = []
     monkeypatch.setattr(batch, "_apply_one", lambda conn, op, *args: replayed.append(op))
-    results = _commit(database_url, [SaveList(account.id, made.group_id, "After"),
+    results = commit_ops(database_url, [SaveList(account.id, made.group_id, "After"),
                                      _track(account.id, "l@example.com", "Viewed")])
     assert [type(r).__name__ for r in results] == ["GroupResult", "WriteResult"] and replayed == []
     monkeypatch.undo()
-    (missing,) = _commit(database_url, [SaveList(account.id, "NoSuchList", "Nope")])
+    (missing,) = commit_ops(database_url, [SaveList(account.id, "NoSuchList", "Nope")])
     assert isinstance(missing, NotFound)
-    assert _rows(database_url, "SELECT name FROM lists WHERE account_id = ?", (account.id,)) == [("After",)]
+    assert query(database_url, "SELECT name FROM lists WHERE account_id = ?", (account.id,)) == [("After",)]
 
 
 def test_bulk_entries_in_a_batch_count_duplicates_and_refusals(database_url, account):
@@ -355,7 +339,7 @@ def test_bulk_entries_in_a_batch_count_duplicates_and_refusals(database_url, acc
     bulk = BulkEventsOp(account.id, [entry("bulk@example.com", "bulk@example.com"),
                                      entry(None, "x", profile_id="01NOSUCHPROFILE0000000000"),
                                      entry("new@example.com", "fresh")])
-    stored, result = _commit(database_url, [first, bulk])
+    stored, result = commit_ops(database_url, [first, bulk])
     assert (result.completed, result.failed, result.duplicates) == (2, 1, 1)
     assert result.results[0].event_id == stored.event_id
     counts = _counters(database_url, account.id)
@@ -370,12 +354,12 @@ def test_a_metric_created_by_a_refused_bulk_entry_is_not_used_by_the_next_entry(
         return BulkEntry(patch, [Event(metric="Made In Bulk", time=1_700_000_000, unique_id=unique_id)],
                          f"/data/{unique_id}", [f"/data/{unique_id}/event"])
 
-    (result,) = _commit(database_url, [BulkEventsOp(account.id, [
+    (result,) = commit_ops(database_url, [BulkEventsOp(account.id, [
         entry(ProfilePatch(profile_id="01NOSUCHPROFILE0000000000"), "refused"),
         entry(ProfilePatch(identifiers={"email": "bulk-metric@example.com"}), "stored"),
     ])])
     assert (result.completed, result.failed) == (1, 1)
-    joined = _rows(database_url, "SELECT m.name FROM events e LEFT JOIN metrics m ON m.account_id = e.account_id "
+    joined = query(database_url, "SELECT m.name FROM events e LEFT JOIN metrics m ON m.account_id = e.account_id "
                    "AND m.id = e.metric_id WHERE e.account_id = ?", (account.id,))
     assert joined == [("Made In Bulk",)]
 
@@ -395,7 +379,7 @@ def test_two_writers_changing_one_profile_do_not_lose_either_change(database_url
 
     from footfall.domain.groups import SaveList
 
-    _commit(database_url, [_set_properties(account.id, "both@example.com", first=0, second=0)])
+    commit_ops(database_url, [_set_properties(account.id, "both@example.com", first=0, second=0)])
     first, second = db.connect(database_url), db.connect(database_url)
     try:
         first.begin()
@@ -421,5 +405,5 @@ def test_two_writers_changing_one_profile_do_not_lose_either_change(database_url
     finally:
         first.close()
         second.close()
-    [(properties,)] = _rows(database_url, "SELECT properties FROM profiles WHERE account_id = ?", (account.id,))
+    [(properties,)] = query(database_url, "SELECT properties FROM profiles WHERE account_id = ?", (account.id,))
     assert (json.loads(properties) if isinstance(properties, str) else properties) == {"first": 1, "second": 2}

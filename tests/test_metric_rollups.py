@@ -10,17 +10,17 @@ from __future__ import annotations
 import random
 import uuid
 import zlib  # a seed from the zone name that, unlike hash(), is the same in every process
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from footfall.analytics import buckets
-from footfall.domain.limits import Limits
 from footfall.domain.models import Event, ProfilePatch, TrackOp
 from footfall.domain.operations import BulkEntry, BulkEventsOp, SourceBatchOp
 from footfall.domain.privacy import DeleteProfilesOp, RestoredEvent, RestoreOp
-from footfall.store import accounts, aggregates, batch, db, migrate, rollups
+from footfall.store import aggregates, db, migrate
+from tests.conftest import commit_ops, query
 
 START = 1730419200  # 2024-11-01T00:00:00Z: a year and a half of DST changes on both sides
 SPAN = 500 * 86400
@@ -29,30 +29,13 @@ ZONES = ["UTC", "Asia/Kolkata", "Asia/Kathmandu", "America/New_York", "Europe/Be
 INTERVALS = ["hour", "day", "week", "month"]
 
 
-def _commit(url: str, ops: list) -> list:
-    conn = db.connect(url)
-    try:
-        conn.begin()
-        results = batch.apply_batch(conn, ops, Limits())
-        conn.commit()
-        return results
-    finally:
-        conn.close()
-
-
-def _rows(url: str, sql: str, params: tuple) -> list[tuple]:
-    conn = db.connect(url)
-    try:
-        return conn.all(sql, params)
-    finally:
-        conn.close()
 
 
 def _assert_rollups_exact(url: str, account_id: str) -> int:
     """The rollup rows are exactly what the events add up to; returns the number of events."""
-    kept = _rows(url, "SELECT metric_id, bucket, count, sum_value FROM metric_rollups WHERE account_id = ? "
+    kept = query(url, "SELECT metric_id, bucket, count, sum_value FROM metric_rollups WHERE account_id = ? "
                       "ORDER BY metric_id, bucket", (account_id,))
-    counted = _rows(url, "SELECT metric_id, time / 900 * 900, COUNT(*), COALESCE(SUM(value), 0) FROM events "
+    counted = query(url, "SELECT metric_id, time / 900 * 900, COUNT(*), COALESCE(SUM(value), 0) FROM events "
                          "WHERE account_id = ? GROUP BY metric_id, time / 900 * 900 ORDER BY 1, 2", (account_id,))
     kept = [(m, int(b), int(n), float(s)) for m, b, n, s in kept]
     counted = [(m, int(b), int(n), float(s)) for m, b, n, s in counted]
@@ -79,17 +62,17 @@ def _fill(url: str, account_id: str, seed: int, n: int = 1500) -> None:
         if i % 50 == 0:  # the same event again: a duplicate, stored once, counted once
             ops.append(TrackOp(account_id, ops[-1].profile, ops[-1].event))
         if len(ops) >= 100:
-            _commit(url, ops)
+            commit_ops(url, ops)
             ops = []
     entries = [BulkEntry(ProfilePatch(identifiers={"email": f"bulk{j}@example.com"}),
                          [_event(rng, "Placed Order") for _ in range(5)], f"e{j}", [f"e{j}.{k}" for k in range(5)])
                for j in range(10)]
     source = SourceBatchOp(account_id, [_track(account_id, rng, 3) for _ in range(10)], [f"batch.{k}" for k in range(10)])
-    _commit(url, [*ops, BulkEventsOp(account_id, entries), source])
+    commit_ops(url, [*ops, BulkEventsOp(account_id, entries), source])
 
 
 def _metric(url: str, account_id: str, name: str = "Placed Order") -> str:
-    return _rows(url, "SELECT id FROM metrics WHERE account_id = ? AND name = ?", (account_id, name))[0][0]
+    return query(url, "SELECT id FROM metrics WHERE account_id = ? AND name = ?", (account_id, name))[0][0]
 
 
 def _local_midnight(d: date, zone: ZoneInfo) -> int:
@@ -157,7 +140,7 @@ def test_a_refused_op_in_a_group_counts_nothing(database_url, account):
            TrackOp(account.id, ProfilePatch(identifiers={"email": "x@example.com"}, profile_id="01NOSUCHPROFILE0000000000"),
                    _event(rng)),
            _track(account.id, rng, 2)]
-    _commit(database_url, ops)
+    commit_ops(database_url, ops)
     assert _assert_rollups_exact(database_url, account.id) == 2
 
 
@@ -167,33 +150,33 @@ def test_merges_and_privacy_deletions_keep_rollups_exact(database_url, account):
     # An anonymous visitor with events, some the same as the known profile's (the known one's win), then identified.
     shared = [_event(rng, "Viewed") for _ in range(5)]
     anon = ProfilePatch(identifiers={"anonymous_id": "anon-1"})
-    _commit(database_url, [TrackOp(account.id, anon, e) for e in shared + [_event(rng) for _ in range(5)]])
+    commit_ops(database_url, [TrackOp(account.id, anon, e) for e in shared + [_event(rng) for _ in range(5)]])
     known = ProfilePatch(identifiers={"email": "p7@example.com"})
-    _commit(database_url, [TrackOp(account.id, known, e) for e in shared])
+    commit_ops(database_url, [TrackOp(account.id, known, e) for e in shared])
     both = ProfilePatch(identifiers={"email": "p7@example.com", "anonymous_id": "anon-1"})
-    _commit(database_url, [TrackOp(account.id, both, _event(rng)), _track(account.id, rng, 7)])
-    assert _rows(database_url, "SELECT COUNT(*) FROM profile_merges WHERE account_id = ?", (account.id,))[0][0] == 1
+    commit_ops(database_url, [TrackOp(account.id, both, _event(rng)), _track(account.id, rng, 7)])
+    assert query(database_url, "SELECT COUNT(*) FROM profile_merges WHERE account_id = ?", (account.id,))[0][0] == 1
     _assert_rollups_exact(database_url, account.id)
     # A deletion in the same group as new events for the person deleted and for others, in its buckets.
-    victim = _rows(database_url, "SELECT time FROM events e JOIN profiles p ON p.id = e.profile_id "
+    victim = query(database_url, "SELECT time FROM events e JOIN profiles p ON p.id = e.profile_id "
                                  "AND p.account_id = e.account_id WHERE e.account_id = ? AND p.email = ?",
                    (account.id, "p7@example.com"))
     same_bucket = [TrackOp(account.id, ProfilePatch(identifiers={"email": "other@example.com"}),
                            Event(metric="Viewed", time=t + 1, value=2.5, unique_id=f"o{t}")) for (t,) in victim[:5]]
     delete = DeleteProfilesOp(account.id, uuid.uuid4().hex[:26], "email", "p7@example.com", None, 0.0)
     before = _assert_rollups_exact(database_url, account.id)
-    _commit(database_url, [_track(account.id, rng, 7), *same_bucket, delete, _track(account.id, rng, 8)])
+    commit_ops(database_url, [_track(account.id, rng, 7), *same_bucket, delete, _track(account.id, rng, 8)])
     after = _assert_rollups_exact(database_url, account.id)
     assert after == before - len(victim) + len(same_bucket) + 1
 
 
 def test_restored_events_count_once(database_url, account):
     rng = random.Random(13)
-    _commit(database_url, [_track(account.id, rng, 1)])
-    (pid,) = _rows(database_url, "SELECT id FROM profiles WHERE account_id = ?", (account.id,))[0]
+    commit_ops(database_url, [_track(account.id, rng, 1)])
+    (pid,) = query(database_url, "SELECT id FROM profiles WHERE account_id = ?", (account.id,))[0]
     events = [RestoredEvent(i, f"01RESTORED{i:016d}", "Restored", pid, _event(rng, "Restored")) for i in range(20)]
-    _commit(database_url, [RestoreOp(account.id, events=events)])
-    _commit(database_url, [RestoreOp(account.id, events=events)])  # again: every one a duplicate
+    commit_ops(database_url, [RestoreOp(account.id, events=events)])
+    commit_ops(database_url, [RestoreOp(account.id, events=events)])  # again: every one a duplicate
     assert _assert_rollups_exact(database_url, account.id) == 21
 
 
@@ -216,5 +199,5 @@ def test_the_migration_backfills_existing_events(empty_database):
         conn.close()
     migrate.upgrade(empty_database)
     assert _assert_rollups_exact(empty_database, "A" * 26) == 500
-    rows = _rows(empty_database, "SELECT COUNT(*) FROM metric_rollups", ())
+    rows = query(empty_database, "SELECT COUNT(*) FROM metric_rollups", ())
     assert 0 < rows[0][0] <= 500

@@ -12,10 +12,9 @@ import pytest
 
 from footfall.config import ConfigError, from_env
 from footfall.domain.limits import Limits
-from footfall.store import db
 from tests.modern import bulk_entry, bulk_event, bulk_job_body, event_body, server_headers
 from tests.segment_helpers import SegmentApi
-from tests.segment_oracle import Person
+from tests.conftest import query
 from tests.servers import ServerThread, server_settings
 from tests.test_cli import footfall
 from tests.test_privacy_deletion import T0, request_deletion
@@ -37,16 +36,9 @@ def api(suppressing, account, database_url) -> Iterator[SegmentApi]:
     a.close()
 
 
-def _rows(database_url: str, sql: str, params: tuple) -> list[tuple]:
-    conn = db.connect(database_url)
-    try:
-        return conn.all(sql, params)
-    finally:
-        conn.close()
-
 
 def _counter(database_url: str, account_id: str, name: str) -> int:
-    rows = _rows(database_url, "SELECT value FROM counters WHERE account_id = ? AND name = ?", (account_id, name))
+    rows = query(database_url, "SELECT value FROM counters WHERE account_id = ? AND name = ?", (account_id, name))
     return rows[0][0] if rows else 0
 
 
@@ -76,7 +68,7 @@ def test_every_later_event_naming_a_deleted_person_is_dropped_and_counted(api, a
     assert len(stored.events()) == 2  # bob's and carl's
     assert _counter(database_url, account.id, "events_dropped_deleted") == 6
     # The list holds keyed hashes, never the identifiers.
-    hashes = _rows(database_url, "SELECT identifier_hash, deletion_id FROM deleted_identifiers WHERE account_id = ?",
+    hashes = query(database_url, "SELECT identifier_hash, deletion_id FROM deleted_identifiers WHERE account_id = ?",
                    (account.id,))
     assert len(hashes) == 3 and all(len(h) == 64 for h, _ in hashes)
     assert not {"ann@example.com", "+14155550100", "c-ann"} & {h for h, _ in hashes}
@@ -122,7 +114,7 @@ def test_off_by_default_nothing_is_recorded_and_the_person_may_come_back(server,
     try:
         first = _track(api, {"$email": "eve@example.com"}, "e1")["profile_id"]
         assert request_deletion(client, account.private_key, email="eve@example.com").status_code == 202
-        assert _rows(database_url, "SELECT 1 FROM deleted_identifiers WHERE account_id = ?", (account.id,)) == []
+        assert query(database_url, "SELECT 1 FROM deleted_identifiers WHERE account_id = ?", (account.id,)) == []
         back = _track(api, {"$email": "eve@example.com"}, "e2")["profile_id"]
         assert back not in (None, first) and len(stored.events()) == 1
     finally:
