@@ -11,12 +11,11 @@ daily count + sum with a time zone ≤ 100 ms p95.
 from __future__ import annotations
 
 import random
-import statistics
 import tempfile
-import time
 import uuid
 from zoneinfo import ZoneInfo
 
+from bench.timing import p50_p95_ms
 from footfall.analytics import buckets
 from footfall.store import aggregates, db, migrate, rollups
 
@@ -59,17 +58,6 @@ def _fill(url: str, n: int) -> tuple[str, str]:
     return account, metric
 
 
-def _p50_p95(fn, repeat: int) -> tuple[float, float, int]:
-    rows = len(fn())  # once to warm the cache
-    samples = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - t0) * 1000)
-    samples.sort()
-    return statistics.median(samples), samples[min(len(samples) - 1, round(0.95 * (len(samples) - 1)))], rows
-
-
 def _time(url: str, account: str, metric: str, repeat: int) -> None:
     conn = db.connect(url)
     print(f"  {'interval':8} {'zone':17} {'by':9} {'asked':17} {'rollups':7} {'events p50':>10} {'p95':>7} "
@@ -88,8 +76,8 @@ def _time(url: str, account: str, metric: str, repeat: int) -> None:
                 conn.rollback()
                 return rows
 
-            b50, b95, _ = _p50_p95(before, max(3, repeat // 4))
-            n50, n95, _ = _p50_p95(now, repeat)
+            b50, b95 = p50_p95_ms(before, max(3, repeat // 4))
+            n50, n95 = p50_p95_ms(now, repeat)
             used = "yes" if "unique" not in asked and aggregates.from_rollups(plan, by, []) else "no"
             ok = "" if by or "unique" in asked or interval == "hour" else ("  ok" if n95 <= GOAL_MS else "  NO")
             print(f"  {interval:8} {zone:17} {','.join(by) or '-':9} {'+'.join(asked):17} {used:7} {b50:10.1f} "

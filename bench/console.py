@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import random
 import re
-import statistics
 import threading
 import time
 import uuid
@@ -23,6 +22,7 @@ import httpx
 import uvicorn
 
 from bench import segments as seg_bench
+from bench.timing import p50_p95_ms
 from footfall import clock
 from footfall.app import create_app
 from footfall.config import Settings
@@ -114,11 +114,11 @@ def measure(url: str, key: str, bought: str, sid: str, definition: dict[str, Any
             }
             rows = []
             for name, path in pages.items():
-                times = _timed(lambda: _ok(c.get(path)), repeat)
+                times = p50_p95_ms(lambda: _ok(c.get(path)), repeat)
                 rows.append((name, *times, PAGE_GOAL_MS))
             body = {"definition": definition, "segment_id": None}
             headers = {"X-CSRF-Token": csrf, "Accept": "application/json"}
-            times = _timed(lambda: _ok(c.post("/console/segments/count", json=body, headers=headers)), repeat)
+            times = p50_p95_ms(lambda: _ok(c.post("/console/segments/count", json=body, headers=headers)), repeat)
             rows.append(("live count (3 conditions)", *times, COUNT_GOAL_MS))
             return rows
     finally:
@@ -129,15 +129,3 @@ def measure(url: str, key: str, bought: str, sid: str, definition: dict[str, Any
 def _ok(r: httpx.Response) -> None:
     if r.status_code != 200:
         raise RuntimeError(f"{r.request.url} answered {r.status_code}: {r.text[:300]}")
-
-
-def _timed(fn, repeat: int) -> tuple[float, float]:
-    fn()  # warm caches and connections once
-    samples = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - t0) * 1000)
-    samples.sort()
-    p95 = samples[min(len(samples) - 1, int(round(0.95 * (len(samples) - 1))))]
-    return statistics.median(samples), p95

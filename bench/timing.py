@@ -1,0 +1,19 @@
+"""Timing a call: its median and 95th percentile over repeated runs, in milliseconds."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Any, Callable
+
+
+def p50_p95_ms(fn: Callable[[], Any], repeat: int) -> tuple[float, float]:
+    """fn() once to warm caches and connections, then `repeat` timed calls."""
+    fn()
+    samples = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - t0) * 1000)
+    samples.sort()
+    return statistics.median(samples), samples[min(len(samples) - 1, round(0.95 * (len(samples) - 1)))]
