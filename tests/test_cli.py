@@ -12,6 +12,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, Callable
 
 import httpx
 import pytest
@@ -88,6 +89,20 @@ def test_export_events_and_profiles_as_json_lines(client, database_url, account,
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\+00:00", profile["created"])
 
 
+def wait_healthy(proc: subprocess.Popen, url: str, output: Callable[[], Any]) -> None:
+    """Until `footfall serve` answers /healthz 200; what it printed (output()) if it exits first."""
+    deadline = time.monotonic() + 90  # a loaded machine starts workers slowly
+    while True:
+        assert proc.poll() is None, output()
+        try:
+            if httpx.get(url + "/healthz").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, "footfall serve did not come up"
+        time.sleep(0.1)
+
+
 class Serve:
     """`footfall serve` in a subprocess, on a free port."""
 
@@ -97,16 +112,7 @@ class Serve:
         self.proc = subprocess.Popen([FOOTFALL, "serve", "--port", str(self.port), *args],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                      env={**os.environ, **(env or {})})
-        deadline = time.monotonic() + 90  # a loaded machine starts workers slowly
-        while True:
-            assert self.proc.poll() is None, self.proc.communicate()
-            try:
-                if httpx.get(self.url + "/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "footfall serve did not come up"
-            time.sleep(0.1)
+        wait_healthy(self.proc, self.url, self.proc.communicate)
 
     def stop(self) -> str:
         """Stop it as Ctrl-C does; what it printed on stderr."""

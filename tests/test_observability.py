@@ -20,7 +20,7 @@ from footfall.store import migrate
 from tests.legacy_calls import b64, order
 from tests.modern import client_headers, server_headers
 from tests.servers import ServerThread, free_port, new_account, server_settings
-from tests.test_cli import FOOTFALL
+from tests.test_cli import FOOTFALL, wait_healthy
 
 
 class LoggedServe:
@@ -33,16 +33,7 @@ class LoggedServe:
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen([FOOTFALL, "serve", "--port", str(self.port), "--database", database, *args],
                                      stdout=subprocess.DEVNULL, stderr=self._log, env={**os.environ, **env})
-        deadline = time.monotonic() + 90
-        while True:
-            assert self.proc.poll() is None, self.text()
-            try:
-                if httpx.get(self.url + "/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "footfall serve did not come up"
-            time.sleep(0.1)
+        wait_healthy(self.proc, self.url, self.text)
 
     def text(self) -> str:
         return self.log_path.read_text(errors="replace")
