@@ -20,12 +20,17 @@ _SECRET = "deletion-hmac"
 
 def account_secret(conn: Conn, account_id: str) -> bytes:
     """The account's HMAC key for deletion records, made on first use (inside the caller's transaction)."""
-    row = conn.one("SELECT value FROM account_secrets WHERE account_id = ? AND name = ?", (account_id, _SECRET))
-    if row:
-        return bytes.fromhex(row[0])
+    stored = _stored_secret(conn, account_id)
+    if stored is not None:
+        return stored
     value = secrets.token_hex(32)
     conn.run("INSERT INTO account_secrets (account_id, name, value) VALUES (?, ?, ?)", (account_id, _SECRET, value))
     return bytes.fromhex(value)
+
+
+def _stored_secret(conn: Conn, account_id: str) -> bytes | None:
+    row = conn.one("SELECT value FROM account_secrets WHERE account_id = ? AND name = ?", (account_id, _SECRET))
+    return bytes.fromhex(row[0]) if row else None
 
 
 def identifier_hash(secret: bytes, kind: str, value: str) -> str:
@@ -52,10 +57,10 @@ def names_deleted(conn: Conn, account_id: str, patch: ProfilePatch) -> bool:
     key = ("deletion-secret", account_id)
     secret = conn.cache.get(key)  # a secret never changes once made; the cache goes on any rollback
     if secret is None:
-        row = conn.one("SELECT value FROM account_secrets WHERE account_id = ? AND name = ?", (account_id, _SECRET))
-        if row is None:
+        secret = _stored_secret(conn, account_id)
+        if secret is None:
             return False  # nobody of this account was ever deleted
-        secret = conn.cache[key] = bytes.fromhex(row[0])
+        conn.cache[key] = secret
     digests = [identifier_hash(secret, k, v) for k, v in pairs]
     marks = ", ".join("?" for _ in digests)
     return conn.one(f"SELECT 1 FROM deleted_identifiers WHERE account_id = ? AND identifier_hash IN ({marks}) "

@@ -27,10 +27,12 @@ _ADD = ("INSERT INTO metric_rollups (account_id, metric_id, bucket, count, sum_v
         "ON CONFLICT (account_id, metric_id, bucket) DO UPDATE SET count = metric_rollups.count + excluded.count, "
         "sum_value = metric_rollups.sum_value + excluded.sum_value")
 _DROP = "DELETE FROM metric_rollups WHERE account_id = ? AND metric_id = ? AND bucket = ?"
-_RECOUNT = ("INSERT INTO metric_rollups (account_id, metric_id, bucket, count, sum_value) "
-            "SELECT account_id, metric_id, time / 900 * 900, COUNT(*), COALESCE(SUM(value), 0) FROM events "
-            "WHERE account_id = ? AND metric_id = ? AND time >= ? AND time < ? "
-            "GROUP BY account_id, metric_id, time / 900 * 900")
+# The rows of the events matching `where`, counted into buckets: a recount of some, a rebuild of all.
+_COUNT_INTO = ("INSERT INTO metric_rollups (account_id, metric_id, bucket, count, sum_value) "
+               "SELECT account_id, metric_id, time / 900 * 900, COUNT(*), COALESCE(SUM(value), 0) FROM events "
+               "WHERE {where} GROUP BY account_id, metric_id, time / 900 * 900")
+_RECOUNT = _COUNT_INTO.format(where="account_id = ? AND metric_id = ? AND time >= ? AND time < ?")
+_REBUILD = _COUNT_INTO.format(where="account_id = ?")
 
 
 def bucket_of(t: int) -> int:
@@ -60,6 +62,4 @@ def buckets_of_profile(conn: Conn, account_id: str, profile_id: str) -> list[Rol
 def rebuild(conn: Conn, account_id: str) -> None:
     """Recount every bucket of an account from its events (events loaded around the writer)."""
     conn.run("DELETE FROM metric_rollups WHERE account_id = ?", (account_id,))
-    conn.run("INSERT INTO metric_rollups (account_id, metric_id, bucket, count, sum_value) "
-                 "SELECT account_id, metric_id, time / 900 * 900, COUNT(*), COALESCE(SUM(value), 0) FROM events "
-                 "WHERE account_id = ? GROUP BY account_id, metric_id, time / 900 * 900", (account_id,))
+    conn.run(_REBUILD, (account_id,))
