@@ -146,8 +146,7 @@ def count_between(conn: Conn, account_id: str, start: int, end: int | None = Non
     last = None if end is None else int(end) // rollups.BUCKET * rollups.BUCKET
     if last is not None and last < first:
         return _count_events(conn, account_id, metric_id, int(start), int(end))
-    scope, params = ("account_id = ?", [account_id]) if metric_id is None else \
-        ("account_id = ? AND metric_id = ?", [account_id, metric_id])
+    scope, params = _scope(account_id, metric_id)
     bound = "" if last is None else " AND bucket < ?"
     (n,) = conn.one(f"SELECT COALESCE(SUM(count), 0) FROM metric_rollups WHERE {scope} AND bucket >= ?{bound}",
                     [*params, first, *([] if last is None else [last])])
@@ -160,10 +159,16 @@ def count_between(conn: Conn, account_id: str, start: int, end: int | None = Non
 def _count_events(conn: Conn, account_id: str, metric_id: str | None, start: int, end: int) -> int:
     if end <= start:
         return 0
-    scope, params = ("account_id = ?", [account_id]) if metric_id is None else \
-        ("account_id = ? AND metric_id = ?", [account_id, metric_id])
+    scope, params = _scope(account_id, metric_id)
     (n,) = conn.one(f"SELECT COUNT(*) FROM events WHERE {scope} AND time >= ? AND time < ?", [*params, start, end])
     return int(n)
+
+
+def _scope(account_id: str, metric_id: str | None) -> tuple[str, list[object]]:
+    """The WHERE clause (and its parameters) of one account's rows, of one metric or all."""
+    if metric_id is None:
+        return "account_id = ?", [account_id]
+    return "account_id = ? AND metric_id = ?", [account_id, metric_id]
 
 
 def metric_totals(conn: Conn, account_id: str) -> dict[str, int]:
