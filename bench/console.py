@@ -26,9 +26,9 @@ from bench.timing import p50_p95_ms
 from footfall import clock
 from footfall.app import create_app
 from footfall.config import Settings
-from footfall.domain.ratelimits import RateLimitSettings
+from footfall.domain.rate_limit_tiers import RateLimitSettings
 from footfall.segments import evaluator
-from footfall.store import accounts, db, groups, migrate
+from footfall.store import accounts, db, migrate, segment_list_rows
 
 PAGE_GOAL_MS = 300.0
 COUNT_GOAL_MS = 1000.0
@@ -69,11 +69,11 @@ def run_backend(backend: str, args: argparse.Namespace) -> list[tuple[str, float
         metric_ids = seg_bench.load(conn, made.account.id, args.profiles, args.events, random.Random(args.seed))
         definition = seg_bench.three_conditions(metric_ids["Bought"])
         sid = seg_bench._insert_segment(conn, made.account.id, definition)
-        seg = evaluator.segment_from_row(made.account.id, groups.segment(conn, made.account.id, sid))
+        seg = evaluator.segment_from_row(made.account.id, segment_list_rows.segment(conn, made.account.id, sid))
         conn.rollback()
         evaluator.evaluate_full(conn, seg, clock.now())
         conn.begin()
-        groups.finish_processing(conn, made.account.id, sid, seg.version, clock.now())
+        segment_list_rows.finish_processing(conn, made.account.id, sid, seg.version, clock.now())
         conn.commit()
         conn.close()
         print(f"  loaded and evaluated in {time.perf_counter() - started:.1f} s", flush=True)

@@ -34,7 +34,7 @@ import httpx
 from footfall import clock
 from footfall.config import Settings
 from footfall.segments import evaluator
-from footfall.store import accounts, db, groups, migrate, rollups
+from footfall.store import accounts, db, migrate, rollups, segment_list_rows
 from footfall.store.url import DatabaseURL
 
 PG_ADMIN = os.environ.get("FOOTFALL_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -92,7 +92,7 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
         print(f"  loaded in {load_s:.1f} s", flush=True)
         definition = three_conditions(metric_ids["Bought"])
         sid = _insert_segment(conn, made.account.id, definition)
-        seg = evaluator.segment_from_row(made.account.id, groups.segment(conn, made.account.id, sid))
+        seg = evaluator.segment_from_row(made.account.id, segment_list_rows.segment(conn, made.account.id, sid))
         conn.rollback()
         t0 = time.perf_counter()
         members = len(evaluator.qualifying(conn, seg, clock.now()))
@@ -101,7 +101,7 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
         t0 = time.perf_counter()
         evaluator.evaluate_full(conn, seg, clock.now())
         conn.begin()
-        groups.finish_processing(conn, made.account.id, sid, seg.version, clock.now())
+        segment_list_rows.finish_processing(conn, made.account.id, sid, seg.version, clock.now())
         conn.commit()
         full_s = time.perf_counter() - t0
         print(f"  full evaluation: {members:,} members; query {query_s:.2f} s, with writes {full_s:.2f} s", flush=True)
@@ -242,11 +242,11 @@ def _insert_segment(conn: db.Conn, account_id: str, definition: dict[str, Any]) 
 
 def _candidates(conn: db.Conn, account_id: str, sid: str, n: int) -> list[str]:
     """Emails of profiles that meet the property and location conditions but are not members yet."""
-    segment = groups.segment(conn, account_id, sid)
+    segment = segment_list_rows.segment(conn, account_id, sid)
     assert segment is not None
     near = dict(segment, definition={"condition_groups": [segment["definition"]["condition_groups"][i] for i in (0, 2)]})
     close = evaluator.qualifying(conn, evaluator.segment_from_row(account_id, near), clock.now())
-    members = groups.current_members(conn, account_id, sid)
+    members = segment_list_rows.current_members(conn, account_id, sid)
     chosen = sorted(close - members)[:n]
     emails = [r[0] for pid in chosen for r in [conn.one("SELECT email FROM profiles WHERE account_id = ? AND id = ?",
                                                         (account_id, pid))]]

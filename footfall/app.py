@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 
 from footfall import config, gc_tuning
-from footfall.api import client_address, conventions
+from footfall.api import client_address, error_answers
 from footfall.api import (
     client,
     events_read,
@@ -42,7 +42,7 @@ from footfall.api import segments as segment_routes
 from footfall.api.edge import Edge
 from footfall.api.keyguard import KeyGuard
 from footfall.api.fastpath import Disconnected, FastPath
-from footfall.api.services import Services
+from footfall.api.app_state import Services
 from footfall.console import routes as console
 from footfall.config import Settings
 from footfall.ingest.pipeline import Pipeline
@@ -53,7 +53,7 @@ from footfall.ingest.writer_process import ProcessCommitter
 from footfall.segments.membership import MembershipWorker
 from footfall.store import batch, db
 from footfall.store.db import StoreUnavailable
-from footfall.store.ratelimit import make_limiter
+from footfall.store.rate_limit_counters import make_limiter
 from footfall.store.reader import Readers
 from footfall.store.url import DatabaseURL
 from footfall.webhooks.deliverer import Deliverer
@@ -253,11 +253,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     routes = [route for module in ROUTE_MODULES for route in module.routes]
     handlers = {
-        ApiError: conventions.api_error_handler,
-        Disconnected: conventions.disconnected_handler,
-        HTTPException: conventions.http_error_handler,
-        StoreUnavailable: conventions.store_unavailable_handler,
-        Exception: conventions.server_error_handler,
+        ApiError: error_answers.api_error_handler,
+        Disconnected: error_answers.disconnected_handler,
+        HTTPException: error_answers.http_error_handler,
+        StoreUnavailable: error_answers.store_unavailable_handler,
+        Exception: error_answers.server_error_handler,
     }
     # The hottest ingest routes are answered ahead of Starlette's router (see api/fastpath.py).
     fast = [route for module in ROUTE_MODULES for route in getattr(module, "fast_routes", [])]

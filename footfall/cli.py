@@ -364,10 +364,10 @@ AccountOption = typer.Option(..., "--account", help="The account's public key (o
 @segments_app.command("list")
 def segments_list(account: str = AccountOption, database: Optional[str] = DatabaseOption) -> None:
     """List an account's segments with their member counts."""
-    from footfall.segments import operator_view
+    from footfall import cli_segments
 
     with _connected(database) as conn:
-        rows = operator_view.segment_rows(conn, _find_account(conn, account).id)
+        rows = cli_segments.segment_rows(conn, _find_account(conn, account).id)
     table = Table("id", "name", "members", "processing", "updated")
     for row in rows:
         table.add_row(row["id"], row["name"], str(row["members"]), "yes" if row["is_processing"] else "no",
@@ -378,10 +378,10 @@ def segments_list(account: str = AccountOption, database: Optional[str] = Databa
 @segments_app.command("show")
 def segments_show(segment_id: str, account: str = AccountOption, database: Optional[str] = DatabaseOption) -> None:
     """Print a segment's definition and member count."""
-    from footfall.segments import operator_view
+    from footfall import cli_segments
 
     with _connected(database) as conn:
-        row = operator_view.segment_detail(conn, _find_account(conn, account).id, segment_id)
+        row = cli_segments.segment_detail(conn, _find_account(conn, account).id, segment_id)
     if row is None:
         fail(f"no segment {segment_id!r} in that account (see `footfall segments list`)")
     sys.stdout.write(msgspec.json.encode(row).decode() + "\n")
@@ -394,10 +394,10 @@ def segments_members(
     database: Optional[str] = DatabaseOption,
 ) -> None:
     """List a segment's current members (profile id, email, joined)."""
-    from footfall.segments import operator_view
+    from footfall import cli_segments
 
     with _connected(database) as conn:
-        rows = operator_view.member_rows(conn, _find_account(conn, account).id, segment_id, limit or None)
+        rows = cli_segments.member_rows(conn, _find_account(conn, account).id, segment_id, limit or None)
     table = Table("profile id", "email", "joined")
     for row in rows:
         table.add_row(row["id"], row["email"] or "", row["joined"])
@@ -407,11 +407,11 @@ def segments_members(
 @segments_app.command("evaluate")
 def segments_evaluate(segment_id: str, account: str = AccountOption, database: Optional[str] = DatabaseOption) -> None:
     """Evaluate a segment in full now, record joins and leaves, and print the count and the time it took."""
-    from footfall.segments import operator_view
+    from footfall import cli_segments
 
     with _connected(database) as conn:
         try:
-            report = operator_view.evaluate(conn, _find_account(conn, account).id, segment_id, err)
+            report = cli_segments.evaluate(conn, _find_account(conn, account).id, segment_id, err)
         except LookupError as exc:
             fail(str(exc))
     out.print(f"{report['members']} members ({report['joined']} joined, {report['left']} left) "

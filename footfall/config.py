@@ -10,7 +10,7 @@ from typing import Mapping
 
 from footfall.domain.events import DEDUP_MODES
 from footfall.domain.limits import Limits
-from footfall.domain.ratelimits import RateLimitSettings, parse_overrides
+from footfall.domain.rate_limit_tiers import RateLimitSettings, parse_overrides
 from footfall.webhooks.policy import DEFAULT_SCHEDULE as DEFAULT_RETRY_SCHEDULE, parse_schedule
 
 DEFAULT_DATABASE_URL = "sqlite:///footfall.db"

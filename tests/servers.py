@@ -12,7 +12,7 @@ import uvicorn
 from footfall import serving
 from footfall.app import create_app
 from footfall.config import Settings
-from footfall.domain.ratelimits import RateLimitSettings
+from footfall.domain.rate_limit_tiers import RateLimitSettings
 from footfall.store import accounts, db
 
 

@@ -313,7 +313,7 @@ def test_a_connection_lost_mid_batch_raises_unavailable_and_is_not_replayed(data
 def test_a_list_rename_in_a_batch_waits_for_its_row_count(database_url, account, monkeypatch):
     """In pipeline mode a cursor's row count is unknown until its result arrives: the rename of a list
     that exists must not read as "no such list" (which the careful replay would then quietly correct)."""
-    from footfall.domain.groups import SaveList
+    from footfall.domain.segment_list_ops import SaveList
 
     (made,) = commit_ops(database_url, [SaveList(account.id, None, "Before")])
     replayed = []
@@ -377,7 +377,7 @@ def test_two_writers_changing_one_profile_do_not_lose_either_change(database_url
     import threading
     import time
 
-    from footfall.domain.groups import SaveList
+    from footfall.domain.segment_list_ops import SaveList
 
     commit_ops(database_url, [_set_properties(account.id, "both@example.com", first=0, second=0)])
     first, second = db.connect(database_url), db.connect(database_url)

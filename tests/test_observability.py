@@ -217,7 +217,7 @@ def test_metrics_on_the_main_port_need_the_token(database_url):
 
 def test_webhook_segment_and_rate_limit_metrics_count_what_happened(database_url):
     """Deliveries (attempts by outcome, messages), segment re-checks and 429s, before and after."""
-    from footfall.domain.ratelimits import Limit, RateLimitSettings, tier_for
+    from footfall.domain.rate_limit_tiers import Limit, RateLimitSettings, tier_for
     from tests.receivers import Receiver
     from tests.segment_helpers import SegmentApi
     from tests.webhook_helpers import create_webhook, track

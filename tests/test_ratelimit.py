@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from footfall.config import Settings, from_env
-from footfall.domain.ratelimits import TIERS, Limit, RateLimitSettings, tier_for
+from footfall.domain.rate_limit_tiers import TIERS, Limit, RateLimitSettings, tier_for
 from tests.conftest import make_sqlite_database
 from tests.servers import ServerThread, new_account
 

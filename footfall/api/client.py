@@ -20,9 +20,11 @@ import msgspec
 from footfall import clock, ids
 from footfall.api import ingest
 from footfall.api.client_address import client_ip
-from footfall.api.conventions import accepted, api_handler, public_key, twin_routes
+from footfall.api.json_documents import accepted
+from footfall.api.modern_routes import api_handler, twin_routes
+from footfall.api.request_keys import public_key
 from footfall.api.fastpath import FastRoute, Handler, RawRequest, Reply, starlette_endpoint
-from footfall.api.services import services
+from footfall.api.app_state import services
 from footfall.domain import onsite
 from footfall.domain.models import TrackOp
 from footfall.domain.operations import BulkEventsOp

@@ -11,12 +11,13 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from footfall.api import reading
-from footfall.api.conventions import api_route, base_url, document
+from footfall.api import paged_reads
+from footfall.api.json_documents import base_url, document
+from footfall.api.modern_routes import api_route
 from footfall.api.profiles_read import PROFILE_FIELDS
 from footfall.api.metrics import METRIC_FIELDS
 from footfall.store.db import Conn
-from footfall.lazy import LazyModule
+from footfall.deferred_import import LazyModule
 from footfall.wire import params, resources
 from footfall.wire.filters import FieldRule
 
@@ -77,66 +78,66 @@ class _Shape:
 
 
 async def list_events(request: Request) -> Response:
-    account_id = await reading.account_for(request, "events")
-    conditions = reading.checked_filters(request, WHITELIST)
+    account_id = await paged_reads.account_for(request, "events")
+    conditions = paged_reads.checked_filters(request, WHITELIST)
     sort = params.sort(request.query_params, SORTS, DEFAULT_SORT)
-    window = reading.window(request, PAGE_DEFAULT, PAGE_MAX)
+    window = paged_reads.window(request, PAGE_DEFAULT, PAGE_MAX)
     shape = _Shape(request)
 
     def load(conn: Conn):
         page = event_queries.page(conn, account_id, conditions, sort, window)
         return page, shape.related(conn, account_id, page.rows)
 
-    page, included = await reading.read(request, load)
-    return reading.collection(request, [shape.event(r) for r in page.rows], page, included)
+    page, included = await paged_reads.read(request, load)
+    return paged_reads.collection(request, [shape.event(r) for r in page.rows], page, included)
 
 
 async def get_event(request: Request) -> Response:
-    account_id = await reading.account_for(request, "events")
-    event_id = reading.path_id(request, "event")
+    account_id = await paged_reads.account_for(request, "events")
+    event_id = paged_reads.path_id(request, "event")
     shape = _Shape(request)
 
     def load(conn: Conn):
         row = event_queries.one(conn, account_id, event_id)
         return row, (shape.related(conn, account_id, [row]) if row else None)
 
-    row, included = await reading.read(request, load)
+    row, included = await paged_reads.read(request, load)
     if row is None:
-        raise reading.not_found("event", event_id)
-    return reading.single(request, shape.event(row), included)
+        raise paged_reads.not_found("event", event_id)
+    return paged_reads.single(request, shape.event(row), included)
 
 
 async def _event_or_404(request: Request, account_id: str) -> dict[str, Any]:
-    event_id = reading.path_id(request, "event")
-    row = await reading.read(request, lambda conn: event_queries.one(conn, account_id, event_id))
+    event_id = paged_reads.path_id(request, "event")
+    row = await paged_reads.read(request, lambda conn: event_queries.one(conn, account_id, event_id))
     if row is None:
-        raise reading.not_found("event", event_id)
+        raise paged_reads.not_found("event", event_id)
     return row
 
 
 async def event_metric(request: Request) -> Response:
-    account_id = await reading.account_for(request, "events")
+    account_id = await paged_reads.account_for(request, "events")
     shape = _Shape(request)
     row = await _event_or_404(request, account_id)
-    metric = await reading.read(request, lambda conn: metric_queries.one(conn, account_id, row["metric_id"]))
+    metric = await paged_reads.read(request, lambda conn: metric_queries.one(conn, account_id, row["metric_id"]))
     if metric is None:
-        raise reading.not_found("metric", row["metric_id"])
-    return reading.single(request, shape.metric(metric))
+        raise paged_reads.not_found("metric", row["metric_id"])
+    return paged_reads.single(request, shape.metric(metric))
 
 
 async def event_profile(request: Request) -> Response:
-    account_id = await reading.account_for(request, "events")
+    account_id = await paged_reads.account_for(request, "events")
     shape = _Shape(request)
     row = await _event_or_404(request, account_id)
-    profile = await reading.read(request, lambda conn: profile_queries.one(conn, account_id, row["profile_id"]))
+    profile = await paged_reads.read(request, lambda conn: profile_queries.one(conn, account_id, row["profile_id"]))
     if profile is None:
-        raise reading.not_found("profile", row["profile_id"])
-    return reading.single(request, shape.profile(profile))
+        raise paged_reads.not_found("profile", row["profile_id"])
+    return paged_reads.single(request, shape.profile(profile))
 
 
 def _relationship(name: str):
     async def relationship(request: Request) -> Response:
-        account_id = await reading.account_for(request, "events")
+        account_id = await paged_reads.account_for(request, "events")
         row = await _event_or_404(request, account_id)
         base, eid = base_url(request), row["id"]
         return document({"type": name, "id": row[f"{name}_id"]},

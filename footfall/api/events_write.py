@@ -10,9 +10,11 @@ from starlette.responses import Response
 
 from footfall import clock, ids
 from footfall.api import ingest
-from footfall.api.conventions import accepted, api_handler, api_route, base_url, document, private_key, twin_routes
+from footfall.api.json_documents import accepted, base_url, document
+from footfall.api.modern_routes import api_handler, api_route, twin_routes
+from footfall.api.request_keys import private_key
 from footfall.api.fastpath import FastRoute, RawRequest, Reply, starlette_endpoint
-from footfall.api.services import services
+from footfall.api.app_state import services
 from footfall.domain.models import TrackOp
 from footfall.domain.operations import BulkEventsOp
 from footfall.store import bulk_events

@@ -12,8 +12,10 @@ from starlette.responses import Response
 
 from footfall import ids
 from footfall.api import ingest
-from footfall.api.conventions import api_route, document, private_key
-from footfall.api.services import services
+from footfall.api.json_documents import document
+from footfall.api.modern_routes import api_route
+from footfall.api.request_keys import private_key
+from footfall.api.app_state import services
 from footfall.domain.models import ProfilePatch, TrackOp
 from footfall.store import accounts
 from footfall.wire.jsonapi import ApiError

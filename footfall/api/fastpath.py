@@ -30,7 +30,7 @@ class Disconnected(Exception):
 
 
 class Incoming(Protocol):
-    """What the shared request helpers (api/conventions.py, api/ingest.py) read from a request:
+    """What the shared request helpers (api/request_keys.py, api/json_documents.py, api/ingest.py) read from a request:
     Starlette's Request and RawRequest both provide it."""
 
     @property

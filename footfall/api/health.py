@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from footfall.api.services import services
+from footfall.api.app_state import services
 from footfall.ingest.pipeline import Pipeline
 from footfall.observability import heartbeat, rundir
 

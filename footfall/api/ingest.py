@@ -10,9 +10,9 @@ from __future__ import annotations
 import contextlib
 from typing import Any, Iterator
 
-from footfall.api.conventions import json_body
+from footfall.api.json_documents import json_body
 from footfall.api.fastpath import Incoming
-from footfall.api.services import services
+from footfall.api.app_state import services
 from footfall.domain.errors import Conflict, InvalidInput, NotFound
 from footfall.ingest.errors import NotAccepted
 from footfall.store.batch import InternalError

@@ -20,7 +20,7 @@ from footfall.api.body import TooLarge, TooSlow, read_limited
 from footfall.api.body import TooLarge, read_limited
 from footfall.api.client_address import client_ip
 from footfall.api.fastpath import FastRoute, RawRequest, Reply, starlette_endpoint
-from footfall.api.services import Services, services
+from footfall.api.app_state import Services, services
 from footfall.observability.requests import note_refusal
 from footfall.domain import onsite
 from footfall.domain.errors import InvalidInput

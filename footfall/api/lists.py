@@ -7,12 +7,14 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from footfall.api import groups as common
-from footfall.api.conventions import api_route, base_url, document, json_body, no_content, private_key
-from footfall.api.services import services
+from footfall.api import segment_list_routes
+from footfall.api.json_documents import base_url, document, json_body, no_content
+from footfall.api.modern_routes import api_route
+from footfall.api.request_keys import private_key
+from footfall.api.app_state import services
 from footfall.wire import resources
-from footfall.domain.groups import DeleteGroup, ListMembers, SaveList
-from footfall.store import groups
+from footfall.domain.segment_list_ops import DeleteGroup, ListMembers, SaveList
+from footfall.store import segment_list_rows
 from footfall.wire.jsonapi import ApiError, invalid
 
 BODY_LIMIT = 1024 * 1024
@@ -21,30 +23,30 @@ MAX_PROFILES = 1000
 
 async def list_lists(request: Request) -> Response:
     grant = await private_key(request, "lists", "read")
-    counts = common.with_counts(request, "lists")
-    after = common.cursor_position(request)
-    rows = await services(request).read(lambda conn: groups.lists(conn, grant.account_id))
-    rows = [r for r in rows if after is None or (r["created"], r["id"]) > after][:common.GROUP_PAGE_SIZE + 1]
+    counts = segment_list_routes.with_counts(request, "lists")
+    after = segment_list_routes.cursor_position(request)
+    rows = await services(request).read(lambda conn: segment_list_rows.lists(conn, grant.account_id))
+    rows = [r for r in rows if after is None or (r["created"], r["id"]) > after][:segment_list_routes.GROUP_PAGE_SIZE + 1]
     if counts:
-        rows = await common.counted(request, grant.account_id, rows)
-    return common.paged(request, rows, resources.group_list, common.GROUP_PAGE_SIZE)
+        rows = await segment_list_routes.counted(request, grant.account_id, rows)
+    return segment_list_routes.paged(request, rows, resources.group_list, segment_list_routes.GROUP_PAGE_SIZE)
 
 
 async def create_list(request: Request) -> Response:
     grant = await private_key(request, "lists", "write")
     body, _ = await json_body(request, BODY_LIMIT)
-    name = common.name_of(common.attributes_of(body, "list"), required=True)
-    result = await common.submit(request, SaveList(grant.account_id, None, name))
+    name = segment_list_routes.name_of(segment_list_routes.attributes_of(body, "list"), required=True)
+    result = await segment_list_routes.submit(request, SaveList(grant.account_id, None, name))
     row = await _read(request, grant.account_id, result.group_id)
     return document(resources.group_list(base_url(request), row), status=201)
 
 
 async def get_list(request: Request) -> Response:
     grant = await private_key(request, "lists", "read")
-    counts = common.with_counts(request, "lists")
+    counts = segment_list_routes.with_counts(request, "lists")
     row = await _read(request, grant.account_id, request.path_params["id"])
     if counts:
-        [row] = await common.counted(request, grant.account_id, [row])
+        [row] = await segment_list_routes.counted(request, grant.account_id, [row])
     return document(resources.group_list(base_url(request), row), links={"self": str(request.url)})
 
 
@@ -52,15 +54,15 @@ async def update_list(request: Request) -> Response:
     grant = await private_key(request, "lists", "write")
     lid = request.path_params["id"]
     body, _ = await json_body(request, BODY_LIMIT)
-    name = common.name_of(common.attributes_of(body, "list", require_id=lid), required=True)
-    await common.submit(request, SaveList(grant.account_id, lid, name))
+    name = segment_list_routes.name_of(segment_list_routes.attributes_of(body, "list", require_id=lid), required=True)
+    await segment_list_routes.submit(request, SaveList(grant.account_id, lid, name))
     row = await _read(request, grant.account_id, lid)
     return document(resources.group_list(base_url(request), row))
 
 
 async def delete_list(request: Request) -> Response:
     grant = await private_key(request, "lists", "write")
-    await common.submit(request, DeleteGroup(grant.account_id, "list", request.path_params["id"]))
+    await segment_list_routes.submit(request, DeleteGroup(grant.account_id, "list", request.path_params["id"]))
     return no_content()
 
 
@@ -77,7 +79,7 @@ async def _change_members(request: Request, *, add: bool) -> Response:
     grant = await private_key(request, "lists", "write")
     body, _ = await json_body(request, BODY_LIMIT)
     profile_ids = _profile_refs(body)
-    await common.submit(request, ListMembers(grant.account_id, request.path_params["id"], profile_ids, add), "")
+    await segment_list_routes.submit(request, ListMembers(grant.account_id, request.path_params["id"], profile_ids, add), "")
     return no_content()
 
 
@@ -102,26 +104,26 @@ async def list_member_relationships(request: Request) -> Response:
     grant = await private_key(request, "lists", "read")
     gid = request.path_params["id"]
     await _read(request, grant.account_id, gid)
-    return await common.member_relationships(request, grant.account_id, gid)
+    return await segment_list_routes.member_relationships(request, grant.account_id, gid)
 
 
 async def list_profiles(request: Request) -> Response:
     grant = await private_key(request, "lists", "read")
     lid = request.path_params["id"]
     await _read(request, grant.account_id, lid)
-    return await common.members(request, grant.account_id, lid)
+    return await segment_list_routes.members(request, grant.account_id, lid)
 
 
 async def profile_lists(request: Request) -> Response:
-    return await common.profile_groups(request, "lists")
+    return await segment_list_routes.profile_groups(request, "lists")
 
 
 async def profile_lists_relationships(request: Request) -> Response:
-    return await common.profile_groups(request, "lists", ids_only=True)
+    return await segment_list_routes.profile_groups(request, "lists", ids_only=True)
 
 
 async def _read(request: Request, account_id: str, list_id: str) -> dict[str, Any]:
-    row = await services(request).read(lambda conn: groups.list_row(conn, account_id, list_id))
+    row = await services(request).read(lambda conn: segment_list_rows.list_row(conn, account_id, list_id))
     if row is None:
         raise ApiError(404, "not_found", "No list with that id in this account.")
     return row

@@ -14,8 +14,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from footfall.analytics import buckets
-from footfall.api.conventions import api_route, base_url, document, json_body, private_key
-from footfall.api.services import services
+from footfall.api.json_documents import base_url, document, json_body
+from footfall.api.modern_routes import api_route
+from footfall.api.request_keys import private_key
+from footfall.api.app_state import services
 from footfall.store import aggregates
 from footfall.wire import aggregate_query
 from footfall.wire.aggregate_query import AggregateQuery

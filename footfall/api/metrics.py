@@ -5,10 +5,11 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from footfall.api import reading
-from footfall.api.conventions import api_route, base_url
+from footfall.api import paged_reads
+from footfall.api.json_documents import base_url
+from footfall.api.modern_routes import api_route
 from footfall.store.db import Conn
-from footfall.lazy import LazyModule
+from footfall.deferred_import import LazyModule
 from footfall.wire import params, resources
 from footfall.wire.filters import FieldRule
 
@@ -24,28 +25,28 @@ PAGE_DEFAULT, PAGE_MAX = 200, 200
 
 
 async def list_metrics(request: Request) -> Response:
-    account_id = await reading.account_for(request, "metrics")
-    conditions = reading.checked_filters(request, WHITELIST)
-    window = reading.window(request, PAGE_DEFAULT, PAGE_MAX)
+    account_id = await paged_reads.account_for(request, "metrics")
+    conditions = paged_reads.checked_filters(request, WHITELIST)
+    window = paged_reads.window(request, PAGE_DEFAULT, PAGE_MAX)
     fields = params.fieldset(request.query_params, "metric", METRIC_FIELDS)
 
     def load(conn: Conn):
         return metric_queries.page(conn, account_id, conditions, window)
 
-    page = await reading.read(request, load)
+    page = await paged_reads.read(request, load)
     base = base_url(request)
     data = [params.sparse(resources.metric(base, row), fields) for row in page.rows]
-    return reading.collection(request, data, page)
+    return paged_reads.collection(request, data, page)
 
 
 async def get_metric(request: Request) -> Response:
-    account_id = await reading.account_for(request, "metrics")
-    metric_id = reading.path_id(request, "metric")
+    account_id = await paged_reads.account_for(request, "metrics")
+    metric_id = paged_reads.path_id(request, "metric")
     fields = params.fieldset(request.query_params, "metric", METRIC_FIELDS)
-    row = await reading.read(request, lambda conn: metric_queries.one(conn, account_id, metric_id))
+    row = await paged_reads.read(request, lambda conn: metric_queries.one(conn, account_id, metric_id))
     if row is None:
-        raise reading.not_found("metric", metric_id)
-    return reading.single(request, params.sparse(resources.metric(base_url(request), row), fields))
+        raise paged_reads.not_found("metric", metric_id)
+    return paged_reads.single(request, params.sparse(resources.metric(base_url(request), row), fields))
 
 
 routes = [

@@ -20,7 +20,7 @@ from footfall.api import events_read, metrics, openapi_privacy, profiles_read, w
 from footfall.api.openapi_filters import filter_parameter
 from footfall.api import openapi_sources
 from footfall.api.openapi_schemas import SCHEMAS, collection, ref, single
-from footfall.domain import ratelimits
+from footfall.domain import rate_limit_tiers
 
 JSONAPI = "application/vnd.api+json"
 Op = dict[str, Any]
@@ -175,8 +175,8 @@ def errors(*codes: str) -> dict[str, Any]:
 def server_op(op_id: str, summary: str, tag: str, scope: str, responses: dict[str, Any], *,
               params: list[Any] = (), body: str | None = None, method: str, path: str) -> Op:
     """A /api operation: private key with `scope`, revision header, Klaviyo's rate limit tier."""
-    tier = ratelimits.tier_for(method, path)
-    limit = ratelimits.TIERS[tier]
+    tier = rate_limit_tiers.tier_for(method, path)
+    limit = rate_limit_tiers.TIERS[tier]
     operation: Op = {
         "operationId": op_id, "summary": summary, "tags": [tag],
         "description": f"Scope `{scope}`. Rate limit tier {tier}: {limit.burst}/s burst, {limit.steady}/min steady.",
@@ -192,7 +192,7 @@ def server_op(op_id: str, summary: str, tag: str, scope: str, responses: dict[st
 
 
 def client_op(op_id: str, summary: str, body: str, path: str) -> Op:
-    tier = ratelimits.tier_for("POST", path)
+    tier = rate_limit_tiers.tier_for("POST", path)
     return {
         "operationId": op_id, "summary": summary, "tags": ["Client"],
         "description": f"Public key in `company_id`. Answers 202 once committed. Rate limit tier {tier}.",

@@ -13,8 +13,10 @@ from starlette.responses import Response
 
 from footfall import clock, ids
 from footfall.api import ingest
-from footfall.api.conventions import api_route, base_url, document, private_key
-from footfall.api.services import services
+from footfall.api.json_documents import base_url, document
+from footfall.api.modern_routes import api_route
+from footfall.api.request_keys import private_key
+from footfall.api.app_state import services
 from footfall.domain.privacy import DeleteProfilesOp, SuppressionOp
 from footfall.store import jobs as job_store
 from footfall.store import privacy as privacy_store

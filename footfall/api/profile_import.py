@@ -15,12 +15,14 @@ from starlette.responses import Response
 
 from footfall import ids
 from footfall.api import ingest
-from footfall.api.conventions import api_route, base_url, document, private_key
+from footfall.api.json_documents import base_url, document
+from footfall.api.modern_routes import api_route
+from footfall.api.request_keys import private_key
 from footfall.api.privacy import _job_answer, _job_page
-from footfall.api.services import services
+from footfall.api.app_state import services
 from footfall.domain.errors import InvalidInput
 from footfall.domain.privacy import ImportEntry, ProfileBulkImportOp
-from footfall.store import groups
+from footfall.store import segment_list_rows
 from footfall.store import jobs as job_store
 from footfall.store.profile_import import IMPORT_JOB, import_error
 from footfall.store.queries import profiles as profile_queries
@@ -126,7 +128,7 @@ async def job_lists(request: Request) -> Response:
     list_ids = job["details"].get("lists", [])
 
     def read(conn: Any) -> list[dict[str, Any]]:
-        return [row for row in (groups.list_row(conn, account_id, lid) for lid in list_ids) if row]
+        return [row for row in (segment_list_rows.list_row(conn, account_id, lid) for lid in list_ids) if row]
 
     rows = await services(request).read(read)
     base = base_url(request)

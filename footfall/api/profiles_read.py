@@ -12,14 +12,15 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from footfall.api import reading
-from footfall.api.conventions import api_route, base_url
+from footfall.api import paged_reads
+from footfall.api.json_documents import base_url
+from footfall.api.modern_routes import api_route
 from footfall.domain import normalize
 from footfall.domain.errors import InvalidInput
 from footfall.domain.models import LOCATION_FIELDS, PROFILE_ATTRIBUTES
-from footfall.store import groups as group_store
+from footfall.store import segment_list_rows
 from footfall.store.db import Conn
-from footfall.lazy import LazyModule
+from footfall.deferred_import import LazyModule
 from footfall.wire import params, resources
 from footfall.wire.filters import Checked, FieldRule
 
@@ -83,10 +84,10 @@ def _canonical_value(field: str, value: Any) -> Any:
 
 
 async def list_profiles(request: Request) -> Response:
-    account_id = await reading.account_for(request, "profiles")
-    conditions = _canonical(reading.checked_filters(request, WHITELIST))
+    account_id = await paged_reads.account_for(request, "profiles")
+    conditions = _canonical(paged_reads.checked_filters(request, WHITELIST))
     sort = params.sort(request.query_params, SORTS, DEFAULT_SORT)
-    window = reading.window(request, PAGE_DEFAULT, PAGE_MAX)
+    window = paged_reads.window(request, PAGE_DEFAULT, PAGE_MAX)
     params.include(request.query_params, ())
     fields = params.fieldset(request.query_params, "profile", PROFILE_FIELDS)
     extra = additional(request)
@@ -94,13 +95,13 @@ async def list_profiles(request: Request) -> Response:
     def load(conn: Conn):
         return profile_queries.page(conn, account_id, conditions, sort, window)
 
-    page = await reading.read(request, load)
-    return reading.collection(request, _render(request, page.rows, fields, extra), page)
+    page = await paged_reads.read(request, load)
+    return paged_reads.collection(request, _render(request, page.rows, fields, extra), page)
 
 
 async def get_profile(request: Request) -> Response:
-    account_id = await reading.account_for(request, "profiles")
-    profile_id = reading.path_id(request, "profile")
+    account_id = await paged_reads.account_for(request, "profiles")
+    profile_id = paged_reads.path_id(request, "profile")
     include = params.include(request.query_params, INCLUDES)
     fields = params.fieldset(request.query_params, "profile", PROFILE_FIELDS)
     group_fields = {family: params.fieldset(request.query_params, family[:-1], GROUP_FIELDS[family])
@@ -109,23 +110,23 @@ async def get_profile(request: Request) -> Response:
 
     def load(conn: Conn):
         row = profile_queries.one(conn, account_id, profile_id)
-        groups = {family: group_store.groups_of_profile(conn, account_id, row["id"], family) or []
+        groups = {family: segment_list_rows.groups_of_profile(conn, account_id, row["id"], family) or []
                   for family in sorted(include)} if row else {}
         return row, groups
 
-    row, groups = await reading.read(request, load)
+    row, groups = await paged_reads.read(request, load)
     if row is None:
-        raise reading.not_found("profile", profile_id)
+        raise paged_reads.not_found("profile", profile_id)
     data = _render(request, [row], fields, extra)[0]
     if not include:
-        return reading.single(request, data)
+        return paged_reads.single(request, data)
     base = base_url(request)
     included = []
     for family, rows in groups.items():
         data["relationships"][family]["data"] = [{"type": family[:-1], "id": g["id"]} for g in rows]
         render = resources.segment if family == "segments" else resources.group_list
         included += [params.sparse(render(base, g), group_fields[family]) for g in rows]
-    return reading.single(request, data, included)
+    return paged_reads.single(request, data, included)
 
 
 routes = [

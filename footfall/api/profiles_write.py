@@ -8,8 +8,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from footfall.api import ingest
-from footfall.api.conventions import api_route, base_url, document, private_key
-from footfall.api.services import services
+from footfall.api.json_documents import base_url, document
+from footfall.api.modern_routes import api_route
+from footfall.api.request_keys import private_key
+from footfall.api.app_state import services
 from footfall.domain.errors import InvalidInput
 from footfall.domain.models import ProfilePatch
 from footfall.domain.operations import CreateProfileOp, ImportProfileOp, MergeProfilesOp, UpdateProfileOp

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from footfall.api.services import services
+from footfall.api.app_state import services
 from footfall.observability import metrics as metric_defs
 from footfall.observability.requests import note_refusal
 

@@ -7,14 +7,16 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from footfall.api import groups as common
-from footfall.api.conventions import api_route, base_url, document, json_body, no_content, private_key
-from footfall.api.services import services
+from footfall.api import segment_list_routes
+from footfall.api.json_documents import base_url, document, json_body, no_content
+from footfall.api.modern_routes import api_route
+from footfall.api.request_keys import private_key
+from footfall.api.app_state import services
 from footfall.wire import resources
 from footfall.domain.errors import InvalidInput
-from footfall.domain.groups import DeleteGroup, SaveSegment
+from footfall.domain.segment_list_ops import DeleteGroup, SaveSegment
 from footfall.segments import definitions
-from footfall.store import groups
+from footfall.store import segment_list_rows
 from footfall.wire.jsonapi import ApiError, invalid
 
 BODY_LIMIT = 1024 * 1024
@@ -23,32 +25,32 @@ DEFINITION_POINTER = "/data/attributes/definition"
 
 async def list_segments(request: Request) -> Response:
     grant = await private_key(request, "segments", "read")
-    counts = common.with_counts(request, "segments")
-    after = common.cursor_position(request)
-    rows = await services(request).read(lambda conn: groups.segments(conn, grant.account_id))
-    rows = [r for r in rows if after is None or (r["created"], r["id"]) > after][:common.GROUP_PAGE_SIZE + 1]
+    counts = segment_list_routes.with_counts(request, "segments")
+    after = segment_list_routes.cursor_position(request)
+    rows = await services(request).read(lambda conn: segment_list_rows.segments(conn, grant.account_id))
+    rows = [r for r in rows if after is None or (r["created"], r["id"]) > after][:segment_list_routes.GROUP_PAGE_SIZE + 1]
     if counts:
-        rows = await common.counted(request, grant.account_id, rows)
-    return common.paged(request, rows, resources.segment, common.GROUP_PAGE_SIZE)
+        rows = await segment_list_routes.counted(request, grant.account_id, rows)
+    return segment_list_routes.paged(request, rows, resources.segment, segment_list_routes.GROUP_PAGE_SIZE)
 
 
 async def create_segment(request: Request) -> Response:
     grant = await private_key(request, "segments", "write")
     body, _ = await json_body(request, BODY_LIMIT)
-    attributes = common.attributes_of(body, "segment")
-    name = common.name_of(attributes, required=True)
+    attributes = segment_list_routes.attributes_of(body, "segment")
+    name = segment_list_routes.name_of(attributes, required=True)
     definition = _definition(attributes.get("definition"), required=True)
-    result = await common.submit(request, SaveSegment(grant.account_id, None, name, definition), DEFINITION_POINTER)
+    result = await segment_list_routes.submit(request, SaveSegment(grant.account_id, None, name, definition), DEFINITION_POINTER)
     row = await _read(request, grant.account_id, result.group_id)
     return document(resources.segment(base_url(request), row), status=201)
 
 
 async def get_segment(request: Request) -> Response:
     grant = await private_key(request, "segments", "read")
-    counts = common.with_counts(request, "segments")
+    counts = segment_list_routes.with_counts(request, "segments")
     row = await _read(request, grant.account_id, request.path_params["id"])
     if counts:
-        [row] = await common.counted(request, grant.account_id, [row])
+        [row] = await segment_list_routes.counted(request, grant.account_id, [row])
     return document(resources.segment(base_url(request), row), links={"self": str(request.url)})
 
 
@@ -56,17 +58,17 @@ async def update_segment(request: Request) -> Response:
     grant = await private_key(request, "segments", "write")
     sid = request.path_params["id"]
     body, _ = await json_body(request, BODY_LIMIT)
-    attributes = common.attributes_of(body, "segment", require_id=sid)
-    name = common.name_of(attributes, required=False)
+    attributes = segment_list_routes.attributes_of(body, "segment", require_id=sid)
+    name = segment_list_routes.name_of(attributes, required=False)
     definition = _definition(attributes.get("definition"), required=False)
-    await common.submit(request, SaveSegment(grant.account_id, sid, name, definition), DEFINITION_POINTER)
+    await segment_list_routes.submit(request, SaveSegment(grant.account_id, sid, name, definition), DEFINITION_POINTER)
     row = await _read(request, grant.account_id, sid)
     return document(resources.segment(base_url(request), row))
 
 
 async def delete_segment(request: Request) -> Response:
     grant = await private_key(request, "segments", "write")
-    await common.submit(request, DeleteGroup(grant.account_id, "segment", request.path_params["id"]))
+    await segment_list_routes.submit(request, DeleteGroup(grant.account_id, "segment", request.path_params["id"]))
     return no_content()
 
 
@@ -74,22 +76,22 @@ async def segment_member_relationships(request: Request) -> Response:
     grant = await private_key(request, "segments", "read")
     gid = request.path_params["id"]
     await _read(request, grant.account_id, gid)
-    return await common.member_relationships(request, grant.account_id, gid)
+    return await segment_list_routes.member_relationships(request, grant.account_id, gid)
 
 
 async def segment_profiles(request: Request) -> Response:
     grant = await private_key(request, "segments", "read")
     sid = request.path_params["id"]
     await _read(request, grant.account_id, sid)
-    return await common.members(request, grant.account_id, sid)
+    return await segment_list_routes.members(request, grant.account_id, sid)
 
 
 async def profile_segments(request: Request) -> Response:
-    return await common.profile_groups(request, "segments")
+    return await segment_list_routes.profile_groups(request, "segments")
 
 
 async def profile_segments_relationships(request: Request) -> Response:
-    return await common.profile_groups(request, "segments", ids_only=True)
+    return await segment_list_routes.profile_groups(request, "segments", ids_only=True)
 
 
 def _definition(raw: Any, required: bool) -> dict[str, Any] | None:
@@ -103,7 +105,7 @@ def _definition(raw: Any, required: bool) -> dict[str, Any] | None:
 
 
 async def _read(request: Request, account_id: str, segment_id: str) -> dict[str, Any]:
-    row = await services(request).read(lambda conn: groups.segment(conn, account_id, segment_id))
+    row = await services(request).read(lambda conn: segment_list_rows.segment(conn, account_id, segment_id))
     if row is None:
         raise ApiError(404, "not_found", "No segment with that id in this account.")
     return row

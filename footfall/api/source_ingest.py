@@ -15,7 +15,7 @@ from typing import Any
 from starlette.requests import Request
 
 from footfall.api.body import TooLarge, read_limited
-from footfall.api.services import Services, services
+from footfall.api.app_state import Services, services
 from footfall.domain.errors import InvalidInput
 from footfall.domain.operations import SourceBatchOp
 from footfall.domain.models import TrackOp

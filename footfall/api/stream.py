@@ -20,8 +20,10 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
 
-from footfall.api.conventions import api_route, base_url, private_key
-from footfall.api.services import services
+from footfall.api.json_documents import base_url
+from footfall.api.modern_routes import api_route
+from footfall.api.request_keys import private_key
+from footfall.api.app_state import services
 from footfall.domain import topics
 from footfall.store import outbox
 from footfall.webhooks import messages

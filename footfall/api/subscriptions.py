@@ -11,9 +11,11 @@ from starlette.responses import Response
 
 from footfall import clock
 from footfall.api import ingest
-from footfall.api.conventions import accepted, api_route, private_key
+from footfall.api.json_documents import accepted
+from footfall.api.modern_routes import api_route
+from footfall.api.request_keys import private_key
 from footfall.api.fastpath import response_of
-from footfall.api.services import services
+from footfall.api.app_state import services
 from footfall.domain.operations import SubscriptionJobOp
 from footfall.wire import subscription_jobs
 

@@ -12,13 +12,15 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from footfall.api import groups as common
-from footfall.api.conventions import api_route, base_url, document, json_body, no_content, private_key
-from footfall.api.services import services
+from footfall.api import segment_list_routes
+from footfall.api.json_documents import base_url, document, json_body, no_content
+from footfall.api.modern_routes import api_route
+from footfall.api.request_keys import private_key
+from footfall.api.app_state import services
 from footfall.domain import topics
 from footfall.domain.webhooks import DeleteWebhook, SaveWebhook
 from footfall.segments.definitions import parse_date
-from footfall.store import groups, webhooks
+from footfall.store import segment_list_rows, webhooks
 from footfall.webhooks import messages, ssrf
 from footfall.wire import filters, params
 from footfall.wire import webhooks as wire
@@ -66,7 +68,7 @@ async def create_webhook(request: Request) -> Response:
     body, _ = await json_body(request, BODY_LIMIT)
     fields = wire.webhook_fields(body, _allow(request), creating=True,
                                  default_batch=services(request).settings.webhook_batch_size)
-    result = await common.submit(request, SaveWebhook(grant.account_id, None, fields))
+    result = await segment_list_routes.submit(request, SaveWebhook(grant.account_id, None, fields))
     _notify(request, "webhooks")
     row = await _read(request, grant.account_id, result.webhook_id)
     return document(wire.webhook(base_url(request), row), status=201)
@@ -84,7 +86,7 @@ async def update_webhook(request: Request) -> Response:
     await _read(request, grant.account_id, wid)
     body, _ = await json_body(request, BODY_LIMIT)
     fields = wire.webhook_fields(body, _allow(request), creating=False, webhook_id=wid)
-    await common.submit(request, SaveWebhook(grant.account_id, wid, fields))
+    await segment_list_routes.submit(request, SaveWebhook(grant.account_id, wid, fields))
     _notify(request, "webhooks", f"webhook:{wid}")
     row = await _read(request, grant.account_id, wid)
     return document(wire.webhook(base_url(request), row))
@@ -94,7 +96,7 @@ async def delete_webhook(request: Request) -> Response:
     grant = await private_key(request, "webhooks", "write")
     wid = _path_id(request, "webhook")
     await _read(request, grant.account_id, wid)
-    await common.submit(request, DeleteWebhook(grant.account_id, wid))
+    await segment_list_routes.submit(request, DeleteWebhook(grant.account_id, wid))
     _notify(request, f"webhook:{wid}")
     return no_content()
 
@@ -124,7 +126,7 @@ async def _read(request: Request, account_id: str, webhook_id: str) -> dict[str,
 
 async def _topics(request: Request, account_id: str) -> dict[str, str]:
     """topic id -> name: the fixed topics, then one per metric of the account."""
-    metric_names = await services(request).read(lambda conn: groups.metric_names(
+    metric_names = await services(request).read(lambda conn: segment_list_rows.metric_names(
         conn, account_id, [r[0] for r in conn.all("SELECT id FROM metrics WHERE account_id = ?", (account_id,))]))
     found = {tid: name for tid, (name, _) in topics.FIXED.items()}
     for name in sorted(metric_names.values()):

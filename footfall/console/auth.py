@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from footfall.api.services import services
+from footfall.api.app_state import services
 from footfall.console import web
 from footfall.store import console_sessions
 

@@ -12,7 +12,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from footfall.api.services import services
+from footfall.api.app_state import services
 from footfall.console import web
 from footfall.domain import scopes as scope_rules
 from footfall.store import keys as key_store

@@ -9,11 +9,11 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import Response
 
-from footfall.api import groups as api_groups
-from footfall.api.services import services
+from footfall.api import segment_list_routes
+from footfall.api.app_state import services
 from footfall.console import web
-from footfall.domain.groups import ListMembers, SaveList
-from footfall.store import groups
+from footfall.domain.segment_list_ops import ListMembers, SaveList
+from footfall.store import segment_list_rows
 from footfall.store.db import Conn
 from footfall.store.queries import profiles as profile_queries
 from footfall.store.queries.paging import Window
@@ -27,8 +27,8 @@ async def list_index(request: Request) -> Response:
     viewer = await web.require_viewer(request, "lists")
 
     def read(conn: Conn) -> list[dict[str, Any]]:
-        return [{**r, "members": groups.member_count(conn, viewer.account_id, r["id"])}
-                for r in groups.lists(conn, viewer.account_id)]
+        return [{**r, "members": segment_list_rows.member_count(conn, viewer.account_id, r["id"])}
+                for r in segment_list_rows.lists(conn, viewer.account_id)]
 
     error = request.query_params.get("error")
     return web.page(request, "lists.html", viewer, lists=await services(request).read(read),
@@ -41,7 +41,7 @@ async def create(request: Request) -> Response:
     if not name or len(name) > 255:
         return web.redirect("/console/lists?error=" + quote("A list needs a name of 1 to 255 characters."))
     try:
-        result = await api_groups.submit(request, SaveList(viewer.account_id, None, name))
+        result = await segment_list_routes.submit(request, SaveList(viewer.account_id, None, name))
     except ApiError as exc:
         raise web.Refused(exc.status, exc.detail) from None
     return web.redirect(f"/console/lists/{result.group_id}")
@@ -52,11 +52,11 @@ async def list_page(request: Request) -> Response:
     lid = request.path_params["id"]
 
     def read(conn: Conn) -> dict[str, Any] | None:
-        row = groups.list_row(conn, viewer.account_id, lid)
+        row = segment_list_rows.list_row(conn, viewer.account_id, lid)
         if row is None:
             return None
-        members = groups.members_page(conn, viewer.account_id, lid, descending=True, limit=MEMBER_PAGE)
-        return {"list": row, "members": members, "count": groups.member_count(conn, viewer.account_id, lid)}
+        members = segment_list_rows.members_page(conn, viewer.account_id, lid, descending=True, limit=MEMBER_PAGE)
+        return {"list": row, "members": members, "count": segment_list_rows.member_count(conn, viewer.account_id, lid)}
 
     data = await services(request).read(read)
     if data is None:
@@ -87,7 +87,7 @@ async def change_members(request: Request) -> Response:
     if pid is None:
         return web.redirect(back + "?error=" + quote(f"No profile has the email {email}."))
     try:
-        await api_groups.submit(request, ListMembers(viewer.account_id, lid, [pid], action == "add"), "")
+        await segment_list_routes.submit(request, ListMembers(viewer.account_id, lid, [pid], action == "add"), "")
     except ApiError as exc:
         if exc.status == 404:
             raise web.Refused(404, "There is no such list in this account.") from None

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from footfall import clock
-from footfall.api.services import services
+from footfall.api.app_state import services
 from footfall.console import charts, web
 from footfall.console.overview import feed_item
 from footfall.store import accounts, aggregates, console_reads

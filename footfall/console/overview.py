@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from footfall import clock
 from footfall.api import stream
-from footfall.api.services import services
+from footfall.api.app_state import services
 from footfall.console import charts, web
 from footfall.store import accounts, console_reads
 from footfall.store.db import Conn

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from footfall import clock
-from footfall.api.services import services
+from footfall.api.app_state import services
 from footfall.console import web
 from footfall.domain.errors import InvalidInput
 from footfall.domain.normalize import phone as normal_phone

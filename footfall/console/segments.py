@@ -11,14 +11,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from footfall import clock
-from footfall.api import groups as api_groups
-from footfall.api.services import services
+from footfall.api import segment_list_routes
+from footfall.api.app_state import services
 from footfall.console import web
 from footfall.domain.errors import InvalidInput
-from footfall.domain.groups import SaveSegment
+from footfall.domain.segment_list_ops import SaveSegment
 from footfall.domain.models import CONSENT_CHANNELS
 from footfall.segments import definitions, evaluator
-from footfall.store import console_reads, groups
+from footfall.store import console_reads, segment_list_rows
 from footfall.store.db import Conn
 from footfall.store.queries import metrics as metric_queries
 from footfall.store.queries.paging import Window
@@ -48,8 +48,8 @@ async def segment_list(request: Request) -> Response:
     now = clock.now()
 
     def read(conn: Conn) -> list[dict[str, Any]]:
-        rows = groups.segments(conn, viewer.account_id)
-        return [{**r, "members": groups.member_count(conn, viewer.account_id, r["id"]),
+        rows = segment_list_rows.segments(conn, viewer.account_id)
+        return [{**r, "members": segment_list_rows.member_count(conn, viewer.account_id, r["id"]),
                  "chart": _chart(_history(conn, viewer.account_id, r["id"], now), "size")} for r in rows]
 
     return web.page(request, "segments.html", viewer, segments=await services(request).read(read))
@@ -69,12 +69,12 @@ async def segment_page(request: Request) -> Response:
     now = clock.now()
 
     def read(conn: Conn) -> dict[str, Any] | None:
-        row = groups.segment(conn, viewer.account_id, sid)
+        row = segment_list_rows.segment(conn, viewer.account_id, sid)
         if row is None:
             return None
-        members = groups.members_page(conn, viewer.account_id, sid, after=position, limit=MEMBER_PAGE + 1)
+        members = segment_list_rows.members_page(conn, viewer.account_id, sid, after=position, limit=MEMBER_PAGE + 1)
         history = _history(conn, viewer.account_id, sid, now)
-        return {"segment": row, "count": groups.member_count(conn, viewer.account_id, sid),
+        return {"segment": row, "count": segment_list_rows.member_count(conn, viewer.account_id, sid),
                 "members": members[:MEMBER_PAGE], "more": len(members) > MEMBER_PAGE,
                 "size_chart": _chart(history, "size"), "flow_chart": _chart(history, "joins", "leaves"),
                 "history": history}
@@ -102,8 +102,8 @@ def _day(seconds: float) -> str:
 def _choices(conn: Conn, account_id: str) -> dict[str, Any]:
     metrics = metric_queries.page(conn, account_id, [], Window(200)).rows
     return {"metrics": sorted(({"id": m["id"], "name": m["name"]} for m in metrics), key=lambda m: m["name"]),
-            "groups": [{"id": r["id"], "name": r["name"], "kind": "segment"} for r in groups.segments(conn, account_id)]
-            + [{"id": r["id"], "name": r["name"], "kind": "list"} for r in groups.lists(conn, account_id)]}
+            "groups": [{"id": r["id"], "name": r["name"], "kind": "segment"} for r in segment_list_rows.segments(conn, account_id)]
+            + [{"id": r["id"], "name": r["name"], "kind": "list"} for r in segment_list_rows.lists(conn, account_id)]}
 
 
 def _builder_context(choices: dict[str, Any]) -> dict[str, Any]:
@@ -138,7 +138,7 @@ async def builder_edit(request: Request) -> Response:
     sid = request.path_params["id"]
 
     def read(conn: Conn) -> tuple[dict[str, Any] | None, dict[str, Any]]:
-        return groups.segment(conn, viewer.account_id, sid), _choices(conn, viewer.account_id)
+        return segment_list_rows.segment(conn, viewer.account_id, sid), _choices(conn, viewer.account_id)
 
     row, choices = await services(request).read(read)
     if row is None:
@@ -159,7 +159,7 @@ def _parse_json(text: str) -> Any:
 def count_of(conn: Conn, account_id: str, segment_id: str | None, raw: Any, now: float) -> int:
     """The members a definition has now, by the segment evaluator on the stored data; refusals as the API's."""
     definitions.parse(raw)
-    groups.check_references(conn, account_id, segment_id, raw)
+    segment_list_rows.check_references(conn, account_id, segment_id, raw)
     seg = evaluator.segment_from_row(account_id, {"id": segment_id or "", "version": 0, "swept_at": None,
                                                   "is_processing": False, "definition": raw})
     return evaluator.count(conn, seg, now)
@@ -209,7 +209,7 @@ async def _save(request: Request, sid: str | None) -> Response:
         errors.append({"path": exc.path, "detail": exc.detail})
     if not errors:
         try:
-            result = await api_groups.submit(request, SaveSegment(viewer.account_id, sid, name, raw), "")
+            result = await segment_list_routes.submit(request, SaveSegment(viewer.account_id, sid, name, raw), "")
             return web.redirect(f"/console/segments/{result.group_id if sid is None else sid}")
         except ApiError as exc:
             if exc.status not in (400, 404, 409):
@@ -218,7 +218,7 @@ async def _save(request: Request, sid: str | None) -> Response:
     choices = await services(request).read(lambda conn: _choices(conn, viewer.account_id))
     row = None
     if sid is not None:
-        row = await services(request).read(lambda conn: groups.segment(conn, viewer.account_id, sid))
+        row = await services(request).read(lambda conn: segment_list_rows.segment(conn, viewer.account_id, sid))
         if row is None:
             raise web.Refused(404, "There is no such segment in this account.")
     return web.page(request, "builder.html", viewer, status=400, segment=row, name=name, errors=errors,

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from footfall.api.body import TooLarge, read_limited
-from footfall.api.services import services
+from footfall.api.app_state import services
 from footfall.domain import scopes as scope_rules
 from footfall.store import console_sessions
 from footfall.store.console_sessions import Session

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from footfall.segments.compiler import Compiler, TimeBound
 from footfall.segments.definitions import Definition, Dependencies, MetricCondition, dependencies, parse
-from footfall.store import groups, sqla
+from footfall.store import segment_list_rows, sqla
 from footfall.store.db import Conn
 
 log = logging.getLogger("footfall.segments")
@@ -62,8 +62,8 @@ class Catalog:
 
 
 def load_catalog(conn: Conn, account_id: str) -> Catalog:
-    rows = groups.segments(conn, account_id)
-    signature = groups.catalog_signature(conn, account_id)
+    rows = segment_list_rows.segments(conn, account_id)
+    signature = segment_list_rows.catalog_signature(conn, account_id)
     loaded: dict[str, Segment] = {}
     for row in rows:
         try:
@@ -76,7 +76,7 @@ def load_catalog(conn: Conn, account_id: str) -> Catalog:
     for seg in loaded.values():
         for gid in seg.deps.group_ids:
             dependents.setdefault(gid, []).append(seg.id)
-    names = groups.metric_names(conn, account_id, {m for s in loaded.values() for m in s.deps.metric_ids})
+    names = segment_list_rows.metric_names(conn, account_id, {m for s in loaded.values() for m in s.deps.metric_ids})
     by_name: dict[str, set[str]] = {}
     for seg in loaded.values():
         for mid in seg.deps.metric_ids:
@@ -120,14 +120,14 @@ def qualifying(conn: Conn, seg: Segment, now: float, scope: Sequence[str] | None
 def evaluate_scope(conn: Conn, seg: Segment, scope: Sequence[str], now: float) -> Changes:
     """Re-check `scope` in one segment and record joins and leaves in one short transaction."""
     scope = sorted(set(scope))
-    members = groups.current_members(conn, seg.account_id, seg.id, scope)
+    members = segment_list_rows.current_members(conn, seg.account_id, seg.id, scope)
     now_in = qualifying(conn, seg, now, scope)
     changes = Changes(sorted(now_in - members), sorted(members - now_in))
     if changes.joined or changes.left:
         conn.begin()
         try:
-            groups.record_joins(conn, seg.account_id, seg.id, changes.joined, now, kind="segment")
-            groups.record_leaves(conn, seg.account_id, seg.id, changes.left, now, kind="segment")
+            segment_list_rows.record_joins(conn, seg.account_id, seg.id, changes.joined, now, kind="segment")
+            segment_list_rows.record_leaves(conn, seg.account_id, seg.id, changes.left, now, kind="segment")
             conn.commit()
         except BaseException:
             conn.rollback()
@@ -141,7 +141,7 @@ def evaluate_full(conn: Conn, seg: Segment, now: float,
                   progress: Callable[[int, int], None] | None = None) -> Changes:
     """Re-check every profile of the account; writes go in chunks of WRITE_CHUNK rows."""
     now_in = qualifying(conn, seg, now)
-    members = groups.current_members(conn, seg.account_id, seg.id)
+    members = segment_list_rows.current_members(conn, seg.account_id, seg.id)
     conn.rollback()
     changes = Changes(sorted(now_in - members), sorted(members - now_in))
     work = [(True, changes.joined[i:i + WRITE_CHUNK]) for i in range(0, len(changes.joined), WRITE_CHUNK)]
@@ -151,9 +151,9 @@ def evaluate_full(conn: Conn, seg: Segment, now: float,
         conn.begin()
         try:
             if joining:
-                groups.record_joins(conn, seg.account_id, seg.id, part, now, kind="segment")
+                segment_list_rows.record_joins(conn, seg.account_id, seg.id, part, now, kind="segment")
             else:
-                groups.record_leaves(conn, seg.account_id, seg.id, part, now, kind="segment")
+                segment_list_rows.record_leaves(conn, seg.account_id, seg.id, part, now, kind="segment")
             conn.commit()
         except BaseException:
             conn.rollback()

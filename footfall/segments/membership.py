@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 from footfall import clock
-from footfall.domain.groups import DeleteGroup, GroupResult, ListMembers, SaveList, SaveSegment
+from footfall.domain.segment_list_ops import DeleteGroup, GroupResult, ListMembers, SaveList, SaveSegment
 from footfall.domain.models import TrackOp, WriteResult
-from footfall.lazy import LazyModule
+from footfall.deferred_import import LazyModule
 from footfall.observability import metrics
-from footfall.store import groups
+from footfall.store import segment_list_rows
 from footfall.store.db import Conn, StoreUnavailable
 
 if TYPE_CHECKING:
@@ -232,7 +232,7 @@ class MembershipWorker:
     def _recover(self) -> None:
         """Finish full evaluations a previous process left unfinished."""
         conn = self._connection()
-        pending = groups.processing_segments(conn)
+        pending = segment_list_rows.processing_segments(conn)
         conn.rollback()
         if pending:
             self._queue.put([Reevaluate(acc, sid) for acc, sid in pending])
@@ -281,7 +281,7 @@ class MembershipWorker:
                 self._set_due(event_time - offset)
 
     def _evaluate_full(self, conn: Conn, account_id: str, segment_id: str) -> None:
-        row = groups.segment(conn, account_id, segment_id)
+        row = segment_list_rows.segment(conn, account_id, segment_id)
         conn.rollback()
         if row is None:
             return
@@ -296,7 +296,7 @@ class MembershipWorker:
         if pending:
             results.update(evaluator.refresh(conn, catalog, pending, now))
         conn.begin()
-        groups.finish_processing(conn, account_id, segment_id, seg.version, now)
+        segment_list_rows.finish_processing(conn, account_id, segment_id, seg.version, now)
         conn.commit()
         cached = catalog.by_id().get(segment_id)
         if cached is not None and cached.version == seg.version:
@@ -315,7 +315,7 @@ class MembershipWorker:
 
     def _catalog(self, conn: Conn, account_id: str) -> Catalog:
         cached = self._catalogs.get(account_id)
-        signature = groups.catalog_signature(conn, account_id)
+        signature = segment_list_rows.catalog_signature(conn, account_id)
         conn.rollback()
         if cached is None or cached.signature != signature:
             cached = self._catalogs[account_id] = evaluator.load_catalog(conn, account_id)
@@ -334,7 +334,7 @@ class MembershipWorker:
         self._due = None
         self.stats.sweeps += 1
         self._end_merged(conn)
-        accounts = groups.segment_accounts(conn)
+        accounts = segment_list_rows.segment_accounts(conn)
         conn.rollback()
         for account_id in accounts:
             catalog = self._catalog(conn, account_id)
@@ -349,7 +349,7 @@ class MembershipWorker:
         if crossed:
             self._apply(catalog, evaluator.refresh(conn, catalog, {seg.id: crossed}, now))
         conn.begin()
-        groups.set_swept(conn, seg.account_id, seg.id, now)
+        segment_list_rows.set_swept(conn, seg.account_id, seg.id, now)
         conn.commit()
         seg.swept_at = now
         self._set_due_from(conn, seg, now)
@@ -367,17 +367,17 @@ class MembershipWorker:
     def _end_merged(self, conn: Conn) -> None:
         """Profiles merged into another leave their groups; the survivor takes their list places."""
         mark = clock.now()
-        merged = groups.merged_since(conn, self._merge_mark - 5)
+        merged = segment_list_rows.merged_since(conn, self._merge_mark - 5)
         conn.rollback()
         self._merge_mark = mark
         for account_id, old_id, new_id in merged:
             conn.begin()
-            left = groups.leave_everything(conn, account_id, old_id, mark)
-            catalog_ids = groups.segment_ids(conn, account_id)
+            left = segment_list_rows.leave_everything(conn, account_id, old_id, mark)
+            catalog_ids = segment_list_rows.segment_ids(conn, account_id)
             lists = [g for g in left if g not in catalog_ids]
-            joined = [g for g in lists if not groups.current_members(conn, account_id, g, [new_id])]
+            joined = [g for g in lists if not segment_list_rows.current_members(conn, account_id, g, [new_id])]
             for list_id in joined:
-                groups.record_joins(conn, account_id, list_id, [new_id], mark, kind="list")
+                segment_list_rows.record_joins(conn, account_id, list_id, [new_id], mark, kind="list")
             conn.commit()
             if left:
                 notes: list[Any] = [Touch(account_id, new_id, everything=True)]

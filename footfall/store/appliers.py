@@ -8,25 +8,16 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from footfall.domain.groups import DeleteGroup, ListMembers, SaveList, SaveSegment
 from footfall.domain.limits import Limits
 from footfall.domain.models import TrackOp
 from footfall.domain.operations import (
-    BulkEventsOp, CreateProfileOp, ImportProfileOp, MergeProfilesOp, SubscriptionJobOp, UpdateProfileOp,
-)
-from footfall.store import bulk_events, groups, profile_writes, subscriptions, writes
-from footfall.domain.webhooks import DeleteWebhook, SaveWebhook
-from footfall.domain.operations import (
-    BulkEventsOp,
-    CreateProfileOp,
-    ImportProfileOp,
-    MergeProfilesOp,
-    SourceBatchOp,
-    UpdateProfileOp,
+    BulkEventsOp, CreateProfileOp, ImportProfileOp, MergeProfilesOp, SourceBatchOp, SubscriptionJobOp, UpdateProfileOp,
 )
 from footfall.domain.privacy import DeleteProfilesOp, ProfileBulkImportOp, RestoreOp, SuppressionOp
-from footfall.store import (bulk_events, groups, privacy, profile_import, profile_writes, restore, source_batch,
-                            webhooks, writes)
+from footfall.domain.segment_list_ops import DeleteGroup, ListMembers, SaveList, SaveSegment
+from footfall.domain.webhooks import DeleteWebhook, SaveWebhook
+from footfall.store import (bulk_events, privacy, profile_import, profile_writes, restore, segment_list_rows,
+                            source_batch, subscriptions, webhooks, writes)
 from footfall.store.db import Conn
 from footfall.store.writes import Tally
 
@@ -40,10 +31,10 @@ APPLIERS: dict[type, OpApplier] = {
     MergeProfilesOp: profile_writes.apply_merge,    # POST /api/profile-merge
     BulkEventsOp: bulk_events.apply_bulk,           # bulk create jobs and /client/event-bulk-create
     SourceBatchOp: source_batch.apply_source_batch,  # Segment /v1/* and PostHog capture (all or nothing)
-    SaveSegment: groups.apply_save_segment,         # segment create / update
-    SaveList: groups.apply_save_list,               # list create / rename
-    DeleteGroup: groups.apply_delete_group,         # segment or list delete
-    ListMembers: groups.apply_list_members,         # add / remove list members
+    SaveSegment: segment_list_rows.apply_save_segment,  # segment create / update
+    SaveList: segment_list_rows.apply_save_list,  # list create / rename
+    DeleteGroup: segment_list_rows.apply_delete_group,  # segment or list delete
+    ListMembers: segment_list_rows.apply_list_members,  # add / remove list members
     SubscriptionJobOp: subscriptions.apply_subscription_job,  # profile-subscription-bulk-create/delete-jobs
     SaveWebhook: webhooks.apply_save,               # webhook create / update
     DeleteWebhook: webhooks.apply_delete,           # webhook delete (and its delivery log)

@@ -128,7 +128,7 @@ def get_key(conn: Conn, account_id: str, key_id: str) -> KeyInfo | None:
 
 def revoke_key(conn: Conn, account_id: str, key_id: str) -> KeyInfo:
     """Revoke a live key of this account (KeyNotFound otherwise). Servers stop accepting it within
-    a second (api/services.py caches lookups for less than that)."""
+    a second (api/app_state.py caches lookups for less than that)."""
     conn.begin()
     try:
         revoked = _revoke(conn, account_id, key_id)

@@ -13,7 +13,7 @@ from footfall import clock
 from footfall.domain.errors import Conflict, InvalidInput, NotFound
 from footfall.domain.limits import Limits
 from footfall.domain.privacy import ImportEntry, JobResult, ProfileBulkImportOp
-from footfall.store import groups, jobs, profile_writes, writes
+from footfall.store import jobs, profile_writes, segment_list_rows, writes
 from footfall.store.db import Conn
 from footfall.store.writes import Tally
 
@@ -33,7 +33,7 @@ def import_error(pointer: str, exc: Exception, original: Any) -> dict[str, Any]:
 def apply_import_job(conn: Conn, op: ProfileBulkImportOp, limits: Limits, tally: Tally) -> JobResult:
     now = clock.now()
     for position, list_id in enumerate(op.list_ids):
-        if groups.list_row(conn, op.account_id, list_id) is None:
+        if segment_list_rows.list_row(conn, op.account_id, list_id) is None:
             raise NotFound(f"list {list_id} does not exist in this account",
                            f"data.relationships.lists.data.{position}.id")
     result = JobResult(job_id=op.job_id, total=op.total, failed=len(op.errors))
@@ -47,9 +47,9 @@ def apply_import_job(conn: Conn, op: ProfileBulkImportOp, limits: Limits, tally:
             result.changed.append(profile_id)
     imported = list(dict.fromkeys(result.changed))
     for list_id in op.list_ids:
-        before = groups.current_members(conn, op.account_id, list_id, imported)
+        before = segment_list_rows.current_members(conn, op.account_id, list_id, imported)
         joining = [pid for pid in imported if pid not in before]
-        groups.record_joins(conn, op.account_id, list_id, joining, now, kind="list")
+        segment_list_rows.record_joins(conn, op.account_id, list_id, joining, now, kind="list")
     jobs.insert(conn, op.account_id, op.job_id, IMPORT_JOB, total=op.total, completed=result.completed,
                 failed=result.failed, details={"lists": op.list_ids, "profiles": imported, "errors": errors},
                 created=now, completed_at=now)

@@ -5,17 +5,17 @@ from __future__ import annotations
 
 from footfall import clock
 from footfall.domain.errors import NotFound
-from footfall.domain.groups import ListMembers
+from footfall.domain.segment_list_ops import ListMembers
 from footfall.domain.limits import Limits
 from footfall.domain.models import ProfilePatch
 from footfall.domain.operations import SubscriptionJobOp, SubscriptionJobResult
-from footfall.store import groups, writes
+from footfall.store import segment_list_rows, writes
 from footfall.store.db import Conn
 from footfall.store.writes import Tally
 
 
 def apply_subscription_job(conn: Conn, op: SubscriptionJobOp, limits: Limits, tally: Tally) -> SubscriptionJobResult:
-    if op.list_id is not None and groups.list_row(conn, op.account_id, op.list_id) is None:
+    if op.list_id is not None and segment_list_rows.list_row(conn, op.account_id, op.list_id) is None:
         raise NotFound("no list with that id in this account", "data.relationships.list.data.id")
     now = clock.now()
     result = SubscriptionJobResult()
@@ -31,7 +31,7 @@ def apply_subscription_job(conn: Conn, op: SubscriptionJobOp, limits: Limits, ta
         result.profile_ids.append(written.profile_id)
     result.profile_ids = list(dict.fromkeys(result.profile_ids))
     if op.list_id is not None and result.profile_ids:
-        groups.apply_list_members(conn, ListMembers(op.account_id, op.list_id, result.profile_ids, op.subscribe),
+        segment_list_rows.apply_list_members(conn, ListMembers(op.account_id, op.list_id, result.profile_ids, op.subscribe),
                                   limits, tally)
     tally.add(op.account_id, "subscriptions_changed" if op.subscribe else "unsubscriptions_changed",
               len(result.profile_ids))

@@ -14,7 +14,7 @@ import threading
 import time
 from typing import Protocol
 
-from footfall.domain.ratelimits import Decision, Limit
+from footfall.domain.rate_limit_tiers import Decision, Limit
 
 log = logging.getLogger("footfall.ratelimit")
 

@@ -8,12 +8,13 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import Response
 
-from footfall.api.conventions import base_url, document, private_key
-from footfall.api.services import services
+from footfall.api.json_documents import base_url, document
+from footfall.api.request_keys import private_key
+from footfall.api.app_state import services
 from footfall.domain.errors import Conflict, InvalidInput, NotFound
 from footfall.ingest.errors import NotAccepted
 from footfall.segments.definitions import parse_date
-from footfall.store import groups
+from footfall.store import segment_list_rows
 from footfall.store.batch import InternalError
 from footfall.timefmt import iso
 from footfall.wire import member_filter, params, resources
@@ -77,7 +78,7 @@ async def members(request: Request, account_id: str, group_id: str) -> Response:
     if sort not in ("joined_group_at", "-joined_group_at"):
         raise invalid("sort must be joined_group_at or -joined_group_at", parameter="sort")
     after = cursor_position(request)
-    rows = await services(request).read(lambda conn: groups.members_page(
+    rows = await services(request).read(lambda conn: segment_list_rows.members_page(
         conn, account_id, group_id, conditions=conditions, descending=sort.startswith("-"), after=after,
         limit=size + 1))
     return paged(request, rows, lambda base, row: member_resource(base, row, extra), size)
@@ -93,7 +94,7 @@ async def member_relationships(request: Request, account_id: str, group_id: str)
     """GET …/{id}/relationships/profiles: the current members' {type, id}, in cursor pages."""
     size = params.page_size(request.query_params, MEMBER_PAGE_DEFAULT, MEMBER_PAGE_MAX)
     after = cursor_position(request)
-    rows = await services(request).read(lambda conn: groups.member_ids_page(
+    rows = await services(request).read(lambda conn: segment_list_rows.member_ids_page(
         conn, account_id, group_id, after=after, limit=size + 1))
     return paged(request, rows, lambda base, row: {"type": "profile", "id": row["id"]}, size)
 
@@ -107,7 +108,7 @@ def with_counts(request: Request, family: str) -> bool:
 
 async def counted(request: Request, account_id: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The rows with profile_count, their current number of members."""
-    counts = await services(request).read(lambda conn: groups.member_counts(conn, account_id, [r["id"] for r in rows]))
+    counts = await services(request).read(lambda conn: segment_list_rows.member_counts(conn, account_id, [r["id"] for r in rows]))
     return [{**row, "profile_count": counts[row["id"]]} for row in rows]
 
 
@@ -162,7 +163,7 @@ async def profile_groups(request: Request, family: str, *, ids_only: bool = Fals
     """GET /api/profiles/{id}/segments|lists (resources) and …/relationships/… (type and id only)."""
     grant = await private_key(request, family, "read")
     pid = request.path_params["id"]
-    rows = await services(request).read(lambda conn: groups.groups_of_profile(conn, grant.account_id, pid, family))
+    rows = await services(request).read(lambda conn: segment_list_rows.groups_of_profile(conn, grant.account_id, pid, family))
     if rows is None:
         raise ApiError(404, "not_found", "No profile with that id in this account.")
     if ids_only:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 
-from footfall.api.services import Services
+from footfall.api.app_state import Services
 from footfall.wire.jsonapi import ApiError
 
 log = logging.getLogger("footfall.ratelimit")

@@ -15,7 +15,7 @@ from footfall.ingest.pipeline import Pipeline
 from footfall.store import accounts, keys
 from footfall.store.accounts import Account, KeyGrant
 from footfall.store.db import Conn
-from footfall.store.ratelimit import Limiter
+from footfall.store.rate_limit_counters import Limiter
 from footfall.store.reader import Readers
 
 T = TypeVar("T")

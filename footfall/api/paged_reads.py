@@ -7,11 +7,12 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, TypeVar
 from starlette.requests import Request
 from starlette.responses import Response
 
-from footfall.api.conventions import base_url, document, private_key
-from footfall.api.services import services
+from footfall.api.json_documents import base_url, document
+from footfall.api.request_keys import private_key
+from footfall.api.app_state import services
 from footfall.domain.errors import InvalidInput
 from footfall.store.db import Conn
-from footfall.lazy import LazyModule
+from footfall.deferred_import import LazyModule
 from footfall.wire import filters, params
 from footfall.wire.jsonapi import ApiError, invalid
 

@@ -11,7 +11,7 @@ from typing import Any, Iterable, Sequence
 from footfall import clock, ids
 from footfall.domain import topics
 from footfall.domain.errors import Conflict, InvalidInput, NotFound
-from footfall.domain.groups import DeleteGroup, GroupResult, ListMembers, SaveList, SaveSegment
+from footfall.domain.segment_list_ops import DeleteGroup, GroupResult, ListMembers, SaveList, SaveSegment
 from footfall.domain.limits import Limits
 from footfall.domain.models import PROFILE_ATTRIBUTES
 from footfall.segments import definitions

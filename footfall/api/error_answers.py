@@ -1,0 +1,80 @@
+"""Errors as answers: an ApiError's JSON:API document on either path, and the app's exception handlers
+(404 / 405 under /api and /client as JSON:API, an unreachable store as 503 + Retry-After, anything else 500).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Match
+
+from footfall.api.app_state import Services, services
+from footfall.api.fastpath import Reply, raw_headers, response_of
+from footfall.observability.requests import note_refusal
+from footfall.wire.jsonapi import MEDIA_TYPE, ApiError, errors_body
+
+log = logging.getLogger("footfall.api")
+_MEDIA_TYPE = MEDIA_TYPE.encode()
+
+
+def error_reply(exc: ApiError) -> Reply:
+    """The JSON:API error document of `exc`, on either path."""
+    return Reply(exc.status, errors_body([exc]), _MEDIA_TYPE, raw_headers(exc.headers))
+
+
+def store_unavailable(svc: Services) -> ApiError:
+    """A read could not reach the database: 503 + Retry-After, so clients retry instead of giving up."""
+    return ApiError(503, "service_unavailable", "The database is unreachable; retry shortly.",
+                    headers={"Retry-After": str(svc.settings.retry_after_seconds)})
+
+
+async def api_error_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    note_refusal(request.scope, exc.code)
+    return response_of(error_reply(exc))
+
+
+async def http_error_handler(request: Request, exc: Exception) -> Response:
+    """404 / 405 under /api and /client as JSON:API errors; plain text elsewhere."""
+    status = getattr(exc, "status_code", 500)
+    headers = dict(getattr(exc, "headers", None) or {})
+    note_refusal(request.scope, {404: "not_found", 405: "method_not_allowed"}.get(status, f"http_{status}"))
+    if status == 405:  # Starlette names only the first matching route's methods
+        headers["Allow"] = ", ".join(allowed_methods(request))
+    if request.url.path.startswith(("/api/", "/client/")):
+        code = {404: "not_found", 405: "method_not_allowed"}.get(status, "error")
+        detail = {404: f"No route {request.url.path}.", 405: f"{request.method} is not allowed on {request.url.path}."}
+        err = ApiError(status, code, detail.get(status, str(getattr(exc, "detail", ""))))
+        return Response(errors_body([err]), status_code=status, media_type=MEDIA_TYPE, headers=headers)
+    return Response(str(getattr(exc, "detail", "")), status_code=status, headers=headers)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves on this request's path."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods.update(getattr(route, "methods", None) or ())
+    return sorted(methods)
+
+
+async def disconnected_handler(request: Request, exc: Exception) -> Response:
+    """The client went away mid-body: an ordinary event, one debug line; nobody reads the answer."""
+    log.debug("client %s disconnected before its body arrived: %s %s",
+              request.client.host if request.client else "?", request.method, request.url.path)
+    return Response(b"", status_code=499)
+
+
+async def store_unavailable_handler(request: Request, exc: Exception) -> Response:
+    note_refusal(request.scope, "service_unavailable")
+    return response_of(error_reply(store_unavailable(services(request))))
+
+
+async def server_error_handler(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    note_refusal(request.scope, "error")
+    err = ApiError(500, "error", "An unexpected error occurred; nothing partial was stored.")
+    return Response(errors_body([err]), status_code=500, media_type=MEDIA_TYPE)
