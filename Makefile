@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 SERVE_STAMP := $(VENV)/.installed-serve
 NODE_SDK := tests/sdk/node
 
-.PHONY: install browser serve test bench crashtest clean
+.PHONY: install browser haproxy serve cluster test bench crashtest clean
 
 install: $(STAMP)
 
@@ -24,6 +24,10 @@ $(NODE_SDK)/node_modules/.installed: $(NODE_SDK)/package.json $(NODE_SDK)/packag
 browser:
 	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
+# The cluster tests and `make cluster` put Debian's HAProxy in front of the hosts.
+haproxy:
+	@command -v haproxy >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null)
+
 # Serving needs only the runtime dependencies (the test tools stay in the `test` extra).
 $(SERVE_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,12 +38,17 @@ $(SERVE_STAMP): pyproject.toml
 serve: $(SERVE_STAMP)
 	$(BIN)/footfall serve
 
+# Three hosts, each in its own network namespace, behind HAProxy, on a private PostgreSQL and Redis
+# (bench/cluster_harness.py; needs root). Prints the balancer's URL and an account's keys; Ctrl-C stops it.
+cluster: $(STAMP) haproxy
+	$(BIN)/python -m bench.cluster_harness
+
 # The suite in two parts: most of it on $(TEST_WORKERS) processes (pytest-xdist, one file per process at a
 # time), then the timing-bound drills (marked `serial`: kill -9, stalls, rate windows, live re-checks)
 # alone, so that their bounds are measured on an idle machine. Both parts run; either failing fails.
 TEST_WORKERS ?= 2
 
-test: $(STAMP) $(NODE_SDK)/node_modules/.installed browser
+test: $(STAMP) $(NODE_SDK)/node_modules/.installed browser haproxy
 	@status=0; \
 	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not serial" || status=1; \
 	$(BIN)/pytest -q -m serial || status=1; \

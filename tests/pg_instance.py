@@ -35,7 +35,11 @@ def _free_port() -> int:
 class PgInstance:
     """One private cluster. `url` is the admin database; `create_database()` makes fresh ones."""
 
-    def __init__(self, *, fsync: bool = False) -> None:
+    def __init__(self, *, fsync: bool = False, listen: str = "127.0.0.1", trust: str | None = None,
+                 max_connections: int = 100) -> None:
+        """listen: listen_addresses (e.g. "127.0.0.1,10.1.2.1" for a network namespace's bridge);
+        trust: a CIDR network also let in without a password (pg_hba.conf); the first listen address
+        is the one `url` names."""
         if not (PG_BIN / "initdb").exists():
             raise PgUnavailable(f"no PostgreSQL binaries in {PG_BIN} (set FOOTFALL_PG_BIN)")
         self.port = _free_port()
@@ -44,13 +48,16 @@ class PgInstance:
         self.sockets = self.root / "sock"
         self.sockets.mkdir()
         self._fsync = fsync
+        self._listen = listen
+        self._trust = trust
+        self._max_connections = max_connections
         # initdb refuses to run as root: run the server as `postgres` when we are root.
         self._user = "postgres" if os.geteuid() == 0 else None
         if self._user:
             pw = pwd.getpwnam(self._user)
             for path in (self.root, self.sockets):
                 os.chown(path, pw.pw_uid, pw.pw_gid)
-        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        self.url = f"postgresql://postgres@{listen.split(',')[0]}:{self.port}/postgres"
         self._running = False
 
     # -- lifecycle --------------------------------------------------------------------------------
@@ -63,11 +70,14 @@ class PgInstance:
     def init(self) -> "PgInstance":
         self._run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "--no-sync",
                   "-E", "UTF8", "--locale", "C")
+        if self._trust:
+            with open(self.data / "pg_hba.conf", "a") as hba:
+                hba.write(f"host all all {self._trust} trust\n")
         return self
 
     def start(self, timeout: float = 20) -> "PgInstance":
-        opts = (f"-p {self.port} -k {self.sockets} -c listen_addresses=127.0.0.1 "
-                f"-c fsync={'on' if self._fsync else 'off'} -c max_connections=100 "
+        opts = (f"-p {self.port} -k {self.sockets} -c listen_addresses={self._listen} "
+                f"-c fsync={'on' if self._fsync else 'off'} -c max_connections={self._max_connections} "
                 "-c shared_buffers=32MB -c synchronous_commit=on")
         self._run("pg_ctl", "-D", str(self.data), "-o", opts, "-l", str(self.root / "log"),
                   "-w", "-t", str(int(timeout)), "start")

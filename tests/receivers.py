@@ -33,14 +33,14 @@ class Answer:
 
 
 class Receiver:
-    def __init__(self, *answers: Answer) -> None:
+    def __init__(self, *answers: Answer, host: str = "127.0.0.1") -> None:
         self.script = list(answers) or [Answer()]
         self.received: list[Received] = []
         self._lock = threading.Lock()
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server = http.server.ThreadingHTTPServer((host, 0), self._handler())
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}/hook"
+        self.url = f"http://{host}:{self.port}/hook"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     def __enter__(self) -> "Receiver":
