@@ -59,10 +59,12 @@ bench: $(STAMP)
 
 # Long fault drills: 20 x kill -9 per backend, PostgreSQL stopped and stalled (private cluster); then the
 # data-moving drills: `footfall import` of 1,000,000 events killed -9 and resumed, on each backend, its rate
-# against the bulk API, and `db copy` of 1,000,000 events into PostgreSQL with byte-identical exports.
-crashtest: $(STAMP)
+# against the bulk API, and `db copy` of 1,000,000 events into PostgreSQL with byte-identical exports. Last, the cluster drill: each of
+# three hosts behind HAProxy killed -9 under load and restarted, then PostgreSQL stopped 5 s (bench/cluster_drill.py).
+crashtest: $(STAMP) haproxy
 	$(BIN)/python -m bench crash
 	$(BIN)/python -m bench moving --backend both
+	$(BIN)/python -m bench.cluster_drill
 
 clean:
 	rm -rf $(VENV) $(NODE_SDK)/node_modules .pytest_cache

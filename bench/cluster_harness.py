@@ -95,7 +95,7 @@ backend hosts
     balance roundrobin
     option httpchk GET /readyz
     http-check expect status 200
-    default-server inter {ms}ms fastinter {ms}ms downinter {ms}ms fall {CHECK_FALL} rise {CHECK_FALL} on-marked-down shutdown-sessions
+    default-server inter {ms}ms fastinter {ms}ms downinter {ms}ms fall {CHECK_FALL} rise {CHECK_FALL}
 {servers}
 
 frontend stats

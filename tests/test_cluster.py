@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from bench import cluster_net
+from bench.cluster_drill import TAKEN_OUT_WITHIN, drill
 from bench.cluster_harness import Cluster, ClusterAccount
 from bench.crash import stored_ids
 from bench.routes import REVISION
@@ -188,3 +189,16 @@ def test_webhook_messages_are_delivered_once_though_every_host_delivers(cluster)
     assert len(ids) == 30 and len(set(ids)) == 30, Counter(ids).most_common(3)
     numbers = [m["payload"]["attributes"]["event_properties"]["n"] for m in receiver.messages()]
     assert sorted(numbers) == list(range(30))
+
+
+def test_drill_kill_9_a_host_then_stop_postgresql_under_load(cluster):
+    """Last in the module: it stops the cluster's PostgreSQL (and waits until every host is back)."""
+    result = drill(cluster, kills=[cluster.hosts[1]], down=5.0, threads=4, warmup=1.0, settle=1.0, after=2.0)
+    print(result.report())
+    assert result.verdict.ok, result.verdict.line()  # every acknowledged event stored, none twice
+    assert set(result.stats.statuses) <= {200, 202, 429, 503}, result.stats.statuses
+    assert not result.stats.unexpected and result.stats.refused_without_retry_after == 0
+    assert result.stats.statuses[503] > 0  # the outage was seen, and answered with 503 + Retry-After
+    assert result.taken_out[0] <= TAKEN_OUT_WITHIN, result.taken_out
+    assert result.acked_after_outage > 0 and not result.host_restarts_during_outage
+    assert cluster.states() == {name: "UP" for name in HOSTS}
