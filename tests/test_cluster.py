@@ -25,6 +25,7 @@ from bench.crash import stored_ids
 from bench.routes import REVISION
 from footfall.store import db, keys
 from tests.receivers import Receiver
+from tests.segment_helpers import SegmentApi, wait_until
 from tests.sse import SseReader
 from tests.webhook_helpers import create_webhook, headers
 
@@ -35,11 +36,13 @@ pytestmark = [pytest.mark.skipif(NOT_PERMITTED is not None,
               pytest.mark.serial]
 HOSTS = {"host1", "host2", "host3"}
 METRICS_TOKEN = "cluster-metrics-token"
+SWEEP = 1.0  # seconds between sweeps of time-relative segments
 
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Cluster]:
-    env = {"FOOTFALL_METRICS_TOKEN": METRICS_TOKEN, "FOOTFALL_UNKNOWN_KEY_BUDGET": "1000000"}
+    env = {"FOOTFALL_METRICS_TOKEN": METRICS_TOKEN, "FOOTFALL_UNKNOWN_KEY_BUDGET": "1000000",
+           "FOOTFALL_SEGMENT_SWEEP_SECONDS": str(SWEEP)}
     with Cluster(hosts=3, env=env) as c:
         yield c
     assert not [n for n in cluster_net.leftovers() if c.net.tag in n], "the cluster left namespaces or links behind"
@@ -189,6 +192,42 @@ def test_webhook_messages_are_delivered_once_though_every_host_delivers(cluster)
     assert len(ids) == 30 and len(set(ids)) == 30, Counter(ids).most_common(3)
     numbers = [m["payload"]["attributes"]["event_properties"]["n"] for m in receiver.messages()]
     assert sorted(numbers) == list(range(30))
+
+
+def cluster_total(cluster: Cluster, metric: str) -> float:
+    """A counter summed over every host's /metrics."""
+    total = 0.0
+    for host in cluster.hosts:
+        text = httpx.get(host.url + "/metrics", headers={"authorization": f"Bearer {METRICS_TOKEN}"}, timeout=5).text
+        total += sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(metric + " "))
+    return total
+
+
+def test_segment_membership_is_rechecked_once_per_change_and_swept_once_per_interval(cluster):
+    account = cluster.new_account("segments")
+    api = SegmentApi(cluster.url, account, cluster.database_url)
+    try:
+        api.track("seed@example.com", "Bought", int(time.time()) - 10 * 86400, None, {}, "seed")
+        sid = api.segment_id({"condition_groups": [{"conditions": [{
+            "type": "profile-metric", "metric_id": api.metric_ids()["Bought"], "measurement": "count",
+            "measurement_filter": {"type": "numeric", "operator": "greater-than-or-equal", "value": 1},
+            "timeframe_filter": {"type": "date", "operator": "in-the-last", "quantity": 1, "unit": "hour"}}]}]})
+        api.wait_processed([sid])
+        rechecked = cluster_total(cluster, "footfall_segment_rechecked_writes_total")
+        buyers = {f"buyer{i}@example.com" for i in range(30)}
+        for i, email in enumerate(sorted(buyers)):  # spread over the hosts by the balancer
+            api.track(email, "Bought", int(time.time()), 5, {}, f"b{i}")
+        wait_until(lambda: api.member_emails("segments", sid) == buyers, timeout=10)
+        # Each write re-checked once, by the host that committed it (none re-checks another's).
+        assert cluster_total(cluster, "footfall_segment_rechecked_writes_total") - rechecked == 30
+        # Time passing: the segment is swept about once per interval by the cluster, not once per host.
+        before, began = cluster_total(cluster, "footfall_segment_sweeps_total"), time.monotonic()
+        time.sleep(5 * SWEEP)
+        sweeps = cluster_total(cluster, "footfall_segment_sweeps_total") - before
+        intervals = (time.monotonic() - began) / SWEEP
+        assert intervals * 0.5 <= sweeps <= intervals + 1.5, f"{sweeps} sweeps in {intervals:.1f} intervals"
+    finally:
+        api.close()
 
 
 def test_drill_kill_9_a_host_then_stop_postgresql_under_load(cluster):

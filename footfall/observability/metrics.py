@@ -54,6 +54,10 @@ class Metrics:
         self.writer_restarts = Counter("footfall_writer_restarts", "Writer processes started again after one ended.")
         self.segment_recheck = Histogram("footfall_segment_recheck_duration_seconds",
                                          "Time to re-check segment membership after commits.", buckets=LATENCY_BUCKETS)
+        self.segment_touches = Counter("footfall_segment_rechecked_writes",
+                                       "Committed writes whose profile was re-checked for segment membership.")
+        self.segment_sweeps = Counter("footfall_segment_sweeps",
+                                      "Time-relative segments re-checked for time passing (one worker of a cluster does each).")
         self.webhook_attempts = Counter("footfall_webhook_delivery_attempts", "Webhook delivery attempts, by outcome.",
                                         ["outcome"])
         self.webhook_messages = Counter("footfall_webhook_messages_delivered", "Messages delivered to webhooks.")

@@ -6,6 +6,12 @@ committed events and profile changes can affect, and re-checks just the touched 
 definition is evaluated in full (is_processing stays true until then). Time-relative conditions are
 re-checked when their next comparison with "now" flips (scheduled) and at every sweep (the fallback,
 which also notices a jump of footfall.clock).
+
+Several hosts (or workers) on one database: each re-checks only what its own pipeline committed, so
+a change is re-checked once. Sweeps are shared: a segment is swept when its stored swept_at is a
+sweep interval old, by whichever worker looks first (each looks every quarter interval), and one
+worker at a time sweeps (a PostgreSQL advisory lock), so time passing is re-checked once, not once
+per host.
 """
 
 from __future__ import annotations
@@ -108,6 +114,7 @@ class MembershipWorker:
     def __init__(self, connect: Callable[[], Conn], *, sweep_interval: float = 60.0) -> None:
         self._connect = connect
         self.sweep_interval = sweep_interval
+        self._check_every = sweep_interval / 4  # how often the stored swept_at times are looked at
         self._queue: queue.SimpleQueue[list[Any] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._stopping = False
@@ -202,12 +209,12 @@ class MembershipWorker:
 
     def _take(self) -> list[Any] | None:
         """Wait for notes until the next scheduled re-check or sweep; drain what is there."""
-        wait = self.sweep_interval - (time.monotonic() - self._last_sweep)
+        wait = self._check_every - (time.monotonic() - self._last_sweep)
         if self._due is not None:
             wait = min(wait, self._due - clock.now())
         notes: list[Any] = []
         try:
-            first = self._queue.get(timeout=max(0.0, min(wait, self.sweep_interval)))
+            first = self._queue.get(timeout=max(0.0, min(wait, self._check_every)))
         except queue.Empty:
             return notes
         if first is None:
@@ -258,11 +265,14 @@ class MembershipWorker:
         profile_segments = [s.id for s in catalog.order if s.deps.profile]
         all_segments = [s.id for s in catalog.order]
         by_id = catalog.by_id()
+        m = metrics.get()
         for note in items:
             if isinstance(note, GroupChange):
                 evaluator.cascade(catalog, note.group_id, note.profiles, seeds)
                 continue
             self.stats.touches += 1
+            if m is not None:
+                m.segment_touches.inc()
             chosen = all_segments if note.everything else (profile_segments if note.profile_changed else [])
             for sid in chosen:
                 seeds[sid].add(note.profile_id)
@@ -324,23 +334,39 @@ class MembershipWorker:
 
     # -- time -----------------------------------------------------------------------------------------
     def _sweep_due(self) -> bool:
-        if time.monotonic() - self._last_sweep >= self.sweep_interval:
+        if time.monotonic() - self._last_sweep >= self._check_every:
             return True
         return self._due is not None and clock.now() >= self._due
 
     def _sweep(self, conn: Conn) -> None:
-        """Re-check what time passing changed since each time-relative segment's last sweep."""
+        """Re-check what time passing changed since each time-relative segment's last sweep: every
+        segment when a scheduled flip is due, else those no worker swept for a sweep interval."""
         self._last_sweep = time.monotonic()
-        self._due = None
-        self.stats.sweeps += 1
-        self._end_merged(conn)
-        accounts = segment_list_rows.segment_accounts(conn)
-        conn.rollback()
-        for account_id in accounts:
-            catalog = self._catalog(conn, account_id)
-            for seg in catalog.order:
-                if seg.deps.time_relative:
+        forced = self._due is not None and clock.now() >= self._due
+        if not segment_list_rows.try_sweep_lock(conn):  # another worker is sweeping: look again soon
+            if forced:
+                self._due = clock.now() + RETRY_DELAY
+            return
+        try:
+            self._due = None
+            self.stats.sweeps += 1
+            self._end_merged(conn)
+            accounts = segment_list_rows.segment_accounts(conn)
+            conn.rollback()
+            for account_id in accounts:
+                catalog = self._catalog(conn, account_id)
+                swept = segment_list_rows.swept_times(conn, account_id)
+                conn.rollback()
+                for seg in catalog.order:
+                    if not seg.deps.time_relative:
+                        continue
+                    seg.swept_at = swept.get(seg.id, seg.swept_at)  # maybe another host's sweep
+                    # (a clock that went back leaves swept_at in the future: that is not recent)
+                    if not forced and seg.swept_at is not None and 0 <= clock.now() - seg.swept_at < self.sweep_interval:
+                        continue
                     self._sweep_segment(conn, catalog, seg)
+        finally:
+            segment_list_rows.release_sweep_lock(conn)
 
     def _sweep_segment(self, conn: Conn, catalog: Catalog, seg: evaluator.Segment) -> None:
         now = clock.now()
@@ -352,6 +378,9 @@ class MembershipWorker:
         segment_list_rows.set_swept(conn, seg.account_id, seg.id, now)
         conn.commit()
         seg.swept_at = now
+        m = metrics.get()
+        if m is not None:
+            m.segment_sweeps.inc()
         self._set_due_from(conn, seg, now)
 
     def _set_due_from(self, conn: Conn, seg: evaluator.Segment, now: float) -> None:

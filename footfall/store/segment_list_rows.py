@@ -177,6 +177,31 @@ def set_swept(conn: Conn, account_id: str, segment_id: str, now: float) -> None:
     conn.execute("UPDATE segments SET swept_at = ? WHERE account_id = ? AND id = ?", (now, account_id, segment_id))
 
 
+def swept_times(conn: Conn, account_id: str) -> dict[str, float | None]:
+    """segment id -> when it was last swept, by any worker of any host."""
+    return dict(conn.all("SELECT id, swept_at FROM segments WHERE account_id = ?", (account_id,)))
+
+
+# One membership worker of all hosts on a database sweeps at a time (a session-level advisory lock:
+# it outlives the sweep's commits and goes with the connection if the worker dies).
+SWEEP_LOCK = 0x466F6F74
+
+
+def try_sweep_lock(conn: Conn) -> bool:
+    if conn.dialect != "postgresql":  # SQLite serializes writers; its workers share one file
+        return True
+    (got,) = conn.one("SELECT pg_try_advisory_lock(?)", (SWEEP_LOCK,))
+    conn.rollback()
+    return bool(got)
+
+
+def release_sweep_lock(conn: Conn) -> None:
+    if conn.dialect == "postgresql":
+        conn.rollback()
+        conn.one("SELECT pg_advisory_unlock(?)", (SWEEP_LOCK,))
+        conn.rollback()
+
+
 def processing_segments(conn: Conn) -> list[tuple[str, str]]:
     return conn.all("SELECT account_id, id FROM segments WHERE is_processing = ?", (True,))
 
