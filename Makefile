@@ -54,7 +54,7 @@ test: $(STAMP) $(NODE_SDK)/node_modules/.installed browser haproxy
 	$(BIN)/pytest -q -m serial || status=1; \
 	exit $$status
 
-bench: $(STAMP)
+bench: $(STAMP) haproxy
 	$(BIN)/python -m bench
 
 # Long fault drills: 20 x kill -9 per backend, PostgreSQL stopped and stalled (private cluster); then the

@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-PARTS = ["ingest", "observability", "sources", "segments", "aggregates", "webhooks", "privacy"]
+PARTS = ["ingest", "observability", "sources", "segments", "aggregates", "webhooks", "privacy", "cluster"]
 
 
 def main(argv: list[str]) -> None:

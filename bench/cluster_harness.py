@@ -106,8 +106,11 @@ frontend stats
 
 
 class Cluster:
-    def __init__(self, hosts: int = 3, *, env: dict[str, str] | None = None, workdir: str | None = None) -> None:
+    def __init__(self, hosts: int = 3, *, env: dict[str, str] | None = None, workdir: str | None = None,
+                 fsync: bool = False) -> None:
+        """fsync: PostgreSQL flushes its WAL to disk (off by default: the tests need no durable disk)."""
         self.size = hosts
+        self.fsync = fsync
         self.env = dict(env or {})
         self.root = Path(workdir or tempfile.mkdtemp(prefix="footfall-cluster-"))
         self.net = Network(hosts=hosts)
@@ -134,7 +137,8 @@ class Cluster:
         try:
             self.net.create()
             gw = self.net.gateway
-            self.pg = PgInstance(listen=f"127.0.0.1,{gw}", trust=str(self.net.subnet), max_connections=300)
+            self.pg = PgInstance(listen=f"127.0.0.1,{gw}", trust=str(self.net.subnet), max_connections=300,
+                                 fsync=self.fsync)
             self.pg.init().start()
             self.database_url = self.pg.create_database("footfall")
             self.host_database_url = self.database_url.replace("@127.0.0.1:", f"@{gw}:")

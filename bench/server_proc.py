@@ -104,32 +104,11 @@ class Proc:
 
     def server_pids(self) -> list[int]:
         """The spawned process and its descendants (taskset execs in place; uvicorn may fork)."""
-        root = self.pid
-        children: dict[int, list[int]] = {}
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                try:
-                    ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-                except (OSError, IndexError, ValueError):
-                    continue
-                children.setdefault(ppid, []).append(int(entry.name))
-        found, todo = [], [root]
-        while todo:
-            pid = todo.pop()
-            found.append(pid)
-            todo.extend(children.get(pid, []))
-        return found
+        return descendants(self.pid)
 
     def cpu_seconds(self) -> float:
         """User + system CPU seconds of the server processes so far."""
-        total = 0
-        for pid in self.server_pids():
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-        return total / CLK_TCK
+        return cpu_seconds(self.server_pids())
 
     def rss(self) -> int:
         total = 0
@@ -162,6 +141,36 @@ class Proc:
         if self._sampler is not None:
             self._sampler.join(2)
             self._sampler = None
+
+
+def descendants(root: int) -> list[int]:
+    """root and every process below it, from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, []))
+    return found
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds the processes used so far (those gone count nothing)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / CLK_TCK
 
 
 def footfall_serve(database_url: str, *, port: int | None = None, cpu: int | None = None,
