@@ -3,7 +3,9 @@ PostgreSQL for a few seconds (bench/cluster_harness.py).
 
 What must hold: every event a client saw acknowledged is stored exactly once; clients get only
 acknowledgements, 503 / 429 with Retry-After (from a host, or from the balancer when no host could
-answer) or a connection to retry, never another answer; the balancer takes the killed host out
+answer) or a connection to retry, never another answer — and a connection closed without an answer
+only just after a kill (HAProxy closes the client connections whose requests it had already sent to
+the killed host; the clients retry them with the same event ids); the balancer takes the killed host out
 within its check interval and puts it back once it is ready; after PostgreSQL returns, every host
 is taken back without a restart.
 
@@ -22,6 +24,8 @@ from bench.crash import NO_RATE_LIMITS, Verdict, ingest_routes, verdict
 from bench.loadgen import Load, LoadStats
 from bench.routes import Keys
 
+# A request the balancer had already sent to the killed host ends with its connection closed; none after this.
+CLOSED_AFTER_KILL_WITHIN = 1.0
 # The balancer marks a host down after CHECK_FALL failed checks, CHECK_INTERVAL apart; the first
 # failing check may come up to one interval after the kill, and the stats page is polled.
 TAKEN_OUT_WITHIN = CHECK_INTERVAL * (CHECK_FALL + 1) + 0.25
@@ -37,17 +41,26 @@ class DrillResult:
     recovered_after: float = 0.0  # seconds from PostgreSQL's restart until every host was UP again
     acked_after_outage: int = 0
     host_restarts_during_outage: list[str] = field(default_factory=list)
+    killed_at: list[float] = field(default_factory=list)  # monotonic
+
+    @property
+    def stray_connection_errors(self) -> int:
+        """Connections closed without an answer other than just after a kill."""
+        return sum(1 for t in self.stats.connection_error_times
+                   if not any(0 <= t - k <= CLOSED_AFTER_KILL_WITHIN for k in self.killed_at))
 
     @property
     def ok(self) -> bool:
         return (self.verdict.ok and not self.stats.unexpected and self.stats.refused_without_retry_after == 0
+                and self.stray_connection_errors == 0
                 and max(self.taken_out, default=0) <= TAKEN_OUT_WITHIN and self.acked_after_outage > 0
                 and not self.host_restarts_during_outage)
 
     def report(self) -> str:
         s = self.stats
         return (f"[cluster drill] {self.verdict.line()}; {s.sent_requests} requests, statuses {dict(s.statuses)}, "
-                f"connection errors {s.connection_errors} {dict(s.connection_error_kinds)}, refused without Retry-After {s.refused_without_retry_after}, "
+                f"connections closed without an answer {s.connection_errors} {dict(s.connection_error_kinds)} "
+                f"({self.stray_connection_errors} not just after a kill), refused without Retry-After {s.refused_without_retry_after}, "
                 f"unexpected {len(s.unexpected)}; killed host out of the balancer after "
                 f"{', '.join(f'{t:.2f}' for t in self.taken_out)} s (bound {TAKEN_OUT_WITHIN:.2f} s), back in "
                 f"{', '.join(f'{t:.2f}' for t in self.back_in)} s after restart; PostgreSQL stopped "
@@ -68,6 +81,7 @@ def drill(cluster: Cluster, *, kills: list[Host] | None = None, down: float = 5.
     try:
         time.sleep(warmup)
         for host in kills if kills is not None else cluster.hosts[1:2]:
+            result.killed_at.append(time.monotonic())
             cluster.kill9(host)
             result.taken_out.append(cluster.wait_states({host.name: "DOWN"}, timeout=10))
             time.sleep(settle)

@@ -26,7 +26,8 @@ class LoadStats:
     sent_requests: int = 0
     statuses: Counter = field(default_factory=Counter)
     connection_errors: int = 0
-    connection_error_kinds: Counter = field(default_factory=Counter)  # exception name -> how many
+    connection_error_kinds: Counter = field(default_factory=Counter)  # exception name and text -> how many
+    connection_error_times: list[float] = field(default_factory=list)  # monotonic time of each
     refused_without_retry_after: int = 0
     unexpected: list[str] = field(default_factory=list)  # 5xx other than 503, or answers we cannot explain
     refusal_latencies: list[float] = field(default_factory=list)  # seconds to a 503/429 answer
@@ -91,7 +92,8 @@ class Load:
             with self._lock:
                 self.stats.sent_requests += 1
                 self.stats.connection_errors += 1
-                self.stats.connection_error_kinds[type(exc).__name__] += 1
+                self.stats.connection_error_kinds[f"{type(exc).__name__}: {str(exc)[:70]}"] += 1
+                self.stats.connection_error_times.append(time.monotonic())
             time.sleep(0.02)  # the server is down: do not spin
             return False
         elapsed = time.monotonic() - began

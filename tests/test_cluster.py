@@ -237,6 +237,7 @@ def test_drill_kill_9_a_host_then_stop_postgresql_under_load(cluster):
     assert result.verdict.ok, result.verdict.line()  # every acknowledged event stored, none twice
     assert set(result.stats.statuses) <= {200, 202, 429, 503}, result.stats.statuses
     assert not result.stats.unexpected and result.stats.refused_without_retry_after == 0
+    assert result.stray_connection_errors == 0, result.stats.connection_error_kinds  # only requests at the killed host
     assert result.stats.statuses[503] > 0  # the outage was seen, and answered with 503 + Retry-After
     assert result.taken_out[0] <= TAKEN_OUT_WITHIN, result.taken_out
     assert result.acked_after_outage > 0 and not result.host_restarts_during_outage
