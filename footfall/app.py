@@ -41,7 +41,9 @@ from footfall.api import lists as list_routes
 from footfall.api import segments as segment_routes
 from footfall.api.edge import Edge
 from footfall.api.keyguard import KeyGuard
-from footfall.api.fastpath import Disconnected, FastPath
+from footfall.api.fastpath import FastPath
+from footfall.failures import Disconnected
+from footfall.refusals import Refusal
 from footfall.api.app_state import Services
 from footfall.console import routes as console
 from footfall.config import Settings
@@ -52,13 +54,11 @@ from footfall.observability.requests import Observe
 from footfall.ingest.writer_process import ProcessCommitter
 from footfall.segments.membership import MembershipWorker
 from footfall.store import batch, db
-from footfall.store.db import StoreUnavailable
 from footfall.store.rate_limit_counters import make_limiter
 from footfall.store.reader import Readers
 from footfall.store.url import DatabaseURL
 from footfall.webhooks.deliverer import Deliverer
 from footfall.webhooks.hub import Hub
-from footfall.wire.jsonapi import ApiError
 
 log = logging.getLogger("footfall")
 
@@ -253,10 +253,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     routes = [route for module in ROUTE_MODULES for route in module.routes]
     handlers = {
-        ApiError: error_answers.api_error_handler,
+        Refusal: error_answers.refusal_handler,  # ApiError, an unreachable store: footfall/refusals.py's table
         Disconnected: error_answers.disconnected_handler,
         HTTPException: error_answers.http_error_handler,
-        StoreUnavailable: error_answers.store_unavailable_handler,
         Exception: error_answers.server_error_handler,
     }
     # The hottest ingest routes are answered ahead of Starlette's router (see api/fastpath.py).

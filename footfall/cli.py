@@ -19,6 +19,8 @@ from footfall.domain import scopes as scope_rules
 from footfall.store import accounts as account_store
 from footfall.store import db, exports, keys as key_store, migrate, preflight
 from footfall.store.url import DatabaseURL
+from footfall.failures import ConfigError, CopyRefused, DatabaseProblem, KeyNotFound, ReadOnlyStore
+from footfall.refusals import StoreUnavailable
 
 app = typer.Typer(help="Footfall: customer events, profiles and segments on Klaviyo's wire protocols.",
                   no_args_is_help=True, add_completion=False)
@@ -51,7 +53,7 @@ def _database(url: Optional[str]) -> str:
     source = "--database" if url else "FOOTFALL_DATABASE_URL" if os.environ.get("FOOTFALL_DATABASE_URL") else "database"
     try:
         preflight.check(chosen)
-    except preflight.DatabaseProblem as exc:
+    except DatabaseProblem as exc:
         fail(f"{source}: {exc}")
     return chosen
 
@@ -134,7 +136,7 @@ def _prepare_store(url: str) -> None:
 
     from sqlalchemy.exc import SQLAlchemyError
 
-    refusals: tuple[type[BaseException], ...] = (db.ReadOnlyStore, db.StoreUnavailable, SQLAlchemyError, sqlite3.Error)
+    refusals: tuple[type[BaseException], ...] = (ReadOnlyStore, StoreUnavailable, SQLAlchemyError, sqlite3.Error)
     if DatabaseURL(url).backend == "postgresql":  # psycopg takes ~0.25 s to import: not on SQLite's start
         import psycopg
 
@@ -519,7 +521,7 @@ def db_copy(
         DatabaseURL(source).backend
         DatabaseURL(target).backend
         report = dbcopy.copy(source, target, allow_non_empty=allow_non_empty, console=None if quiet else err)
-    except dbcopy.CopyRefused as exc:
+    except CopyRefused as exc:
         fail(str(exc))
     except ValueError as exc:
         fail(str(exc))
@@ -619,7 +621,7 @@ def keys_revoke(
     with _connected(database) as conn:
         try:
             revoked = key_store.revoke_key(conn, _account_id(conn, account), key_id)
-        except key_store.KeyNotFound as exc:
+        except KeyNotFound as exc:
             fail(f"{exc} (see `footfall keys list --account {account}`)")
     err.print(f"revoked key {revoked.id} ({revoked.name}, {revoked.prefix}…)", highlight=False)
 
@@ -638,7 +640,7 @@ def keys_rotate(
     with _connected(database) as conn:
         try:
             made = key_store.rotate_key(conn, _account_id(conn, account), key_id)
-        except key_store.KeyNotFound as exc:
+        except KeyNotFound as exc:
             fail(f"{exc} (see `footfall keys list --account {account}`)")
     _print_new_key(made, as_json)
 
@@ -685,9 +687,9 @@ def run(argv: list[str] | None = None) -> int:
         return _one_line("aborted", 1)
     except typer.Exit as exc:
         return exc.exit_code
-    except config.ConfigError as exc:
+    except ConfigError as exc:
         return _one_line(str(exc), 2)
-    except (db.StoreUnavailable, preflight.DatabaseProblem) as exc:
+    except (StoreUnavailable, DatabaseProblem) as exc:
         return _one_line(f"the database is unavailable: {exc}", 1)
     except OSError as exc:
         return _one_line(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc), 1)

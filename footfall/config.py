@@ -12,6 +12,7 @@ from footfall.domain.events import DEDUP_MODES
 from footfall.domain.limits import Limits
 from footfall.domain.rate_limit_tiers import RateLimitSettings, parse_overrides
 from footfall.webhooks.policy import DEFAULT_SCHEDULE as DEFAULT_RETRY_SCHEDULE, parse_schedule
+from footfall.failures import ConfigError
 
 DEFAULT_DATABASE_URL = "sqlite:///footfall.db"
 
@@ -80,10 +81,6 @@ class Settings:
 
     def replace(self, **changes: object) -> "Settings":
         return dataclasses.replace(self, **changes)
-
-
-class ConfigError(ValueError):
-    """A FOOTFALL_* variable holds something unusable; the message names the variable."""
 
 
 def _env_number(env: Mapping[str, str], cast: type, name: str, default: float) -> float:

@@ -20,7 +20,7 @@ import psycopg
 import pytest
 
 from footfall.store import migrate
-from footfall.store.batch import InternalError
+from footfall.refusals import InternalError
 from footfall.store.url import DatabaseURL
 from tests.conftest import PG_ADMIN, Stored, drop_pg_database, make_pg_database
 from tests.legacy_calls import b64, order, track
@@ -240,7 +240,7 @@ def test_new_work_is_refused_while_the_event_loop_runs_behind(tmp_path):
 
     from footfall.domain.limits import Limits
     from footfall.ingest.committer import LocalCommitter
-    from footfall.ingest.errors import Overloaded
+    from footfall.refusals import Overloaded
     from footfall.ingest.pipeline import Pipeline
     from footfall.store import batch, db
     from tests.conftest import make_sqlite_database

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from footfall.domain import normalize
-from footfall.domain.errors import InvalidInput
+from footfall.refusals import InvalidInput
 
 
 def _validator_accepts(address: str) -> bool:

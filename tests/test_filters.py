@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from footfall.wire import filters
-from footfall.wire.filters import And, Checked, Condition, DateTime, FieldRule, FilterError
+from footfall.wire.filters import And, Checked, Condition, DateTime, FieldRule
+from footfall.refusals import FilterError
 
 UTC = timezone.utc
 WHITELIST = {

@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 from footfall import clock
-from footfall.domain.errors import NotFound
+from footfall.refusals import NotFound
 from footfall.domain.limits import Limits
 from footfall.domain.models import Event, ProfilePatch, TrackOp, WriteResult
 from footfall.store import batch, db

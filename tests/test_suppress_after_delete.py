@@ -10,7 +10,8 @@ from typing import Iterator
 import httpx
 import pytest
 
-from footfall.config import ConfigError, from_env
+from footfall.config import from_env
+from footfall.failures import ConfigError
 from footfall.domain.limits import Limits
 from tests.modern import bulk_entry, bulk_event, bulk_job_body, event_body, server_headers
 from tests.segment_helpers import SegmentApi

@@ -17,13 +17,12 @@ import time
 import pytest
 
 from footfall import clock
-from footfall.domain.errors import Conflict, InvalidInput, LimitExceeded, NotFound
+from footfall.failures import StoreDown
+from footfall.refusals import Conflict, InvalidInput, LimitExceeded, NotFound, StoreUnavailable
 from footfall.domain.limits import Limits
 from footfall.domain.models import Event, ProfilePatch, TrackOp, WriteResult
-from footfall.ingest.committer import StoreDown
 from footfall.ingest.writer_process import ProcessCommitter
 from footfall.store import batch, db
-from footfall.store.db import StoreUnavailable
 from footfall.store.url import DatabaseURL
 from tests.servers import free_port
 

@@ -7,24 +7,11 @@ from typing import TYPE_CHECKING
 
 from starlette.requests import ClientDisconnect
 
-from footfall.api.fastpath import Disconnected
+from footfall.failures import Disconnected
+from footfall.refusals import TooLarge, TooSlow
 
 if TYPE_CHECKING:
     from footfall.api.fastpath import Incoming
-
-
-class TooSlow(Exception):
-    """The body did not arrive within the body timeout (FOOTFALL_BODY_TIMEOUT_SECONDS): 408."""
-
-    def __init__(self, seconds: float) -> None:
-        super().__init__(f"the request body did not arrive within {seconds:g} seconds")
-        self.seconds = seconds
-
-
-class TooLarge(Exception):
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"the request body is larger than {limit} bytes")
-        self.limit = limit
 
 
 async def read_limited(request: Incoming, limit: int) -> bytes:

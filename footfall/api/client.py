@@ -29,7 +29,7 @@ from footfall.domain import onsite
 from footfall.domain.models import TrackOp
 from footfall.domain.operations import BulkEventsOp
 from footfall.wire import modern_events, modern_profile, modern_subscriptions
-from footfall.wire.jsonapi import ApiError
+from footfall.refusals import ApiError
 
 METRIC_NAME = "data.attributes.metric.data.attributes.name"
 _encode = msgspec.json.Encoder().encode

@@ -14,7 +14,8 @@ from urllib.parse import parse_qsl
 
 from starlette.routing import Match
 
-from footfall.wire.jsonapi import MEDIA_TYPE, ApiError, errors_body
+from footfall.wire.jsonapi import MEDIA_TYPE, errors_body
+from footfall.refusals import ApiError
 
 Scope = dict[str, Any]
 _LEGACY = frozenset({"/api/track", "/api/track/", "/api/identify", "/api/identify/"})

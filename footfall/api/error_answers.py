@@ -1,5 +1,5 @@
-"""Errors as answers: an ApiError's JSON:API document on either path, and the app's exception handlers
-(404 / 405 under /api and /client as JSON:API, an unreachable store as 503 + Retry-After, anything else 500).
+"""Refusals as JSON:API answers on either path, and the app's exception handlers: a refusal answered
+through the table of footfall/refusals.py, 404 / 405 under /api and /client as JSON:API, anything else 500.
 """
 
 from __future__ import annotations
@@ -10,10 +10,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match
 
-from footfall.api.app_state import Services, services
-from footfall.api.fastpath import Reply, raw_headers, response_of
+from footfall.api.app_state import services
+from footfall.api.fastpath import Incoming, Reply, raw_headers, response_of
 from footfall.observability.requests import note_refusal
-from footfall.wire.jsonapi import MEDIA_TYPE, ApiError, errors_body
+from footfall.refusals import ANSWERS, ApiError, Refusal, as_api_error
+from footfall.wire.jsonapi import MEDIA_TYPE, errors_body
 
 log = logging.getLogger("footfall.api")
 _MEDIA_TYPE = MEDIA_TYPE.encode()
@@ -24,16 +25,24 @@ def error_reply(exc: ApiError) -> Reply:
     return Reply(exc.status, errors_body([exc]), _MEDIA_TYPE, raw_headers(exc.headers))
 
 
-def store_unavailable(svc: Services) -> ApiError:
-    """A read could not reach the database: 503 + Retry-After, so clients retry instead of giving up."""
-    return ApiError(503, "service_unavailable", "The database is unreachable; retry shortly.",
-                    headers={"Retry-After": str(svc.settings.retry_after_seconds)})
+def answerable(exc: BaseException) -> bool:
+    """Whether `exc` has a JSON:API answer: an ApiError, or a refusal with a row in the table."""
+    return isinstance(exc, ApiError) or (isinstance(exc, Refusal) and any(c in ANSWERS for c in type(exc).__mro__))
 
 
-async def api_error_handler(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ApiError)
-    note_refusal(request.scope, exc.code)
-    return response_of(error_reply(exc))
+def refusal_reply(request: Incoming, exc: Refusal) -> Reply:
+    """The JSON:API answer of a refusal (footfall/refusals.py's table), noted for the access line."""
+    err = as_api_error(exc, services(request).settings.retry_after_seconds)
+    note_refusal(request.scope, err.code)
+    return error_reply(err)
+
+
+async def refusal_handler(request: Request, exc: Exception) -> Response:
+    """Starlette's path: a refusal no route answered itself (ApiError, an unreachable store, ...)."""
+    if not answerable(exc):
+        return await server_error_handler(request, exc)
+    assert isinstance(exc, Refusal)
+    return response_of(refusal_reply(request, exc))
 
 
 async def http_error_handler(request: Request, exc: Exception) -> Response:
@@ -66,11 +75,6 @@ async def disconnected_handler(request: Request, exc: Exception) -> Response:
     log.debug("client %s disconnected before its body arrived: %s %s",
               request.client.host if request.client else "?", request.method, request.url.path)
     return Response(b"", status_code=499)
-
-
-async def store_unavailable_handler(request: Request, exc: Exception) -> Response:
-    note_refusal(request.scope, "service_unavailable")
-    return response_of(error_reply(store_unavailable(services(request))))
 
 
 async def server_error_handler(request: Request, exc: Exception) -> Response:

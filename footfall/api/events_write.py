@@ -19,7 +19,7 @@ from footfall.domain.models import TrackOp
 from footfall.domain.operations import BulkEventsOp
 from footfall.store import bulk_events
 from footfall.wire import modern_events
-from footfall.wire.jsonapi import ApiError
+from footfall.refusals import ApiError
 from footfall.wire.resources import bulk_job
 
 METRIC_NAME = "data.attributes.metric.data.attributes.name"

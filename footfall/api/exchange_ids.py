@@ -18,7 +18,7 @@ from footfall.api.request_keys import private_key
 from footfall.api.app_state import services
 from footfall.domain.models import ProfilePatch, TrackOp
 from footfall.store import accounts
-from footfall.wire.jsonapi import ApiError
+from footfall.refusals import ApiError
 
 _OP_SIZE = 256  # what the operation holds in the queue: no body, a profile id and a token
 

@@ -18,15 +18,12 @@ from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import Response
+from footfall.failures import Disconnected
 
 log = logging.getLogger("footfall.api")
 
 Scope = dict[str, Any]
 Headers = list[tuple[bytes, bytes]]
-
-
-class Disconnected(Exception):
-    """The client went away before its body arrived; there is nobody to answer."""
 
 
 class Incoming(Protocol):

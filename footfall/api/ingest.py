@@ -1,8 +1,10 @@
-"""What the modern write routes share: decoding errors and pipeline outcomes as JSON:API errors.
+"""The one submit of every JSON:API write (/api, /client, segments, lists, webhooks, the console's forms).
 
-InvalidInput (with a dotted path from the document root) -> 400 with source.pointer; Conflict -> 409
-duplicate_profile; NotFound -> 404; a full queue or an unreachable store -> 503 with an integer
-Retry-After. An acknowledgement (202/201/200) therefore always means committed.
+A decoded operation goes to the pipeline and the route waits for its commit; any refusal on the way
+(decoding, admission, the store) becomes its JSON:API error through footfall/refusals.py's table:
+InvalidInput -> 400 with source.pointer, DuplicateProfile -> 409 duplicate_profile, GroupInUse -> 409
+conflict, NotFound -> 404, a full queue or an unreachable store -> 503 with an integer Retry-After.
+An acknowledgement (202/201/200) therefore always means committed.
 """
 
 from __future__ import annotations
@@ -10,15 +12,11 @@ from __future__ import annotations
 import contextlib
 from typing import Any, Iterator
 
-from footfall.api.json_documents import json_body
-from footfall.api.fastpath import Incoming
 from footfall.api.app_state import services
-from footfall.domain.errors import Conflict, InvalidInput, NotFound
-from footfall.ingest.errors import NotAccepted
-from footfall.store.batch import InternalError
-from footfall.wire.jsonapi import ApiError, invalid
-
-DUPLICATE_DETAIL = "A profile already exists with one of these identifiers."
+from footfall.api.error_answers import answerable
+from footfall.api.fastpath import Incoming
+from footfall.api.json_documents import json_body
+from footfall.refusals import ApiError, InvalidInput, NotAccepted, NotFound, Refusal, as_api_error
 
 
 def pointer(path: str) -> str:
@@ -31,7 +29,23 @@ def invalid_input(exc: InvalidInput, paths: dict[str, str] | None = None) -> Api
     """A domain refusal as a 400; `paths` renames store-side paths (e.g. 'event') to document paths."""
     path = (paths or {}).get(exc.path, exc.path)
     where = f" ({path})" if path else ""
-    return invalid(f"{exc.detail}{where}", pointer=pointer(path))
+    return as_api_error(exc, 0, detail=f"{exc.detail}{where}", pointer=pointer(path))
+
+
+def refusal_error(exc: Refusal, settings_seconds: int, *, paths: dict[str, str] | None = None,
+                  attributes_at: str | None = None, not_found_pointer: str | None = None) -> ApiError:
+    """The JSON:API error of a refusal met on a write. Its path is from the document root (`paths`
+    renames store-side names), or, with `attributes_at`, relative to that pointer (the segment, list
+    and webhook writes, whose refusals name the attribute)."""
+    if isinstance(exc, InvalidInput):
+        if attributes_at is not None:
+            where = f"{attributes_at}/{exc.path}".rstrip("/") if exc.path else attributes_at
+            return as_api_error(exc, settings_seconds, detail=exc.detail, pointer=where)
+        return invalid_input(exc, paths)
+    if isinstance(exc, NotFound):
+        where = "/" + exc.path.replace(".", "/") if exc.path else not_found_pointer
+        return as_api_error(exc, settings_seconds, pointer=where)
+    return as_api_error(exc, settings_seconds)
 
 
 @contextlib.contextmanager
@@ -52,32 +66,18 @@ async def body(request: Incoming) -> tuple[Any, int]:
     try:
         svc.pipeline.check_admission()
     except NotAccepted as exc:
-        raise not_accepted(exc) from None
+        raise as_api_error(exc, svc.settings.retry_after_seconds) from None
     return document
 
 
-def not_accepted(exc: NotAccepted) -> ApiError:
-    return ApiError(503, "service_unavailable", exc.reason, headers={"Retry-After": str(int(exc.retry_after))})
-
-
-def conflict(profile_id: str) -> ApiError:
-    return ApiError(409, "duplicate_profile", DUPLICATE_DETAIL, title="Conflict.", pointer="/data/attributes",
-                    meta={"duplicate_profile_id": profile_id})
-
-
-async def submit(request: Incoming, op: Any, size: int, *, paths: dict[str, str] | None = None,
-                 not_found_pointer: str | None = None) -> Any:
+async def submit(request: Incoming, op: Any, size: int = 0, *, paths: dict[str, str] | None = None,
+                 attributes_at: str | None = None, not_found_pointer: str | None = None) -> Any:
     """Hand op to the pipeline and wait for its commit; every refusal becomes its JSON:API error."""
+    svc = services(request)
     try:
-        return await services(request).pipeline.submit(op, size)
-    except NotAccepted as exc:
-        raise not_accepted(exc) from None
-    except Conflict as exc:
-        raise conflict(exc.profile_id) from None
-    except NotFound as exc:
-        pointer = "/" + exc.path.replace(".", "/") if exc.path else not_found_pointer
-        raise ApiError(404, "not_found", str(exc), pointer=pointer) from None
-    except InvalidInput as exc:
-        raise invalid_input(exc, paths) from None
-    except InternalError:
-        raise ApiError(500, "error", "An unexpected error occurred; nothing of this request was stored.") from None
+        return await svc.pipeline.submit(op, size)
+    except Refusal as exc:
+        if not answerable(exc):
+            raise
+        raise refusal_error(exc, svc.settings.retry_after_seconds, paths=paths, attributes_at=attributes_at,
+                            not_found_pointer=not_found_pointer) from None

@@ -8,11 +8,11 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from footfall.api.body import TooLarge, TooSlow, read_limited
+from footfall.api.body import read_limited
+from footfall.refusals import ApiError, InvalidInput, TooLarge, TooSlow, as_api_error
 from footfall.api.fastpath import Incoming, Reply
-from footfall.domain.errors import InvalidInput
 from footfall.domain.limits import reject_nul
-from footfall.wire.jsonapi import MEDIA_TYPE, ApiError, invalid
+from footfall.wire.jsonapi import MEDIA_TYPE, invalid
 
 _decode = msgspec.json.Decoder().decode
 _encode = msgspec.json.Encoder().encode
@@ -25,11 +25,12 @@ async def json_body(request: Incoming, limit: int) -> tuple[Any, int]:
         raise ApiError(415, "unsupported_media_type", f"Send application/json or {MEDIA_TYPE}, not {ctype}.")
     try:
         raw = await read_limited(request, limit)
-    except TooLarge:
-        raise ApiError(413, "payload_too_large", f"The request body is larger than {limit} bytes.") from None
+    except TooLarge as exc:
+        raise as_api_error(exc, 0, detail=f"The request body is larger than {limit} bytes.") from None
     except TooSlow as exc:
-        raise ApiError(408, "request_timeout", f"{str(exc).capitalize()}.",
-                       headers={"Connection": "close"}) from None
+        slow = as_api_error(exc, 0, detail=f"{str(exc).capitalize()}.")
+        slow.headers["Connection"] = "close"
+        raise slow from None
     if not raw.strip():
         raise invalid("The request body is empty; a JSON:API document is required.", pointer="/data")
     try:

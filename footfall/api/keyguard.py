@@ -16,16 +16,11 @@ from typing import Awaitable, Callable, TypeVar
 
 from footfall.observability.requests import note_account
 from footfall.api.fastpath import Incoming
+from footfall.refusals import KeysThrottled
 
 T = TypeVar("T")
 _MAX_ADDRESSES = 50_000  # memory bound: expired windows are pruned beyond this
 _GOOD_KEYS_PER_ADDRESS = 32
-
-
-class KeysThrottled(Exception):
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(f"too many unknown keys from this address; retry in {retry_after} s")
-        self.retry_after = retry_after
 
 
 class KeyGuard:

@@ -1,7 +1,8 @@
 """/api/track and /api/identify: Klaviyo's legacy Track and Identify API.
 
 Answers `1` only once the event or profile change is committed, `0` otherwise (with the reason
-when `verbose=1`), 413 for an oversized body, and 503 + Retry-After when it cannot store.
+when `verbose=1`), 413 for an oversized body, and 503 + Retry-After when it cannot store: every
+refusal's status, reason and Retry-After come from footfall/refusals.py's table.
 """
 
 from __future__ import annotations
@@ -16,18 +17,14 @@ from starlette.routing import Route
 
 from footfall import clock
 from footfall.api import keyguard
-from footfall.api.body import TooLarge, TooSlow, read_limited
-from footfall.api.body import TooLarge, read_limited
+from footfall.api.app_state import Services, services
+from footfall.api.body import read_limited
 from footfall.api.client_address import client_ip
 from footfall.api.fastpath import FastRoute, RawRequest, Reply, starlette_endpoint
-from footfall.api.app_state import Services, services
-from footfall.observability.requests import note_refusal
 from footfall.domain import onsite
-from footfall.domain.errors import InvalidInput
 from footfall.domain.models import WriteResult
-from footfall.ingest.errors import NotAccepted
-from footfall.store.batch import InternalError
-from footfall.store.db import StoreUnavailable
+from footfall.observability.requests import note_refusal
+from footfall.refusals import InvalidInput, Refusal, TooLarge, legacy_answer
 from footfall.wire import legacy, legacy_transport
 
 # URL- or base64-encoding inflates a payload; the decoded JSON is held to the limit itself.
@@ -60,7 +57,7 @@ class _Reply:
         }
         return Reply(200, _encode(body), _JSON, [])
 
-    def fail(self, reason: str, error: str, status: int = 200, retry_after: int | str | None = None) -> Reply:
+    def fail(self, reason: str, error: str, status: int = 200, retry_after: str | None = None) -> Reply:
         """A refusal: `reason` is its code (access log, metrics), `error` what verbose answers say."""
         note_refusal(self.scope, reason)
         headers = [] if retry_after is None else [(b"retry-after", str(retry_after).encode())]
@@ -102,21 +99,9 @@ async def _handle(request: RawRequest, kind: str) -> Reply:
             onsite.locate_by_ip(op.profile, op.event.properties, client_ip(request))
         op.size = raw_size
         result = await svc.pipeline.submit(op, raw_size)
-    except TooLarge as exc:
-        return reply.fail("too_large", str(exc), status=413)
-    except TooSlow as exc:
-        return reply.fail("request_timeout", str(exc), status=408)
-    except keyguard.KeysThrottled as exc:
-        return reply.fail("throttled", str(exc), status=429, retry_after=exc.retry_after)
-    except InvalidInput as exc:
-        return reply.fail("invalid", str(exc))
-    except NotAccepted as exc:
-        return reply.fail(exc.code, exc.reason, status=503, retry_after=exc.retry_after)
-    except StoreUnavailable:  # the account lookup could not reach the database
-        return reply.fail("service_unavailable", "the database is unreachable; retry shortly", status=503,
-                          retry_after=svc.settings.retry_after_seconds)
-    except InternalError as exc:
-        return reply.fail("error", f"internal error; nothing was stored ({exc})", status=500)
+    except Refusal as exc:  # its answer here: footfall/refusals.py's table
+        status, reason, error, retry_after = legacy_answer(exc, svc.settings.retry_after_seconds)
+        return reply.fail(reason, error, status=status, retry_after=retry_after)
     return reply.ok(result, warnings)
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from footfall.api import ingest
 from footfall.api import segment_list_routes
 from footfall.api.json_documents import base_url, document, json_body, no_content
 from footfall.api.modern_routes import api_route
@@ -15,7 +16,8 @@ from footfall.api.app_state import services
 from footfall.wire import resources
 from footfall.domain.segment_list_ops import DeleteGroup, ListMembers, SaveList
 from footfall.store import segment_list_rows
-from footfall.wire.jsonapi import ApiError, invalid
+from footfall.wire.jsonapi import invalid
+from footfall.refusals import ApiError
 
 BODY_LIMIT = 1024 * 1024
 MAX_PROFILES = 1000
@@ -36,7 +38,7 @@ async def create_list(request: Request) -> Response:
     grant = await private_key(request, "lists", "write")
     body, _ = await json_body(request, BODY_LIMIT)
     name = segment_list_routes.name_of(segment_list_routes.attributes_of(body, "list"), required=True)
-    result = await segment_list_routes.submit(request, SaveList(grant.account_id, None, name))
+    result = await ingest.submit(request, SaveList(grant.account_id, None, name), attributes_at="/data/attributes")
     row = await _read(request, grant.account_id, result.group_id)
     return document(resources.group_list(base_url(request), row), status=201)
 
@@ -55,14 +57,14 @@ async def update_list(request: Request) -> Response:
     lid = request.path_params["id"]
     body, _ = await json_body(request, BODY_LIMIT)
     name = segment_list_routes.name_of(segment_list_routes.attributes_of(body, "list", require_id=lid), required=True)
-    await segment_list_routes.submit(request, SaveList(grant.account_id, lid, name))
+    await ingest.submit(request, SaveList(grant.account_id, lid, name), attributes_at="/data/attributes")
     row = await _read(request, grant.account_id, lid)
     return document(resources.group_list(base_url(request), row))
 
 
 async def delete_list(request: Request) -> Response:
     grant = await private_key(request, "lists", "write")
-    await segment_list_routes.submit(request, DeleteGroup(grant.account_id, "list", request.path_params["id"]))
+    await ingest.submit(request, DeleteGroup(grant.account_id, "list", request.path_params["id"]), attributes_at="/data/attributes")
     return no_content()
 
 
@@ -79,7 +81,7 @@ async def _change_members(request: Request, *, add: bool) -> Response:
     grant = await private_key(request, "lists", "write")
     body, _ = await json_body(request, BODY_LIMIT)
     profile_ids = _profile_refs(body)
-    await segment_list_routes.submit(request, ListMembers(grant.account_id, request.path_params["id"], profile_ids, add), "")
+    await ingest.submit(request, ListMembers(grant.account_id, request.path_params["id"], profile_ids, add), attributes_at="")
     return no_content()
 
 

@@ -21,7 +21,8 @@ from footfall.api.app_state import services
 from footfall.store import aggregates
 from footfall.wire import aggregate_query
 from footfall.wire.aggregate_query import AggregateQuery
-from footfall.wire.jsonapi import ApiError, encode_cursor, invalid
+from footfall.wire.jsonapi import encode_cursor, invalid
+from footfall.refusals import ApiError, TooManyGroups
 
 BODY_LIMIT = 64 * 1024
 MAX_ROWS = 200_000  # (bucket, dimension values) rows one query may group into
@@ -35,7 +36,7 @@ async def query_metric_aggregates(request: Request) -> Response:
     try:
         # In a worker thread: a year of hour buckets takes ~0.1 s to lay out, too long for the event loop.
         answer = await services(request).read(lambda conn: compute(conn, grant.account_id, query))
-    except aggregates.TooManyGroups:
+    except TooManyGroups:
         raise invalid(f"The query groups into more than {MAX_ROWS} (date, dimension) rows; narrow the datetime "
                       "range, use a longer interval or fewer `by` dimensions.", pointer="/data/attributes/by") from None
     if answer is None:

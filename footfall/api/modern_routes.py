@@ -13,14 +13,12 @@ from starlette.routing import Route
 
 from footfall.api import rate_limit_enforcement
 from footfall.api.app_state import services
-from footfall.api.error_answers import error_reply, store_unavailable
+from footfall.api.error_answers import answerable, refusal_reply
 from footfall.api.fastpath import Endpoint, Handler, Incoming, RawRequest, Reply, raw_headers
 from footfall.api.request_keys import NO_KEY, caller_account_id
 from footfall.api.revision import check_revision
 from footfall.domain import rate_limit_tiers
-from footfall.observability.requests import note_refusal
-from footfall.store.db import StoreUnavailable
-from footfall.wire.jsonapi import ApiError
+from footfall.refusals import ApiError, Refusal
 
 Tiers = dict[str, str]
 R = TypeVar("R", bound=Incoming)
@@ -45,19 +43,17 @@ def api_route(path: str, endpoint: Endpoint, methods: list[str], *, name: str | 
 
 
 def api_handler(path: str, endpoint: Handler, methods: list[str], *, tier: str | None = None) -> Handler:
-    """A raw endpoint (fast path) behind the same checks as api_route; its ApiErrors, and a database
-    that cannot be reached, answered as the app's exception handlers answer them on Starlette's path."""
+    """A raw endpoint (fast path) behind the same checks as api_route; its refusals answered as the
+    app's exception handler answers them on Starlette's path (api/error_answers.py)."""
     tiers = route_tiers(path, methods, tier)
 
     async def handler(request: RawRequest) -> Reply:
         try:
             reply, limit_headers = await guarded(request, endpoint, path, tiers)
-        except ApiError as exc:
-            note_refusal(request.scope, exc.code)
-            return error_reply(exc)
-        except StoreUnavailable:
-            note_refusal(request.scope, "service_unavailable")
-            return error_reply(store_unavailable(services(request)))
+        except Refusal as exc:
+            if not answerable(exc):
+                raise
+            return refusal_reply(request, exc)
         if limit_headers:
             reply.headers = reply.headers + raw_headers(limit_headers)  # never extend a shared list
         return reply

@@ -10,11 +10,10 @@ from starlette.responses import Response
 from footfall.api.json_documents import base_url, document
 from footfall.api.request_keys import private_key
 from footfall.api.app_state import services
-from footfall.domain.errors import InvalidInput
+from footfall.refusals import ApiError, InvalidInput, as_api_error
 from footfall.store.db import Conn
 from footfall.deferred_import import LazyModule
 from footfall.wire import filters, params
-from footfall.wire.jsonapi import ApiError, invalid
 
 if TYPE_CHECKING:
     from footfall.store.queries.paging import Slice, Window
@@ -35,7 +34,8 @@ async def read(request: Request, fn: Callable[[Conn], T]) -> T:
     try:
         return await services(request).read(fn)
     except InvalidInput as exc:
-        raise invalid(f"{exc.path} {exc.detail}" if exc.path else exc.detail, parameter=exc.path or None) from None
+        raise as_api_error(exc, 0, detail=f"{exc.path} {exc.detail}" if exc.path else exc.detail,
+                           parameter=exc.path or None) from None
 
 
 def checked_filters(request: Request, whitelist: Mapping[str, filters.FieldRule]) -> list[filters.Checked]:

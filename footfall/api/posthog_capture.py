@@ -18,8 +18,8 @@ from starlette.routing import Route
 from footfall import clock, ids
 from footfall.api import source_ingest
 from footfall.observability.requests import note_account, note_refusal
-from footfall.api.source_ingest import Refusal, services
-from footfall.domain.errors import InvalidInput, LimitExceeded
+from footfall.api.source_ingest import services
+from footfall.refusals import InvalidInput, LimitExceeded, SourceRefusal
 from footfall.wire import posthog_capture, source_body
 
 MAX_BODY_BYTES = 20 * 1024 * 1024  # PostHog's limit for a batch request
@@ -43,7 +43,7 @@ async def capture(request: Request) -> Response:
         except InvalidInput as exc:
             raise source_ingest.invalid(exc) from None
         await source_ingest.commit(svc, source, ops, paths, len(raw))
-    except Refusal as refusal:
+    except SourceRefusal as refusal:
         note_refusal(request.scope, refusal.code)
         return _error(refusal)
     return Response(b'{"status":"Ok"}', media_type="application/json")
@@ -56,7 +56,7 @@ async def flags(request: Request) -> Response:
         raw = await _raw(request)
         body = _document(request, raw) if raw.strip() or "data" in request.query_params else {}
         await source_ingest.source_for_key(svc, _key(request, body))
-    except Refusal as refusal:
+    except SourceRefusal as refusal:
         note_refusal(request.scope, refusal.code)
         return _error(refusal)
     return Response(_encode({**_NO_FLAGS, "requestId": ids.new_ulid()}), media_type="application/json")
@@ -102,7 +102,7 @@ def _key(request: Request, body) -> str | None:
             or source_ingest.bearer(request))
 
 
-def _error(refusal: Refusal) -> Response:
+def _error(refusal: SourceRefusal) -> Response:
     kind = {401: "authentication_error", 503: "server_error", 500: "server_error"}.get(refusal.status,
                                                                                       "validation_error")
     body: dict = {"type": kind, "code": refusal.code, "detail": refusal.detail}

@@ -21,7 +21,7 @@ from footfall.domain.privacy import DeleteProfilesOp, SuppressionOp
 from footfall.store import jobs as job_store
 from footfall.store import privacy as privacy_store
 from footfall.wire import privacy as privacy_wire
-from footfall.wire.jsonapi import ApiError
+from footfall.refusals import ApiError
 from footfall.wire import params
 from footfall.wire.resources import profile_job
 

@@ -20,14 +20,13 @@ from footfall.api.modern_routes import api_route
 from footfall.api.request_keys import private_key
 from footfall.api.privacy import _job_answer, _job_page
 from footfall.api.app_state import services
-from footfall.domain.errors import InvalidInput
+from footfall.refusals import ApiError, InvalidInput
 from footfall.domain.privacy import ImportEntry, ProfileBulkImportOp
 from footfall.store import segment_list_rows
 from footfall.store import jobs as job_store
 from footfall.store.profile_import import IMPORT_JOB, import_error
 from footfall.store.queries import profiles as profile_queries
 from footfall.wire import modern_profile, params, resources
-from footfall.wire.jsonapi import ApiError
 from footfall.wire.modern_events import _list, _object, resource
 
 PATH = "/api/profile-bulk-import-jobs"

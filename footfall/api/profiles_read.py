@@ -16,7 +16,7 @@ from footfall.api import paged_reads
 from footfall.api.json_documents import base_url
 from footfall.api.modern_routes import api_route
 from footfall.domain import normalize
-from footfall.domain.errors import InvalidInput
+from footfall.refusals import InvalidInput
 from footfall.domain.models import LOCATION_FIELDS, PROFILE_ATTRIBUTES
 from footfall.store import segment_list_rows
 from footfall.store.db import Conn

@@ -12,12 +12,11 @@ from footfall.api.json_documents import base_url, document
 from footfall.api.modern_routes import api_route
 from footfall.api.request_keys import private_key
 from footfall.api.app_state import services
-from footfall.domain.errors import InvalidInput
+from footfall.refusals import ApiError, InvalidInput
 from footfall.domain.models import ProfilePatch
 from footfall.domain.operations import CreateProfileOp, ImportProfileOp, MergeProfilesOp, UpdateProfileOp
 from footfall.store.queries import profiles as profile_queries
 from footfall.wire import modern_events, modern_profile, resources
-from footfall.wire.jsonapi import ApiError
 
 MAX_MERGE_SOURCES = 100
 

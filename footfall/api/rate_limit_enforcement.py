@@ -12,7 +12,7 @@ import logging
 import time
 
 from footfall.api.app_state import Services
-from footfall.wire.jsonapi import ApiError
+from footfall.refusals import ApiError
 
 log = logging.getLogger("footfall.ratelimit")
 _WARN_EVERY = 60.0

@@ -12,7 +12,7 @@ from footfall.api.app_state import services
 from footfall.api.fastpath import Incoming
 from footfall.domain import scopes
 from footfall.store.accounts import Account, KeyGrant
-from footfall.wire.jsonapi import ApiError
+from footfall.refusals import ApiError, KeysThrottled, as_api_error
 
 NO_KEY = "Provide a private key: Authorization: Klaviyo-API-Key pk_…"
 
@@ -66,9 +66,8 @@ async def _guarded(request: Incoming, key: str, lookup: Callable[[str], Awaitabl
     """A key lookup counted against the caller's address (api/keyguard.py); 429 over its budget."""
     try:
         return await keyguard.checked_lookup(request, key, lookup)
-    except keyguard.KeysThrottled as exc:
-        raise ApiError(429, "throttled", f"Request was throttled: {exc}.", title="Request was throttled.",
-                       headers={"Retry-After": str(exc.retry_after)}) from None
+    except KeysThrottled as exc:
+        raise as_api_error(exc, 0, detail=f"Request was throttled: {exc}.") from None
 
 
 async def caller_account_id(request: Incoming) -> str | None:

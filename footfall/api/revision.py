@@ -6,7 +6,7 @@ import re
 from datetime import date
 
 from footfall.api.fastpath import Incoming
-from footfall.wire.jsonapi import ApiError
+from footfall.refusals import ApiError
 
 _REVISION = re.compile(r"^\d{4}-\d{2}-\d{2}(\.[A-Za-z0-9_-]+)?$")
 

@@ -1,4 +1,4 @@
-"""What the segment and list routes share: rendering, member listings, and writes through the pipeline."""
+"""What the segment and list routes share: rendering, member listings, and a profile's segments and lists."""
 
 from __future__ import annotations
 
@@ -11,36 +11,18 @@ from starlette.responses import Response
 from footfall.api.json_documents import base_url, document
 from footfall.api.request_keys import private_key
 from footfall.api.app_state import services
-from footfall.domain.errors import Conflict, InvalidInput, NotFound
-from footfall.ingest.errors import NotAccepted
 from footfall.segments.definitions import parse_date
 from footfall.store import segment_list_rows
-from footfall.store.batch import InternalError
 from footfall.timefmt import iso
 from footfall.wire import member_filter, params, resources
-from footfall.wire.jsonapi import ApiError, decode_cursor, encode_cursor, invalid
+from footfall.wire.jsonapi import decode_cursor, encode_cursor, invalid
+from footfall.refusals import ApiError
 
 MEMBER_PAGE_DEFAULT = 20
 MEMBER_PAGE_MAX = 100
 GROUP_PAGE_SIZE = 10  # Klaviyo pages lists and segments ten at a time
 _IDENTIFIER_FIELDS = ("profile_id", "email", "phone_number", "external_id")
 _TIME_OPS = ("equals", "greater-than", "greater-or-equal", "less-than", "less-or-equal")
-
-
-async def submit(request: Request, op: Any, pointer_base: str = "/data/attributes") -> Any:
-    """Hand a write to the pipeline (committed when this returns); its refusals become JSON:API errors."""
-    try:
-        return await services(request).pipeline.submit(op)
-    except InvalidInput as exc:
-        raise invalid(exc.detail, pointer=f"{pointer_base}/{exc.path}".rstrip("/") if exc.path else pointer_base)
-    except NotFound as exc:
-        raise ApiError(404, "not_found", str(exc)) from None
-    except Conflict as exc:
-        raise ApiError(409, "conflict", exc.detail) from None
-    except NotAccepted as exc:
-        raise ApiError(503, "service_unavailable", exc.reason, headers={"Retry-After": str(exc.retry_after)}) from None
-    except InternalError as exc:
-        raise ApiError(500, "error", f"internal error; nothing was stored ({exc})") from None
 
 
 def paged(request: Request, rows: list[dict[str, Any]], render: Any, size: int) -> Response:

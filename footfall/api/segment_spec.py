@@ -19,8 +19,8 @@ from starlette.routing import Route
 from footfall import clock
 from footfall.api import source_ingest
 from footfall.observability.requests import note_account, note_refusal
-from footfall.api.source_ingest import Refusal, services
-from footfall.domain.errors import InvalidInput
+from footfall.api.source_ingest import services
+from footfall.refusals import InvalidInput, SourceRefusal
 from footfall.wire import segment_spec
 from footfall.wire.segment_spec import MAX_BATCH_BYTES
 
@@ -60,7 +60,7 @@ async def _handle(request: Request, kind: str | None) -> Response:
         except InvalidInput as exc:
             raise source_ingest.invalid(exc) from None
         await source_ingest.commit(svc, source, ops, paths, json_size)  # the queue bounds what it holds
-    except Refusal as refusal:
+    except SourceRefusal as refusal:
         note_refusal(request.scope, refusal.code)
         return _error(refusal)
     return Response(b'{"success":true}', media_type="application/json")
@@ -75,7 +75,7 @@ def _document(raw: bytes, encoding: str):
         raise source_ingest.invalid(exc) from None
 
 
-def _error(refusal: Refusal) -> Response:
+def _error(refusal: SourceRefusal) -> Response:
     body: dict = {"success": False, "code": refusal.code, "message": refusal.detail}
     match = _INDEX.match(refusal.path)
     if match:

@@ -7,17 +7,18 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from footfall.api import ingest
 from footfall.api import segment_list_routes
 from footfall.api.json_documents import base_url, document, json_body, no_content
 from footfall.api.modern_routes import api_route
 from footfall.api.request_keys import private_key
 from footfall.api.app_state import services
 from footfall.wire import resources
-from footfall.domain.errors import InvalidInput
+from footfall.refusals import ApiError, InvalidInput
 from footfall.domain.segment_list_ops import DeleteGroup, SaveSegment
 from footfall.segments import definitions
 from footfall.store import segment_list_rows
-from footfall.wire.jsonapi import ApiError, invalid
+from footfall.wire.jsonapi import invalid
 
 BODY_LIMIT = 1024 * 1024
 DEFINITION_POINTER = "/data/attributes/definition"
@@ -40,7 +41,7 @@ async def create_segment(request: Request) -> Response:
     attributes = segment_list_routes.attributes_of(body, "segment")
     name = segment_list_routes.name_of(attributes, required=True)
     definition = _definition(attributes.get("definition"), required=True)
-    result = await segment_list_routes.submit(request, SaveSegment(grant.account_id, None, name, definition), DEFINITION_POINTER)
+    result = await ingest.submit(request, SaveSegment(grant.account_id, None, name, definition), attributes_at=DEFINITION_POINTER)
     row = await _read(request, grant.account_id, result.group_id)
     return document(resources.segment(base_url(request), row), status=201)
 
@@ -61,14 +62,14 @@ async def update_segment(request: Request) -> Response:
     attributes = segment_list_routes.attributes_of(body, "segment", require_id=sid)
     name = segment_list_routes.name_of(attributes, required=False)
     definition = _definition(attributes.get("definition"), required=False)
-    await segment_list_routes.submit(request, SaveSegment(grant.account_id, sid, name, definition), DEFINITION_POINTER)
+    await ingest.submit(request, SaveSegment(grant.account_id, sid, name, definition), attributes_at=DEFINITION_POINTER)
     row = await _read(request, grant.account_id, sid)
     return document(resources.segment(base_url(request), row))
 
 
 async def delete_segment(request: Request) -> Response:
     grant = await private_key(request, "segments", "write")
-    await segment_list_routes.submit(request, DeleteGroup(grant.account_id, "segment", request.path_params["id"]))
+    await ingest.submit(request, DeleteGroup(grant.account_id, "segment", request.path_params["id"]), attributes_at="/data/attributes")
     return no_content()
 
 

@@ -1,5 +1,6 @@
 """What the Segment-spec and PostHog routes share: the write key -> source lookup, the bounded body,
-and the commit, with every outcome as a `Refusal` each wire renders in its own error shape.
+and the commit, with every refusal as a `SourceRefusal` (footfall/refusals.py's table: status, code,
+Retry-After) that each wire renders in its own error shape.
 
 A request is acknowledged (200) only after its whole batch is committed; nothing of a refused one
 is stored.
@@ -9,44 +10,30 @@ from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.requests import Request
 
-from footfall.api.body import TooLarge, read_limited
 from footfall.api.app_state import Services, services
-from footfall.domain.errors import InvalidInput
-from footfall.domain.operations import SourceBatchOp
+from footfall.api.body import read_limited
 from footfall.domain.models import TrackOp
-from footfall.ingest.errors import NotAccepted
-from footfall.store.batch import InternalError
-from footfall.store.db import StoreUnavailable
+from footfall.domain.operations import SourceBatchOp
+from footfall.refusals import (InvalidInput, NotAccepted, Refusal, SourceRefusal, StoreUnavailable, TooLarge,
+                               answer, as_source_refusal)
 from footfall.wire import source_body
 from footfall.wire.sources import Source
-
-
-@dataclass(eq=False)
-class Refusal(Exception):
-    """Why a request is not acknowledged: an HTTP status, a machine code, the reason, where."""
-
-    status: int
-    code: str
-    detail: str
-    path: str = ""
-    headers: dict[str, str] = field(default_factory=dict)
 
 
 async def source_for_key(svc: Services, key: str | None) -> Source:
     """The source (account and write key) of a write key; 401 when there is none or it is unknown."""
     if not key:
-        raise Refusal(401, "unauthorized", "a write key is required (the Basic-auth user, `writeKey` or `api_key`)")
+        raise SourceRefusal(401, "unauthorized", "a write key is required (the Basic-auth user, `writeKey` or `api_key`)")
     try:
         grant = await svc.grant_for_write_key(key)
-    except StoreUnavailable:
-        raise unavailable(svc) from None
+    except StoreUnavailable as exc:
+        raise as_source_refusal(exc, svc.settings.retry_after_seconds) from None
     if grant is None:
-        raise Refusal(401, "unauthorized", "this write key is not a live write key of any account")
+        raise SourceRefusal(401, "unauthorized", "this write key is not a live write key of any account")
     return Source(account_id=grant.account_id, key_id=grant.key_id or "", name=grant.name or "")
 
 
@@ -73,9 +60,9 @@ async def raw_body(request: Request, limit: int, too_large_status: int, limit_na
     which is held to the same limit once decompressed)."""
     try:
         return await read_limited(request, limit)
-    except TooLarge:
-        raise Refusal(too_large_status, "too_large",
-                      f"the request body is larger than {limit} bytes, the limit ({limit_name})") from None
+    except TooLarge as exc:
+        raise SourceRefusal(too_large_status, answer(exc).source_code,
+                            f"the request body is larger than {limit} bytes, the limit ({limit_name})") from None
 
 
 def admit(svc: Services) -> None:
@@ -83,7 +70,7 @@ def admit(svc: Services) -> None:
     try:
         svc.pipeline.check_admission()
     except NotAccepted as exc:
-        raise not_accepted(exc) from None
+        raise as_source_refusal(exc, svc.settings.retry_after_seconds) from None
 
 
 async def commit(svc: Services, source: Source, ops: list[TrackOp], paths: list[str], size: int) -> Any:
@@ -92,13 +79,8 @@ async def commit(svc: Services, source: Source, ops: list[TrackOp], paths: list[
     op = SourceBatchOp(account_id=source.account_id, ops=ops, paths=paths, size=size)
     try:
         return await svc.pipeline.submit(op, size)
-    except NotAccepted as exc:
-        raise not_accepted(exc) from None
-    except InvalidInput as exc:
-        raise invalid(exc) from None
-    except InternalError:
-        raise Refusal(500, "internal_error", "an unexpected error occurred; nothing of this request was stored") \
-            from None
+    except Refusal as exc:
+        raise as_source_refusal(exc, svc.settings.retry_after_seconds) from None
 
 
 def share_repeated_patches(ops: list[TrackOp]) -> None:
@@ -110,17 +92,9 @@ def share_repeated_patches(ops: list[TrackOp]) -> None:
             op.profile = before.profile
 
 
-def invalid(exc: InvalidInput, status: int = 400) -> Refusal:
-    return Refusal(status, "invalid_request", f"{exc.path}: {exc.detail}" if exc.path else exc.detail, exc.path)
-
-
-def not_accepted(exc: NotAccepted) -> Refusal:
-    return Refusal(503, "unavailable", exc.reason, headers={"Retry-After": str(int(exc.retry_after))})
-
-
-def unavailable(svc: Services) -> Refusal:
-    return Refusal(503, "unavailable", "the database is unreachable; retry shortly",
-                   headers={"Retry-After": str(int(svc.settings.retry_after_seconds))})
+def invalid(exc: InvalidInput, status: int | None = None) -> SourceRefusal:
+    """A refused payload as the wires answer it (`status`: PostHog's 413 for a body too large decompressed)."""
+    return as_source_refusal(exc, 0, status=status)
 
 
 def decoded_json(data: bytes, encoding: str, limit: int) -> tuple[Any, int]:
@@ -129,6 +103,6 @@ def decoded_json(data: bytes, encoding: str, limit: int) -> tuple[Any, int]:
     return source_body.json_value(text), len(text)
 
 
-__all__ = ["Refusal", "admit", "basic_user", "bearer", "commit", "decoded_json", "invalid", "raw_body",
+__all__ = ["SourceRefusal", "admit", "basic_user", "bearer", "commit", "decoded_json", "invalid", "raw_body",
            "share_repeated_patches",
            "services", "source_for_key"]

@@ -12,7 +12,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from footfall.api import segment_list_routes
+from footfall.api import ingest
 from footfall.api.json_documents import base_url, document, json_body, no_content
 from footfall.api.modern_routes import api_route
 from footfall.api.request_keys import private_key
@@ -24,7 +24,8 @@ from footfall.store import segment_list_rows, webhooks
 from footfall.webhooks import messages, ssrf
 from footfall.wire import filters, params
 from footfall.wire import webhooks as wire
-from footfall.wire.jsonapi import ApiError, decode_cursor, encode_cursor, invalid
+from footfall.wire.jsonapi import decode_cursor, encode_cursor, invalid
+from footfall.refusals import ApiError
 
 BODY_LIMIT = 64 * 1024
 PAGE_DEFAULT, PAGE_MAX = 20, 100
@@ -68,7 +69,7 @@ async def create_webhook(request: Request) -> Response:
     body, _ = await json_body(request, BODY_LIMIT)
     fields = wire.webhook_fields(body, _allow(request), creating=True,
                                  default_batch=services(request).settings.webhook_batch_size)
-    result = await segment_list_routes.submit(request, SaveWebhook(grant.account_id, None, fields))
+    result = await ingest.submit(request, SaveWebhook(grant.account_id, None, fields), attributes_at="/data/attributes")
     _notify(request, "webhooks")
     row = await _read(request, grant.account_id, result.webhook_id)
     return document(wire.webhook(base_url(request), row), status=201)
@@ -86,7 +87,7 @@ async def update_webhook(request: Request) -> Response:
     await _read(request, grant.account_id, wid)
     body, _ = await json_body(request, BODY_LIMIT)
     fields = wire.webhook_fields(body, _allow(request), creating=False, webhook_id=wid)
-    await segment_list_routes.submit(request, SaveWebhook(grant.account_id, wid, fields))
+    await ingest.submit(request, SaveWebhook(grant.account_id, wid, fields), attributes_at="/data/attributes")
     _notify(request, "webhooks", f"webhook:{wid}")
     row = await _read(request, grant.account_id, wid)
     return document(wire.webhook(base_url(request), row))
@@ -96,7 +97,7 @@ async def delete_webhook(request: Request) -> Response:
     grant = await private_key(request, "webhooks", "write")
     wid = _path_id(request, "webhook")
     await _read(request, grant.account_id, wid)
-    await segment_list_routes.submit(request, DeleteWebhook(grant.account_id, wid))
+    await ingest.submit(request, DeleteWebhook(grant.account_id, wid), attributes_at="/data/attributes")
     _notify(request, f"webhook:{wid}")
     return no_content()
 

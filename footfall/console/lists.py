@@ -9,7 +9,7 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import Response
 
-from footfall.api import segment_list_routes
+from footfall.api import ingest
 from footfall.api.app_state import services
 from footfall.console import web
 from footfall.domain.segment_list_ops import ListMembers, SaveList
@@ -18,7 +18,7 @@ from footfall.store.db import Conn
 from footfall.store.queries import profiles as profile_queries
 from footfall.store.queries.paging import Window
 from footfall.wire.filters import Checked
-from footfall.wire.jsonapi import ApiError
+from footfall.refusals import ApiError
 
 MEMBER_PAGE = 50
 
@@ -41,7 +41,7 @@ async def create(request: Request) -> Response:
     if not name or len(name) > 255:
         return web.redirect("/console/lists?error=" + quote("A list needs a name of 1 to 255 characters."))
     try:
-        result = await segment_list_routes.submit(request, SaveList(viewer.account_id, None, name))
+        result = await ingest.submit(request, SaveList(viewer.account_id, None, name), attributes_at="/data/attributes")
     except ApiError as exc:
         raise web.Refused(exc.status, exc.detail) from None
     return web.redirect(f"/console/lists/{result.group_id}")
@@ -87,7 +87,7 @@ async def change_members(request: Request) -> Response:
     if pid is None:
         return web.redirect(back + "?error=" + quote(f"No profile has the email {email}."))
     try:
-        await segment_list_routes.submit(request, ListMembers(viewer.account_id, lid, [pid], action == "add"), "")
+        await ingest.submit(request, ListMembers(viewer.account_id, lid, [pid], action == "add"), attributes_at="")
     except ApiError as exc:
         if exc.status == 404:
             raise web.Refused(404, "There is no such list in this account.") from None

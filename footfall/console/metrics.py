@@ -15,7 +15,7 @@ from footfall.console import charts, web
 from footfall.console.overview import feed_item
 from footfall.store import accounts, aggregates, console_reads
 from footfall.store.db import Conn
-from footfall.wire.jsonapi import ApiError
+from footfall.refusals import ApiError
 
 
 

@@ -10,7 +10,7 @@ from starlette.responses import Response
 from footfall import clock
 from footfall.api.app_state import services
 from footfall.console import web
-from footfall.domain.errors import InvalidInput
+from footfall.refusals import ApiError, InvalidInput
 from footfall.domain.normalize import phone as normal_phone
 from footfall.segments import definitions
 from footfall.segments.compiler import Compiler
@@ -21,7 +21,7 @@ from footfall.store.queries import metrics as metric_queries
 from footfall.store.queries import profiles as profile_queries
 from footfall.store.queries.paging import Window
 from footfall.wire.filters import Checked
-from footfall.wire.jsonapi import ApiError, decode_cursor, encode_cursor
+from footfall.wire.jsonapi import decode_cursor, encode_cursor
 
 RESULTS = 50
 TIMELINE_PAGE = 20

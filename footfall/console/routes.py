@@ -11,7 +11,8 @@ from starlette.routing import Mount, Route
 
 from footfall.console import auth, keys, lists, metrics, overview, profiles, segments, web
 from footfall.console.static import ConsoleStatic
-from footfall.store.db import StoreUnavailable
+from footfall.api.app_state import services
+from footfall.refusals import StoreUnavailable, answer, retry_after
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -34,12 +35,12 @@ def guarded(endpoint: Endpoint) -> Endpoint:
                 return web.json_reply({"error": exc.message}, exc.status)
             viewer = await web.viewer_of(request)
             return web.page(request, "error.html", viewer, status=exc.status, message=exc.message)
-        except StoreUnavailable:
+        except StoreUnavailable as exc:  # its status, words and Retry-After: footfall/refusals.py's table
+            row = answer(exc)
             if wants_json:
-                return web.json_reply({"error": "The database is unreachable; retry shortly."}, 503)
-            response = web.page(request, "error.html", None, status=503,
-                                message="The database is unreachable; retry shortly.")
-            response.headers["Retry-After"] = "1"
+                return web.json_reply({"error": row.detail}, row.status)
+            response = web.page(request, "error.html", None, status=row.status, message=row.detail)
+            response.headers["Retry-After"] = retry_after(exc, services(request).settings.retry_after_seconds) or ""
             return response
 
     return run

@@ -11,10 +11,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from footfall import clock
-from footfall.api import segment_list_routes
+from footfall.api import ingest
 from footfall.api.app_state import services
 from footfall.console import web
-from footfall.domain.errors import InvalidInput
+from footfall.refusals import ApiError, InvalidInput
 from footfall.domain.segment_list_ops import SaveSegment
 from footfall.domain.models import CONSENT_CHANNELS
 from footfall.segments import definitions, evaluator
@@ -22,7 +22,6 @@ from footfall.store import console_reads, segment_list_rows
 from footfall.store.db import Conn
 from footfall.store.queries import metrics as metric_queries
 from footfall.store.queries.paging import Window
-from footfall.wire.jsonapi import ApiError
 
 HISTORY_DAYS = 30
 MEMBER_PAGE = 20
@@ -209,7 +208,7 @@ async def _save(request: Request, sid: str | None) -> Response:
         errors.append({"path": exc.path, "detail": exc.detail})
     if not errors:
         try:
-            result = await segment_list_routes.submit(request, SaveSegment(viewer.account_id, sid, name, raw), "")
+            result = await ingest.submit(request, SaveSegment(viewer.account_id, sid, name, raw), attributes_at="")
             return web.redirect(f"/console/segments/{result.group_id if sid is None else sid}")
         except ApiError as exc:
             if exc.status not in (400, 404, 409):

@@ -18,7 +18,8 @@ import jinja2
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from footfall.api.body import TooLarge, read_limited
+from footfall.api.body import read_limited
+from footfall.refusals import ConsoleRefused as Refused, NotSignedIn, TooLarge
 from footfall.api.app_state import services
 from footfall.domain import scopes as scope_rules
 from footfall.store import console_sessions
@@ -47,15 +48,6 @@ templates = jinja2.Environment(
 )
 templates.filters["iso"] = lambda s: iso(s) if s is not None else ""
 templates.filters["when"] = lambda s: (iso(s) or "")[:19].replace("T", " ") if s is not None else ""
-
-
-class Refused(Exception):
-    """Answered as a small error page (or JSON for script requests) with this status."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -129,10 +121,6 @@ async def require_viewer(request: Request, family: str | None = None) -> Viewer:
     return viewer
 
 
-class NotSignedIn(Exception):
-    """Pages redirect to the sign-in form; script requests get 401."""
-
-
 async def form_of(request: Request) -> dict[str, list[str]]:
     """An application/x-www-form-urlencoded body, size-capped (keys and values as lists)."""
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -173,7 +161,7 @@ async def writer(request: Request, family: str) -> tuple[Viewer, dict[str, list[
 
 async def read_json(request: Request, limit: int) -> Any:
     """A script's JSON body (size-capped); refusals as InvalidInput so callers answer them inline."""
-    from footfall.domain.errors import InvalidInput
+    from footfall.refusals import InvalidInput
     import json
 
     try:

@@ -6,7 +6,7 @@ import math
 from decimal import Decimal
 from typing import Any
 
-from footfall.domain.errors import InvalidInput
+from footfall.refusals import InvalidInput
 
 EARLIEST = 946_684_800  # 2000-01-01T00:00:00Z
 ONE_YEAR = 366 * 24 * 3600

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from footfall.domain.errors import Conflict, NotFound
+from footfall.refusals import DuplicateProfile, NotFound
 from footfall.domain.models import IDENTIFIER_ORDER, SINGLE_VALUED
 
 Key = tuple[str, str]  # (kind, value)
@@ -40,7 +40,7 @@ def resolve(
 
     owners: which profile holds each identifier of the payload that is already taken.
     known:  for every profile named in `owners` (and `explicit_id`), its single-valued identifiers.
-    strict: raise Conflict instead of reporting it (the server profile API's 409).
+    strict: raise DuplicateProfile instead of reporting it (the server profile API's 409).
     """
     keys = ordered(identifiers)
     matched = _match(keys, owners, known, explicit_id)
@@ -56,7 +56,7 @@ def resolve(
                 res.merge_from.append(owner)
         else:
             if strict:
-                raise Conflict("A profile already exists with one of these identifiers.", owner)
+                raise DuplicateProfile("A profile already exists with one of these identifiers.", owner)
             res.conflicts.append(((kind, value), owner))
             res.warnings.append(
                 f"{kind} {value!r} belongs to another profile ({owner}); it was not moved"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from footfall.domain.errors import InvalidInput, LimitExceeded
+from footfall.refusals import InvalidInput, LimitExceeded
 
 # PostgreSQL cannot store U+0000 in text or jsonb; refuse it on every backend alike.
 NUL_REFUSED = "contains a NUL character (\\u0000), which cannot be stored"

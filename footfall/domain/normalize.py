@@ -8,7 +8,7 @@ import re
 import phonenumbers
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 
-from footfall.domain.errors import InvalidInput
+from footfall.refusals import InvalidInput
 
 
 def email(value: object, path: str) -> str:

@@ -14,18 +14,11 @@ import os
 from typing import Any, Callable, Protocol
 
 from footfall.store.db import Conn
+from footfall.failures import CommitFailed, StoreDown
 
 log = logging.getLogger("footfall.ingest")
 
 Applier = Callable[[Conn, list[Any]], list[Any]]
-
-
-class StoreDown(Exception):
-    """The store could not be reached during the commit; nothing of the batch is committed."""
-
-
-class CommitFailed(Exception):
-    """The store refused the batch for a reason that is not the caller's (logged as a bug)."""
 
 
 class Committer(Protocol):

@@ -26,10 +26,9 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from footfall.ingest.committer import CommitFailed, Committer, StoreDown
-from footfall.ingest.errors import Overloaded, Unavailable
-from footfall.store.batch import InternalError
-from footfall.store.db import StoreUnavailable
+from footfall.ingest.committer import Committer
+from footfall.failures import CommitFailed, StoreDown
+from footfall.refusals import InternalError, Overloaded, StoreUnavailable, Unavailable
 
 log = logging.getLogger("footfall.ingest")
 

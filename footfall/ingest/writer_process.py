@@ -33,15 +33,12 @@ from typing import Any, Callable
 
 from footfall import clock, gc_tuning
 from footfall.observability import metrics
-from footfall.ingest.committer import Applier, CommitFailed, LocalCommitter, StoreDown
-from footfall.store.batch import InternalError
-from footfall.store.db import Conn, StoreUnavailable
+from footfall.ingest.committer import Applier, LocalCommitter
+from footfall.failures import CommitFailed, StoreDown, Unsendable as _Unsendable
+from footfall.refusals import InternalError, StoreUnavailable
+from footfall.store.db import Conn
 
 log = logging.getLogger("footfall.ingest")
-
-
-class _Unsendable(Exception):
-    """An op of the batch cannot be pickled."""
 
 
 class ProcessCommitter:

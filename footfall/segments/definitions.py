@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Union
 
-from footfall.domain.errors import InvalidInput
+from footfall.refusals import InvalidInput
 from footfall.domain.models import CONSENT_CHANNELS, LOCATION_FIELDS
 from footfall.domain.consent import SUPPRESSION_REASONS
 

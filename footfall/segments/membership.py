@@ -30,7 +30,8 @@ from footfall.domain.models import TrackOp, WriteResult
 from footfall.deferred_import import LazyModule
 from footfall.observability import metrics
 from footfall.store import segment_list_rows
-from footfall.store.db import Conn, StoreUnavailable
+from footfall.store.db import Conn
+from footfall.refusals import StoreUnavailable
 
 if TYPE_CHECKING:
     from footfall.segments.evaluator import Catalog, Changes

@@ -19,13 +19,10 @@ from dataclasses import dataclass
 from footfall.analytics.buckets import Plan, Span
 from footfall.store import rollups
 from footfall.store.db import Conn
+from footfall.refusals import TooManyGroups
 
 VALUE_CURRENCY = "$value_currency"  # the one `$` dimension Footfall stores outside the properties
 MEASUREMENTS = ("count", "sum_value", "unique")
-
-
-class TooManyGroups(Exception):
-    """The answer would have more (bucket, dimension) rows than the configured maximum."""
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from footfall.domain.errors import Conflict, InvalidInput, NotFound
+from footfall.refusals import Conflict, InternalError, InvalidInput, NotFound
 from footfall.domain.limits import Limits
 from footfall.store.appliers import APPLIERS
 from footfall.store.db import Conn
@@ -22,10 +22,6 @@ from footfall.store.writes import Tally, prefetch_owners
 log = logging.getLogger("footfall.store")
 
 _REFUSALS = (InvalidInput, NotFound, Conflict)
-
-
-class InternalError(Exception):
-    """An operation failed for a reason that is a bug, not the caller's fault."""
 
 
 def apply_batch(conn: Conn, ops: list[Any], limits: Limits) -> list[Any]:

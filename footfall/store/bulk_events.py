@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from footfall import clock
-from footfall.domain.errors import Conflict, InvalidInput, NotFound
+from footfall.refusals import Conflict, InvalidInput, NotFound, RepeatedUniqueId
 from footfall.domain.limits import Limits
 from footfall.domain.operations import BulkEntry, BulkEventsOp, BulkResult, repeated_unique_id
 from footfall.store import deleted, writes
@@ -20,10 +20,6 @@ from footfall.store.writes import Tally
 JOB_TYPE = "event-bulk-create-job"
 _ENTRY_REFUSALS = (NotFound, Conflict)
 _JOB_COLUMNS = ("id", "status", "total", "completed", "failed", "errors", "created", "completed_at")
-
-
-class RepeatedUniqueId(InvalidInput):
-    """The whole bulk request is refused: one unique_id twice for one profile and metric."""
 
 
 def apply_bulk(conn: Conn, op: BulkEventsOp, limits: Limits, tally: Tally) -> BulkResult:

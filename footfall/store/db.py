@@ -8,13 +8,10 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 import msgspec
 
 from footfall.store.url import DatabaseURL
+from footfall.failures import ReadOnlyStore
 
 _json_encode = msgspec.json.Encoder().encode
 _json_decode = msgspec.json.Decoder().decode
-
-
-class StoreUnavailable(Exception):
-    """The database cannot be reached or is locked; the caller should answer 503 and retry later."""
 
 
 class Conn:
@@ -221,10 +218,6 @@ def connect(url: str | DatabaseURL, *, synchronous: str = "FULL", application_na
     from footfall.store import postgres
 
     return postgres.connect(parsed, application_name=application_name)
-
-
-class ReadOnlyStore(Exception):
-    """The database can be read but not written: Footfall cannot start on it."""
 
 
 def check_writable(url: str | DatabaseURL) -> None:

@@ -21,6 +21,7 @@ from typing import Literal
 from footfall import clock, ids
 from footfall.domain.scopes import ALL_SCOPES
 from footfall.store.db import Conn
+from footfall.failures import KeyNotFound
 
 KeyKind = Literal["private", "write"]
 KINDS: tuple[str, ...] = ("private", "write")
@@ -70,10 +71,6 @@ class NewKey:
         """The shape of `footfall keys create --json`: {id, name, kind, scopes, key}."""
         return {"id": self.info.id, "name": self.info.name, "kind": self.info.kind,
                 "scopes": list(self.info.scopes), "key": self.secret}
-
-
-class KeyNotFound(LookupError):
-    """No such key in that account (or it is already revoked, for revoke/rotate)."""
 
 
 def new_secret(kind: str) -> str:

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 from footfall.store.url import DatabaseURL
+from footfall.refusals import StoreUnavailable
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _LOCK_ID = 0x466F6F74  # "Foot": one migrator at a time across hosts sharing a PostgreSQL
@@ -66,7 +67,7 @@ def _at_head(url: str) -> bool:
 
     try:
         conn = db.connect(url)
-    except db.StoreUnavailable:
+    except StoreUnavailable:
         return False
     try:
         stored = {row[0] for row in conn.all("SELECT version_num FROM alembic_version")}

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import psycopg
 
-from footfall.store.db import Conn, StoreUnavailable
+from footfall.store.db import Conn
+from footfall.refusals import StoreUnavailable
 from footfall.store.url import DatabaseURL
 
 

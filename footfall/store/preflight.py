@@ -9,10 +9,7 @@ from __future__ import annotations
 import os
 
 from footfall.store.url import DatabaseURL
-
-
-class DatabaseProblem(Exception):
-    """The URL cannot be used; the message says which part is wrong and what to do."""
+from footfall.failures import DatabaseProblem
 
 
 def check(url: str) -> DatabaseURL:

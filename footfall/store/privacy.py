@@ -14,7 +14,7 @@ from typing import Any, Callable
 from footfall import clock, ids
 from footfall.timefmt import iso
 from footfall.domain import consent, topics
-from footfall.domain.errors import NotFound
+from footfall.refusals import NotFound
 from footfall.domain.limits import Limits
 from footfall.domain.privacy import DeleteProfilesOp, DeletionResult, JobResult, SuppressionOp
 from footfall.domain.models import ProfilePatch

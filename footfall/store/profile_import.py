@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from footfall import clock
-from footfall.domain.errors import Conflict, InvalidInput, NotFound
+from footfall.refusals import Conflict, InvalidInput, NotFound, Refusal, TITLES, answer
 from footfall.domain.limits import Limits
 from footfall.domain.privacy import ImportEntry, JobResult, ProfileBulkImportOp
 from footfall.store import jobs, profile_writes, segment_list_rows, writes
@@ -20,12 +20,11 @@ from footfall.store.writes import Tally
 IMPORT_JOB = "profile-bulk-import-job"
 
 
-def import_error(pointer: str, exc: Exception, original: Any) -> dict[str, Any]:
+def import_error(pointer: str, exc: Refusal, original: Any) -> dict[str, Any]:
     """An import-error's attributes (Klaviyo's shape): code, title, detail, source.pointer, original_payload."""
-    code = "duplicate_profile" if isinstance(exc, Conflict) else "not_found" if isinstance(exc, NotFound) else "invalid"
+    row = answer(exc)  # the code and title a refusal has in the JSON:API answers (footfall/refusals.py)
     detail = getattr(exc, "detail", None) or str(exc)
-    return {"code": code, "title": "Invalid input." if code == "invalid" else "Conflict." if code != "not_found"
-            else "Not found.", "detail": detail, "source": {"pointer": pointer},
+    return {"code": row.code, "title": row.title or TITLES[row.status], "detail": detail, "source": {"pointer": pointer},
             # Klaviyo's original_payload is an object: a record that is not one is kept under "value".
             "original_payload": original if isinstance(original, dict) else {"value": original}}
 

@@ -8,7 +8,7 @@ and the profile upsert in writes.upsert_profile; this module only adds the opera
 from __future__ import annotations
 
 from footfall import clock
-from footfall.domain.errors import Conflict, InvalidInput, NotFound
+from footfall.refusals import DuplicateProfile, InvalidInput, NotFound
 from footfall.domain.limits import Limits
 from footfall.domain.models import SINGLE_VALUED, WriteResult
 from footfall.domain.operations import (
@@ -22,10 +22,10 @@ DUPLICATE = "A profile already exists with one of these identifiers."
 
 
 def apply_create(conn: Conn, op: CreateProfileOp, limits: Limits, tally: Tally) -> WriteResult:
-    """A new profile, or Conflict naming the profile that already holds one of the identifiers."""
+    """A new profile, or DuplicateProfile naming the profile that already holds one of the identifiers."""
     result = writes.upsert_profile(conn, op.account_id, op.profile, clock.now(), tally, strict=True)
     if not result.profile_created:  # the savepoint is rolled back: whatever the upsert changed is undone
-        raise Conflict(DUPLICATE, result.profile_id)
+        raise DuplicateProfile(DUPLICATE, result.profile_id)
     return result
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from footfall import clock
-from footfall.domain.errors import InvalidInput
+from footfall.refusals import InvalidInput
 from footfall.domain.events import dedup_key
 from footfall.domain.limits import Limits
 from footfall.domain.privacy import RestoredEvent, RestoredProfile, RestoreOp, RestoreResult

@@ -10,7 +10,7 @@ from typing import Any, Iterable, Sequence
 
 from footfall import clock, ids
 from footfall.domain import topics
-from footfall.domain.errors import Conflict, InvalidInput, NotFound
+from footfall.refusals import GroupInUse, InvalidInput, NotFound
 from footfall.domain.segment_list_ops import DeleteGroup, GroupResult, ListMembers, SaveList, SaveSegment
 from footfall.domain.limits import Limits
 from footfall.domain.models import PROFILE_ATTRIBUTES
@@ -255,7 +255,7 @@ def apply_delete_group(conn: Conn, op: DeleteGroup, limits: Limits, tally: Any) 
     users = [s["id"] for s in segments(conn, op.account_id)
              if op.group_id in _group_ids_of(s["definition"])]
     if users:
-        raise Conflict(f"{op.kind} {op.group_id} is used by segment(s) {', '.join(users)}; change those first", "")
+        raise GroupInUse(f"{op.kind} {op.group_id} is used by segment(s) {', '.join(users)}; change those first", "")
     members = [r[0] for r in conn.all("SELECT profile_id FROM group_members WHERE account_id = ? AND group_id = ? "
                                       "AND left_at IS NULL", (op.account_id, op.group_id))]
     _membership_messages(conn, op.account_id, op.group_id, members, clock.now(), op.kind, joined=False)

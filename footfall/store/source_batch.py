@@ -7,7 +7,7 @@ savepoint (store/batch.py) undoes the messages applied before it and the caller 
 
 from __future__ import annotations
 
-from footfall.domain.errors import Conflict, InvalidInput, NotFound
+from footfall.refusals import Conflict, InvalidInput, NotFound
 from footfall.domain.limits import Limits
 from footfall.domain.operations import SourceBatchOp, SourceBatchResult
 from footfall.store import writes

@@ -4,7 +4,7 @@ through the ordinary profile upsert, and the list the job names joined or left, 
 from __future__ import annotations
 
 from footfall import clock
-from footfall.domain.errors import NotFound
+from footfall.refusals import NotFound
 from footfall.domain.segment_list_ops import ListMembers
 from footfall.domain.limits import Limits
 from footfall.domain.models import ProfilePatch

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from footfall import clock, ids
-from footfall.domain.errors import NotFound
+from footfall.refusals import NotFound
 from footfall.domain.limits import Limits
 from footfall.domain.webhooks import DeleteWebhook, SaveWebhook, WebhookResult
 from footfall.store import outbox

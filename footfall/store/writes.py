@@ -13,7 +13,7 @@ from typing import Any, Callable, Sequence
 
 from footfall import clock, ids
 from footfall.domain import identity, onsite, topics
-from footfall.domain.errors import LimitExceeded, NotFound
+from footfall.refusals import LimitExceeded, NotFound
 from footfall.domain.events import dedup_key
 from footfall.domain.limits import Limits
 from footfall.domain.models import PROFILE_ATTRIBUTES, SINGLE_VALUED, Event, ProfilePatch, TrackOp, WriteResult

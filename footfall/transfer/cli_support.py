@@ -13,12 +13,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressC
 
 from footfall import clock, config, ids
 from footfall.domain import normalize
-from footfall.domain.errors import InvalidInput
+from footfall.failures import ImportRefused
+from footfall.refusals import InvalidInput
 from footfall.domain.privacy import DeleteProfilesOp, DeletionResult
 from footfall.ingest.committer import LocalCommitter
 from footfall.store import batch, db, exports
 from footfall.transfer import export_files
-from footfall.transfer.importer import MAX_REFUSALS_KEPT, Importer, ImportRefused, Summary
+from footfall.transfer.importer import MAX_REFUSALS_KEPT, Importer, Summary
 
 PRINTED_REFUSALS = 20
 

@@ -23,17 +23,10 @@ from sqlalchemy.engine import Connection, Engine
 
 from footfall.store import migrate, schema
 from footfall.store.url import DatabaseURL
+from footfall.failures import CopyMismatch as _Mismatch, CopyRefused
 
 BATCH = 2000
 _MOD = 2 ** 256
-
-
-class CopyRefused(Exception):
-    """The copy cannot be done as asked (a non-empty target, the same database twice)."""
-
-
-class _Mismatch(Exception):
-    """The copy does not verify: its transaction is rolled back."""
 
 
 @dataclass

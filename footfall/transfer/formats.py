@@ -21,7 +21,7 @@ from typing import Any
 import msgspec
 
 from footfall.domain import events as event_rules
-from footfall.domain.errors import InvalidInput
+from footfall.refusals import InvalidInput
 from footfall.domain.limits import Limits, check_properties
 from footfall.domain.models import LOCATION_FIELDS, PROFILE_ATTRIBUTES, Event, TrackOp
 from footfall.domain.operations import ImportProfileOp

@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from footfall.domain.errors import Conflict, InvalidInput, NotFound
+from footfall.failures import ImportRefused, StoreDown
+from footfall.refusals import Conflict, InvalidInput, NotFound, StoreUnavailable
 from footfall.domain.limits import Limits
 from footfall.domain.privacy import RestoreOp, RestoreResult
-from footfall.ingest.committer import LocalCommitter, StoreDown
+from footfall.ingest.committer import LocalCommitter
 from footfall.store import batch, db
 from footfall.transfer import formats
 
@@ -50,10 +51,6 @@ class Summary:
         return {"lines": self.lines, "stored": self.stored, "duplicates": self.duplicates, "refused": self.refused,
                 "refusals": [{"line": line, "reason": reason} for line, reason in self.refusals],
                 "resumed_at_line": self.resumed_at, "seconds": round(self.seconds, 3), "format": self.format}
-
-
-class ImportRefused(Exception):
-    """The import cannot start (a state file for another import, an unreadable file)."""
 
 
 @dataclass
@@ -200,7 +197,7 @@ class Importer:
                 if not committer.connected:
                     committer.connect()
                 return committer.commit(ops)
-            except (StoreDown, db.StoreUnavailable):
+            except (StoreDown, StoreUnavailable):
                 if attempt == _STORE_RETRIES - 1:
                     raise
                 time.sleep(min(0.1 * 2 ** attempt, 2.0))

@@ -14,13 +14,10 @@ import ipaddress
 import socket
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
+from footfall.refusals import DestinationRefused as Refused
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-class Refused(Exception):
-    """The destination is not one Footfall may send to; the message says why."""
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Mapping, Union
 
-from footfall.wire.jsonapi import ApiError
+from footfall.refusals import FilterError
 
 OPERATORS: tuple[str, ...] = (
     "equals", "any", "less-than", "less-or-equal", "greater-than", "greater-or-equal",
@@ -33,13 +33,6 @@ MAX_CONDITIONS = 50          # conditions in one filter
 MAX_LIST_ITEMS = 100         # items in one list value (Klaviyo's limit for `any`)
 MAX_DEPTH = 10               # nested and(...)
 MAX_NUMBER = 2 ** 53         # numbers compared in SQL stay exact and in range on both backends
-
-
-class FilterError(ApiError):
-    """A filter that cannot be parsed or is not allowed on this endpoint."""
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(400, "invalid", detail, parameter="filter")
 
 
 # -- AST ---------------------------------------------------------------------------------------------

@@ -4,72 +4,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-import uuid
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import msgspec
+from footfall.refusals import ApiError
 
 MEDIA_TYPE = "application/vnd.api+json"
 _encode = msgspec.json.Encoder().encode
-
-
-class ApiError(Exception):
-    """One JSON:API error; raise it anywhere under /api or /client and the app answers with it."""
-
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        detail: str,
-        *,
-        title: str | None = None,
-        pointer: str | None = None,
-        parameter: str | None = None,
-        meta: dict[str, Any] | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.code = code
-        self.detail = detail
-        self.title = title or TITLES.get(status, "Error.")
-        self.pointer = pointer
-        self.parameter = parameter
-        self.meta = meta
-        self.headers = headers or {}
-
-    def to_dict(self) -> dict[str, Any]:
-        error: dict[str, Any] = {
-            "id": str(uuid.uuid4()),
-            "status": self.status,
-            "code": self.code,
-            "title": self.title,
-            "detail": self.detail,
-            "source": {},
-        }
-        if self.pointer is not None:
-            error["source"]["pointer"] = self.pointer
-        if self.parameter is not None:
-            error["source"]["parameter"] = self.parameter
-        if self.meta:
-            error["meta"] = self.meta
-        return error
-
-
-TITLES = {
-    400: "Invalid input.",
-    401: "Authentication credentials were not provided.",
-    403: "You do not have permission to perform this action.",
-    404: "Not found.",
-    405: "Method not allowed.",
-    409: "Conflict.",
-    413: "Payload too large.",
-    415: "Unsupported media type.",
-    429: "Request was throttled.",
-    500: "Internal server error.",
-    503: "Service unavailable.",
-}
 
 
 def errors_body(errors: list[ApiError]) -> bytes:

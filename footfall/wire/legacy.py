@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from footfall.domain import events, normalize
-from footfall.domain.errors import InvalidInput
+from footfall.refusals import InvalidInput
 from footfall.domain.limits import Limits, check_properties, check_value
 from footfall.domain.models import CONSENT_CHANNELS, Event, ProfilePatch, TrackOp
 

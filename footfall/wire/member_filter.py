@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from footfall.wire.jsonapi import ApiError, invalid
+from footfall.wire.jsonapi import invalid
+from footfall.refusals import ApiError
 
 _TOKEN = re.compile(r"""\s*(?:(?P<str>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')|(?P<punct>[(),\[\]])|(?P<word>[^\s(),\[\]"']+))""")
 

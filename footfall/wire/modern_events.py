@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from footfall.domain import events
-from footfall.domain.errors import InvalidInput, LimitExceeded
+from footfall.refusals import InvalidInput, LimitExceeded
 from footfall.domain.limits import Limits, check_properties
 from footfall.domain.models import Event, ProfilePatch
 from footfall.domain.operations import BulkEntry

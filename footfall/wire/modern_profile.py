@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from footfall.domain import normalize
-from footfall.domain.errors import InvalidInput
+from footfall.refusals import InvalidInput
 from footfall.domain.limits import Limits, check_properties
 from footfall.domain.models import LOCATION_FIELDS, PROFILE_ATTRIBUTES, ProfilePatch
 

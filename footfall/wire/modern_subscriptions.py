@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from footfall.domain.errors import InvalidInput
+from footfall.refusals import InvalidInput
 from footfall.domain.limits import Limits
 from footfall.domain.models import ProfilePatch
 from footfall.timefmt import iso

@@ -15,7 +15,7 @@ from typing import Any
 
 from footfall import ids
 from footfall.domain import events
-from footfall.domain.errors import InvalidInput
+from footfall.refusals import InvalidInput
 from footfall.domain.limits import Limits, check_properties
 from footfall.domain.models import Event, ProfilePatch, TrackOp
 from footfall.wire.sources import (

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from footfall.domain import normalize
-from footfall.domain.errors import InvalidInput
+from footfall.refusals import InvalidInput
 from footfall.wire.modern_events import _list, _object, resource
 
 MAX_SUPPRESSION_EMAILS = 100

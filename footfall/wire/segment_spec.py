@@ -14,7 +14,7 @@ import msgspec
 
 from footfall import ids
 from footfall.domain import events
-from footfall.domain.errors import InvalidInput, LimitExceeded
+from footfall.refusals import InvalidInput, LimitExceeded
 from footfall.domain.limits import Limits, check_properties
 from footfall.domain.models import Event, ProfilePatch, TrackOp
 from footfall.wire.sources import (

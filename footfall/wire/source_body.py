@@ -12,7 +12,7 @@ from urllib.parse import parse_qs
 
 import msgspec
 
-from footfall.domain.errors import InvalidInput, LimitExceeded
+from footfall.refusals import InvalidInput, LimitExceeded
 from footfall.domain.limits import reject_nul
 
 _decode = msgspec.json.Decoder().decode

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from footfall.domain import events, normalize
-from footfall.domain.errors import InvalidInput
+from footfall.refusals import InvalidInput
 from footfall.domain.limits import Limits, check_properties
 from footfall.domain.models import ProfilePatch
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from footfall.domain import normalize
 from footfall.domain.consent import ConsentChange
-from footfall.domain.errors import InvalidInput
+from footfall.refusals import InvalidInput
 from footfall.domain.models import ProfilePatch
 from footfall.domain.operations import SubscriptionEntry
 from footfall.timefmt import iso

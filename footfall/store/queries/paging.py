@@ -14,7 +14,7 @@ from typing import Any, Sequence
 from sqlalchemy import literal, tuple_
 from sqlalchemy.sql import ColumnElement, Select
 
-from footfall.domain.errors import InvalidInput
+from footfall.refusals import InvalidInput
 from footfall.store.db import Conn
 from footfall.store.queries.run import rows as run_rows
 

@@ -1,0 +1,102 @@
+"""The refusal table walked: every row of footfall/refusals.ANSWERS raised through real routes.
+
+For each kind of refusal the pipeline is made to raise it, and the legacy route (/api/track), a
+JSON:API write (/api/events), a segment/list write (/api/lists) and a Segment-wire write
+(/v1/track) must answer with the status, code and Retry-After the table gives: one table, every
+surface. A row added to the table without an example here fails the first test.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import httpx
+import pytest
+
+from footfall import refusals
+from footfall.ingest.pipeline import Pipeline
+from footfall.refusals import (ANSWERS, Conflict, DuplicateProfile, InternalError, InvalidInput, KeysThrottled,
+                               NotAccepted, NotFound, Overloaded, Refusal, StoreUnavailable, TooLarge, TooSlow)
+from tests.modern import server_headers
+from tests.sources_helpers import made_write_key
+
+EXAMPLES: dict[type[Refusal], Refusal] = {
+    InvalidInput: InvalidInput("must be a number", "value"),
+    DuplicateProfile: DuplicateProfile("taken", "01HPROFILE0000000000000000"),
+    Conflict: Conflict("list 1 is used by segment(s) 2; change those first"),
+    NotFound: NotFound("no such profile in this account"),
+    TooLarge: TooLarge(10),
+    TooSlow: TooSlow(1.5),
+    KeysThrottled: KeysThrottled(7),
+    NotAccepted: Overloaded("the ingest queue is full; retry shortly", 4),
+    StoreUnavailable: StoreUnavailable("cannot open the database"),
+    InternalError: InternalError("a bug"),
+}
+
+
+def test_every_row_has_an_example():
+    assert set(EXAMPLES) == set(ANSWERS)
+
+
+@pytest.fixture
+def refusing(monkeypatch):
+    """Make every pipeline submit (and the admission check) raise the refusal set on it."""
+    raised: dict[str, Refusal] = {}
+
+    async def submit(self, op, size=0):
+        raise raised["exc"]
+
+    monkeypatch.setattr(Pipeline, "submit", submit)
+    return raised
+
+
+def _retry(exc: Refusal, server) -> str | None:
+    return refusals.retry_after(exc, server.settings.retry_after_seconds)
+
+
+@pytest.mark.parametrize("kind", list(EXAMPLES), ids=[k.__name__ for k in EXAMPLES])
+def test_legacy_track_answers_from_the_table(kind, refusing, server, client: httpx.Client, account):
+    exc = refusing["exc"] = EXAMPLES[kind]
+    row = ANSWERS[kind]
+    data = base64.b64encode(json.dumps({"token": account.public_key, "event": "Viewed",
+                                        "customer_properties": {"$email": "a@example.com"}}).encode()).decode()
+    r = client.get("/api/track", params={"data": data})
+    assert (r.status_code, r.text) == (row.legacy_status, "0")
+    assert r.headers.get("retry-after") == _retry(exc, server)
+    verbose = client.get("/api/track", params={"data": data, "verbose": "1"})
+    assert verbose.json() == {"status": 0, "error": row.legacy_detail.format(exc=exc)}
+
+
+@pytest.mark.parametrize("kind", list(EXAMPLES), ids=[k.__name__ for k in EXAMPLES])
+def test_jsonapi_writes_answer_from_the_table(kind, refusing, server, client: httpx.Client, account):
+    exc = refusing["exc"] = EXAMPLES[kind]
+    row = ANSWERS[kind]
+    event = {"data": {"type": "event", "attributes": {
+        "properties": {}, "metric": {"data": {"type": "metric", "attributes": {"name": "Viewed"}}},
+        "profile": {"data": {"type": "profile", "attributes": {"email": "a@example.com"}}}}}}
+    new_list = {"data": {"type": "list", "attributes": {"name": "Newsletter"}}}
+    for path, body in (("/api/events", event), ("/api/lists", new_list)):
+        r = client.post(path, headers=server_headers(account.private_key), json=body)
+        err = r.json()["errors"][0]
+        assert (r.status_code, err["status"], err["code"]) == (row.status, row.status, row.code), path
+        assert r.headers.get("retry-after") == _retry(exc, server), path
+        if row.detail:
+            assert err["detail"] == row.detail, path
+        if row.pointer:
+            assert err["source"]["pointer"] == row.pointer, path
+        if row.title:
+            assert err["title"] == row.title, path
+    if kind is DuplicateProfile:
+        assert err["meta"] == {"duplicate_profile_id": exc.profile_id}
+
+
+@pytest.mark.parametrize("kind", list(EXAMPLES), ids=[k.__name__ for k in EXAMPLES])
+def test_segment_wire_answers_from_the_table(kind, refusing, server, client: httpx.Client, account, database_url):
+    exc = refusing["exc"] = EXAMPLES[kind]
+    row = ANSWERS[kind]
+    key = made_write_key(database_url, account)["key"]
+    r = client.post("/v1/track", auth=(key, ""), json={"userId": "u1", "event": "Viewed", "properties": {}})
+    assert r.status_code == row.source_status
+    assert r.json()["code"] == row.source_code
+    assert r.headers.get("retry-after") == _retry(exc, server)
