@@ -62,7 +62,7 @@ bench: $(STAMP) haproxy
 # against the bulk API, and `db copy` of 1,000,000 events into PostgreSQL with byte-identical exports. Last, the cluster drill: each of
 # three hosts behind HAProxy killed -9 under load and restarted, then PostgreSQL stopped 5 s (bench/cluster_drill.py).
 crashtest: $(STAMP) haproxy
-	$(BIN)/python -m bench crash
+	$(BIN)/python -m bench crashtest
 	$(BIN)/python -m bench moving --backend both
 	$(BIN)/python -m bench.cluster_drill
 

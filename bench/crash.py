@@ -1,8 +1,8 @@
 """Fault drills under load: kill -9 the server, stop PostgreSQL, stall PostgreSQL, and 3x open-loop
 overload against a stalled PostgreSQL (bench/overload.py).
 
-`make crashtest` runs the long forms (`python -m bench crash [--kills N] [--backend B]`); the test
-suite runs short forms of the same functions (tests/test_crash.py, tests/test_faults_pg.py).
+`make crashtest` runs the long forms (bench/crashtest.py: `python -m bench crashtest [--kills N] [--backend B]`);
+the test suite runs short forms of the same functions (tests/test_crash.py, tests/test_faults_pg.py).
 
 Every drill ends with the same check: every event id a client saw acknowledged is stored, and no
 event id is stored twice (clients retry unacknowledged events with the same id, so a commit that
@@ -11,7 +11,6 @@ happened just before a crash is retried and must be deduplicated).
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import random
@@ -296,52 +295,3 @@ def outage_drill(pg, *, down_seconds: float = 3.0, before: float = 2.0, after: f
 
 
 # -- command line ---------------------------------------------------------------------------------
-
-def main(argv: list[str]) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench crash", description=__doc__)
-    parser.add_argument("--kills", type=int, default=20, help="kill -9 per backend (default 20)")
-    parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
-    parser.add_argument("--down", type=float, default=5.0, help="seconds PostgreSQL stays stopped / stalled")
-    parser.add_argument("--quick", action="store_true", help="3 kills, short outages")
-    args = parser.parse_args(argv)
-    kills = 3 if args.quick else args.kills
-    down = 2.0 if args.quick else args.down
-    backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
-    failures = 0
-    for backend in backends:
-        with database(backend) as url:
-            result = crash_drill(backend, url, kills=kills)
-        print(result.report(), flush=True)
-        failures += not result.ok
-        for line in result.stats.unexpected[:5]:
-            print("   unexpected:", line)
-    from bench.webhooks import drill as webhook_drill  # imports this module
-
-    for backend in backends:
-        with database(backend) as url:
-            hooks = webhook_drill(backend, url, kills=min(kills, 10))
-        print(hooks.report(), flush=True)
-        failures += not hooks.ok
-    if "postgres" in backends:
-        from tests.pg_instance import PgInstance
-
-        with PgInstance() as pg:
-            drills = [
-                dict(stall=False, down_seconds=down),
-                # Overload: clients that do not back off, against a stalled store, with the default
-                # 5 s acknowledgement bound and a longer stall than that.
-                dict(stall=True, down_seconds=max(down, 8.0), threads=24, backoff=0.0),
-            ]
-            for drill in drills:
-                result = outage_drill(pg, **drill)
-                print(result.report(), flush=True)
-                failures += not result.ok
-            from bench.overload import overload_drill  # imports this module
-
-            overload = overload_drill(pg, stall=max(down, 8.0), after=6.0 if args.quick else 8.0)
-            print(overload.report(), flush=True)
-            print("\n".join(overload.timeline()), flush=True)
-            failures += not overload.ok
-    print("crashtest:", "PASS" if not failures else f"FAIL ({failures} drills failed)")
-    if failures:
-        raise SystemExit(1)

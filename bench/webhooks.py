@@ -4,7 +4,7 @@
 received and ack -> stream latency (p50/p95), and ingest throughput with 3 webhooks subscribed against
 none, measured in the same run (server pinned to CPU 0, load on CPU 1, as bench/ingest.py does).
 
-`python -m bench crash` (`make crashtest`) also runs `drill`: under load, kill -9 the server N times
+`python -m bench crashtest` (`make crashtest`) also runs `drill`: under load, kill -9 the server N times
 while deliveries run; every committed event and every segment join must reach the receiver at least
 once, and a message received twice must be the same message (same id, same content).
 tests/test_webhooks_crash.py runs a short form.

@@ -11,7 +11,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from footfall import clock
 from footfall.segments import evaluator
 from footfall.store import segment_list_rows
-from footfall.store.db import Conn
+from footfall.store.conn import Conn
 from footfall.timefmt import iso
 
 

@@ -14,7 +14,7 @@ from footfall.config import Settings
 from footfall.ingest.pipeline import Pipeline
 from footfall.store import accounts, keys
 from footfall.store.accounts import Account, KeyGrant
-from footfall.store.db import Conn
+from footfall.store.conn import Conn
 from footfall.store.rate_limit_counters import Limiter
 from footfall.store.reader import Readers
 

@@ -16,7 +16,7 @@ from footfall.api.json_documents import base_url, document
 from footfall.api.modern_routes import api_route
 from footfall.api.profiles_read import PROFILE_FIELDS
 from footfall.api.metrics import METRIC_FIELDS
-from footfall.store.db import Conn
+from footfall.store.conn import Conn
 from footfall.deferred_import import LazyModule
 from footfall.wire import params, resources
 from footfall.wire.filters import FieldRule

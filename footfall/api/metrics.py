@@ -8,7 +8,7 @@ from starlette.responses import Response
 from footfall.api import paged_reads
 from footfall.api.json_documents import base_url
 from footfall.api.modern_routes import api_route
-from footfall.store.db import Conn
+from footfall.store.conn import Conn
 from footfall.deferred_import import LazyModule
 from footfall.wire import params, resources
 from footfall.wire.filters import FieldRule

@@ -11,7 +11,7 @@ from footfall.api.json_documents import base_url, document
 from footfall.api.request_keys import private_key
 from footfall.api.app_state import services
 from footfall.refusals import ApiError, InvalidInput, as_api_error
-from footfall.store.db import Conn
+from footfall.store.conn import Conn
 from footfall.deferred_import import LazyModule
 from footfall.wire import filters, params
 

@@ -19,7 +19,7 @@ from footfall.domain import normalize
 from footfall.refusals import InvalidInput
 from footfall.domain.models import LOCATION_FIELDS, PROFILE_ATTRIBUTES
 from footfall.store import segment_list_rows
-from footfall.store.db import Conn
+from footfall.store.conn import Conn
 from footfall.deferred_import import LazyModule
 from footfall.wire import params, resources
 from footfall.wire.filters import Checked, FieldRule

@@ -11,7 +11,7 @@ from starlette.responses import Response
 from footfall.api.json_documents import base_url, document
 from footfall.api.request_keys import private_key
 from footfall.api.app_state import services
-from footfall.segments.definitions import parse_date
+from footfall.domain.segment_definitions import parse_date
 from footfall.store import segment_list_rows
 from footfall.timefmt import iso
 from footfall.wire import member_filter, params, resources

@@ -16,7 +16,7 @@ from footfall.api.app_state import services
 from footfall.wire import resources
 from footfall.refusals import ApiError, InvalidInput
 from footfall.domain.segment_list_ops import DeleteGroup, SaveSegment
-from footfall.segments import definitions
+from footfall.domain import segment_definitions
 from footfall.store import segment_list_rows
 from footfall.wire.jsonapi import invalid
 
@@ -99,7 +99,7 @@ def _definition(raw: Any, required: bool) -> dict[str, Any] | None:
     if raw is None and not required:
         return None
     try:
-        definitions.parse(raw)
+        segment_definitions.parse(raw)
     except InvalidInput as exc:
         raise invalid(exc.detail, pointer=f"{DEFINITION_POINTER}/{exc.path}".rstrip("/")) from None
     return raw

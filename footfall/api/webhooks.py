@@ -19,7 +19,7 @@ from footfall.api.request_keys import private_key
 from footfall.api.app_state import services
 from footfall.domain import topics
 from footfall.domain.webhooks import DeleteWebhook, SaveWebhook
-from footfall.segments.definitions import parse_date
+from footfall.domain.segment_definitions import parse_date
 from footfall.store import segment_list_rows, webhooks
 from footfall.webhooks import messages, ssrf
 from footfall.wire import filters, params

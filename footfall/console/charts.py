@@ -13,7 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from footfall.api.metric_aggregates import compute
-from footfall.store.db import Conn
+from footfall.store.conn import Conn
 from footfall.wire import aggregate_query
 
 INTERVAL_DAYS = {"hour": 2, "day": 30, "week": 84, "month": 365}

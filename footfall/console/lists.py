@@ -14,7 +14,7 @@ from footfall.api.app_state import services
 from footfall.console import web
 from footfall.domain.segment_list_ops import ListMembers, SaveList
 from footfall.store import segment_list_rows
-from footfall.store.db import Conn
+from footfall.store.conn import Conn
 from footfall.store.queries import profiles as profile_queries
 from footfall.store.queries.paging import Window
 from footfall.wire.filters import Checked

@@ -14,7 +14,7 @@ from footfall.api.app_state import services
 from footfall.console import charts, web
 from footfall.console.overview import feed_item
 from footfall.store import accounts, aggregates, console_reads
-from footfall.store.db import Conn
+from footfall.store.conn import Conn
 from footfall.refusals import ApiError
 
 

@@ -14,7 +14,7 @@ from footfall.api import stream
 from footfall.api.app_state import services
 from footfall.console import charts, web
 from footfall.store import accounts, console_reads
-from footfall.store.db import Conn
+from footfall.store.conn import Conn
 from footfall.timefmt import iso
 
 TOP_METRICS = 5

@@ -12,10 +12,10 @@ from footfall.api.app_state import services
 from footfall.console import web
 from footfall.refusals import ApiError, InvalidInput
 from footfall.domain.normalize import phone as normal_phone
-from footfall.segments import definitions
+from footfall.domain import segment_definitions
 from footfall.segments.compiler import Compiler
-from footfall.store import console_reads, sqla
-from footfall.store.db import Conn
+from footfall.store import console_reads, sqlalchemy_statements
+from footfall.store.conn import Conn
 from footfall.store.queries import events as event_queries
 from footfall.store.queries import metrics as metric_queries
 from footfall.store.queries import profiles as profile_queries
@@ -42,9 +42,9 @@ def _search(conn: Conn, account_id: str, q: str) -> list[dict[str, Any]]:
         raw = {"condition_groups": [{"conditions": [
             {"type": "profile-property", "property": prop,
              "filter": {"type": "string", "operator": "equals", "value": value}}, *numeric]}]}
-        definition = definitions.parse(raw)
+        definition = segment_definitions.parse(raw)
         stmt = Compiler(conn.dialect, account_id, clock.now()).profiles(definition).limit(RESULTS)
-        found = [r[0] for r in sqla.execute(conn, stmt).fetchall()]
+        found = [r[0] for r in sqlalchemy_statements.execute(conn, stmt).fetchall()]
         return sorted(profile_queries.by_ids(conn, account_id, found), key=lambda r: (r["email"] or "", r["id"]))
     tries = [("email", q.lower()), ("external_id", q), ("id", q)]
     try:

@@ -17,9 +17,10 @@ from footfall.console import web
 from footfall.refusals import ApiError, InvalidInput
 from footfall.domain.segment_list_ops import SaveSegment
 from footfall.domain.models import CONSENT_CHANNELS
-from footfall.segments import definitions, evaluator
+from footfall.segments import evaluator
+from footfall.domain import segment_definitions
 from footfall.store import console_reads, segment_list_rows
-from footfall.store.db import Conn
+from footfall.store.conn import Conn
 from footfall.store.queries import metrics as metric_queries
 from footfall.store.queries.paging import Window
 
@@ -108,17 +109,17 @@ def _choices(conn: Conn, account_id: str) -> dict[str, Any]:
 def _builder_context(choices: dict[str, Any]) -> dict[str, Any]:
     vocabulary = {
         "metrics": choices["metrics"], "groups": choices["groups"], "channels": list(CONSENT_CHANNELS),
-        "attributes": list(definitions.TEXT_COLUMNS) + list(definitions.TIME_COLUMNS),
+        "attributes": list(segment_definitions.TEXT_COLUMNS) + list(segment_definitions.TIME_COLUMNS),
         "location_fields": ["address1", "address2", "city", "region", "country", "zip", "timezone", "latitude",
                             "longitude", "ip"],
-        "operators": {t: _operators(t) for t in definitions.POSITIVE_OPS},
-        "timeframes": list(definitions.TIMEFRAME_OPS), "units": list(definitions.UNIT_SECONDS),
+        "operators": {t: _operators(t) for t in segment_definitions.POSITIVE_OPS},
+        "timeframes": list(segment_definitions.TIMEFRAME_OPS), "units": list(segment_definitions.UNIT_SECONDS),
     }
     return {"vocabulary": vocabulary}
 
 
 def _operators(ftype: str) -> list[str]:
-    return definitions._operator_names(ftype)  # the parser's own list, so the form offers exactly what it accepts
+    return segment_definitions._operator_names(ftype)  # the parser's own list, so the form offers exactly what it accepts
 
 
 async def builder_new(request: Request) -> Response:
@@ -157,7 +158,7 @@ def _parse_json(text: str) -> Any:
 
 def count_of(conn: Conn, account_id: str, segment_id: str | None, raw: Any, now: float) -> int:
     """The members a definition has now, by the segment evaluator on the stored data; refusals as the API's."""
-    definitions.parse(raw)
+    segment_definitions.parse(raw)
     segment_list_rows.check_references(conn, account_id, segment_id, raw)
     seg = evaluator.segment_from_row(account_id, {"id": segment_id or "", "version": 0, "swept_at": None,
                                                   "is_processing": False, "definition": raw})
@@ -203,7 +204,7 @@ async def _save(request: Request, sid: str | None) -> Response:
         errors.append({"path": "name", "detail": "name must be a non-empty string of at most 255 characters"})
     try:
         raw = _parse_json(text)
-        definitions.parse(raw)
+        segment_definitions.parse(raw)
     except InvalidInput as exc:
         errors.append({"path": exc.path, "detail": exc.detail})
     if not errors:

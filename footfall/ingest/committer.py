@@ -13,7 +13,7 @@ import logging
 import os
 from typing import Any, Callable, Protocol
 
-from footfall.store.db import Conn
+from footfall.store.conn import Conn
 from footfall.failures import CommitFailed, StoreDown
 
 log = logging.getLogger("footfall.ingest")

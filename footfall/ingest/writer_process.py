@@ -36,7 +36,7 @@ from footfall.observability import metrics
 from footfall.ingest.committer import Applier, LocalCommitter
 from footfall.failures import CommitFailed, StoreDown, Unsendable as _Unsendable
 from footfall.refusals import InternalError, StoreUnavailable
-from footfall.store.db import Conn
+from footfall.store.conn import Conn
 
 log = logging.getLogger("footfall.ingest")
 

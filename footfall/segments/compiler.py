@@ -19,7 +19,7 @@ from typing import Any, Sequence
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
-from footfall.segments.definitions import (
+from footfall.domain.segment_definitions import (
     ConsentCondition, Definition, Filter, MembershipCondition, MetricCondition, PropertyCondition, SuppressionCondition,
 )
 from footfall.store import schema

@@ -16,9 +16,9 @@ from typing import Any, Callable, Iterable, Sequence
 import sqlalchemy as sa
 
 from footfall.segments.compiler import Compiler, TimeBound
-from footfall.segments.definitions import Definition, Dependencies, MetricCondition, dependencies, parse
-from footfall.store import segment_list_rows, sqla
-from footfall.store.db import Conn
+from footfall.domain.segment_definitions import Definition, Dependencies, MetricCondition, dependencies, parse
+from footfall.store import segment_list_rows, sqlalchemy_statements
+from footfall.store.conn import Conn
 
 log = logging.getLogger("footfall.segments")
 SCOPE_CHUNK = 500
@@ -109,11 +109,11 @@ def qualifying(conn: Conn, seg: Segment, now: float, scope: Sequence[str] | None
     """The profiles (of scope, if given) that satisfy the segment's definition at `now`."""
     if scope is None:
         stmt = Compiler(conn.dialect, seg.account_id, now).profiles(seg.definition)
-        return {r[0] for r in sqla.execute(conn, stmt).fetchall()}
+        return {r[0] for r in sqlalchemy_statements.execute(conn, stmt).fetchall()}
     found: set[str] = set()
     for i in range(0, len(scope), SCOPE_CHUNK):
         stmt = Compiler(conn.dialect, seg.account_id, now).profiles(seg.definition, scope[i:i + SCOPE_CHUNK])
-        found.update(r[0] for r in sqla.execute(conn, stmt).fetchall())
+        found.update(r[0] for r in sqlalchemy_statements.execute(conn, stmt).fetchall())
     return found
 
 
@@ -205,7 +205,7 @@ def crossings(conn: Conn, seg: Segment, since: float, now: float) -> set[str]:
         if bound.integer:  # whole seconds: integer bounds keep the index usable
             low, high = math.floor(low), math.ceil(high)
         stmt = sa.select(bound.profile).where(*bound.where, bound.expr >= low, bound.expr <= high).distinct()
-        found.update(r[0] for r in sqla.execute(conn, stmt).fetchall())
+        found.update(r[0] for r in sqlalchemy_statements.execute(conn, stmt).fetchall())
     conn.rollback()
     return found
 
@@ -216,7 +216,7 @@ def next_change(conn: Conn, seg: Segment, now: float) -> float | None:
     for bound in bounds(conn, seg, now):
         after = math.floor(now + bound.offset) if bound.integer else now + bound.offset
         stmt = sa.select(sa.func.min(bound.expr)).where(*bound.where, bound.expr > after)
-        (value,) = sqla.execute(conn, stmt).fetchone()
+        (value,) = sqlalchemy_statements.execute(conn, stmt).fetchone()
         if value is not None:
             moment = float(value) - bound.offset
             soonest = moment if soonest is None else min(soonest, moment)
@@ -226,7 +226,7 @@ def next_change(conn: Conn, seg: Segment, now: float) -> float | None:
 
 def count(conn: Conn, seg: Segment, now: float) -> int:
     stmt = Compiler(conn.dialect, seg.account_id, now).profiles(seg.definition)
-    (n,) = sqla.execute(conn, sa.select(sa.func.count()).select_from(stmt.subquery())).fetchone()
+    (n,) = sqlalchemy_statements.execute(conn, sa.select(sa.func.count()).select_from(stmt.subquery())).fetchone()
     conn.rollback()
     return n
 

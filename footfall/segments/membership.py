@@ -30,7 +30,7 @@ from footfall.domain.models import TrackOp, WriteResult
 from footfall.deferred_import import LazyModule
 from footfall.observability import metrics
 from footfall.store import segment_list_rows
-from footfall.store.db import Conn
+from footfall.store.conn import Conn
 from footfall.refusals import StoreUnavailable
 
 if TYPE_CHECKING:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from footfall import clock, ids
 from footfall.domain.scopes import ALL_SCOPES
 from footfall.store import keys
-from footfall.store.db import Conn
+from footfall.store.conn import Conn
 from footfall.store.keys import KeyGrant, by_private_key, by_write_key  # noqa: F401  (re-exported)
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from footfall.analytics.buckets import Plan, Span
 from footfall.store import rollups
-from footfall.store.db import Conn
+from footfall.store.conn import Conn
 from footfall.refusals import TooManyGroups
 
 VALUE_CURRENCY = "$value_currency"  # the one `$` dimension Footfall stores outside the properties

@@ -18,7 +18,7 @@ from footfall.domain.segment_list_ops import DeleteGroup, ListMembers, SaveList,
 from footfall.domain.webhooks import DeleteWebhook, SaveWebhook
 from footfall.store import (bulk_events, privacy, profile_import, profile_writes, restore, segment_list_rows,
                             source_batch, subscriptions, webhooks, writes)
-from footfall.store.db import Conn
+from footfall.store.conn import Conn
 from footfall.store.writes import Tally
 
 OpApplier = Callable[[Conn, Any, Limits, Tally], Any]

@@ -16,7 +16,7 @@ from typing import Any
 from footfall.refusals import Conflict, InternalError, InvalidInput, NotFound
 from footfall.domain.limits import Limits
 from footfall.store.appliers import APPLIERS
-from footfall.store.db import Conn
+from footfall.store.conn import Conn
 from footfall.store.writes import Tally, prefetch_owners
 
 log = logging.getLogger("footfall.store")

@@ -14,7 +14,7 @@ from footfall.refusals import Conflict, InvalidInput, NotFound, RepeatedUniqueId
 from footfall.domain.limits import Limits
 from footfall.domain.operations import BulkEntry, BulkEventsOp, BulkResult, repeated_unique_id
 from footfall.store import deleted, writes
-from footfall.store.db import Conn
+from footfall.store.conn import Conn
 from footfall.store.writes import Tally
 
 JOB_TYPE = "event-bulk-create-job"

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from footfall.store import aggregates
-from footfall.store.db import Conn
+from footfall.store.conn import Conn
 
 FEED_LIMIT = 20
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from footfall import clock, ids
 from footfall.store import keys
-from footfall.store.db import Conn
+from footfall.store.conn import Conn
 
 LIFETIME_SECONDS = 12 * 3600
 

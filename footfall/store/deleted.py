@@ -13,7 +13,7 @@ import secrets
 from typing import Iterable
 
 from footfall.domain.models import ProfilePatch
-from footfall.store.db import Conn
+from footfall.store.conn import Conn
 
 _SECRET = "deletion-hmac"
 

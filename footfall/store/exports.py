@@ -6,7 +6,7 @@ from typing import Any, Iterator
 
 from footfall.domain.events import dedup_key
 from footfall.domain.models import LOCATION_FIELDS, PROFILE_ATTRIBUTES
-from footfall.store.db import Conn
+from footfall.store.conn import Conn
 from footfall.timefmt import iso
 
 _FETCH = 1000

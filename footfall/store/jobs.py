@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from footfall.store.db import Conn
+from footfall.store.conn import Conn
 
 COLUMNS = ("id", "kind", "status", "total", "completed", "failed", "skipped", "details", "created", "completed_at")
 

@@ -20,7 +20,7 @@ from typing import Literal
 
 from footfall import clock, ids
 from footfall.domain.scopes import ALL_SCOPES
-from footfall.store.db import Conn
+from footfall.store.conn import Conn
 from footfall.failures import KeyNotFound
 
 KeyKind = Literal["private", "write"]

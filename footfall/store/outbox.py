@@ -18,7 +18,7 @@ from functools import lru_cache
 from typing import Any, Sequence
 
 from footfall import clock
-from footfall.store.db import Conn
+from footfall.store.conn import Conn
 
 COLUMNS = ("position", "id", "topic", "profile_id", "subject_id", "payload", "created")
 _CHUNK = 1000  # rows per statement (PostgreSQL's 65,535 parameters)

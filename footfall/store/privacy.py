@@ -19,7 +19,7 @@ from footfall.domain.limits import Limits
 from footfall.domain.privacy import DeleteProfilesOp, DeletionResult, JobResult, SuppressionOp
 from footfall.domain.models import ProfilePatch
 from footfall.store import deleted, jobs, outbox, rollups, writes
-from footfall.store.db import Conn
+from footfall.store.conn import Conn
 from footfall.store.writes import Tally
 
 DELETION_JOB = "data-privacy-deletion-job"

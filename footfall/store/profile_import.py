@@ -14,7 +14,7 @@ from footfall.refusals import Conflict, InvalidInput, NotFound, Refusal, TITLES,
 from footfall.domain.limits import Limits
 from footfall.domain.privacy import ImportEntry, JobResult, ProfileBulkImportOp
 from footfall.store import jobs, profile_writes, segment_list_rows, writes
-from footfall.store.db import Conn
+from footfall.store.conn import Conn
 from footfall.store.writes import Tally
 
 IMPORT_JOB = "profile-bulk-import-job"

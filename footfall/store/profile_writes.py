@@ -15,7 +15,7 @@ from footfall.domain.operations import (
     CreateProfileOp, ImportProfileOp, MergeProfilesOp, MergeResult, UpdateProfileOp,
 )
 from footfall.store import writes
-from footfall.store.db import Conn
+from footfall.store.conn import Conn
 from footfall.store.writes import Tally
 
 DUPLICATE = "A profile already exists with one of these identifiers."

@@ -6,7 +6,8 @@ import threading
 from contextlib import contextmanager
 from typing import Iterator
 
-from footfall.store.db import Conn, connect
+from footfall.store.db import connect
+from footfall.store.conn import Conn
 from footfall.refusals import StoreUnavailable
 from footfall.store.url import DatabaseURL
 

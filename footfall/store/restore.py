@@ -15,7 +15,7 @@ from footfall.domain.events import dedup_key
 from footfall.domain.limits import Limits
 from footfall.domain.privacy import RestoredEvent, RestoredProfile, RestoreOp, RestoreResult
 from footfall.store import writes
-from footfall.store.db import Conn
+from footfall.store.conn import Conn
 from footfall.store.writes import Tally
 
 _PROFILE_COLUMNS = ("id", "email", "phone_number", "external_id", "anonymous_id", "exchange_id", "first_name",

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from footfall.store.db import Conn
+from footfall.store.conn import Conn
 
 BUCKET = 900
 

@@ -14,9 +14,9 @@ from footfall.refusals import GroupInUse, InvalidInput, NotFound
 from footfall.domain.segment_list_ops import DeleteGroup, GroupResult, ListMembers, SaveList, SaveSegment
 from footfall.domain.limits import Limits
 from footfall.domain.models import PROFILE_ATTRIBUTES
-from footfall.segments import definitions
+from footfall.domain import segment_definitions
 from footfall.store import outbox
-from footfall.store.db import Conn
+from footfall.store.conn import Conn
 from footfall.timefmt import iso
 
 SEGMENT_COLUMNS = ("id", "name", "definition", "created", "updated", "version", "is_processing", "swept_at")
@@ -294,16 +294,16 @@ def check_references(conn: Conn, account_id: str, segment_id: str | None, raw: d
 
 def _check_references(conn: Conn, account_id: str, segment_id: str | None, raw: dict[str, Any]) -> None:
     """Metrics and groups named by the definition exist, and membership conditions make no cycle."""
-    parsed = definitions.parse(raw)
+    parsed = segment_definitions.parse(raw)
     known_lists = {r[0] for r in conn.all("SELECT id FROM lists WHERE account_id = ?", (account_id,))}
     others = {s["id"]: s["definition"] for s in segments(conn, account_id) if s["id"] != segment_id}
     metric_ids = {r[0] for r in conn.all("SELECT id FROM metrics WHERE account_id = ?", (account_id,))}
     for gi, group in enumerate(parsed.groups):
         for ci, cond in enumerate(group):
             path = f"condition_groups/{gi}/conditions/{ci}"
-            if isinstance(cond, definitions.MetricCondition) and cond.metric_id not in metric_ids:
+            if isinstance(cond, segment_definitions.MetricCondition) and cond.metric_id not in metric_ids:
                 raise InvalidInput(f"metric {cond.metric_id} does not exist", f"{path}/metric_id")
-            if isinstance(cond, definitions.MembershipCondition):
+            if isinstance(cond, segment_definitions.MembershipCondition):
                 for ki, gid in enumerate(cond.group_ids):
                     if gid == segment_id:
                         raise InvalidInput("a segment cannot depend on its own membership", f"{path}/group_ids/{ki}")

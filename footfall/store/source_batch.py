@@ -11,7 +11,7 @@ from footfall.refusals import Conflict, InvalidInput, NotFound
 from footfall.domain.limits import Limits
 from footfall.domain.operations import SourceBatchOp, SourceBatchResult
 from footfall.store import writes
-from footfall.store.db import Conn
+from footfall.store.conn import Conn
 from footfall.store.writes import Tally
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from footfall.store.db import Conn
+from footfall.store.conn import Conn
 from footfall.refusals import StoreUnavailable
 from footfall.store.url import DatabaseURL
 

@@ -10,7 +10,7 @@ from footfall.domain.limits import Limits
 from footfall.domain.models import ProfilePatch
 from footfall.domain.operations import SubscriptionJobOp, SubscriptionJobResult
 from footfall.store import segment_list_rows, writes
-from footfall.store.db import Conn
+from footfall.store.conn import Conn
 from footfall.store.writes import Tally
 
 

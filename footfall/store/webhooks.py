@@ -16,7 +16,7 @@ from footfall.refusals import NotFound
 from footfall.domain.limits import Limits
 from footfall.domain.webhooks import DeleteWebhook, SaveWebhook, WebhookResult
 from footfall.store import outbox
-from footfall.store.db import Conn
+from footfall.store.conn import Conn
 
 WEBHOOK_COLUMNS = ("id", "name", "description", "endpoint_url", "secret_key", "enabled", "format", "topics",
                    "group_ids", "batch_size", "cursor", "lease_owner", "lease_until", "failing_since",

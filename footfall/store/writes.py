@@ -19,7 +19,7 @@ from footfall.domain.limits import Limits
 from footfall.domain.models import PROFILE_ATTRIBUTES, SINGLE_VALUED, Event, ProfilePatch, TrackOp, WriteResult
 from footfall.domain.profiles import Record, apply_patch, empty_record, merge_records
 from footfall.store import deleted, outbox, rollups
-from footfall.store.db import Conn
+from footfall.store.conn import Conn
 
 Key = identity.Key  # (kind, value) of an identifier
 Row = dict[str, Any]  # a profile row by column (_PROFILE_COLUMNS), its JSON columns decoded

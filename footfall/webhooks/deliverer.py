@@ -28,7 +28,7 @@ from footfall import clock, ids
 from footfall.config import Settings
 from footfall.observability import metrics
 from footfall.store import outbox, webhooks
-from footfall.store.db import Conn
+from footfall.store.conn import Conn
 from footfall.timefmt import iso
 from footfall.webhooks import envelope, messages, policy, signing, ssrf
 from footfall.webhooks.hub import Hub

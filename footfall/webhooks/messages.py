@@ -12,7 +12,7 @@ from typing import Any, Sequence
 
 from footfall.domain import topics
 from footfall.store import outbox
-from footfall.store.db import Conn
+from footfall.store.conn import Conn
 from footfall.store.queries import profiles as profile_queries
 from footfall.timefmt import iso
 from footfall.wire import resources

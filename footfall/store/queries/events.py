@@ -8,10 +8,10 @@ from typing import Any, Iterable
 from sqlalchemy import func, select
 from sqlalchemy.sql import ColumnElement
 
-from footfall.store.db import Conn
+from footfall.store.conn import Conn
 from footfall.store.queries import Criterion
 from footfall.store.queries.paging import Slice, SortKey, Window, fetch
-from footfall.store.queries.run import first
+from footfall.store.sqlalchemy_statements import first
 from footfall.store.schema import events, profile_merges
 
 e = events.c

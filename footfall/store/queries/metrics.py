@@ -7,10 +7,10 @@ from typing import Any, Iterable
 from sqlalchemy import select
 from sqlalchemy.sql import ColumnElement
 
-from footfall.store.db import Conn
+from footfall.store.conn import Conn
 from footfall.store.queries import Criterion
 from footfall.store.queries.paging import Slice, SortKey, Window, fetch
-from footfall.store.queries.run import first, rows
+from footfall.store.sqlalchemy_statements import first, rows
 from footfall.store.schema import metrics
 
 m = metrics.c

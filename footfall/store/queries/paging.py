@@ -15,8 +15,8 @@ from sqlalchemy import literal, tuple_
 from sqlalchemy.sql import ColumnElement, Select
 
 from footfall.refusals import InvalidInput
-from footfall.store.db import Conn
-from footfall.store.queries.run import rows as run_rows
+from footfall.store.conn import Conn
+from footfall.store.sqlalchemy_statements import rows as run_rows
 
 CURSOR = "page[cursor]"
 _MAX_TEXT = 1024          # a forged cursor must not reach SQL with values the backends refuse

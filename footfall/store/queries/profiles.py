@@ -10,10 +10,10 @@ from sqlalchemy import func, select
 from sqlalchemy.sql import ColumnElement
 
 from footfall.domain.models import PROFILE_ATTRIBUTES
-from footfall.store.db import Conn
+from footfall.store.conn import Conn
 from footfall.store.queries import Criterion
 from footfall.store.queries.paging import Slice, SortKey, Window, fetch
-from footfall.store.queries.run import first, rows
+from footfall.store.sqlalchemy_statements import first, rows
 from footfall.store.schema import events, profile_identifiers, profile_merges, profiles
 
 p = profiles.c
