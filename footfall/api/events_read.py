@@ -17,14 +17,11 @@ from footfall.api.modern_routes import api_route
 from footfall.api.profiles_read import PROFILE_FIELDS
 from footfall.api.metrics import METRIC_FIELDS
 from footfall.store.conn import Conn
-from footfall.deferred_import import LazyModule
+from footfall.store.queries import events as event_queries
+from footfall.store.queries import metrics as metric_queries
+from footfall.store.queries import profiles as profile_queries
 from footfall.wire import params, resources
 from footfall.wire.filters import FieldRule
-
-# SQLAlchemy-built queries: imported on the first read, not at startup.
-event_queries = LazyModule("footfall.store.queries.events")
-metric_queries = LazyModule("footfall.store.queries.metrics")
-profile_queries = LazyModule("footfall.store.queries.profiles")
 
 _COMPARISONS = ("greater-or-equal", "greater-than", "less-or-equal", "less-than")
 WHITELIST = {

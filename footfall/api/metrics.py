@@ -9,11 +9,9 @@ from footfall.api import paged_reads
 from footfall.api.json_documents import base_url
 from footfall.api.modern_routes import api_route
 from footfall.store.conn import Conn
-from footfall.deferred_import import LazyModule
+from footfall.store.queries import metrics as metric_queries
 from footfall.wire import params, resources
 from footfall.wire.filters import FieldRule
-
-metric_queries = LazyModule("footfall.store.queries.metrics")  # SQLAlchemy: imported on the first read
 
 WHITELIST = {
     "integration.name": FieldRule(("equals",)),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Mapping, TypeVar
+from typing import Any, Callable, Mapping, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -12,13 +12,9 @@ from footfall.api.request_keys import private_key
 from footfall.api.app_state import services
 from footfall.refusals import ApiError, InvalidInput, as_api_error
 from footfall.store.conn import Conn
-from footfall.deferred_import import LazyModule
+from footfall.store.queries import paging
+from footfall.store.queries.paging import Slice, Window
 from footfall.wire import filters, params
-
-if TYPE_CHECKING:
-    from footfall.store.queries.paging import Slice, Window
-
-paging = LazyModule("footfall.store.queries.paging")  # SQLAlchemy: imported on the first read
 
 T = TypeVar("T")
 

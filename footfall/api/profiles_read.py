@@ -20,11 +20,9 @@ from footfall.refusals import InvalidInput
 from footfall.domain.models import LOCATION_FIELDS, PROFILE_ATTRIBUTES
 from footfall.store import segment_list_rows
 from footfall.store.conn import Conn
-from footfall.deferred_import import LazyModule
+from footfall.store.queries import profiles as profile_queries
 from footfall.wire import params, resources
 from footfall.wire.filters import Checked, FieldRule
-
-profile_queries = LazyModule("footfall.store.queries.profiles")  # SQLAlchemy: imported on the first read
 
 _COMPARISONS = ("greater-than", "greater-or-equal", "less-than", "less-or-equal")
 WHITELIST = {

@@ -22,22 +22,17 @@ import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 from footfall import clock
 from footfall.domain.segment_list_ops import DeleteGroup, GroupResult, ListMembers, SaveList, SaveSegment
 from footfall.domain.models import TrackOp, WriteResult
-from footfall.deferred_import import LazyModule
 from footfall.observability import metrics
 from footfall.store import segment_list_rows
-from footfall.store.conn import Conn
 from footfall.refusals import StoreUnavailable
-
-if TYPE_CHECKING:
-    from footfall.segments.evaluator import Catalog, Changes
-
-# The evaluator builds SQL with SQLAlchemy: imported when the worker first needs it, not at startup.
-evaluator = LazyModule("footfall.segments.evaluator")
+from footfall.segments import evaluator
+from footfall.segments.evaluator import Catalog, Changes
+from footfall.store.conn import Conn
 
 log = logging.getLogger("footfall.segments")
 RETRY_DELAY = 0.5
