@@ -208,11 +208,14 @@ def test_segment_membership_is_rechecked_once_per_change_and_swept_once_per_inte
     api = SegmentApi(cluster.url, account, cluster.database_url)
     try:
         api.track("seed@example.com", "Bought", int(time.time()) - 10 * 86400, None, {}, "seed")
+        evaluations = cluster_total(cluster, "footfall_segment_full_evaluations_total")
         sid = api.segment_id({"condition_groups": [{"conditions": [{
             "type": "profile-metric", "metric_id": api.metric_ids()["Bought"], "measurement": "count",
             "measurement_filter": {"type": "numeric", "operator": "greater-than-or-equal", "value": 1},
             "timeframe_filter": {"type": "date", "operator": "in-the-last", "quantity": 1, "unit": "hour"}}]}]})
         api.wait_processed([sid])
+        time.sleep(SWEEP)  # another host looking for unfinished evaluations finds none
+        assert cluster_total(cluster, "footfall_segment_full_evaluations_total") - evaluations == 1
         rechecked = cluster_total(cluster, "footfall_segment_rechecked_writes_total")
         buyers = {f"buyer{i}@example.com" for i in range(30)}
         for i, email in enumerate(sorted(buyers)):  # spread over the hosts by the balancer
@@ -226,6 +229,32 @@ def test_segment_membership_is_rechecked_once_per_change_and_swept_once_per_inte
         sweeps = cluster_total(cluster, "footfall_segment_sweeps_total") - before
         intervals = (time.monotonic() - began) / SWEEP
         assert intervals * 0.5 <= sweeps <= intervals + 1.5, f"{sweeps} sweeps in {intervals:.1f} intervals"
+    finally:
+        api.close()
+
+
+def test_an_evaluation_a_dead_host_left_unfinished_is_finished_by_one_other_host(cluster):
+    account = cluster.new_account("takeover")
+    api = SegmentApi(cluster.url, account, cluster.database_url)
+    try:
+        api.track("someone@example.com", "Bought", int(time.time()), None, {}, "one")
+        sid = api.segment_id({"condition_groups": [{"conditions": [{
+            "type": "profile-metric", "metric_id": api.metric_ids()["Bought"], "measurement": "count",
+            "measurement_filter": {"type": "numeric", "operator": "greater-than-or-equal", "value": 1}}]}]})
+        api.wait_processed([sid])
+        before = cluster_total(cluster, "footfall_segment_full_evaluations_total")
+        # What a host killed mid-evaluation leaves: the segment still processing, nobody evaluating it.
+        conn = db.connect(cluster.database_url)
+        try:
+            conn.begin()
+            conn.execute("UPDATE segments SET is_processing = ? WHERE account_id = ? AND id = ?", (True, account.id, sid))
+            conn.commit()
+        finally:
+            conn.close()
+        api.wait_processed([sid], timeout=3 * SWEEP)
+        time.sleep(SWEEP)
+        assert cluster_total(cluster, "footfall_segment_full_evaluations_total") - before == 1
+        assert api.member_emails("segments", sid) == {"someone@example.com"}
     finally:
         api.close()
 

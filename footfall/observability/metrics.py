@@ -56,6 +56,8 @@ class Metrics:
                                          "Time to re-check segment membership after commits.", buckets=LATENCY_BUCKETS)
         self.segment_touches = Counter("footfall_segment_rechecked_writes",
                                        "Committed writes whose profile was re-checked for segment membership.")
+        self.segment_full_evaluations = Counter("footfall_segment_full_evaluations",
+                                                "Segments evaluated in full (a new or changed definition).")
         self.segment_sweeps = Counter("footfall_segment_sweeps",
                                       "Time-relative segments re-checked for time passing (one worker of a cluster does each).")
         self.webhook_attempts = Counter("footfall_webhook_delivery_attempts", "Webhook delivery attempts, by outcome.",

@@ -11,7 +11,8 @@ Several hosts (or workers) on one database: each re-checks only what its own pip
 a change is re-checked once. Sweeps are shared: a segment is swept when its stored swept_at is a
 sweep interval old, by whichever worker looks first (each looks every quarter interval), and one
 worker at a time sweeps (a PostgreSQL advisory lock), so time passing is re-checked once, not once
-per host.
+per host. A full evaluation is done by one worker at a time too (an advisory lock per segment); one a
+dead worker left unfinished is taken over at the next sweep look.
 """
 
 from __future__ import annotations
@@ -287,14 +288,29 @@ class MembershipWorker:
                 self._set_due(event_time - offset)
 
     def _evaluate_full(self, conn: Conn, account_id: str, segment_id: str) -> None:
+        """One worker of all hosts evaluates a segment at a time; whoever gets it next finds it done."""
+        if not segment_list_rows.try_evaluation_lock(conn, account_id, segment_id):
+            retry = threading.Timer(RETRY_DELAY, self._queue.put, args=([Reevaluate(account_id, segment_id)],))
+            retry.daemon = True
+            retry.start()
+            return
+        try:
+            self._evaluate_locked(conn, account_id, segment_id)
+        finally:
+            segment_list_rows.release_evaluation_lock(conn, account_id, segment_id)
+
+    def _evaluate_locked(self, conn: Conn, account_id: str, segment_id: str) -> None:
         row = segment_list_rows.segment(conn, account_id, segment_id)
         conn.rollback()
-        if row is None:
+        if row is None or not row["is_processing"]:  # deleted, or another worker finished it
             return
         seg = evaluator.segment_from_row(account_id, row)
         now = clock.now()
         changes = evaluator.evaluate_full(conn, seg, now)
         self.stats.full_evaluations += 1
+        m = metrics.get()
+        if m is not None:
+            m.segment_full_evaluations.inc()
         catalog = self._catalog(conn, account_id)
         pending: dict[str, set[str]] = {}
         evaluator.cascade(catalog, segment_id, changes.profiles, pending)
@@ -346,6 +362,7 @@ class MembershipWorker:
         try:
             self._due = None
             self.stats.sweeps += 1
+            self._take_over(conn)
             self._end_merged(conn)
             accounts = segment_list_rows.segment_accounts(conn)
             conn.rollback()
@@ -363,6 +380,18 @@ class MembershipWorker:
                     self._sweep_segment(conn, catalog, seg)
         finally:
             segment_list_rows.release_sweep_lock(conn)
+
+    def _take_over(self, conn: Conn) -> None:
+        """Evaluations left unfinished by a worker that died (on any host): nobody holds their lock."""
+        pending = segment_list_rows.processing_segments(conn)
+        conn.rollback()
+        orphans = []
+        for account_id, segment_id in pending:
+            if segment_list_rows.try_evaluation_lock(conn, account_id, segment_id):
+                segment_list_rows.release_evaluation_lock(conn, account_id, segment_id)
+                orphans.append(Reevaluate(account_id, segment_id))
+        if orphans:
+            self._queue.put(orphans)
 
     def _sweep_segment(self, conn: Conn, catalog: Catalog, seg: evaluator.Segment) -> None:
         now = clock.now()

@@ -182,24 +182,42 @@ def swept_times(conn: Conn, account_id: str) -> dict[str, float | None]:
     return dict(conn.all("SELECT id, swept_at FROM segments WHERE account_id = ?", (account_id,)))
 
 
-# One membership worker of all hosts on a database sweeps at a time (a session-level advisory lock:
-# it outlives the sweep's commits and goes with the connection if the worker dies).
+# One membership worker of all hosts on a database sweeps at a time, and one evaluates a given segment
+# in full: session-level advisory locks, which outlive the work's commits and go with the connection
+# if the worker dies. SQLite needs none: its writers serialize, and one server uses the file.
 SWEEP_LOCK = 0x466F6F74
+EVALUATION_LOCK = 0x46657661  # with the segment's hash: the two-key lock space
 
 
-def try_sweep_lock(conn: Conn) -> bool:
-    if conn.dialect != "postgresql":  # SQLite serializes writers; its workers share one file
+def _try_lock(conn: Conn, sql: str, params: tuple) -> bool:
+    if conn.dialect != "postgresql":
         return True
-    (got,) = conn.one("SELECT pg_try_advisory_lock(?)", (SWEEP_LOCK,))
+    (got,) = conn.one(sql, params)
     conn.rollback()
     return bool(got)
 
 
-def release_sweep_lock(conn: Conn) -> None:
+def _unlock(conn: Conn, sql: str, params: tuple) -> None:
     if conn.dialect == "postgresql":
         conn.rollback()
-        conn.one("SELECT pg_advisory_unlock(?)", (SWEEP_LOCK,))
+        conn.one(sql, params)
         conn.rollback()
+
+
+def try_sweep_lock(conn: Conn) -> bool:
+    return _try_lock(conn, "SELECT pg_try_advisory_lock(?)", (SWEEP_LOCK,))
+
+
+def release_sweep_lock(conn: Conn) -> None:
+    _unlock(conn, "SELECT pg_advisory_unlock(?)", (SWEEP_LOCK,))
+
+
+def try_evaluation_lock(conn: Conn, account_id: str, segment_id: str) -> bool:
+    return _try_lock(conn, "SELECT pg_try_advisory_lock(?, hashtext(?))", (EVALUATION_LOCK, f"{account_id}/{segment_id}"))
+
+
+def release_evaluation_lock(conn: Conn, account_id: str, segment_id: str) -> None:
+    _unlock(conn, "SELECT pg_advisory_unlock(?, hashtext(?))", (EVALUATION_LOCK, f"{account_id}/{segment_id}"))
 
 
 def processing_segments(conn: Conn) -> list[tuple[str, str]]:
