@@ -84,18 +84,20 @@ def stored_events(cluster: Cluster, account_id: str) -> int:
 
 
 def first_limit(runs: list[Run]) -> str:
-    """Which process kind spends the most CPU per event, and whether the machine was already full."""
+    """Which limit each size met first: a host's one worker process (about one core), the machine's
+    CPU, or neither; and which process kind spends the most CPU per event."""
+    cores = os.cpu_count() or 1
+    parts = []
+    for r in runs:
+        per_host = r.busy["hosts"] / r.hosts
+        limit = ("the machine's CPU" if r.machine >= 0.9 else
+                 "the host (its worker near one core)" if per_host >= 0.75 else "none reached")
+        parts.append(f"{r.hosts} host(s): {r.events_per_s:.0f}/s, each host {per_host:.2f} core, machine "
+                     f"{r.machine:.0%} -> {limit}")
     last = runs[-1]
     heaviest = max(last.cpu_us, key=last.cpu_us.get)
-    cores = os.cpu_count() or 1
-    full = last.machine >= 0.9
-    grew = runs[-1].events_per_s / max(runs[0].events_per_s, 1)
-    return (f"{last.kind}: x{grew:.2f} from {runs[0].hosts} to {last.hosts} host(s); the machine's {cores} cores were "
-            f"{last.machine:.0%} busy ({last.machine_busy / cores:.0%} the cluster's processes, the rest wrk and "
-            f"other work); most CPU per event: {heaviest} "
-            f"({last.cpu_us[heaviest]:.0f} us of {sum(last.cpu_us.values()):.0f} us) -> "
-            + (f"first limit here: this machine's CPU, and of the processes the {heaviest}"
-               if full else f"first limit: the {heaviest} (the machine still had CPU to spare)"))
+    return (f"{last.kind} on {cores} cores: " + "; ".join(parts)
+            + f". Most CPU per event: {heaviest} ({last.cpu_us[heaviest]:.0f} us of {sum(last.cpu_us.values()):.0f} us)")
 
 
 def main(argv: list[str]) -> None:
