@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from footfall.domain.events import DEDUP_MODES
+from footfall.domain.event_dedup import DEDUP_MODES
 from footfall.domain.limits import Limits
 from footfall.domain.rate_limit_tiers import RateLimitSettings, parse_overrides
 from footfall.webhooks.policy import DEFAULT_SCHEDULE as DEFAULT_RETRY_SCHEDULE, parse_schedule

@@ -160,7 +160,7 @@ def test_an_anonymous_profile_merged_early_in_a_batch_is_not_used_later_in_it(da
     assert owners == [("known@example.com",)]
 
 
-# -- the owners read ahead for a batch (writes.prefetch_owners): an answer is used only while nothing
+# -- the owners read ahead for a batch (profile_upserts.prefetch_owners): an answer is used only while nothing
 # of the batch can have changed it
 
 def _properties(url: str, account_id: str, email: str) -> dict:

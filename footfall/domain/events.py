@@ -1,4 +1,4 @@
-"""Rules for events: time window, value, metric name, and the dedup key."""
+"""Rules for events: time window, value, metric name (the dedup key: domain/event_dedup.py)."""
 
 from __future__ import annotations
 
@@ -13,14 +13,6 @@ ONE_YEAR = 366 * 24 * 3600
 MAX_METRIC_NAME = 128
 # Klaviyo's onsite script tracks page activity as `__activity__`; Klaviyo stores and shows it as this metric.
 METRIC_ALIASES = {"__activity__": "Active on Site"}
-TRACK_ONCE = "__track_once__"  # a property set by trackOnce(): only the first such event per profile and metric
-
-
-# How an event without a unique id is deduplicated (FOOTFALL_DEDUP_WITHOUT_ID): by its epoch second
-# (Klaviyo's rule, the default) or by its full timestamp as sent, to the microsecond.
-DEDUP_BY_SECOND = "second"
-DEDUP_BY_TIMESTAMP = "timestamp"
-DEDUP_MODES = (DEDUP_BY_SECOND, DEDUP_BY_TIMESTAMP)
 
 
 def epoch_seconds(value: Any, path: str, now: float) -> tuple[int, int]:
@@ -99,21 +91,3 @@ def unique_id(value: Any, path: str) -> str | None:
     return text
 
 
-def once_unique_id(properties: dict[str, Any], unique: str | None) -> str | None:
-    """The unique id of an event: `__track_once__: true` without one of its own makes the dedup key
-    the same for every such event of a profile and metric, so only the first is stored."""
-    if unique is None and properties.get(TRACK_ONCE) is True:
-        return TRACK_ONCE
-    return unique
-
-
-def dedup_key(unique: str | None, time: int, microsecond: int = 0, by: str = DEDUP_BY_SECOND) -> str:
-    """The one place an event's dedup key is decided. Klaviyo's rule: the event's unique id, or else
-    its epoch second. By timestamp, an event without an id whose time has a fraction of a second is
-    keyed to the microsecond instead (a whole-second time keeps the same key under both rules, so
-    switching rules never makes a retry of such an event a second copy). Prefixed: never collide."""
-    if unique is not None:
-        return f"u:{unique}"
-    if by == DEDUP_BY_TIMESTAMP and microsecond:
-        return f"t:{time}.{microsecond:06d}"
-    return f"t:{time}"

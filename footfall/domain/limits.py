@@ -21,7 +21,7 @@ class Limits:
     max_array_items: int = 4000
     max_depth: int = 10
     # Not a size: the rule for the dedup key of an event without a unique id, which travels with the
-    # limits to every parser and applier (domain/events.DEDUP_MODES; FOOTFALL_DEDUP_WITHOUT_ID).
+    # limits to every parser and applier (domain/event_dedup.DEDUP_MODES; FOOTFALL_DEDUP_WITHOUT_ID).
     dedup_without_id: str = "second"
     # Nor this: drop later events naming a person deleted while it is on (FOOTFALL_SUPPRESS_AFTER_DELETE;
     # store/deleted.py). It travels here because deletion and ingest both run in the writer, which gets the limits.

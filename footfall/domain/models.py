@@ -57,7 +57,7 @@ class Event:
     value_currency: str | None = None
     unique_id: str | None = None
     # The fraction of `time`'s second as sent (stored events keep whole seconds): only a dedup key by
-    # full timestamp reads it (domain/events.dedup_key).
+    # full timestamp reads it (domain/event_dedup.dedup_key).
     microsecond: int = 0
 
 

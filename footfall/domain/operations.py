@@ -114,20 +114,6 @@ class BulkResult:
         return self.duplicates
 
 
-def repeated_unique_id(seen: set[tuple[str, str, str]], profile_id: str, metric_id: str, unique: str | None) -> bool:
-    """Klaviyo's bulk rule: a unique_id repeated for the same profile and metric in one request fails it.
-
-    Records the key in `seen`; True when it was there already. Events without a unique_id never repeat here.
-    """
-    if unique is None:
-        return False
-    key = (profile_id, metric_id, unique)
-    if key in seen:
-        return True
-    seen.add(key)
-    return False
-
-
 @dataclass
 class SubscriptionEntry:
     """One profile of a subscription job: identifiers (and an optional id) plus its consent changes."""

@@ -17,14 +17,14 @@ from footfall.domain.privacy import DeleteProfilesOp, ProfileBulkImportOp, Resto
 from footfall.domain.segment_list_ops import DeleteGroup, ListMembers, SaveList, SaveSegment
 from footfall.domain.webhooks import DeleteWebhook, SaveWebhook
 from footfall.store import (bulk_events, privacy, profile_import, profile_writes, restore, segment_list_rows,
-                            source_batch, subscriptions, webhooks, writes)
+                            source_batch, subscriptions, track_writes, webhooks)
 from footfall.store.conn import Conn
-from footfall.store.writes import Tally
+from footfall.store.tally import Tally
 
 OpApplier = Callable[[Conn, Any, Limits, Tally], Any]
 
 APPLIERS: dict[type, OpApplier] = {
-    TrackOp: writes.apply_track,                    # legacy track/identify, modern events and client calls
+    TrackOp: track_writes.apply_track,                    # legacy track/identify, modern events and client calls
     CreateProfileOp: profile_writes.apply_create,   # POST /api/profiles (409 on a taken identifier)
     ImportProfileOp: profile_writes.apply_import,   # POST /api/profile-import (upsert)
     UpdateProfileOp: profile_writes.apply_update,   # PATCH /api/profiles/{id}

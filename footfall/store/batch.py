@@ -17,7 +17,8 @@ from footfall.refusals import Conflict, InternalError, InvalidInput, NotFound
 from footfall.domain.limits import Limits
 from footfall.store.appliers import APPLIERS
 from footfall.store.conn import Conn
-from footfall.store.writes import Tally, prefetch_owners
+from footfall.store.profile_upserts import prefetch_owners
+from footfall.store.tally import Tally
 
 log = logging.getLogger("footfall.store")
 
@@ -44,7 +45,7 @@ def apply_batch(conn: Conn, ops: list[Any], limits: Limits) -> list[Any]:
 
 def _apply_optimistic(conn: Conn, ops: list[Any], limits: Limits, tally: Tally) -> list[Any]:
     """Every op behind one savepoint. The owners of the track ops' identifiers are read ahead, a few
-    queries for the batch instead of one per op (writes.prefetch_owners). On PostgreSQL in pipeline
+    queries for the batch instead of one per op (profile_upserts.prefetch_owners). On PostgreSQL in pipeline
     mode a statement is sent without waiting for it, so with no read per op the whole pass costs
     those few round trips, and what can wait (an event's duplicate flag) is read at the end in one
     sync. A statement's error may so surface in a later op: the replay finds the op it belongs to."""

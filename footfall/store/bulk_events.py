@@ -12,10 +12,11 @@ from typing import Any
 from footfall import clock
 from footfall.refusals import Conflict, InvalidInput, NotFound, RepeatedUniqueId
 from footfall.domain.limits import Limits
-from footfall.domain.operations import BulkEntry, BulkEventsOp, BulkResult, repeated_unique_id
-from footfall.store import deleted, writes
+from footfall.domain.event_dedup import repeated_unique_id
+from footfall.domain.operations import BulkEntry, BulkEventsOp, BulkResult
+from footfall.store import deleted, event_rows, profile_upserts, track_writes
 from footfall.store.conn import Conn
-from footfall.store.writes import Tally
+from footfall.store.tally import Tally
 
 JOB_TYPE = "event-bulk-create-job"
 _ENTRY_REFUSALS = (NotFound, Conflict)
@@ -37,22 +38,22 @@ def _apply_entry(conn: Conn, account_id: str, entry: BulkEntry, limits: Limits, 
                  seen: set[tuple[str, str, str]], result: BulkResult) -> None:
     """One profile and its events, behind a nested savepoint so a refused entry leaves nothing."""
     if limits.suppress_after_delete and deleted.names_deleted(conn, account_id, entry.profile):
-        writes.dropped_after_delete(account_id, tally, len(entry.events))
+        track_writes.dropped_after_delete(account_id, tally, len(entry.events))
         result.completed += len(entry.events)  # accepted, as a duplicate is, but not stored
         result.dropped += len(entry.events)
         return
     conn.execute("SAVEPOINT bulk_entry")
     saved = tally.mark()
     try:
-        metric_ids = [writes.metric_for(conn, account_id, e.metric, limits, now) for e in entry.events]
-        profile = writes.upsert_profile(conn, account_id, entry.profile, now, tally)
+        metric_ids = [event_rows.metric_for(conn, account_id, e.metric, limits, now) for e in entry.events]
+        profile = profile_upserts.upsert_profile(conn, account_id, entry.profile, now, tally)
         pending = []
         for event, metric_id, path in zip(entry.events, metric_ids, entry.event_paths):
             if repeated_unique_id(seen, profile.profile_id, metric_id, event.unique_id):
                 raise RepeatedUniqueId(
                     f"unique_id {event.unique_id!r} is repeated for the same profile and metric in this "
                     "request; the request was refused and no events were stored", f"{path}.unique_id")
-            pending.append(writes.insert_event(conn, account_id, metric_id, profile.profile_id, event, now,
+            pending.append(event_rows.insert_event(conn, account_id, metric_id, profile.profile_id, event, now,
                                                 limits.dedup_without_id))
         outcomes = [outcome() for outcome in pending]  # in pipeline mode: one wait for the whole entry
     except RepeatedUniqueId:
@@ -70,7 +71,7 @@ def _apply_entry(conn: Conn, account_id: str, entry: BulkEntry, limits: Limits, 
     for event, metric_id, (event_id, dup) in zip(entry.events, metric_ids, outcomes):
         if not dup:
             tally.stored_event(account_id, metric_id, event.time, event.value)
-            writes.event_message(account_id, event, event_id, profile.profile_id, tally)
+            track_writes.event_message(account_id, event, event_id, profile.profile_id, tally)
     tally.add(account_id, "events_stored", len(outcomes) - duplicates)
     if duplicates:
         tally.add(account_id, "events_duplicate", duplicates)

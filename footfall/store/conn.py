@@ -34,7 +34,7 @@ class Conn:
         # Facts read inside this connection's transactions (metric ids by (account, name)); a rollback
         # may undo the rows they describe, so every rollback forgets them (forget()).
         self.cache: dict[Any, Any] = {}
-        # Facts read for the batch being applied (writes.prefetch_owners), true only until its end
+        # Facts read for the batch being applied (profile_upserts.prefetch_owners), true only until its end
         # (store/batch.py clears it then), and dropped on every rollback like `cache`.
         self.batch_cache: dict[Any, Any] = {}
         self._pipeline: Any = None  # psycopg's Pipeline while in pipeline mode (pipeline())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from footfall.domain.events import dedup_key
+from footfall.domain.event_dedup import dedup_key
 from footfall.domain.models import LOCATION_FIELDS, PROFILE_ATTRIBUTES
 from footfall.store.conn import Conn
 from footfall.timefmt import iso

@@ -18,9 +18,9 @@ from footfall.refusals import NotFound
 from footfall.domain.limits import Limits
 from footfall.domain.privacy import DeleteProfilesOp, DeletionResult, JobResult, SuppressionOp
 from footfall.domain.models import ProfilePatch
-from footfall.store import deleted, jobs, outbox, rollups, writes
+from footfall.store import deleted, jobs, outbox, profile_upserts, rollups
 from footfall.store.conn import Conn
-from footfall.store.writes import Tally
+from footfall.store.tally import Tally
 
 DELETION_JOB = "data-privacy-deletion-job"
 SUPPRESS_JOB = "profile-suppression-bulk-create-job"
@@ -49,7 +49,7 @@ identifier_hash = deleted.identifier_hash
 def matching_profiles(conn: Conn, account_id: str, kind: str, value: str) -> list[str]:
     """Every profile the identifier names: by id (followed through merges), or by identifier row and column."""
     if kind == "id":
-        current = writes._current_id(conn, account_id, value)
+        current = profile_upserts._current_id(conn, account_id, value)
         row = conn.one("SELECT id FROM profiles WHERE account_id = ? AND id = ?", (account_id, current))
         return [row[0]] if row else []
     owners = conn.all("SELECT profile_id FROM profile_identifiers WHERE account_id = ? AND kind = ? AND value = ?",
@@ -154,7 +154,7 @@ def _suppression_targets(conn: Conn, op: SuppressionOp, now: float, tally: Tally
         if owner:
             targets.append(owner[0])
         elif op.action == "create":
-            made = writes.upsert_profile(conn, op.account_id, ProfilePatch(identifiers={"email": email}), now, tally)
+            made = profile_upserts.upsert_profile(conn, op.account_id, ProfilePatch(identifiers={"email": email}), now, tally)
             targets.append(made.profile_id)
         else:
             targets.append(None)
@@ -176,7 +176,7 @@ def _change(conn: Conn, account_id: str, profile_id: str, change: consent.Consen
     """Suppression lives in the profile's consent record (`consent.email.suppression`, a list of
     {reason, timestamp}), changed by domain/consent's rules, the one place profile reads (as
     subscriptions.email.marketing.suppression), segments and subscription writes all use."""
-    lock = " FOR UPDATE" if conn.dialect == "postgresql" else ""  # read to be changed: see writes._lock_profiles
+    lock = " FOR UPDATE" if conn.dialect == "postgresql" else ""  # read to be changed: see profile_upserts._lock_profiles
     row = conn.one(f"SELECT consent FROM profiles WHERE account_id = ? AND id = ?{lock}", (account_id, profile_id))
     if row is None:
         return False

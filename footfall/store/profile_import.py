@@ -13,9 +13,9 @@ from footfall import clock
 from footfall.refusals import Conflict, InvalidInput, NotFound, Refusal, TITLES, answer
 from footfall.domain.limits import Limits
 from footfall.domain.privacy import ImportEntry, JobResult, ProfileBulkImportOp
-from footfall.store import jobs, profile_writes, segment_list_rows, writes
+from footfall.store import jobs, profile_upserts, profile_writes, segment_list_rows
 from footfall.store.conn import Conn
-from footfall.store.writes import Tally
+from footfall.store.tally import Tally
 
 IMPORT_JOB = "profile-bulk-import-job"
 
@@ -60,7 +60,7 @@ def _import_one(conn: Conn, account_id: str, entry: ImportEntry, tally: Tally, n
     conn.execute("SAVEPOINT import_profile")
     saved = tally.mark()  # counters and outbox messages of a refused profile are dropped with it
     try:
-        made = writes.upsert_profile(conn, account_id, entry.profile, now, tally, strict=True)
+        made = profile_upserts.upsert_profile(conn, account_id, entry.profile, now, tally, strict=True)
         profile_writes.clear_identifiers(conn, account_id, made.profile_id, entry.clear_identifiers, now, tally)
     except (Conflict, NotFound, InvalidInput) as exc:
         conn.execute("ROLLBACK TO SAVEPOINT import_profile")

@@ -2,7 +2,7 @@
 
 Applied by the pipeline's writer inside a savepoint per operation (store/batch.py), so a refusal
 (Conflict, NotFound, InvalidInput) leaves nothing behind. Identity rules stay in domain/identity.py
-and the profile upsert in writes.upsert_profile; this module only adds the operations around them.
+and the profile upsert in profile_upserts.upsert_profile; this module only adds the operations around them.
 """
 
 from __future__ import annotations
@@ -14,16 +14,16 @@ from footfall.domain.models import SINGLE_VALUED, WriteResult
 from footfall.domain.operations import (
     CreateProfileOp, ImportProfileOp, MergeProfilesOp, MergeResult, UpdateProfileOp,
 )
-from footfall.store import writes
+from footfall.store import profile_upserts
 from footfall.store.conn import Conn
-from footfall.store.writes import Tally
+from footfall.store.tally import Tally
 
 DUPLICATE = "A profile already exists with one of these identifiers."
 
 
 def apply_create(conn: Conn, op: CreateProfileOp, limits: Limits, tally: Tally) -> WriteResult:
     """A new profile, or DuplicateProfile naming the profile that already holds one of the identifiers."""
-    result = writes.upsert_profile(conn, op.account_id, op.profile, clock.now(), tally, strict=True)
+    result = profile_upserts.upsert_profile(conn, op.account_id, op.profile, clock.now(), tally, strict=True)
     if not result.profile_created:  # the savepoint is rolled back: whatever the upsert changed is undone
         raise DuplicateProfile(DUPLICATE, result.profile_id)
     return result
@@ -31,14 +31,14 @@ def apply_create(conn: Conn, op: CreateProfileOp, limits: Limits, tally: Tally) 
 
 def apply_import(conn: Conn, op: ImportProfileOp, limits: Limits, tally: Tally) -> WriteResult:
     now = clock.now()
-    result = writes.upsert_profile(conn, op.account_id, op.profile, now, tally, strict=True)
+    result = profile_upserts.upsert_profile(conn, op.account_id, op.profile, now, tally, strict=True)
     clear_identifiers(conn, op.account_id, result.profile_id, op.clear_identifiers, now, tally)
     return result
 
 
 def apply_update(conn: Conn, op: UpdateProfileOp, limits: Limits, tally: Tally) -> WriteResult:
     now = clock.now()
-    result = writes.upsert_profile(conn, op.account_id, op.profile, now, tally, strict=True)
+    result = profile_upserts.upsert_profile(conn, op.account_id, op.profile, now, tally, strict=True)
     clear_identifiers(conn, op.account_id, result.profile_id, op.clear_identifiers, now, tally)
     return result
 
@@ -54,15 +54,15 @@ def clear_identifiers(conn: Conn, account_id: str, profile_id: str, kinds: list[
         conn.execute(f"UPDATE profiles SET {kind} = NULL, updated = ? WHERE account_id = ? AND id = ?",
                      (now, account_id, profile_id))
     if kinds:
-        writes.updated_message(account_id, profile_id, list(kinds), tally)
+        profile_upserts.updated_message(account_id, profile_id, list(kinds), tally)
 
 
 def apply_merge(conn: Conn, op: MergeProfilesOp, limits: Limits, tally: Tally) -> MergeResult:
     """Fold each source into the destination: identifiers, events and the gaps in its fields."""
     now = clock.now()
-    destination = writes._current_id(conn, op.account_id, op.destination_id)
-    sources = [writes._current_id(conn, op.account_id, s) for s in op.source_ids]
-    rows = writes._load_profiles(conn, op.account_id, {destination, *sources})
+    destination = profile_upserts._current_id(conn, op.account_id, op.destination_id)
+    sources = [profile_upserts._current_id(conn, op.account_id, s) for s in op.source_ids]
+    rows = profile_upserts._load_profiles(conn, op.account_id, {destination, *sources})
     if destination not in rows:
         raise NotFound("no destination profile with that id in this account", "data.id")
     target = rows[destination]
@@ -74,11 +74,11 @@ def apply_merge(conn: Conn, op: MergeProfilesOp, limits: Limits, tally: Tally) -
         if source == destination or source in merged:
             continue  # already the destination (an earlier merge), or listed twice
         _fill_identifiers(target, rows[source])
-        writes.merge_into(conn, op.account_id, target, rows[source], now, tally)
-        writes.merged_message(op.account_id, source, destination, tally)
+        profile_upserts.merge_into(conn, op.account_id, target, rows[source], now, tally)
+        profile_upserts.merged_message(op.account_id, source, destination, tally)
         merged.append(source)
     if merged:
-        writes._update_profile(conn, op.account_id, target, now)
+        profile_upserts._update_profile(conn, op.account_id, target, now)
         tally.add(op.account_id, "profiles_merged", len(merged))
     return MergeResult(profile_id=destination, merged=merged)
 

@@ -11,12 +11,12 @@ from typing import Any
 
 from footfall import clock
 from footfall.refusals import InvalidInput
-from footfall.domain.events import dedup_key
+from footfall.domain.event_dedup import dedup_key
 from footfall.domain.limits import Limits
 from footfall.domain.privacy import RestoredEvent, RestoredProfile, RestoreOp, RestoreResult
-from footfall.store import writes
+from footfall.store import event_rows, profile_upserts
 from footfall.store.conn import Conn
-from footfall.store.writes import Tally
+from footfall.store.tally import Tally
 
 _PROFILE_COLUMNS = ("id", "email", "phone_number", "external_id", "anonymous_id", "exchange_id", "first_name",
                     "last_name", "organization", "title", "locale", "image", "location", "properties", "consent",
@@ -77,7 +77,7 @@ def _restore_profile(conn: Conn, account_id: str, item: RestoredProfile, tally: 
     conn.run(_INSERT_PROFILE, [account_id, *[conn.to_json(row[c]) if c in _JSON else row.get(c)
                                              for c in _PROFILE_COLUMNS]])
     for kind, value in item.identifiers:
-        conn.run(writes._INSERT_IDENTIFIER, (account_id, kind, value, item.profile_id))
+        conn.run(profile_upserts._INSERT_IDENTIFIER, (account_id, kind, value, item.profile_id))
     tally.add(account_id, "profiles_created")
     result.stored += 1
     result.changed.append(item.profile_id)
@@ -94,7 +94,7 @@ def _event_row(conn: Conn, account_id: str, item: RestoredEvent, limits: Limits,
                                           "(import its profiles first)"))
         return None
     try:
-        metric_id = writes.metric_for(conn, account_id, item.metric, limits, now)
+        metric_id = event_rows.metric_for(conn, account_id, item.metric, limits, now)
     except InvalidInput as exc:
         result.refused.append((item.line, exc.detail))
         return None

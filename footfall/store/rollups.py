@@ -1,7 +1,7 @@
 """Metric rollups: per account, metric and 15-minute UTC bucket, the count and the sum of value of its events.
 
 Every path that inserts events reports each stored (not deduplicated) event to the transaction's
-Tally (writes.Tally.stored_event); at the commit the tally adds them up and writes one upsert per
+Tally (tally.Tally.stored_event); at the commit the tally adds them up and writes one upsert per
 (account, metric, bucket) of the group (`add`). A path that deletes events (a privacy deletion, a
 merge dropping the anonymous side's duplicates) names the buckets it touches (`buckets_of_profile`)
 and the tally recounts those buckets from the events at the commit (`recount`): after every other

@@ -12,6 +12,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from footfall.domain.event_dedup import DEDUP_COLUMNS, DEDUP_CONSTRAINT
 
 metadata = MetaData()
 
@@ -114,7 +115,7 @@ events = Table(
     Column("properties", Json, nullable=False),
     Column("received", Epoch, nullable=False),
     PrimaryKeyConstraint("account_id", "id"),
-    UniqueConstraint("account_id", "profile_id", "metric_id", "dedup_key", name="uq_events_dedup"),
+    UniqueConstraint(*DEDUP_COLUMNS, name=DEDUP_CONSTRAINT),  # the dedup rule: domain/event_dedup.py
     # profile_id last: distinct profiles per bucket (aggregates' `unique`) are counted from the index alone.
     Index("ix_events_metric_time", "account_id", "metric_id", "time", "profile_id"),
     Index("ix_events_profile_time", "account_id", "profile_id", "time"),

@@ -1,6 +1,6 @@
 """Applying a Segment-spec or PostHog batch: every message, or none.
 
-Each message is an ordinary TrackOp (writes.apply_track: identity, merge, dedup as everywhere). A
+Each message is an ordinary TrackOp (track_writes.apply_track: identity, merge, dedup as everywhere). A
 refusal of any message is raised again with that message's place in the request, so the batch's
 savepoint (store/batch.py) undoes the messages applied before it and the caller learns which one.
 """
@@ -10,9 +10,9 @@ from __future__ import annotations
 from footfall.refusals import Conflict, InvalidInput, NotFound
 from footfall.domain.limits import Limits
 from footfall.domain.operations import SourceBatchOp, SourceBatchResult
-from footfall.store import writes
+from footfall.store import track_writes
 from footfall.store.conn import Conn
-from footfall.store.writes import Tally
+from footfall.store.tally import Tally
 
 
 def apply_source_batch(conn: Conn, op: SourceBatchOp, limits: Limits, tally: Tally) -> SourceBatchResult:
@@ -22,9 +22,9 @@ def apply_source_batch(conn: Conn, op: SourceBatchOp, limits: Limits, tally: Tal
         try:
             if previous is not None and track.profile == previous[0]:
                 # An SDK's batch is mostly one person's events in a row: the same patch again is a no-op.
-                done = writes.apply_track_again(conn, track, previous[1], limits, tally)
+                done = track_writes.apply_track_again(conn, track, previous[1], limits, tally)
             else:
-                done = writes.apply_track(conn, track, limits, tally)
+                done = track_writes.apply_track(conn, track, limits, tally)
             previous = None if done.dropped else (track.profile, done.profile_id)
             result.results.append(done)
         except (InvalidInput, NotFound, Conflict) as exc:

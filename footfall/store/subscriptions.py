@@ -9,9 +9,9 @@ from footfall.domain.segment_list_ops import ListMembers
 from footfall.domain.limits import Limits
 from footfall.domain.models import ProfilePatch
 from footfall.domain.operations import SubscriptionJobOp, SubscriptionJobResult
-from footfall.store import segment_list_rows, writes
+from footfall.store import profile_upserts, segment_list_rows
 from footfall.store.conn import Conn
-from footfall.store.writes import Tally
+from footfall.store.tally import Tally
 
 
 def apply_subscription_job(conn: Conn, op: SubscriptionJobOp, limits: Limits, tally: Tally) -> SubscriptionJobResult:
@@ -27,7 +27,7 @@ def apply_subscription_job(conn: Conn, op: SubscriptionJobOp, limits: Limits, ta
                 result.skipped += 1
                 continue
             patch = ProfilePatch(profile_id=existing, consent_changes=patch.consent_changes)
-        written = writes.upsert_profile(conn, op.account_id, patch, now, tally, strict=True)
+        written = profile_upserts.upsert_profile(conn, op.account_id, patch, now, tally, strict=True)
         result.profile_ids.append(written.profile_id)
     result.profile_ids = list(dict.fromkeys(result.profile_ids))
     if op.list_id is not None and result.profile_ids:

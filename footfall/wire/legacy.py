@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from footfall.domain import events, normalize
+from footfall.domain import event_dedup, events, normalize
 from footfall.refusals import InvalidInput
 from footfall.domain.limits import Limits, check_properties, check_value
 from footfall.domain.models import CONSENT_CHANNELS, Event, ProfilePatch, TrackOp
@@ -66,7 +66,7 @@ def parse_track(
         check_value(payload["ip"], limits, "ip", 1)
         patch.location["ip"] = payload["ip"]
     value = events.numeric_value(props.get("$value"), "properties.$value")
-    unique = events.once_unique_id(props, events.unique_id(props.get("$event_id"), "properties.$event_id"))
+    unique = event_dedup.once_unique_id(props, events.unique_id(props.get("$event_id"), "properties.$event_id"))
     currency = props.get("$value_currency")
     seconds, microsecond = events.epoch_seconds(payload.get("time"), "time", now)
     event = events_event(name, seconds, props, value, currency if isinstance(currency, str) else None, unique)

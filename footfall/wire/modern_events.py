@@ -11,7 +11,7 @@ import re
 from datetime import datetime, timezone
 from typing import Any
 
-from footfall.domain import events
+from footfall.domain import event_dedup, events
 from footfall.refusals import InvalidInput, LimitExceeded
 from footfall.domain.limits import Limits, check_properties
 from footfall.domain.models import Event, ProfilePatch
@@ -123,7 +123,7 @@ def _event(attrs: dict[str, Any], path: str, limits: Limits, now: float, extra: 
         properties=props,
         value=_value(attrs.get("value"), f"{path}.value"),
         value_currency=_currency(attrs.get("value_currency"), f"{path}.value_currency"),
-        unique_id=events.once_unique_id(props, events.unique_id(attrs.get("unique_id"), f"{path}.unique_id")),
+        unique_id=event_dedup.once_unique_id(props, events.unique_id(attrs.get("unique_id"), f"{path}.unique_id")),
         microsecond=microsecond,
     )
 

@@ -1,29 +1,22 @@
-"""The ingest transaction: metric, identity, profile upsert and deduplicated event insert.
-
-Called by the pipeline's writer for every operation of a group commit, inside one transaction.
-Rules come from footfall.domain; this module only reads and writes rows.
+"""Identity and profile rows of ingest: the owners of a batch's identifiers read ahead, the profile upsert
+(which profile an identifier names: domain/identity.py) and merges. Rules come from footfall.domain.
 """
 
 from __future__ import annotations
 
-import copy
-from collections import Counter
-from functools import lru_cache
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
-from footfall import clock, ids
+from footfall import ids
 from footfall.domain import identity, onsite, topics
-from footfall.refusals import LimitExceeded, NotFound
-from footfall.domain.events import dedup_key
-from footfall.domain.limits import Limits
-from footfall.domain.models import PROFILE_ATTRIBUTES, SINGLE_VALUED, Event, ProfilePatch, TrackOp, WriteResult
+from footfall.refusals import NotFound
+from footfall.domain.models import PROFILE_ATTRIBUTES, SINGLE_VALUED, ProfilePatch, TrackOp, WriteResult
 from footfall.domain.profiles import Record, apply_patch, empty_record, merge_records
-from footfall.store import deleted, outbox, rollups
+from footfall.store import outbox, rollups
 from footfall.store.conn import Conn
+from footfall.store.tally import Tally
 
 Key = identity.Key  # (kind, value) of an identifier
 Row = dict[str, Any]  # a profile row by column (_PROFILE_COLUMNS), its JSON columns decoded
-
 # Columns of a profile row that ingest reads and writes, in this order.
 _IDENT_COLUMNS = ("email", "phone_number", "external_id", "anonymous_id", "exchange_id")
 _RECORD_COLUMNS = (*PROFILE_ATTRIBUTES, "location", "properties", "consent")
@@ -37,207 +30,6 @@ _INSERT_PROFILE = (f"INSERT INTO profiles (account_id, {', '.join(_PROFILE_COLUM
 _UPDATED_COLUMNS = (*_IDENT_COLUMNS, *_RECORD_COLUMNS)
 _UPDATE_PROFILE = (f"UPDATE profiles SET {', '.join(f'{c} = ?' for c in _UPDATED_COLUMNS)}, updated = ? "
                    "WHERE account_id = ? AND id = ?")
-
-
-class Tally:
-    """What one transaction gathers to write once at its end: counter increments, outbox messages and
-    metric rollups (store/rollups.py)."""
-
-    def __init__(self) -> None:
-        self.counts: Counter[tuple[str, str]] = Counter()
-        self.messages: list[tuple[str, outbox.Message]] = []  # (account, message), in the order made
-        # Appended to (so a mark is a length), added up per bucket at the flush.
-        self.stored: list[tuple[rollups.RollupKey, float | None]] = []  # (bucket, value) of each event stored
-        self.recounts: list[rollups.RollupKey] = []  # buckets events were deleted from
-
-    def stored_event(self, account_id: str, metric_id: str, time: int, value: float | None) -> None:
-        """An event was inserted (not a duplicate): its metric's rollup bucket grows at the commit."""
-        self.stored.append(((account_id, metric_id, rollups.bucket_of(time)), value))
-
-    def deleting_events(self, keys: list[rollups.RollupKey]) -> None:
-        """Events are being deleted from these buckets: they are recounted at the commit."""
-        self.recounts.extend(keys)
-
-    def add(self, account_id: str, name: str, n: int = 1) -> None:
-        self.counts[(account_id, name)] += n
-
-    def message(self, account_id: str, message: outbox.Message) -> None:
-        """A message for webhooks and the stream, written with the counters (store/outbox.py)."""
-        self.messages.append((account_id, message))
-
-    def mark(self) -> tuple[Any, ...]:
-        """Where the tally stands, for restore() when a savepoint is rolled back."""
-        return copy.copy(self.counts), len(self.messages), len(self.stored), len(self.recounts)
-
-    def restore(self, mark: tuple[Any, ...]) -> None:
-        self.counts = copy.copy(mark[0])
-        del self.messages[mark[1]:]
-        del self.stored[mark[2]:]
-        del self.recounts[mark[3]:]
-
-    def flush(self, conn: Conn) -> None:
-        if self.counts:
-            conn.executemany(
-                "INSERT INTO counters (account_id, name, value) VALUES (?, ?, ?) "
-                "ON CONFLICT (account_id, name) DO UPDATE SET value = counters.value + excluded.value",
-                [(acc, name, n) for (acc, name), n in sorted(self.counts.items())],
-            )
-            self.counts.clear()
-        if self.messages:
-            by_account: dict[str, list[outbox.Message]] = {}
-            for account_id, message in self.messages:
-                by_account.setdefault(account_id, []).append(message)
-            for account_id in sorted(by_account):  # one order, so two writers cannot deadlock on positions
-                outbox.enqueue(conn, account_id, by_account[account_id])
-            self.messages.clear()
-        if self.stored or self.recounts:
-            # A recounted bucket is counted from the events as they are now, this group's inserts included.
-            recount = set(self.recounts)
-            sums: dict[rollups.RollupKey, list] = {}
-            for key, value in self.stored:
-                if key not in recount:
-                    entry = sums.setdefault(key, [0, 0.0])
-                    entry[0] += 1
-                    if value is not None:
-                        entry[1] += value
-            rollups.add(conn, sums)
-            rollups.recount(conn, recount)
-            self.stored.clear()
-            self.recounts.clear()
-
-
-def apply_track(conn: Conn, op: TrackOp, limits: Limits, tally: Tally) -> WriteResult:
-    """Store one track or identify operation. Raises InvalidInput before writing anything.
-
-    In pipeline mode the event's outcome (stored or duplicate) is filled in at the batch's end."""
-    if (op.event is not None and limits.suppress_after_delete
-            and deleted.names_deleted(conn, op.account_id, op.profile)):
-        return dropped_after_delete(op.account_id, tally)
-    now = clock.now()
-    metric_id = metric_for(conn, op.account_id, op.event.metric, limits, now) if op.event else None
-    with conn.holding():  # a new profile's rows and its event: one statement on PostgreSQL
-        result = upsert_profile(conn, op.account_id, op.profile, now, tally)
-        if op.event is not None and metric_id is not None:
-            outcome = insert_event(conn, op.account_id, metric_id, result.profile_id, op.event, now,
-                                   limits.dedup_without_id, new_profile=result.profile_created)
-            conn.defer(lambda: _record_event(result, outcome(), op.account_id, metric_id, op.event, tally))
-    return result
-
-
-def dropped_after_delete(account_id: str, tally: Tally, events: int = 1) -> WriteResult:
-    """An event naming a deleted person, acknowledged and counted but not stored (suppress after delete)."""
-    tally.add(account_id, "events_dropped_deleted", events)
-    return WriteResult(profile_id="", dropped=True,
-                       warnings=["dropped: the profile was deleted and suppress-after-delete is on"])
-
-
-def event_message(account_id: str, event: Event, event_id: str, profile_id: str, tally: Tally) -> None:
-    """A stored (not duplicate) event goes out on its metric's topic, with the event's id as message id."""
-    tally.message(account_id, outbox.Message(topics.event_topic(event.metric), event_id, profile_id, event_id))
-
-
-def apply_track_again(conn: Conn, op: TrackOp, profile_id: str, limits: Limits, tally: Tally) -> WriteResult:
-    """op, whose profile patch was applied to `profile_id` by the operation just before it (a batch
-    repeating one person): applying it again would change nothing, so only its event is stored."""
-    now = clock.now()
-    result = WriteResult(profile_id=profile_id)
-    if op.event is not None:
-        metric_id = metric_for(conn, op.account_id, op.event.metric, limits, now)
-        outcome = insert_event(conn, op.account_id, metric_id, profile_id, op.event, now, limits.dedup_without_id)
-        conn.defer(lambda: _record_event(result, outcome(), op.account_id, metric_id, op.event, tally))
-    return result
-
-
-def _record_event(result: WriteResult, outcome: tuple[str, bool], account_id: str, metric_id: str, event: Event,
-                  tally: Tally) -> None:
-    result.event_id, result.duplicate = outcome
-    tally.add(account_id, "events_duplicate" if result.duplicate else "events_stored")
-    if not result.duplicate:
-        tally.stored_event(account_id, metric_id, event.time, event.value)
-        event_message(account_id, event, result.event_id, result.profile_id, tally)
-    if result.duplicate:
-        result.warnings.append("duplicate: an event with the same metric, profile and "
-                               + ("$event_id" if event.unique_id is not None else "time and no $event_id")
-                               + " was already stored; this one was dropped")
-
-
-def metric_for(conn: Conn, account_id: str, name: str, limits: Limits, now: float) -> str:
-    """The metric's id, creating it if the account is still under its metric limit.
-
-    Ids are cached on the connection (a metric is never deleted or renamed by ingest); the cache is
-    dropped on every rollback, which might have undone the row a cached id names."""
-    key = ("metric", account_id, name)
-    cached = conn.cache.get(key)
-    if cached is not None:
-        return cached
-    row = conn.one("SELECT id FROM metrics WHERE account_id = ? AND name = ?", (account_id, name))
-    if row:
-        conn.cache[key] = row[0]
-        return row[0]
-    (count,) = conn.one("SELECT COUNT(*) FROM metrics WHERE account_id = ?", (account_id,))
-    if count >= limits.max_metrics_per_account:
-        raise LimitExceeded(
-            f"the account already has {count} metrics, the limit; a new metric {name!r} cannot be created",
-            "event",
-        )
-    metric_id = ids.short_id()
-    conn.execute(
-        "INSERT INTO metrics (account_id, id, name, integration, created, updated) VALUES (?, ?, ?, ?, ?, ?)",
-        (account_id, metric_id, name, "API", now, now),
-    )
-    conn.cache[key] = metric_id
-    return metric_id
-
-
-_EVENT_COLUMNS = ("account_id, id, metric_id, profile_id, time, value, value_currency, unique_id, dedup_key, "
-                  "properties, received")
-_INSERT_EVENT = (f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                 "ON CONFLICT (account_id, profile_id, metric_id, dedup_key) DO NOTHING")
-_SELECT_EVENT = "SELECT id FROM events WHERE account_id = ? AND profile_id = ? AND metric_id = ? AND dedup_key = ?"
-# PostgreSQL only (pipeline mode): the insert, or if the key is taken the id stored under it, in one
-# statement. The read runs only if nothing was inserted (a one-time filter), so one row either way.
-_INSERT_OR_READ_EVENT = (f"WITH inserted AS ({_INSERT_EVENT} RETURNING id) SELECT id, FALSE FROM inserted "
-                         f"UNION ALL SELECT id, TRUE FROM ({_SELECT_EVENT} AND NOT EXISTS (SELECT FROM inserted)) taken")
-
-
-def insert_event(conn: Conn, account_id: str, metric_id: str, profile_id: str, event: Event,
-                 now: float, dedup_by: str, *, new_profile: bool = False) -> Callable[[], tuple[str, bool]]:
-    """Insert unless the dedup key is taken (first processed wins). Returns a call that gives
-    (id, duplicate): in pipeline mode the result is not waited for here. dedup_by: the rule for
-    an event without a unique id (Limits.dedup_without_id).
-
-    new_profile: the profile was created in this operation and this is its first event, so no key
-    can be taken (the key includes the profile's new id): the insert's result need not be read, and
-    it can go with the profile's own inserts (Conn.hold)."""
-    event_id = ids.new_ulid()
-    key = dedup_key(event.unique_id, event.time, event.microsecond, dedup_by)
-    values = (account_id, event_id, metric_id, profile_id, event.time, event.value, event.value_currency,
-              event.unique_id, key, conn.to_json(event.properties), now)
-    if new_profile:
-        conn.hold(_INSERT_EVENT, values)
-        return lambda: (event_id, False)
-    where = (account_id, profile_id, metric_id, key)
-    if conn.pipelined:
-        return _insert_event_pipelined(conn, event_id, values, where)
-    if conn.execute(_INSERT_EVENT, values).rowcount == 1:
-        return lambda: (event_id, False)
-    row = conn.one(_SELECT_EVENT, where)
-    return lambda: ((row[0] if row else event_id), True)
-
-
-def _insert_event_pipelined(conn: Conn, event_id: str, values: tuple, where: tuple) -> Callable[[], tuple[str, bool]]:
-    """One statement instead of an insert whose row count decides a second: nothing to wait for now.
-    The id of a taken key is read at once, before a later op of the batch may merge its profile away."""
-    cur = conn.execute(_INSERT_OR_READ_EVENT, (*values, *where))
-
-    def outcome() -> tuple[str, bool]:
-        row = cur.fetchone()
-        if row is None:  # taken by a transaction that committed after the statement began: read it now
-            found = conn.one(_SELECT_EVENT, where)
-            return (found[0] if found else event_id), True
-        return row[0], row[1]
-
-    return outcome
 
 
 # -- owners read ahead for a batch ----------------------------------------------------------------
@@ -281,7 +73,6 @@ def _prefetch_chunk(conn: Conn, account_id: str, keys: list[Key]) -> None:
             cache[("profile", account_id, values[0])] = _profile_row(conn, values)
 
 
-@lru_cache(maxsize=None)
 def _prefetch_sql(n_keys: int, dialect: str) -> str:
     # The identifiers drive the join (SQLite keeps the left table of a CROSS JOIN outermost), so each
     # is one primary-key lookup, as in _owners_sql, however many identifiers the account has.
@@ -468,7 +259,6 @@ def _owners(conn: Conn, account_id: str, keys: list[Key]) -> tuple[dict[Key, str
     return owners, rows
 
 
-@lru_cache(maxsize=None)  # one per number of identifiers (at most one of each kind) and dialect
 def _owners_sql(n_keys: int, dialect: str) -> str:
     where = " OR ".join("(i.kind = ? AND i.value = ?)" for _ in range(n_keys))
     return (f"SELECT i.kind, i.value, {_P_COLUMNS} FROM profile_identifiers i JOIN profiles p"

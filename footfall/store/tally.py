@@ -1,0 +1,77 @@
+"""What one ingest transaction counts, to write once at its end: counters, outbox messages, metric rollups."""
+
+from __future__ import annotations
+
+import copy
+from collections import Counter
+from typing import Any
+
+from footfall.store import outbox, rollups
+from footfall.store.conn import Conn
+
+
+class Tally:
+    """What one transaction gathers to write once at its end: counter increments, outbox messages and
+    metric rollups (store/rollups.py)."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[tuple[str, str]] = Counter()
+        self.messages: list[tuple[str, outbox.Message]] = []  # (account, message), in the order made
+        # Appended to (so a mark is a length), added up per bucket at the flush.
+        self.stored: list[tuple[rollups.RollupKey, float | None]] = []  # (bucket, value) of each event stored
+        self.recounts: list[rollups.RollupKey] = []  # buckets events were deleted from
+
+    def stored_event(self, account_id: str, metric_id: str, time: int, value: float | None) -> None:
+        """An event was inserted (not a duplicate): its metric's rollup bucket grows at the commit."""
+        self.stored.append(((account_id, metric_id, rollups.bucket_of(time)), value))
+
+    def deleting_events(self, keys: list[rollups.RollupKey]) -> None:
+        """Events are being deleted from these buckets: they are recounted at the commit."""
+        self.recounts.extend(keys)
+
+    def add(self, account_id: str, name: str, n: int = 1) -> None:
+        self.counts[(account_id, name)] += n
+
+    def message(self, account_id: str, message: outbox.Message) -> None:
+        """A message for webhooks and the stream, written with the counters (store/outbox.py)."""
+        self.messages.append((account_id, message))
+
+    def mark(self) -> tuple[Any, ...]:
+        """Where the tally stands, for restore() when a savepoint is rolled back."""
+        return copy.copy(self.counts), len(self.messages), len(self.stored), len(self.recounts)
+
+    def restore(self, mark: tuple[Any, ...]) -> None:
+        self.counts = copy.copy(mark[0])
+        del self.messages[mark[1]:]
+        del self.stored[mark[2]:]
+        del self.recounts[mark[3]:]
+
+    def flush(self, conn: Conn) -> None:
+        if self.counts:
+            conn.executemany(
+                "INSERT INTO counters (account_id, name, value) VALUES (?, ?, ?) "
+                "ON CONFLICT (account_id, name) DO UPDATE SET value = counters.value + excluded.value",
+                [(acc, name, n) for (acc, name), n in sorted(self.counts.items())],
+            )
+            self.counts.clear()
+        if self.messages:
+            by_account: dict[str, list[outbox.Message]] = {}
+            for account_id, message in self.messages:
+                by_account.setdefault(account_id, []).append(message)
+            for account_id in sorted(by_account):  # one order, so two writers cannot deadlock on positions
+                outbox.enqueue(conn, account_id, by_account[account_id])
+            self.messages.clear()
+        if self.stored or self.recounts:
+            # A recounted bucket is counted from the events as they are now, this group's inserts included.
+            recount = set(self.recounts)
+            sums: dict[rollups.RollupKey, list] = {}
+            for key, value in self.stored:
+                if key not in recount:
+                    entry = sums.setdefault(key, [0, 0.0])
+                    entry[0] += 1
+                    if value is not None:
+                        entry[1] += value
+            rollups.add(conn, sums)
+            rollups.recount(conn, recount)
+            self.stored.clear()
+            self.recounts.clear()

@@ -1,0 +1,72 @@
+"""The ingest transaction of a track or identify: the profile upsert, then the deduplicated event.
+
+Called by the pipeline's writer for every operation of a group commit, inside one transaction.
+Rules come from footfall.domain; this module and the store modules it calls only read and write rows.
+"""
+
+from __future__ import annotations
+
+from footfall import clock
+from footfall.domain import topics
+from footfall.domain.limits import Limits
+from footfall.domain.models import Event, TrackOp, WriteResult
+from footfall.store import deleted, outbox
+from footfall.store.conn import Conn
+from footfall.store.event_rows import insert_event, metric_for
+from footfall.store.profile_upserts import upsert_profile
+from footfall.store.tally import Tally
+
+
+def apply_track(conn: Conn, op: TrackOp, limits: Limits, tally: Tally) -> WriteResult:
+    """Store one track or identify operation. Raises InvalidInput before writing anything.
+
+    In pipeline mode the event's outcome (stored or duplicate) is filled in at the batch's end."""
+    if (op.event is not None and limits.suppress_after_delete
+            and deleted.names_deleted(conn, op.account_id, op.profile)):
+        return dropped_after_delete(op.account_id, tally)
+    now = clock.now()
+    metric_id = metric_for(conn, op.account_id, op.event.metric, limits, now) if op.event else None
+    with conn.holding():  # a new profile's rows and its event: one statement on PostgreSQL
+        result = upsert_profile(conn, op.account_id, op.profile, now, tally)
+        if op.event is not None and metric_id is not None:
+            outcome = insert_event(conn, op.account_id, metric_id, result.profile_id, op.event, now,
+                                   limits.dedup_without_id, new_profile=result.profile_created)
+            conn.defer(lambda: _record_event(result, outcome(), op.account_id, metric_id, op.event, tally))
+    return result
+
+
+def dropped_after_delete(account_id: str, tally: Tally, events: int = 1) -> WriteResult:
+    """An event naming a deleted person, acknowledged and counted but not stored (suppress after delete)."""
+    tally.add(account_id, "events_dropped_deleted", events)
+    return WriteResult(profile_id="", dropped=True,
+                       warnings=["dropped: the profile was deleted and suppress-after-delete is on"])
+
+
+def event_message(account_id: str, event: Event, event_id: str, profile_id: str, tally: Tally) -> None:
+    """A stored (not duplicate) event goes out on its metric's topic, with the event's id as message id."""
+    tally.message(account_id, outbox.Message(topics.event_topic(event.metric), event_id, profile_id, event_id))
+
+
+def apply_track_again(conn: Conn, op: TrackOp, profile_id: str, limits: Limits, tally: Tally) -> WriteResult:
+    """op, whose profile patch was applied to `profile_id` by the operation just before it (a batch
+    repeating one person): applying it again would change nothing, so only its event is stored."""
+    now = clock.now()
+    result = WriteResult(profile_id=profile_id)
+    if op.event is not None:
+        metric_id = metric_for(conn, op.account_id, op.event.metric, limits, now)
+        outcome = insert_event(conn, op.account_id, metric_id, profile_id, op.event, now, limits.dedup_without_id)
+        conn.defer(lambda: _record_event(result, outcome(), op.account_id, metric_id, op.event, tally))
+    return result
+
+
+def _record_event(result: WriteResult, outcome: tuple[str, bool], account_id: str, metric_id: str, event: Event,
+                  tally: Tally) -> None:
+    result.event_id, result.duplicate = outcome
+    tally.add(account_id, "events_duplicate" if result.duplicate else "events_stored")
+    if not result.duplicate:
+        tally.stored_event(account_id, metric_id, event.time, event.value)
+        event_message(account_id, event, result.event_id, result.profile_id, tally)
+    if result.duplicate:
+        result.warnings.append("duplicate: an event with the same metric, profile and "
+                               + ("$event_id" if event.unique_id is not None else "time and no $event_id")
+                               + " was already stored; this one was dropped")
