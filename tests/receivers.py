@@ -19,6 +19,7 @@ class Received:
     headers: dict[str, str]
     body: bytes
     at: float  # time.time() when the body had arrived
+    peer: str = ""  # the sender's address (which host delivered, in the cluster tests)
 
     def json(self) -> Any:
         return msgspec.json.decode(self.body)
@@ -92,7 +93,7 @@ class Receiver:
                 with receiver._lock:
                     n = len(receiver.received)
                     receiver.received.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()},
-                                                      body, time.time()))
+                                                      body, time.time(), self.client_address[0]))
                 answer = receiver.answer_for(n)
                 if answer.delay:
                     time.sleep(answer.delay)

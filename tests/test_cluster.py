@@ -37,12 +37,13 @@ pytestmark = [pytest.mark.skipif(NOT_PERMITTED is not None,
 HOSTS = {"host1", "host2", "host3"}
 METRICS_TOKEN = "cluster-metrics-token"
 SWEEP = 1.0  # seconds between sweeps of time-relative segments
+LEASE = 2.0  # seconds a killed host's webhooks stay leased to it
 
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Cluster]:
     env = {"FOOTFALL_METRICS_TOKEN": METRICS_TOKEN, "FOOTFALL_UNKNOWN_KEY_BUDGET": "1000000",
-           "FOOTFALL_SEGMENT_SWEEP_SECONDS": str(SWEEP)}
+           "FOOTFALL_SEGMENT_SWEEP_SECONDS": str(SWEEP), "FOOTFALL_WEBHOOK_LEASE_SECONDS": str(LEASE)}
     with Cluster(hosts=3, env=env) as c:
         yield c
     assert not [n for n in cluster_net.leftovers() if c.net.tag in n], "the cluster left namespaces or links behind"
@@ -257,6 +258,31 @@ def test_an_evaluation_a_dead_host_left_unfinished_is_finished_by_one_other_host
         assert api.member_emails("segments", sid) == {"someone@example.com"}
     finally:
         api.close()
+
+
+def test_a_killed_hosts_webhooks_are_delivered_by_another_host(cluster):
+    account = cluster.new_account("takeover-hooks")
+    by_address = {h.ns.address: h for h in cluster.hosts}
+    with Receiver(host=cluster.net.gateway) as receiver, httpx.Client(base_url=cluster.url, timeout=10) as client:
+        create_webhook(client, account.private_key, receiver.url, ["event:placed_order"])
+        for n in range(5):
+            assert send_event(client, account, uuid.uuid4().hex, f"k{n}@example.com", n=n).status_code == 202
+        receiver.wait_for(lambda rx: len(rx.messages()) >= 5, timeout=15)
+        victim = by_address[receiver.received[-1].peer]  # the host holding the webhook's lease
+        cluster.kill9(victim)
+        cluster.wait_states({victim.name: "DOWN"}, timeout=5)
+        killed_at = time.time()
+        for n in range(5, 15):
+            assert send_event(client, account, uuid.uuid4().hex, f"k{n}@example.com", n=n).status_code == 202
+        receiver.wait_for(lambda rx: len({m["external_id"] for m in rx.messages()}) >= 15, timeout=LEASE + 10)
+        after = [r for r in receiver.received if r.at > killed_at]
+        cluster.restart(victim)
+        cluster.wait_states({victim.name: "UP"}, timeout=10)
+    numbers = [m["payload"]["attributes"]["event_properties"]["n"] for m in receiver.messages()]
+    assert sorted(set(numbers)) == list(range(15))
+    # A repeat (the killed host may have sent a batch it never saw answered) keeps its message id.
+    assert len({m["external_id"] for m in receiver.messages()}) == 15
+    assert after and {r.peer for r in after} <= set(by_address) - {victim.ns.address}
 
 
 def test_drill_kill_9_a_host_then_stop_postgresql_under_load(cluster):
