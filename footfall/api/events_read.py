@@ -22,6 +22,7 @@ from footfall.store.queries import metrics as metric_queries
 from footfall.store.queries import profiles as profile_queries
 from footfall.wire import params, resources
 from footfall.wire.filters import FieldRule
+from footfall.domain.limits import EVENTS_PAGE_DEFAULT as PAGE_DEFAULT, EVENTS_PAGE_MAX as PAGE_MAX
 
 _COMPARISONS = ("greater-or-equal", "greater-than", "less-or-equal", "less-than")
 WHITELIST = {
@@ -37,7 +38,6 @@ DEFAULT_SORT = "-datetime"
 EVENT_FIELDS = ("datetime", "event_properties", "id", "timestamp", "uuid")
 # Footfall records no attributions (no campaigns or flows): including them adds nothing.
 INCLUDES = ("metric", "profile", "attributions")
-PAGE_DEFAULT, PAGE_MAX = 200, 1000
 
 
 class _Shape:

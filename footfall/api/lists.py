@@ -18,20 +18,18 @@ from footfall.domain.segment_list_ops import DeleteGroup, ListMembers, SaveList
 from footfall.store import segment_list_rows
 from footfall.wire.jsonapi import invalid
 from footfall.refusals import ApiError
-
-BODY_LIMIT = 1024 * 1024
-MAX_PROFILES = 1000
-
+from footfall.domain.limits import LISTS_BODY_BYTES as BODY_LIMIT, LIST_MEMBERS_PER_REQUEST as MAX_PROFILES
+from footfall.domain.limits import GROUP_PAGE_SIZE
 
 async def list_lists(request: Request) -> Response:
     grant = await private_key(request, "lists", "read")
     counts = segment_list_routes.with_counts(request, "lists")
     after = segment_list_routes.cursor_position(request)
     rows = await services(request).read(lambda conn: segment_list_rows.lists(conn, grant.account_id))
-    rows = [r for r in rows if after is None or (r["created"], r["id"]) > after][:segment_list_routes.GROUP_PAGE_SIZE + 1]
+    rows = [r for r in rows if after is None or (r["created"], r["id"]) > after][:GROUP_PAGE_SIZE + 1]
     if counts:
         rows = await segment_list_routes.counted(request, grant.account_id, rows)
-    return segment_list_routes.paged(request, rows, resources.group_list, segment_list_routes.GROUP_PAGE_SIZE)
+    return segment_list_routes.paged(request, rows, resources.group_list, GROUP_PAGE_SIZE)
 
 
 async def create_list(request: Request) -> Response:

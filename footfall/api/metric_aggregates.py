@@ -23,9 +23,8 @@ from footfall.wire import aggregate_query
 from footfall.wire.aggregate_query import AggregateQuery
 from footfall.wire.jsonapi import encode_cursor, invalid
 from footfall.refusals import ApiError, TooManyGroups
+from footfall.domain.limits import AGGREGATES_BODY_BYTES as BODY_LIMIT, AGGREGATE_ROWS as MAX_ROWS
 
-BODY_LIMIT = 64 * 1024
-MAX_ROWS = 200_000  # (bucket, dimension values) rows one query may group into
 
 
 async def query_metric_aggregates(request: Request) -> Response:

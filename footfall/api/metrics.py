@@ -12,6 +12,7 @@ from footfall.store.conn import Conn
 from footfall.store.queries import metrics as metric_queries
 from footfall.wire import params, resources
 from footfall.wire.filters import FieldRule
+from footfall.domain.limits import METRICS_PAGE_DEFAULT as PAGE_DEFAULT, METRICS_PAGE_MAX as PAGE_MAX
 
 WHITELIST = {
     "integration.name": FieldRule(("equals",)),
@@ -19,7 +20,6 @@ WHITELIST = {
 }
 METRIC_FIELDS = ("name", "created", "updated", "integration")
 # Klaviyo returns at most 200 metrics a page; page[size] is a Footfall extension within that.
-PAGE_DEFAULT, PAGE_MAX = 200, 200
 
 
 async def list_metrics(request: Request) -> Response:

@@ -21,8 +21,8 @@ from footfall.observability.requests import note_account, note_refusal
 from footfall.api.source_ingest import services
 from footfall.refusals import InvalidInput, LimitExceeded, SourceRefusal
 from footfall.wire import posthog_capture, source_body
+from footfall.domain.limits import POSTHOG_BODY_BYTES as MAX_BODY_BYTES
 
-MAX_BODY_BYTES = 20 * 1024 * 1024  # PostHog's limit for a batch request
 _encode = msgspec.json.Encoder().encode
 _GZIP = (b"\x1f\x8b",)
 _NO_FLAGS = {"featureFlags": {}, "featureFlagPayloads": {}, "flags": {}, "errorsWhileComputingFlags": False,

@@ -28,10 +28,9 @@ from footfall.store.profile_import import IMPORT_JOB, import_error
 from footfall.store.queries import profiles as profile_queries
 from footfall.wire import modern_profile, params, resources
 from footfall.wire.modern_events import _list, _object, resource
+from footfall.domain.limits import IMPORT_PROFILE_BYTES as MAX_PROFILE_BYTES, IMPORT_PROFILES_PER_JOB as MAX_PROFILES
 
 PATH = "/api/profile-bulk-import-jobs"
-MAX_PROFILES = 10_000
-MAX_PROFILE_BYTES = 100 * 1024
 _PROFILES = "data.attributes.profiles.data"
 _encode = msgspec.json.Encoder().encode
 

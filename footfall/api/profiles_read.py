@@ -23,6 +23,7 @@ from footfall.store.conn import Conn
 from footfall.store.queries import profiles as profile_queries
 from footfall.wire import params, resources
 from footfall.wire.filters import Checked, FieldRule
+from footfall.domain.limits import PROFILES_PAGE_DEFAULT as PAGE_DEFAULT, PROFILES_PAGE_MAX as PAGE_MAX
 
 _COMPARISONS = ("greater-than", "greater-or-equal", "less-than", "less-or-equal")
 WHITELIST = {
@@ -42,7 +43,6 @@ PROFILE_FIELDS = (
     "created", "updated", "last_event_date", "location", *[f"location.{f}" for f in LOCATION_FIELDS],
     "properties",
 )
-PAGE_DEFAULT, PAGE_MAX = 20, 100
 PROFILE_FIELDS = (*PROFILE_FIELDS, *resources.PROFILE_ADDITIONAL)
 GROUP_FIELDS = {"lists": ("name", "created", "updated", "opt_in_process"),
                 "segments": ("name", "definition", "created", "updated", "is_active", "is_processing", "is_starred")}

@@ -17,9 +17,7 @@ from footfall.domain.models import ProfilePatch
 from footfall.domain.operations import CreateProfileOp, ImportProfileOp, MergeProfilesOp, UpdateProfileOp
 from footfall.store.queries import profiles as profile_queries
 from footfall.wire import modern_events, modern_profile, resources
-
-MAX_MERGE_SOURCES = 100
-
+from footfall.domain.limits import MERGE_SOURCES_PER_REQUEST as MAX_MERGE_SOURCES
 
 async def create_profile(request: Request) -> Response:
     grant, data, size = await _profile_document(request)

@@ -17,10 +17,8 @@ from footfall.timefmt import iso
 from footfall.wire import member_filter, params, resources
 from footfall.wire.jsonapi import decode_cursor, encode_cursor, invalid
 from footfall.refusals import ApiError
+from footfall.domain.limits import MEMBER_PAGE_DEFAULT, MEMBER_PAGE_MAX
 
-MEMBER_PAGE_DEFAULT = 20
-MEMBER_PAGE_MAX = 100
-GROUP_PAGE_SIZE = 10  # Klaviyo pages lists and segments ten at a time
 _IDENTIFIER_FIELDS = ("profile_id", "email", "phone_number", "external_id")
 _TIME_OPS = ("equals", "greater-than", "greater-or-equal", "less-than", "less-or-equal")
 

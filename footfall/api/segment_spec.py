@@ -22,7 +22,7 @@ from footfall.observability.requests import note_account, note_refusal
 from footfall.api.source_ingest import services
 from footfall.refusals import InvalidInput, SourceRefusal
 from footfall.wire import segment_spec
-from footfall.wire.segment_spec import MAX_BATCH_BYTES
+from footfall.domain.limits import SEGMENT_BATCH_BYTES
 
 _encode = msgspec.json.Encoder().encode
 _INDEX = re.compile(r"^batch\[(\d+)\]")
@@ -43,7 +43,7 @@ def single(kind: str):
 async def _handle(request: Request, kind: str | None) -> Response:
     svc = services(request)
     try:
-        raw = await source_ingest.raw_body(request, MAX_BATCH_BYTES, 400, "500 KB per batch")
+        raw = await source_ingest.raw_body(request, SEGMENT_BATCH_BYTES, 400, "500 KB per batch")
         source_ingest.admit(svc)
         body, json_size = _document(raw, request.headers.get("content-encoding", ""))
         source = await source_ingest.source_for_key(
@@ -70,7 +70,7 @@ def _document(raw: bytes, encoding: str):
     try:
         if not raw.strip():
             raise InvalidInput("the request has no body; send a JSON message", "")
-        return source_ingest.decoded_json(raw, encoding, MAX_BATCH_BYTES)
+        return source_ingest.decoded_json(raw, encoding, SEGMENT_BATCH_BYTES)
     except InvalidInput as exc:
         raise source_ingest.invalid(exc) from None
 

@@ -19,8 +19,9 @@ from footfall.domain.segment_list_ops import DeleteGroup, SaveSegment
 from footfall.domain import segment_definitions
 from footfall.store import segment_list_rows
 from footfall.wire.jsonapi import invalid
+from footfall.domain.limits import SEGMENTS_BODY_BYTES as BODY_LIMIT
+from footfall.domain.limits import GROUP_PAGE_SIZE
 
-BODY_LIMIT = 1024 * 1024
 DEFINITION_POINTER = "/data/attributes/definition"
 
 
@@ -29,10 +30,10 @@ async def list_segments(request: Request) -> Response:
     counts = segment_list_routes.with_counts(request, "segments")
     after = segment_list_routes.cursor_position(request)
     rows = await services(request).read(lambda conn: segment_list_rows.segments(conn, grant.account_id))
-    rows = [r for r in rows if after is None or (r["created"], r["id"]) > after][:segment_list_routes.GROUP_PAGE_SIZE + 1]
+    rows = [r for r in rows if after is None or (r["created"], r["id"]) > after][:GROUP_PAGE_SIZE + 1]
     if counts:
         rows = await segment_list_routes.counted(request, grant.account_id, rows)
-    return segment_list_routes.paged(request, rows, resources.segment, segment_list_routes.GROUP_PAGE_SIZE)
+    return segment_list_routes.paged(request, rows, resources.segment, GROUP_PAGE_SIZE)
 
 
 async def create_segment(request: Request) -> Response:

@@ -26,10 +26,13 @@ from footfall.wire import filters, params
 from footfall.wire import webhooks as wire
 from footfall.wire.jsonapi import decode_cursor, encode_cursor, invalid
 from footfall.refusals import ApiError
+from footfall.domain.limits import (
+    WEBHOOKS_BODY_BYTES as BODY_LIMIT,
+    WEBHOOK_REPLAY_MESSAGES as MAX_REPLAY,
+    WEBHOOKS_PAGE_DEFAULT as PAGE_DEFAULT,
+    WEBHOOKS_PAGE_MAX as PAGE_MAX,
+)
 
-BODY_LIMIT = 64 * 1024
-PAGE_DEFAULT, PAGE_MAX = 20, 100
-MAX_REPLAY = 100_000  # messages one replay request may queue
 DELIVERY_FILTERS = {
     "webhook_id": filters.FieldRule(("equals",)),
     "status": filters.FieldRule(("equals",)),

@@ -23,10 +23,10 @@ from footfall.store import console_reads, segment_list_rows
 from footfall.store.conn import Conn
 from footfall.store.queries import metrics as metric_queries
 from footfall.store.queries.paging import Window
+from footfall.domain.limits import CONSOLE_DEFINITION_BYTES as DEFINITION_LIMIT
 
 HISTORY_DAYS = 30
 MEMBER_PAGE = 20
-DEFINITION_LIMIT = 200 * 1024
 EMPTY = {"condition_groups": [{"conditions": [
     {"type": "profile-property", "property": "email", "filter": {"type": "existence", "operator": "is-set"}}]}]}
 

@@ -25,10 +25,10 @@ from footfall.domain import scopes as scope_rules
 from footfall.store import console_sessions
 from footfall.store.console_sessions import Session
 from footfall.timefmt import iso
+from footfall.domain.limits import CONSOLE_FORM_BYTES as FORM_LIMIT
 
 WEB = Path(__file__).resolve().parent.parent / "web"
 COOKIE = "footfall_console"
-FORM_LIMIT = 256 * 1024
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
        "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 SECURITY_HEADERS = {

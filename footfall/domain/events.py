@@ -7,10 +7,10 @@ from decimal import Decimal
 from typing import Any
 
 from footfall.refusals import InvalidInput
+from footfall.domain.limits import METRIC_NAME_CHARS as MAX_METRIC_NAME
 
 EARLIEST = 946_684_800  # 2000-01-01T00:00:00Z
 ONE_YEAR = 366 * 24 * 3600
-MAX_METRIC_NAME = 128
 # Klaviyo's onsite script tracks page activity as `__activity__`; Klaviyo stores and shows it as this metric.
 METRIC_ALIASES = {"__activity__": "Active on Site"}
 

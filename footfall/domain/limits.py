@@ -1,4 +1,5 @@
-"""Ingestion limits and the check that enforces them on a decoded payload."""
+"""Every limit, stated once: the configurable ingestion Limits, the fixed bounds of one request, and the
+check that enforces Limits on a decoded payload."""
 
 from __future__ import annotations
 
@@ -9,6 +10,57 @@ from footfall.refusals import InvalidInput, LimitExceeded
 
 # PostgreSQL cannot store U+0000 in text or jsonb; refuse it on every backend alike.
 NUL_REFUSED = "contains a NUL character (\\u0000), which cannot be stored"
+
+
+# -- fixed limits: what one request may hold, stated here once -----------------------------------
+# Klaviyo's published bounds (or Footfall's where Klaviyo states none), each used by the module named.
+# The configurable ones are the fields of Limits above (FOOTFALL_* variables, config.py).
+
+# Request bodies, in bytes.
+LISTS_BODY_BYTES = 1024 * 1024  # api/lists.py
+SEGMENTS_BODY_BYTES = 1024 * 1024  # api/segments.py
+WEBHOOKS_BODY_BYTES = 64 * 1024  # api/webhooks.py
+AGGREGATES_BODY_BYTES = 64 * 1024  # api/metric_aggregates.py
+IMPORT_PROFILE_BYTES = 100 * 1024  # api/profile_import.py
+POSTHOG_BODY_BYTES = 20 * 1024 * 1024  # api/posthog_capture.py: PostHog's limit for a batch request
+SEGMENT_MESSAGE_BYTES = 32 * 1024  # wire/segment_spec.py: Segment's limit per message
+SEGMENT_BATCH_BYTES = 500 * 1024  # wire/segment_spec.py: and per batch request (the JSON, after any gzip)
+CONSOLE_FORM_BYTES = 256 * 1024  # console/web.py
+CONSOLE_DEFINITION_BYTES = 200 * 1024  # console/segments.py
+
+# Counts and lengths in one request.
+LIST_MEMBERS_PER_REQUEST = 1000  # api/lists.py
+IMPORT_PROFILES_PER_JOB = 10_000  # api/profile_import.py
+MERGE_SOURCES_PER_REQUEST = 100  # api/profiles_write.py
+WEBHOOK_REPLAY_MESSAGES = 100_000  # api/webhooks.py: messages one replay request may queue
+BULK_EVENTS_PER_JOB = 1000  # wire/modern_events.py
+SUPPRESSION_EMAILS_PER_JOB = 100  # wire/privacy.py
+WEBHOOK_TOPICS = 100  # wire/webhooks.py
+WEBHOOK_GROUPS = 100  # wire/webhooks.py
+WEBHOOK_BATCH = 1000  # wire/webhooks.py
+WEBHOOK_URL_CHARS = 2048  # wire/webhooks.py
+WEBHOOK_TEXT_CHARS = 1000  # wire/webhooks.py
+METRIC_NAME_CHARS = 128  # domain/events.py
+SEGMENT_CONDITIONS = 100  # domain/segment_definitions.py: conditions in one definition
+SEGMENT_CONDITION_VALUES = 1000  # domain/segment_definitions.py: values in one condition
+AGGREGATE_DIMENSIONS = 5  # wire/aggregate_query.py
+AGGREGATE_ROWS = 200_000  # api/metric_aggregates.py: (bucket, dimension values) rows one query may group into
+FILTER_CHARS = 10_000  # wire/filters.py: characters in one filter parameter
+FILTER_CONDITIONS = 50  # wire/filters.py: conditions in one filter
+FILTER_LIST_ITEMS = 100  # wire/filters.py: items in one list value (Klaviyo's limit for `any`)
+FILTER_DEPTH = 10  # wire/filters.py: nested and(...)
+FILTER_NUMBER = 2 ** 53  # wire/filters.py: numbers compared in SQL stay exact and in range on both backends
+
+# Pages: default and most rows per page.
+AGGREGATE_PAGE_MAX = 10_000  # wire/aggregate_query.py
+AGGREGATE_PAGE_DEFAULT = 500  # wire/aggregate_query.py
+MEMBER_PAGE_DEFAULT = 20  # api/segment_list_routes.py
+MEMBER_PAGE_MAX = 100  # api/segment_list_routes.py
+GROUP_PAGE_SIZE = 10  # api/segment_list_routes.py: Klaviyo pages lists and segments ten at a time
+EVENTS_PAGE_DEFAULT, EVENTS_PAGE_MAX = 200, 1000  # api/events_read.py
+METRICS_PAGE_DEFAULT, METRICS_PAGE_MAX = 200, 200  # api/metrics.py
+PROFILES_PAGE_DEFAULT, PROFILES_PAGE_MAX = 20, 100  # api/profiles_read.py
+WEBHOOKS_PAGE_DEFAULT, WEBHOOKS_PAGE_MAX = 20, 100  # api/webhooks.py
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,7 @@ from typing import Any, Union
 from footfall.refusals import InvalidInput
 from footfall.domain.models import CONSENT_CHANNELS, LOCATION_FIELDS
 from footfall.domain.consent import SUPPRESSION_REASONS
-
-MAX_CONDITIONS = 100
-MAX_VALUES = 1000
+from footfall.domain.limits import SEGMENT_CONDITIONS as MAX_CONDITIONS, SEGMENT_CONDITION_VALUES as MAX_VALUES
 
 # Standard profile attributes a profile-property condition may name, by the kind of value they hold.
 TEXT_COLUMNS = ("email", "phone_number", "external_id", "anonymous_id", "first_name", "last_name",

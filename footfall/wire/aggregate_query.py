@@ -17,14 +17,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from footfall.analytics.buckets import INTERVALS
 from footfall.wire.jsonapi import decode_cursor, invalid
+from footfall.domain.limits import (
+    AGGREGATE_DIMENSIONS as MAX_DIMENSIONS,
+    AGGREGATE_PAGE_MAX as MAX_PAGE_SIZE,
+    AGGREGATE_PAGE_DEFAULT as DEFAULT_PAGE_SIZE,
+)
 
 MEASUREMENTS = ("count", "sum_value", "unique")
 RETURN_FIELDS = ("dates", "data")
 MAX_RANGE_SECONDS = 366 * 86400 + 3600  # one year (a leap year, plus a DST hour) per query
 EARLIEST = 631152000                    # 1990-01-01T00:00:00Z: no event is older
-MAX_DIMENSIONS = 5
-MAX_PAGE_SIZE = 10_000
-DEFAULT_PAGE_SIZE = 500
 _BASE = "/data/attributes"
 
 

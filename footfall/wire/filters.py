@@ -21,6 +21,13 @@ from datetime import datetime, timezone
 from typing import Any, Mapping, Union
 
 from footfall.refusals import FilterError
+from footfall.domain.limits import (
+    FILTER_CHARS as MAX_LENGTH,
+    FILTER_CONDITIONS as MAX_CONDITIONS,
+    FILTER_LIST_ITEMS as MAX_LIST_ITEMS,
+    FILTER_DEPTH as MAX_DEPTH,
+    FILTER_NUMBER as MAX_NUMBER,
+)
 
 OPERATORS: tuple[str, ...] = (
     "equals", "any", "less-than", "less-or-equal", "greater-than", "greater-or-equal",
@@ -28,11 +35,6 @@ OPERATORS: tuple[str, ...] = (
 )
 # Operators whose value is a list of the field's type.
 LIST_OPERATORS = frozenset({"any", "contains-any", "contains-all"})
-MAX_LENGTH = 10_000          # characters in one filter parameter
-MAX_CONDITIONS = 50          # conditions in one filter
-MAX_LIST_ITEMS = 100         # items in one list value (Klaviyo's limit for `any`)
-MAX_DEPTH = 10               # nested and(...)
-MAX_NUMBER = 2 ** 53         # numbers compared in SQL stay exact and in range on both backends
 
 
 # -- AST ---------------------------------------------------------------------------------------------

@@ -17,8 +17,8 @@ from footfall.domain.limits import Limits, check_properties
 from footfall.domain.models import Event, ProfilePatch
 from footfall.domain.operations import BulkEntry
 from footfall.wire import modern_profile
+from footfall.domain.limits import BULK_EVENTS_PER_JOB as MAX_BULK_EVENTS
 
-MAX_BULK_EVENTS = 1000
 EVENT_KEYS = {"properties", "time", "value", "value_currency", "unique_id", "backfill", "metric"}
 _CURRENCY = re.compile(r"^[A-Za-z]{3}$")
 

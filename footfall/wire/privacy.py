@@ -10,8 +10,8 @@ from typing import Any
 from footfall.domain import normalize
 from footfall.refusals import InvalidInput
 from footfall.wire.modern_events import _list, _object, resource
+from footfall.domain.limits import SUPPRESSION_EMAILS_PER_JOB as MAX_SUPPRESSION_EMAILS
 
-MAX_SUPPRESSION_EMAILS = 100
 _PROFILE = "data.attributes.profile.data"
 
 

@@ -28,9 +28,8 @@ from footfall.wire.sources import (
     parse_time,
     value_and_currency,
 )
+from footfall.domain.limits import SEGMENT_MESSAGE_BYTES as MAX_MESSAGE_BYTES
 
-MAX_MESSAGE_BYTES = 32 * 1024   # Segment's limit per message
-MAX_BATCH_BYTES = 500 * 1024    # and per batch request (the JSON, after any gzip)
 TYPES = ("identify", "track", "page", "screen", "group", "alias")
 PAGE_METRIC = "Viewed Page"
 SCREEN_METRIC = "Viewed Screen"

@@ -15,13 +15,15 @@ from footfall.domain import topics
 from footfall.timefmt import iso
 from footfall.webhooks import ssrf
 from footfall.wire.jsonapi import invalid
+from footfall.domain.limits import (
+    WEBHOOK_TOPICS as MAX_TOPICS,
+    WEBHOOK_GROUPS as MAX_GROUPS,
+    WEBHOOK_BATCH as MAX_BATCH,
+    WEBHOOK_URL_CHARS as MAX_URL,
+    WEBHOOK_TEXT_CHARS as MAX_TEXT,
+)
 
 FORMATS = ("klaviyo", "standard")
-MAX_TOPICS = 100
-MAX_GROUPS = 100
-MAX_BATCH = 1000
-MAX_URL = 2048
-MAX_TEXT = 1000
 MIN_SECRET, MAX_SECRET = 16, 256
 A = "/data/attributes"
 
