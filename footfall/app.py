@@ -49,7 +49,7 @@ from footfall.console import routes as console
 from footfall.config import Settings
 from footfall.ingest.pipeline import Pipeline
 from footfall.observability import logs
-from footfall.observability import metrics as obs_metrics
+from footfall.observability import prometheus_metrics
 from footfall.observability.requests import Observe
 from footfall.ingest.writer_process import ProcessCommitter
 from footfall.segments.membership import MembershipWorker
@@ -131,8 +131,8 @@ LAST_USED_FLUSH_SECONDS = 5.0
 
 async def _flush_observations(access: logs.AccessLog | None) -> None:
     """Buffered access lines and request counts out (observability/logs.py, metrics.py)."""
-    m = obs_metrics.get()
-    ticks = max(1, round(obs_metrics.FLUSH_SECONDS / logs.FLUSH_SECONDS))
+    m = prometheus_metrics.get()
+    ticks = max(1, round(prometheus_metrics.FLUSH_SECONDS / logs.FLUSH_SECONDS))
     tick = 0
     try:
         while True:
@@ -171,7 +171,7 @@ def _count_events(m, committed: list) -> None:
 
 
 def _observe_pipeline(pipeline: Pipeline) -> None:
-    m = obs_metrics.get()
+    m = prometheus_metrics.get()
     if m is None:
         return
 
@@ -198,7 +198,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or config.from_env()
     if settings.run_dir:  # `footfall serve`'s workers; an embedding program keeps its own logging set-up
         logs.configure(settings.log_format)
-    obs_metrics.configure(settings.metrics)
+    prometheus_metrics.configure(settings.metrics)
 
     access = logs.AccessLog(settings.log_format) if settings.access_log else None
 
@@ -245,7 +245,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             drained = pipeline.stop()
             log.info("worker %d stopped: drained %d queued event(s), %d committed in all", os.getpid(), drained,
                      pipeline.stats.committed_ops)
-            obs_metrics.process_ended(os.getpid())
+            prometheus_metrics.process_ended(os.getpid())
             membership.stop()
             readers.close()
             if limiter is not None:
@@ -262,7 +262,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     fast = [route for module in ROUTE_MODULES for route in getattr(module, "fast_routes", [])]
     # The client's address from a trusted proxy's X-Forwarded-For first (api/client_address.py).
     # Outermost: every request (the fast path's too) gets its id, access line and metrics.
-    observe = Middleware(Observe, access=access, metrics=obs_metrics.get())
+    observe = Middleware(Observe, access=access, metrics=prometheus_metrics.get())
     middleware = [observe, Middleware(Edge), *client_address.proxy_middleware(settings.trusted_proxies),
                   Middleware(FastPath, routes=fast)]
     return Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers, middleware=middleware)

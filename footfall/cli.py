@@ -94,7 +94,7 @@ def serve(
         fail(f"FOOTFALL_WORKERS={workers} is not a number of worker processes: use 1 or more", 2)
     config.check_port(port or settings.port, "--port" if port else "FOOTFALL_PORT")
     _check_listen(host or settings.host, port or settings.port)
-    from footfall.observability import metrics, rundir
+    from footfall.observability import prometheus_metrics, rundir
 
     if access_log:  # workers read their settings from the environment
         os.environ["FOOTFALL_ACCESS_LOG"] = "1"
@@ -106,10 +106,10 @@ def serve(
     run_dir = rundir.create()
     os.environ.update({"FOOTFALL_DATABASE_URL": url, "FOOTFALL_WORKERS": str(workers), rundir.ENV: str(run_dir)})
     if settings.metrics:
-        os.environ[metrics.MULTIPROC_ENV] = str(rundir.metrics_dir(run_dir))
+        os.environ[prometheus_metrics.MULTIPROC_ENV] = str(rundir.metrics_dir(run_dir))
     try:
         if settings.metrics and settings.metrics_port:
-            metrics.serve_port(settings.metrics_host, settings.metrics_port)
+            prometheus_metrics.serve_port(settings.metrics_host, settings.metrics_port)
         if workers == 1:  # its start overlaps ours; with several workers, each starts its own
             writer_process.prestart(DatabaseURL(url).backend)
         _serve(settings, host or settings.host, port or settings.port, url, workers)

@@ -1,4 +1,4 @@
-"""GET /metrics: the Prometheus text exposition (footfall/observability/metrics.py).
+"""GET /metrics: the Prometheus text exposition (footfall/observability/prometheus_metrics.py).
 
 On the main port it answers only a caller with `Authorization: Bearer $FOOTFALL_METRICS_TOKEN`
 (the main port faces browsers and SDKs; traffic figures are not theirs to read); without a token
@@ -15,7 +15,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from footfall.api.app_state import services
-from footfall.observability import metrics as metric_defs
+from footfall.observability import prometheus_metrics
 from footfall.observability.requests import note_refusal
 
 
@@ -32,7 +32,7 @@ async def metrics(request: Request) -> Response:
         note_refusal(request.scope, "not_authenticated")
         return PlainTextResponse("Authorization: Bearer <FOOTFALL_METRICS_TOKEN> is required\n", status_code=401,
                                  headers={"WWW-Authenticate": "Bearer"})
-    body, content_type = metric_defs.exposition()
+    body, content_type = prometheus_metrics.exposition()
     return Response(body, media_type=content_type)
 
 

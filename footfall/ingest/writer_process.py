@@ -32,7 +32,7 @@ from multiprocessing.connection import Connection
 from typing import Any, Callable
 
 from footfall import clock, gc_tuning
-from footfall.observability import metrics
+from footfall.observability import prometheus_metrics
 from footfall.ingest.committer import Applier, LocalCommitter
 from footfall.failures import CommitFailed, StoreDown, Unsendable as _Unsendable
 from footfall.refusals import InternalError, StoreUnavailable
@@ -125,7 +125,7 @@ class ProcessCommitter:
         self._started += 1
         if self._started > 1:
             log.warning("writer process restarted (pid %d)", self._proc.pid)
-            m = metrics.get()
+            m = prometheus_metrics.get()
             if m is not None:
                 m.writer_restarts.inc()
 
@@ -221,7 +221,7 @@ def _answer(committer: LocalCommitter, message: tuple) -> tuple[str, Any]:
         return "ok", None
     _, ops, offset = message
     clock.set_offset(offset)  # the server's clock, which tests may move
-    m = metrics.get()
+    m = prometheus_metrics.get()
     began = time.perf_counter()
     try:
         results = committer.commit(ops)

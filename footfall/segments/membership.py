@@ -28,7 +28,7 @@ from typing import Any, Callable
 from footfall import clock
 from footfall.domain.segment_list_ops import DeleteGroup, GroupResult, ListMembers, SaveList, SaveSegment
 from footfall.domain.models import TrackOp, WriteResult
-from footfall.observability import metrics
+from footfall.observability import prometheus_metrics
 from footfall.store import segment_list_rows
 from footfall.refusals import StoreUnavailable
 from footfall.segments import evaluator
@@ -194,7 +194,7 @@ class MembershipWorker:
                 began = time.perf_counter()
                 try:
                     self._process(conn, notes)
-                    m = metrics.get()
+                    m = prometheus_metrics.get()
                     if m is not None:
                         m.segment_recheck.observe(time.perf_counter() - began)
                 except Exception as exc:
@@ -262,7 +262,7 @@ class MembershipWorker:
         profile_segments = [s.id for s in catalog.order if s.deps.profile]
         all_segments = [s.id for s in catalog.order]
         by_id = catalog.by_id()
-        m = metrics.get()
+        m = prometheus_metrics.get()
         for note in items:
             if isinstance(note, GroupChange):
                 evaluator.cascade(catalog, note.group_id, note.profiles, seeds)
@@ -308,7 +308,7 @@ class MembershipWorker:
         now = clock.now()
         changes = evaluator.evaluate_full(conn, seg, now)
         self.stats.full_evaluations += 1
-        m = metrics.get()
+        m = prometheus_metrics.get()
         if m is not None:
             m.segment_full_evaluations.inc()
         catalog = self._catalog(conn, account_id)
@@ -403,7 +403,7 @@ class MembershipWorker:
         segment_list_rows.set_swept(conn, seg.account_id, seg.id, now)
         conn.commit()
         seg.swept_at = now
-        m = metrics.get()
+        m = prometheus_metrics.get()
         if m is not None:
             m.segment_sweeps.inc()
         self._set_due_from(conn, seg, now)

@@ -26,7 +26,7 @@ import httpx
 
 from footfall import clock, ids
 from footfall.config import Settings
-from footfall.observability import metrics
+from footfall.observability import prometheus_metrics
 from footfall.store import outbox, webhooks
 from footfall.store.conn import Conn
 from footfall.timefmt import iso
@@ -247,7 +247,7 @@ class Deliverer:
                        cursor_to: int | None = None) -> float | None:
         attempt, retry_after = await self._send(client, account_id, hook, delivery_id, items)
         verdict = policy.judge(attempt["status_code"], attempt["error"])
-        m = metrics.get()
+        m = prometheus_metrics.get()
         if m is not None:
             m.webhook_attempts.labels(verdict.kind).inc()
             if verdict.kind == "success":
