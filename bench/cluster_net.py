@@ -3,7 +3,9 @@
 Every namespace gets its own address on a private /24 (the host side holds .1 on the bridge), so a
 process inside sees only its own address, the bridge's and the other hosts' — as a separate machine
 would. Names and the subnet are chosen per instance, so several clusters (a test run and a person's
-`make cluster`) can exist at once. `remove()` undoes everything it made, and is safe to call twice.
+`make cluster`) can exist at once. `remove()` undoes everything it made, and is safe to call twice;
+what a process killed before its `remove()` left (its namespaces, the processes in them, its links)
+is removed by the next `create()`, which finds it by the marker file each network keeps in MARKERS.
 Needs root (CAP_NET_ADMIN); `permitted()` says whether it can work here, and why not.
 """
 
@@ -12,8 +14,12 @@ from __future__ import annotations
 import ipaddress
 import os
 import random
+import signal
 import subprocess
 from dataclasses import dataclass, field
+from pathlib import Path
+
+MARKERS = Path("/tmp/footfall-cluster-networks")  # <tag>: the pid of the process that made it
 
 
 class NetUnavailable(RuntimeError):
@@ -89,6 +95,9 @@ class Network:
         return str(self.subnet.network_address + 1)
 
     def create(self) -> "Network":
+        reap_abandoned()
+        MARKERS.mkdir(exist_ok=True)
+        (MARKERS / self.tag).write_text(str(os.getpid()))
         try:
             self.subnet = _free_subnet()
             prefix = self.subnet.prefixlen
@@ -125,6 +134,44 @@ class Network:
         while self._made:
             _ip(*self._made.pop(), check=False)
         self.namespaces = []
+        (MARKERS / self.tag).unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
+def reap_abandoned() -> list[str]:
+    """Remove what networks whose maker died left behind; returns their tags."""
+    if not MARKERS.is_dir():
+        return []
+    reaped = []
+    for marker in MARKERS.iterdir():
+        try:
+            owner = int(marker.read_text().strip() or 0)
+        except (OSError, ValueError):
+            owner = 0
+        if owner and _alive(owner):
+            continue
+        tag = marker.name
+        for name in [n for n in leftovers() if n.startswith(f"footfall-{tag}-")]:
+            for pid in _ip("netns", "pids", name, check=False).stdout.split():
+                try:  # only processes inside our own namespace: the hosts it ran
+                    os.kill(int(pid), signal.SIGKILL)
+                except (ProcessLookupError, ValueError):
+                    pass
+            _ip("netns", "del", name, check=False)
+        for name in [n for n in leftovers() if n in (f"ffbr{tag}",) or n.startswith(f"ffv{tag}")]:
+            _ip("link", "del", name, check=False)
+        marker.unlink(missing_ok=True)
+        reaped.append(tag)
+    return reaped
 
 
 def leftovers() -> list[str]:

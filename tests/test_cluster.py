@@ -8,11 +8,14 @@ PostgreSQL is a failure.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from collections import Counter
 from contextlib import closing
+from pathlib import Path
 from typing import Iterator
 
 import httpx
@@ -47,6 +50,16 @@ def cluster() -> Iterator[Cluster]:
     with Cluster(hosts=3, env=env) as c:
         yield c
     assert not [n for n in cluster_net.leftovers() if c.net.tag in n], "the cluster left namespaces or links behind"
+
+
+def test_what_a_killed_harness_left_is_removed_by_the_next_one():
+    made = subprocess.run([sys.executable, "-c", "import os; from bench.cluster_net import Network; "
+                           "print(Network(hosts=2).create().tag, flush=True); os.kill(os.getpid(), 9)"],
+                          capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent)
+    tag = made.stdout.strip()
+    assert made.returncode == -9 and len([n for n in cluster_net.leftovers() if tag in n]) == 5  # 2 ns, bridge, 2 veths
+    assert tag in cluster_net.reap_abandoned()
+    assert not [n for n in cluster_net.leftovers() if tag in n]
 
 
 def send_event(client: httpx.Client, account: ClusterAccount, unique_id: str, email: str, **props) -> httpx.Response:
