@@ -107,11 +107,14 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--hosts", default="1,2,3", help="cluster sizes to measure")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--kinds", default=",".join(KINDS), help=f"of {', '.join(KINDS)}")
+    parser.add_argument("--rate-limits", action="store_true",
+                        help="count requests in Redis (tiers x1000, so none is refused): what the shared counters cost")
     args, _ = parser.parse_known_args(argv)
     ensure_wrk()
     runs: list[Run] = []
     for size in [int(n) for n in args.hosts.split(",")]:
-        with Cluster(hosts=size, env={**NO_RATE_LIMITS, "FOOTFALL_METRICS": "0"}, fsync=True) as cluster:
+        limits = {"FOOTFALL_RATE_LIMIT_MULTIPLIER": "1000"} if args.rate_limits else NO_RATE_LIMITS
+        with Cluster(hosts=size, env={**limits, "FOOTFALL_METRICS": "0"}, fsync=True) as cluster:
             assert cluster.account is not None
             keys = Keys(cluster.account.public_key, cluster.account.private_key)
             for kind in args.kinds.split(","):
@@ -121,7 +124,8 @@ def main(argv: list[str]) -> None:
             stored = stored_events(cluster, cluster.account.id)
             print(f"  ({size} host(s): {stored} events stored in all)", flush=True)
     print(f"\ncluster scaling, {os.cpu_count()} CPUs, wrk -c{args.connections} {args.duration:.0f}s per run, "
-          "PostgreSQL with fsync on, rate limits off (command: python -m bench cluster)")
+          f"PostgreSQL with fsync on, rate limits {'on, in Redis' if args.rate_limits else 'off'} "
+          f"(command: python -m bench cluster{' --rate-limits' if args.rate_limits else ''})")
     for kind in args.kinds.split(","):
         mine = [r for r in runs if r.kind == kind]
         if mine:
