@@ -41,11 +41,12 @@ HOSTS = {"host1", "host2", "host3"}
 METRICS_TOKEN = "cluster-metrics-token"
 SWEEP = 1.0  # seconds between sweeps of time-relative segments
 LEASE = 2.0  # seconds a killed host's webhooks stay leased to it
+GUESSES = 6  # unknown keys an address may try per minute (the test that spends them runs last)
 
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Cluster]:
-    env = {"FOOTFALL_METRICS_TOKEN": METRICS_TOKEN, "FOOTFALL_UNKNOWN_KEY_BUDGET": "1000000",
+    env = {"FOOTFALL_METRICS_TOKEN": METRICS_TOKEN, "FOOTFALL_UNKNOWN_KEY_BUDGET": str(GUESSES),
            "FOOTFALL_SEGMENT_SWEEP_SECONDS": str(SWEEP), "FOOTFALL_WEBHOOK_LEASE_SECONDS": str(LEASE)}
     with Cluster(hosts=3, env=env) as c:
         yield c
@@ -299,7 +300,7 @@ def test_a_killed_hosts_webhooks_are_delivered_by_another_host(cluster):
 
 
 def test_drill_kill_9_a_host_then_stop_postgresql_under_load(cluster):
-    """Last in the module: it stops the cluster's PostgreSQL (and waits until every host is back)."""
+    """It stops the cluster's PostgreSQL (and waits until every host is back)."""
     result = drill(cluster, kills=[cluster.hosts[1]], down=5.0, threads=4, warmup=1.0, settle=1.0, after=2.0)
     print(result.report())
     assert result.verdict.ok, result.verdict.line()  # every acknowledged event stored, none twice
@@ -310,3 +311,20 @@ def test_drill_kill_9_a_host_then_stop_postgresql_under_load(cluster):
     assert result.taken_out[0] <= TAKEN_OUT_WITHIN, result.taken_out
     assert result.acked_after_outage > 0 and not result.host_restarts_during_outage
     assert cluster.states() == {name: "UP" for name in HOSTS}
+
+
+def test_the_key_guessing_budget_is_the_clusters_not_each_hosts(cluster):
+    """Last: it leaves this machine's address blocked for unknown keys for a minute. Through the
+    balancer each host sees the client's own address (X-Forwarded-For from the trusted balancer)."""
+    began = time.time()
+    with httpx.Client(base_url=cluster.url, timeout=5) as client:
+        answers = [client.get("/api/profiles", headers=headers(f"pk_{uuid.uuid4().hex}")) for _ in range(3 * GUESSES)]
+    windows = int(time.time() // 60) - int(began // 60) + 1  # the shared count is per minute-aligned window
+    assert {r.headers["x-footfall-host"] for r in answers} == HOSTS
+    unknown = [r for r in answers if r.status_code == 401]
+    throttled = [r for r in answers if r.status_code == 429]
+    assert len(unknown) + len(throttled) == 3 * GUESSES, [r.status_code for r in answers]
+    # Per host, each would answer its own GUESSES (3 x GUESSES in all, and no 429); shared, each host
+    # answers at most one more after the cluster's budget is spent.
+    assert len(unknown) <= windows * GUESSES + 3, f"{len(unknown)} guesses answered, budget {GUESSES}"
+    assert throttled and all(r.headers.get("retry-after", "").isdigit() for r in throttled)

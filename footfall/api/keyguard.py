@@ -5,8 +5,11 @@ A public key is 6 characters (36^6): unthrottled, a client can try hundreds a se
 one from an invalid one by the answer. Counting only failures, per address, leaves valid traffic
 alone (a dict lookup, no sleeping), and a sender whose key worked before the block keeps working
 (its key is remembered for the address), so a guesser behind the same address cannot confirm a
-guess while blocked. Addresses are the TCP peer: behind a proxy, every client shares its address.
-Counted per worker process (in memory).
+guess while blocked. Addresses are the TCP peer: behind a proxy, every client shares its address
+(unless the proxy is trusted, FOOTFALL_TRUSTED_PROXIES). Counted per worker process (in memory),
+and with Redis also for all workers and hosts: each failure is counted there too, and a worker that
+finds the address over the shared budget blocks it at once, so N hosts do not give a guesser N
+budgets (each answers at most one more guess before it learns).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import time
 from typing import Awaitable, Callable, TypeVar
 
+from footfall.domain.rate_limit_tiers import Limit
 from footfall.observability.requests import note_account
 from footfall.api.fastpath import Incoming
 from footfall.refusals import KeysThrottled
@@ -58,6 +62,10 @@ class KeyGuard:
         else:
             entry[1] += 1
 
+    def block(self, address: str, now: float | None = None) -> None:
+        """The address is over its budget elsewhere (another worker or host): refuse it here too."""
+        self._failures[address] = [time.monotonic() if now is None else now, self.budget]
+
     def _prune(self, now: float) -> None:
         for address in [a for a, e in self._failures.items() if now - e[0] >= self.window]:
             del self._failures[address]
@@ -77,7 +85,24 @@ async def checked_lookup(request: Incoming, key: str, lookup: Callable[[str], Aw
         raise KeysThrottled(wait)
     found = await lookup(key)
     guard.record(address, key, found is not None)
+    if found is None:
+        await _count_shared(request, guard, address)
     return _noted(request, found)
+
+
+async def _count_shared(request: Incoming, guard: KeyGuard, address: str) -> None:
+    """Count a failure in the shared counters (Redis), if there are any; over budget there, block here."""
+    services = getattr(request.scope["app"].state, "services", None)
+    limiter = getattr(services, "limiter", None)
+    if not getattr(limiter, "shared", False):
+        return
+    window = max(1, round(guard.window))
+    try:
+        decision = await limiter.hit(f"unknown-keys:{address}", Limit(guard.budget, guard.budget), window, window)
+    except Exception:  # Redis is away: this worker's own count still holds
+        return
+    if not decision.allowed:
+        guard.block(address)
 
 
 def _noted(request: Incoming, found: T | None) -> T | None:

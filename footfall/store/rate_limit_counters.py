@@ -44,6 +44,8 @@ def _decide(now: float, burst_used: int, steady_used: int, limit: Limit,
 class MemoryLimiter:
     """Counters in this process: right for one process (the SQLite default), not for several."""
 
+    shared = False  # seen by this process only
+
     def __init__(self, clock=time.time) -> None:
         self._clock = clock
         self._counts: dict[tuple[str, int, int], int] = {}
@@ -96,6 +98,8 @@ return {1, b, s, t[1], t[2]}
 
 class RedisLimiter:
     """Counters in Redis, shared by every worker and host that uses the same Redis."""
+
+    shared = True
 
     def __init__(self, url: str, prefix: str = "footfall:rl:") -> None:
         import redis.asyncio as redis
