@@ -65,6 +65,20 @@ def test_client_bulk_limits(client, account, stored):
     assert stored.events() == [] and stored.profiles() == []
 
 
+def test_client_bulk_unknown_profile_id_is_a_404_as_on_client_events(client, account, stored):
+    """A profile id naming no profile is a 404 with a pointer on every event route (issue 12), not a 400."""
+    entry = bulk_entry({}, [bulk_event("Tap")])
+    entry["attributes"]["profile"]["data"]["id"] = "01JZZZZZZZZZZZZZZZZZZZZZZZ"
+    for path, body in (("/client/event-bulk-create", {"data": entry}),
+                       ("/client/events", event_body("Tap", {}, {}))):
+        if path == "/client/events":
+            body["data"]["attributes"]["profile"]["data"]["id"] = "01JZZZZZZZZZZZZZZZZZZZZZZZ"
+        r = post(client, account, path, body)
+        assert r.status_code == 404, (path, r.text)
+        assert error(r)["source"]["pointer"] == "/data/attributes/profile/data/id"
+    assert stored.events() == [] and stored.profiles() == []
+
+
 def test_client_subscriptions_record_consent(client, account, stored):
     body = {"data": {"type": "subscription", "attributes": {
         "custom_source": "Footer form",

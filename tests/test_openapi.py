@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from openapi_spec_validator import validate
 from starlette.routing import Route
 
 from footfall.app import create_app
 from footfall.config import Settings
+from footfall.domain import segment_definitions as definitions
+from footfall.webhooks.ssrf import Allow
+from footfall.wire import aggregate_query, webhooks
+from footfall.wire.jsonapi import ApiError
 
 # Documented routes not served yet (none today). The test fails on an entry that becomes served,
 # so the set cannot go stale.
@@ -71,3 +76,21 @@ def test_modern_operations_carry_revision_security_and_errors(client):
     assert doc["components"]["securitySchemes"]["KlaviyoApiKey"]["name"] == "Authorization"
     error = doc["components"]["schemas"]["Error"]
     assert set(error["required"]) == {"id", "status", "code", "title", "detail"}
+
+
+def test_integers_are_read_as_the_document_types_them():
+    """The document types counts as JSON Schema integers, which 5.0 is (some encoders write it so); the
+    decoders take it as 5 and still refuse 5.5 and true (found by schemathesis, issue 12)."""
+    body = {"data": {"type": "webhook", "attributes": {"batch_size": 5.0}}}
+    assert webhooks.webhook_fields(body, Allow(), creating=False)["batch_size"] == 5
+    assert aggregate_query._page_size(10.0) == 10
+    condition = {"condition_groups": [{"conditions": [{"type": "profile-property", "property": "properties['tags']",
+                                                       "filter": {"type": "list", "operator": "length-equals",
+                                                                  "value": 2.0}}]}]}
+    assert definitions.parse(condition).groups[0][0].filter.value == 2
+    for bad in (5.5, True):
+        with pytest.raises(ApiError):
+            aggregate_query._page_size(bad)
+        with pytest.raises(ApiError):
+            webhooks.webhook_fields({"data": {"type": "webhook", "attributes": {"batch_size": bad}}}, Allow(),
+                                    creating=False)

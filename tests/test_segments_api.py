@@ -143,7 +143,8 @@ def test_list_member_changes_are_checked(api, people):
     lid = api.create_list()
     body = {"data": [{"type": "profile", "id": api.profile_ids["p0@x.co"]}, {"type": "profile", "id": "01NOPE"}]}
     r = api.http.post(f"/api/lists/{lid}/relationships/profiles", json=body)
-    assert r.status_code == 400 and r.json()["errors"][0]["source"]["pointer"] == "/data/1/id"
+    # a profile id naming no profile is a 404 with its pointer, as on the event and merge routes (issue 12)
+    assert r.status_code == 404 and r.json()["errors"][0]["source"]["pointer"] == "/data/1/id"
     assert api.member_emails("lists", lid) == set()  # nothing partial
     too_many = {"data": [{"type": "profile", "id": api.profile_ids["p0@x.co"]}] * 1001}
     r = api.http.post(f"/api/lists/{lid}/relationships/profiles", json=too_many)

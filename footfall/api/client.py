@@ -75,8 +75,11 @@ async def bulk_create(request: RawRequest) -> Reply:
     for event in entry.events:
         onsite.locate_by_ip(entry.profile, event.properties, client_ip(request))
     result = await ingest.submit(request, BulkEventsOp(account_id=account.id, entries=[entry], size=size), size)
-    if result.failed:  # one entry: its refusal is the request's (an unknown profile id, the metric limit)
-        raise ApiError(400, "invalid", result.errors[0]["detail"], pointer="/data/attributes/profile/data")
+    if result.failed:  # one entry: its refusal is the request's, answered as /client/events answers it
+        refusal = result.errors[0]
+        if refusal.get("status") == 404:  # the profile's id names no profile of this account
+            raise ApiError(404, "not_found", refusal["detail"], pointer="/data/attributes/profile/data/id")
+        raise ApiError(400, "invalid", refusal["detail"], pointer="/data/attributes/profile/data")
     return accepted()
 
 

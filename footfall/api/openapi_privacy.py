@@ -5,35 +5,71 @@ from __future__ import annotations
 
 from typing import Any
 
-from footfall.api.openapi_schemas import ANY_OBJECT, DATETIME, STRING, _PROFILE_INPUT, array, const, nullable, obj, resource
+from footfall.api.openapi_schemas import (ABSENT, ANY_OBJECT, DATETIME, EMAIL_GIVEN, PHONE_GIVEN, STRING, _PROFILE_INPUT,
+                                          array, const, nullable, obj, resource)
+from footfall.domain.limits import SUPPRESSION_EMAILS_PER_JOB as MAX_SUPPRESSION_EMAILS
 
 _STATUS = {"type": "string", "enum": ["queued", "processing", "complete", "cancelled"]}
 _COUNT = {"type": "integer"}
 _REF_LIST = obj({"data": array(obj({"type": STRING, "id": STRING}, ("type", "id")))}, ("data",))
 
+_IDENTIFIERS = {"id": {"type": "string", "minLength": 1, "maxLength": 64}, "email": EMAIL_GIVEN,
+                "phone_number": PHONE_GIVEN}
+_PROFILE_TYPE = {"enum": ["profile", None]}
+
+
+def _deletion_target(name: str) -> dict[str, Any]:
+    """The profile of a deletion job named by exactly this identifier (the others absent or null)."""
+    attributes = obj({k: _IDENTIFIERS[k] if k == name else ABSENT for k in ("email", "phone_number")},
+                     () if name == "id" else (name,), additionalProperties=False)
+    if name == "id":
+        return obj({"type": _PROFILE_TYPE, "id": _IDENTIFIERS["id"], "attributes": {"anyOf": [attributes, ABSENT]}},
+                   ("id",))
+    return obj({"type": _PROFILE_TYPE, "id": ABSENT, "attributes": attributes}, ("attributes",))
+
+
+# Any JSON value (without U+0000, which no body may hold): a record is reported, never refused.
+_RECORD = {"$ref": "#/components/schemas/JsonValue", "description": "A profile as ProfileInput's `data` (components/schemas); a record that cannot be "
+                          "imported is reported in the job's import-errors, never refused."}
+
+
+def _group_ref(kind: str) -> dict[str, Any]:
+    return obj({"data": obj({"type": const(kind), "id": {"type": "string", "minLength": 1, "maxLength": 64,
+                                                        "description": f"A {kind} of this account (else a 404)."}},
+                            ("type", "id"))}, ("data",))
+
+
+def _suppression_job(kind: str) -> dict[str, Any]:
+    """Up to 100 emails, or one list or segment (whose members' emails are taken), never both."""
+    emails = obj({"data": array(obj({"type": _PROFILE_TYPE, "attributes": obj({"email": EMAIL_GIVEN}, ("email",))},
+                                    ("attributes",)), minItems=1, maxItems=MAX_SUPPRESSION_EMAILS)}, ("data",))
+    no_emails = {"anyOf": [ABSENT, obj({"data": array({}, maxItems=0)}, ("data",))]}
+    no_group = {"anyOf": [ABSENT, obj({"list": ABSENT, "segment": ABSENT}, additionalProperties=False)]}
+    groups = [obj({g: _group_ref(g), "segment" if g == "list" else "list": ABSENT}, (g,), additionalProperties=False)
+              for g in ("list", "segment")]
+    typed = {"type": const(f"profile-suppression-bulk-{kind}-job")}
+    return obj({"data": {"anyOf": [
+        obj({**typed, "attributes": obj({"profiles": emails}, ("profiles",)), "relationships": no_group},
+            ("type", "attributes")),
+        obj({**typed, "attributes": {"anyOf": [ABSENT, obj({"profiles": no_emails})]},
+             "relationships": {"anyOf": groups}}, ("type", "relationships")),
+    ]}}, ("data",))
+
+
 SCHEMAS: dict[str, Any] = {
     "DataPrivacyDeletionJobCreate": obj({"data": obj({
         "type": const("data-privacy-deletion-job"),
-        "attributes": obj({"profile": obj({"data": obj({
-            "type": const("profile"), "id": STRING,
-            "attributes": obj({"email": STRING, "phone_number": STRING}),
-        }, ("type",))}, ("data",))}, ("profile",)),
+        "attributes": obj({"profile": obj({"data": {"anyOf": [_deletion_target(name) for name in _IDENTIFIERS],
+                                                   "description": "Exactly one of id, email, phone_number."}},
+                                          ("data",))}, ("profile",)),
     }, ("type", "attributes"))}, ("data",)),
     "DataPrivacyDeletionJob": resource("data-privacy-deletion-job", obj({
         "status": _STATUS, "created_at": DATETIME, "completed_at": nullable("string"),
         "identifier": {"type": "string", "enum": ["id", "email", "phone_number"]},
         "counts": obj({"profiles": _COUNT, "events": _COUNT, "memberships": _COUNT}),
     })),
-    **{f"ProfileSuppressionBulk{name}JobCreate": obj({"data": obj({
-        "type": const(f"profile-suppression-bulk-{kind}-job"),
-        "attributes": obj({"profiles": obj({"data": array(obj({
-            "type": const("profile"), "attributes": obj({"email": STRING}, ("email",))}, ("type", "attributes")),
-            maxItems=100)}, ("data",))}),
-        "relationships": obj({"list": obj({"data": obj({"type": const("list"), "id": STRING}, ("type", "id"))},
-                                          ("data",)),
-                              "segment": obj({"data": obj({"type": const("segment"), "id": STRING}, ("type", "id"))},
-                                             ("data",))}),
-    }, ("type",))}, ("data",)) for name, kind in (("Create", "create"), ("Delete", "delete"))},
+    **{f"ProfileSuppressionBulk{name}JobCreate": _suppression_job(kind) for name, kind in (("Create", "create"),
+                                                                                             ("Delete", "delete"))},
     **{f"ProfileSuppressionBulk{name}Job": obj({
         "type": const(f"profile-suppression-bulk-{kind}-job"), "id": STRING,
         "attributes": obj({"status": _STATUS, "created_at": DATETIME, "completed_at": nullable("string"),
@@ -41,11 +77,18 @@ SCHEMAS: dict[str, Any] = {
         "relationships": obj({"lists": _REF_LIST, "segments": _REF_LIST}),
         "links": obj({"self": STRING}, ("self",)),
     }, ("type", "id", "attributes", "links")) for name, kind in (("Create", "create"), ("Delete", "delete"))},
+    # Klaviyo's behaviour: the job is refused (400) only for its envelope; each record that cannot be imported
+    # (not a profile, an invalid or missing identifier, over 100 KB, an identifier held by another profile) is
+    # accepted and reported in the job's import-errors. So a record is any JSON value here, and ProfileInput's
+    # `data` is what imports.
     "ProfileBulkImportJobCreate": obj({"data": obj({
         "type": const("profile-bulk-import-job"),
-        "attributes": obj({"profiles": obj({"data": array(_PROFILE_INPUT, minItems=1, maxItems=10_000)},
-                                           ("data",))}, ("profiles",)),
-        "relationships": obj({"lists": _REF_LIST}),
+        "attributes": obj({"profiles": obj({"data": array(_RECORD, minItems=1, maxItems=10_000)}, ("data",))},
+                          ("profiles",)),
+        "relationships": {"anyOf": [ABSENT, obj({"lists": {"anyOf": [ABSENT, obj({"data": array(obj(
+            {"type": const("list"), "id": {"type": "string", "minLength": 1,
+                                           "description": "A list of this account (else a 404)."}},
+            ("type", "id")))}, ("data",))]}}, additionalProperties=False)]},
     }, ("type", "attributes"))}, ("data",)),
     "ProfileBulkImportJob": obj({
         "type": const("profile-bulk-import-job"), "id": STRING,

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from footfall.api.openapi_definitions import DEFINITION
+from footfall.domain.limits import MERGE_SOURCES_PER_REQUEST as MAX_MERGE_SOURCES
+from footfall.domain import topics
+
 Schema = dict[str, Any]
 
 
@@ -160,40 +164,113 @@ _BULK_ENTRY = obj({
     }, ("profile", "events"), additionalProperties=False),
 }, ("type", "attributes"))
 
-_SUBSCRIPTION_CHANNEL = obj({"marketing": obj({"consent": {"type": "string", "enum": ["SUBSCRIBED"]},
-                                               "consented_at": DATETIME}, ("consent",))})
+# Consent given on /client/subscriptions: email marketing; SMS marketing and transactional. consented_at, if
+# given, is not in the future (the pattern shows past years).
+PAST_TIME = {**EVENT_TIME, "pattern": EVENT_TIME["pattern"].replace("2[0-6])", "2[0-5])"),
+             "description": "ISO 8601 datetime in the past (from 2000-01-01)."}
+EMAIL_GIVEN = {**EMAIL, "type": "string"}
+PHONE_GIVEN = {**PHONE, "type": "string"}
+ABSENT = {"type": "null"}
+
+
+def _strict(properties: dict[str, Schema], required: tuple[str, ...] = (), **extra: Any) -> Schema:
+    return obj(properties, required, additionalProperties=False, **extra)
+
+
+def _by_identifiers(base: dict[str, Schema], channels: dict[str, Schema], *, subscriptions_required: bool = False,
+                    nullable_subscriptions: bool = True) -> list[Schema]:
+    """Profile attributes naming an email, a phone number or both, each with only the channels its identifiers
+    allow (email -> email, phone_number -> sms): a channel without its identifier is a 400."""
+    out = []
+    for given in (("email",), ("phone_number",), ("email", "phone_number")):
+        allowed = {c: channels[c] for c, ident in (("email", "email"), ("sms", "phone_number")) if ident in given}
+        subs = _strict(allowed, tuple(allowed) if len(allowed) == 1 else (), minProperties=1)
+        if nullable_subscriptions:
+            subs = {"anyOf": [subs, ABSENT]}
+        props = {**base, "email": EMAIL_GIVEN if "email" in given else ABSENT,
+                 "phone_number": PHONE_GIVEN if "phone_number" in given else ABSENT, "subscriptions": subs}
+        out.append(_strict(props, (*given, *(("subscriptions",) if subscriptions_required else ()))))
+    return out
+
+
+def _consent(value: str, *, at: str) -> Schema:
+    """{consent, consented_at}; consented_at is "optional" (a past time or null), "required", "null" (null or
+    left out) or "absent" (not a member)."""
+    props: dict[str, Schema] = {"consent": {"type": "string", "enum": [value]}}
+    if at != "absent":
+        props["consented_at"] = {"required": PAST_TIME, "null": ABSENT}.get(at, {"anyOf": [PAST_TIME, ABSENT]})
+    return _strict(props, ("consent", *(("consented_at",) if at == "required" else ())))
+
+
+def _channels(value: str, *, at: str) -> dict[str, Schema]:
+    kind = _consent(value, at=at)
+    return {"email": _strict({"marketing": kind}, ("marketing",)),
+            "sms": _strict({"marketing": kind, "transactional": kind}, minProperties=1)}
+
+
+_CLIENT_SUBSCRIBER = {"anyOf": [obj({
+    "type": const("profile"), "id": {"type": "string", "minLength": 1,
+                                     "description": "A profile of this account (else a 404)."},
+    "attributes": attrs, "meta": _PATCH_META}, ("type", "attributes"), additionalProperties=True)
+    for attrs in _by_identifiers({k: v for k, v in _PROFILE_FIELDS.items() if k != "subscriptions"},
+                                 _channels("SUBSCRIBED", at="optional"))]}
 
 PATH_ID = {"type": "string", "description": "The id in the path (anything else is a 400)."}
 GROUP_NAME = {"type": "string", "maxLength": 255, "pattern": NON_BLANK,
               "description": "Not only whitespace; at most 255 characters."}
-_SEGMENT_ATTRIBUTES = obj({
-    "name": GROUP_NAME,
-    "definition": obj({"condition_groups": array(obj({"conditions": array(ANY_OBJECT)}, ("conditions",)))},
-                      ("condition_groups",)),
-    "is_starred": {"type": "boolean"},
-})
+PROFILE_ID = {"type": "string", "minLength": 1, "description": "A profile id (one of this account, else a 404)."}
 
-_PROFILE_REFS = obj({"data": array(obj({"type": const("profile"), "id": STRING}, ("type", "id")), maxItems=1000)},
-                    ("data",))
+_PROFILE_REFS = obj({"data": array(obj({"type": const("profile"), "id": PROFILE_ID}, ("type", "id")),
+                                   minItems=1, maxItems=1000)}, ("data",))
+_LIST_REF = obj({"data": obj({"type": const("list"), "id": {"type": "string", "minLength": 1, "maxLength": 64,
+                                                           "description": "A list of this account (else a 404)."}},
+                             ("type", "id"))}, ("data",))
+
 
 def _subscription_job(type_: str, consent: str, *, subscribe: bool) -> Schema:
-    """A subscribe (or unsubscribe) job body: profiles with per-channel consent, an optional list."""
-    kind = obj({"consent": {"type": "string", "enum": [consent]},
-                **({"consented_at": DATETIME} if subscribe else {})}, ("consent",))
-    channels = obj({"email": obj({"marketing": kind}), "sms": obj({"marketing": kind, "transactional": kind})})
-    profile = obj({"type": const("profile"), **({"id": STRING} if subscribe else {}),
-                   "attributes": obj({"email": STRING, "phone_number": STRING, "subscriptions": channels,
-                                      "age_gated_date_of_birth": STRING})}, ("type", "attributes"))
-    attributes = {"profiles": obj({"data": array(profile, minItems=1, maxItems=1000 if subscribe else 100)},
-                                  ("data",))}
+    """A subscribe (or unsubscribe) job body: up to 1000 (100) profiles, each with an email and/or a phone
+    number and the consent per channel its identifiers allow; with historical_import: true (subscribe only)
+    every subscription carries a past consented_at, without it none does."""
+    def profiles(at: str) -> Schema:
+        base = {"age_gated_date_of_birth": ref("JsonValue")}
+        member = {"type": const("profile"), "attributes": {}}
+        if subscribe:
+            member["id"] = {"anyOf": [{"type": "string", "minLength": 1, "maxLength": 64,
+                                       "description": "A profile of this account (else a 404)."}, ABSENT]}
+        people = [_strict({**member, "attributes": attrs}, ("type", "attributes"))
+                  for attrs in _by_identifiers(base, _channels(consent, at=at), subscriptions_required=at == "required",
+                                               nullable_subscriptions=at != "required")]
+        return _strict({"data": array({"anyOf": people}, minItems=1, maxItems=1000 if subscribe else 100)}, ("data",))
+
     if subscribe:
-        attributes.update({"custom_source": STRING, "historical_import": {"type": "boolean", "default": False}})
+        source = {"custom_source": {"type": ["string", "null"]}}
+        attributes: Schema = {"anyOf": [
+            _strict({"profiles": profiles("null"), **source,
+                     "historical_import": {"type": "boolean", "const": False}}, ("profiles",)),
+            _strict({"profiles": profiles("required"), **source,
+                     "historical_import": {"type": "boolean", "const": True}}, ("profiles", "historical_import")),
+        ]}
+    else:
+        attributes = _strict({"profiles": profiles("absent")}, ("profiles",))
     return obj({"data": obj({
-        "type": const(type_), "attributes": obj(attributes, ("profiles",)),
-        "relationships": obj({"list": obj({"data": obj({"type": const("list"), "id": STRING}, ("type", "id"))},
-                                          ("data",))}),
+        "type": const(type_), "attributes": attributes,
+        "relationships": {"anyOf": [_strict({"list": _LIST_REF}), ABSENT]},
     }, ("type", "attributes"))}, ("data",))
 
+
+# The metric-aggregates filter strings as the pattern spells them (wire/aggregate_query.py reads more).
+_AGG_TIME = (r"20[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])"
+             r"(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](Z|[+-]0[0-9]:00)?)?")
+_LOWER_BOUND = rf"(greater-or-equal|greater-than)\(datetime,{_AGG_TIME}\)"
+_UPPER_BOUND = rf"(less-than|less-or-equal)\(datetime,{_AGG_TIME}\)"
+_BOUND = f"({_LOWER_BOUND}|{_UPPER_BOUND})"
+_AGG_FIELD = r"(\$value_currency|[A-Z][A-Za-z0-9_]{0,20})"  # not `datetime`, which takes only the bounds
+_AGG_VALUE = r'("[^"\\\x00]{0,20}"|-?[0-9]{1,6}|true|false)'
+DIMENSION_CONDITION = rf"(equals\({_AGG_FIELD},{_AGG_VALUE}\)|any\({_AGG_FIELD},\[{_AGG_VALUE}(,{_AGG_VALUE}){{0,3}}\]\))"
+_MEASURES = ("count", "sum_value", "unique")
+# Sorting by a measurement needs it among `measurements` (a schema cannot say "a dimension in `by`").
+_SORTED = [{"if": {"properties": {"sort": {"enum": [m, f"-{m}"]}}, "required": ["sort"]},
+            "then": {"properties": {"measurements": {"contains": {"const": m}}}}} for m in _MEASURES]
 
 SCHEMAS: dict[str, Schema] = {
     # -- errors and links ---------------------------------------------------------------------------
@@ -245,20 +322,19 @@ SCHEMAS: dict[str, Schema] = {
                                       "attributes": obj(_PROFILE_FIELDS, additionalProperties=False),
                                       "meta": _PATCH_META}, ("type", "id"))}, ("data",)),
     "ProfileMerge": obj({"data": obj({
-        "type": const("profile-merge"), "id": STRING,
-        "relationships": obj({"profiles": obj({"data": array(obj({"type": const("profile"), "id": STRING},
-                                                                ("type", "id")), minItems=1)}, ("data",))},
-                             ("profiles",)),
+        "type": const("profile-merge"), "id": {**PROFILE_ID, "description": "The destination profile."},
+        "relationships": obj({"profiles": obj({"data": {"oneOf": [
+            array(obj({"type": const("profile"), "id": PROFILE_ID}, ("type", "id")), minItems=1,
+                  maxItems=MAX_MERGE_SOURCES),
+            obj({"type": const("profile"), "id": PROFILE_ID}, ("type", "id"))],
+            "description": "The profiles merged into the destination (not the destination itself: a 400)."}},
+            ("data",))}, ("profiles",)),
     }, ("type", "id", "relationships"))}, ("data",)),
     "ClientSubscriptionCreate": obj({"data": obj({
         "type": const("subscription"),
-        "attributes": obj({"custom_source": STRING, "profile": obj({"data": obj({
-            "type": const("profile"), "id": STRING,
-            "attributes": obj({**_PROFILE_FIELDS, "subscriptions": obj({"email": _SUBSCRIPTION_CHANNEL,
-                                                                        "sms": _SUBSCRIPTION_CHANNEL})})},
-            ("type", "attributes"))}, ("data",))}, ("profile",)),
-        "relationships": obj({"list": obj({"data": obj({"type": const("list"), "id": STRING}, ("type", "id"))},
-                                          ("data",))}),
+        "attributes": _strict({"custom_source": {"type": ["string", "null"]},
+                               "profile": obj({"data": _CLIENT_SUBSCRIBER}, ("data",))}, ("profile",)),
+        "relationships": {"anyOf": [_strict({"list": _LIST_REF}), ABSENT]},
     }, ("type", "attributes"))}, ("data",)),
     "ClientEventBulkCreate": obj({"data": _BULK_ENTRY}, ("data",)),
     "EventBulkCreateJobCreate": obj({"data": obj({
@@ -272,23 +348,34 @@ SCHEMAS: dict[str, Schema] = {
             "metric_id": STRING,
             "measurements": array({"type": "string", "enum": ["count", "sum_value", "unique"]}, minItems=1),
             "interval": {"type": "string", "enum": ["hour", "day", "week", "month"], "default": "day"},
-            "filter": array(STRING, minItems=2, description="Filter strings; a datetime range is required, e.g. "
-                            "greater-or-equal(datetime,2025-01-01T00:00:00) and less-than(datetime,2025-02-01T00:00:00). "
-                            "Also equals(<dimension>,value) and any(<dimension>,[…]). At most one year."),
+            "filter": array({"type": "string", "pattern": f"^({_BOUND}|{DIMENSION_CONDITION})$"}, minItems=2,
+                            allOf=[{"contains": {"pattern": f"^{_LOWER_BOUND}$"}},
+                                   {"contains": {"pattern": f"^{_UPPER_BOUND}$"}}],
+                            description="Filter strings; a datetime range is required, e.g. "
+                            "greater-or-equal(datetime,2025-01-01T00:00:00) and less-than(datetime,2025-02-01T00:00:00), "
+                            "from 1990 on, its end after its start, at most one year long (else a 400). Also "
+                            "equals(<dimension>,value) and any(<dimension>,[…]) on event properties (any name; the "
+                            "pattern shows simple ones) or $value_currency; several conditions may share a string "
+                            "(comma-separated or in and(…))."),
             "timezone": {"type": "string", "default": "UTC", "description": "IANA name, case-sensitive."},
-            "by": array(STRING, maxItems=5, description="Event property names, or $value_currency."),
+            "by": array({"type": "string", "maxLength": 255, "pattern": '^[^"\\x00]+$'}, maxItems=5, uniqueItems=True,
+                        description="Event property names (no double quote), or $value_currency; each once."),
             "page_size": {"type": "integer", "minimum": 1, "maximum": 10000, "default": 500},
-            "page_cursor": STRING,
-            "sort": STRING,
-            "return_fields": array({"type": "string", "enum": ["dates", "data"]}),
-        }, ("metric_id", "measurements", "filter"), additionalProperties=False),
+            "page_cursor": {"type": ["string", "null"], "description": "A cursor from a previous answer."},
+            "sort": {"anyOf": [ABSENT, {"type": "string", "enum": [f"{d}{m}" for m in _MEASURES for d in ("", "-")]}],
+                     "description": "A requested measurement, or a dimension in `by` (e.g. -Item), a leading - for "
+                                    "descending; anything else is a 400."},
+            "return_fields": {"anyOf": [ABSENT, array({"type": "string", "enum": ["dates", "data"]})]},
+        }, ("metric_id", "measurements", "filter"), additionalProperties=False, allOf=_SORTED),
     }, ("type", "attributes"))}, ("data",)),
-    "SegmentCreate": obj({"data": obj({"type": const("segment"), "attributes": _SEGMENT_ATTRIBUTES},
-                                      ("type", "attributes"))}, ("data",)),
+    "SegmentCreate": obj({"data": obj({"type": const("segment"), "attributes": obj(
+        {"name": GROUP_NAME, "definition": DEFINITION, "is_starred": ref("JsonValue")}, ("name", "definition"))},
+        ("type", "attributes"))}, ("data",)),
     "ListCreate": obj({"data": obj({"type": const("list"), "attributes": obj({"name": GROUP_NAME}, ("name",))},
                                    ("type", "attributes"))}, ("data",)),
-    "SegmentUpdate": obj({"data": obj({"type": const("segment"), "id": PATH_ID, "attributes": _SEGMENT_ATTRIBUTES},
-                                      ("type", "id", "attributes"))}, ("data",)),
+    "SegmentUpdate": obj({"data": obj({"type": const("segment"), "id": PATH_ID, "attributes": obj(
+        {"name": {"anyOf": [GROUP_NAME, ABSENT]}, "definition": {"anyOf": [DEFINITION, ABSENT]},
+         "is_starred": ref("JsonValue")})}, ("type", "id", "attributes"))}, ("data",)),
     "ListUpdate": obj({"data": obj({"type": const("list"), "id": PATH_ID, "attributes": obj(
         {"name": GROUP_NAME}, ("name",))}, ("type", "id", "attributes"))}, ("data",)),
     "ProfileReferences": _PROFILE_REFS,
@@ -316,14 +403,27 @@ SCHEMAS: dict[str, Schema] = {
 
 # -- webhooks (issue 11) ------------------------------------------------------------------------------
 
-_TOPIC_REFS = obj({"data": array(obj({"type": const("webhook-topic"), "id": STRING}, ("type", "id")),
+def _topic_id() -> Schema:
+    """The fixed topics, and event:<metric slug> as topics.is_wellformed reads it."""
+    fixed = "|".join(topics.FIXED)
+    return {"type": "string", "pattern": rf"^({fixed}|event:[a-z0-9_]{{1,200}})$",
+            "description": "A topic: " + ", ".join(topics.FIXED) + ", or event:<metric slug>."}
+
+
+_TOPIC_REFS = obj({"data": array(obj({"type": const("webhook-topic"), "id": _topic_id()}, ("type", "id")),
                                  minItems=1, maxItems=100)}, ("data",))
+# An https URL with a public host name, as the pattern spells it; any https URL with a host is accepted
+# (plain http only for hosts FOOTFALL_WEBHOOK_ALLOW names), and where it resolves is checked when sending.
+_ENDPOINT_URL = {"type": "string", "maxLength": 2048,
+                 "pattern": r"^https://[a-z][a-z0-9]{0,20}(\.[a-z][a-z0-9]{0,20}){1,3}(/[A-Za-z0-9._~-]{0,30}){0,4}$",
+                 "description": "https (plain http only for hosts FOOTFALL_WEBHOOK_ALLOW names); no user or password."}
 _WEBHOOK_ATTRIBUTES: dict[str, Schema] = {
-    "name": {"type": "string", "minLength": 1, "maxLength": 255}, "description": nullable("string"),
-    "endpoint_url": {"type": "string", "description": "https (plain http only for hosts FOOTFALL_WEBHOOK_ALLOW names)"},
+    "name": {"type": "string", "maxLength": 255, "pattern": NON_BLANK}, "description": nullable("string", maxLength=1000),
+    "endpoint_url": _ENDPOINT_URL,
     "secret_key": {"type": "string", "minLength": 16, "maxLength": 256, "description": "Never echoed back."},
     "enabled": {"type": "boolean"}, "format": {"type": "string", "enum": ["klaviyo", "standard"]},
-    "batch_size": {"type": "integer", "minimum": 1, "maximum": 1000}, "group_ids": array(STRING, maxItems=100),
+    "batch_size": {"type": "integer", "minimum": 1, "maximum": 1000},
+    "group_ids": array({"type": "string", "minLength": 1, "maxLength": 64}, maxItems=100),
 }
 SCHEMAS.update({
     "Webhook": resource("webhook", obj({

@@ -17,6 +17,7 @@ from footfall.refusals import InvalidInput
 from footfall.domain.models import CONSENT_CHANNELS, LOCATION_FIELDS
 from footfall.domain.consent import SUPPRESSION_REASONS
 from footfall.domain.limits import SEGMENT_CONDITIONS as MAX_CONDITIONS, SEGMENT_CONDITION_VALUES as MAX_VALUES
+from footfall.domain.json_numbers import whole_number
 
 # Standard profile attributes a profile-property condition may name, by the kind of value they hold.
 TEXT_COLUMNS = ("email", "phone_number", "external_id", "anonymous_id", "first_name", "last_name",
@@ -367,9 +368,10 @@ def _value(ftype: str, operator: str, obj: dict[str, Any], path: str) -> Any:
         return value
     # list
     if operator.startswith("length-"):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        count = whole_number(value)
+        if count is None or count < 0:
             raise InvalidInput("must be a whole number of items, 0 or more", vpath)
-        return value
+        return count
     if operator == "contains":
         if not _scalar(value):
             raise InvalidInput("must be a string or a number", vpath)

@@ -64,7 +64,9 @@ def _apply_entry(conn: Conn, account_id: str, entry: BulkEntry, limits: Limits, 
         conn.execute("RELEASE SAVEPOINT bulk_entry")
         tally.restore(saved)
         result.failed += len(entry.events)
-        result.errors.append({"pointer": entry.path, "detail": _detail(exc)})
+        # status: what the same refusal is on a one-event route (an unknown profile id is a 404 there)
+        result.errors.append({"pointer": entry.path, "detail": _detail(exc),
+                              "status": 404 if isinstance(exc, NotFound) else 400})
         return
     conn.execute("RELEASE SAVEPOINT bulk_entry")
     duplicates = sum(1 for _, dup in outcomes if dup)

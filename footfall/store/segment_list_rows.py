@@ -290,7 +290,7 @@ def apply_list_members(conn: Conn, op: ListMembers, limits: Limits, tally: Any) 
     for i, pid in enumerate(op.profile_ids):
         current = _current_id(conn, op.account_id, pid)
         if not profile_exists(conn, op.account_id, current):
-            raise InvalidInput(f"profile {pid} does not exist", f"data/{i}/id")
+            raise NotFound("no profile with that id in this account", f"data/{i}/id")  # a 404, as on event routes
         resolved.append(current)
     resolved = list(dict.fromkeys(resolved))
     before = current_members(conn, op.account_id, op.list_id, resolved)

@@ -22,6 +22,7 @@ from footfall.domain.limits import (
     AGGREGATE_PAGE_MAX as MAX_PAGE_SIZE,
     AGGREGATE_PAGE_DEFAULT as DEFAULT_PAGE_SIZE,
 )
+from footfall.domain.json_numbers import whole_number
 
 MEASUREMENTS = ("count", "sum_value", "unique")
 RETURN_FIELDS = ("dates", "data")
@@ -126,9 +127,10 @@ def _dimensions(value: Any) -> list[str]:
 
 
 def _page_size(value: Any) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_PAGE_SIZE:
+    size = whole_number(value)
+    if size is None or not 1 <= size <= MAX_PAGE_SIZE:
         raise invalid(f"`page_size` must be an integer from 1 to {MAX_PAGE_SIZE}.", pointer=f"{_BASE}/page_size")
-    return value
+    return size
 
 
 def _cursor(value: Any) -> int:

@@ -22,6 +22,7 @@ from footfall.domain.limits import (
     WEBHOOK_URL_CHARS as MAX_URL,
     WEBHOOK_TEXT_CHARS as MAX_TEXT,
 )
+from footfall.domain.json_numbers import whole_number
 
 FORMATS = ("klaviyo", "standard")
 MIN_SECRET, MAX_SECRET = 16, 256
@@ -64,8 +65,8 @@ def webhook_fields(doc: Any, allow: ssrf.Allow, *, creating: bool, webhook_id: s
             raise invalid(f"format must be one of {', '.join(FORMATS)}", pointer=f"{A}/format")
         fields["format"] = attributes["format"]
     if "batch_size" in attributes:
-        size = attributes["batch_size"]
-        if not isinstance(size, int) or isinstance(size, bool) or not 1 <= size <= MAX_BATCH:
+        size = whole_number(attributes["batch_size"])
+        if size is None or not 1 <= size <= MAX_BATCH:
             raise invalid(f"batch_size must be a whole number from 1 to {MAX_BATCH}", pointer=f"{A}/batch_size")
         fields["batch_size"] = size
     elif creating:
