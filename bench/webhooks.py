@@ -22,13 +22,14 @@ import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 
 from bench.crash import NO_RATE_LIMITS, database, ingest_routes, new_account
 from bench.loadgen import Load
 from bench.routes import METRICS, REVISION
-from bench.server_proc import footfall_serve
+from bench.server_proc import cpu_seconds, footfall_serve
 from footfall.domain import topics
 from footfall.store import db
 from tests.receivers import Receiver
@@ -177,15 +178,45 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def _ingest_rate(base: str, keys, seconds: float, threads: int) -> float:
+def _roles(server, database_url: str) -> dict[str, list[int]]:
+    """The processes whose CPU the figures are read with: the server's worker, writer and deliverer
+    processes, the PostgreSQL backends of its database, and this one (load generator and receivers)."""
+    roles: dict[str, list[int]] = defaultdict(list)
+    for pid in server.server_pids():
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        role = ("writer" if b"writer_process" in cmd else "deliverer" if b"deliverer_process" in cmd
+                else "worker" if b"serve" in cmd else "other")
+        roles[role].append(pid)
+    if database_url.startswith("postgresql"):
+        conn = db.connect(database_url)
+        try:
+            name = conn.one("SELECT current_database()")[0]
+            roles["postgres"] = [r[0] for r in conn.all("SELECT pid FROM pg_stat_activity WHERE datname = ? "
+                                                        "AND pid <> pg_backend_pid()", (name,))]
+        finally:
+            conn.close()
+    roles["bench (load + receivers)"] = [os.getpid()]
+    return dict(roles)
+
+
+def _ingest_rate(base: str, keys, seconds: float, threads: int, server, database_url: str) -> tuple[float, str]:
+    """Events/s acknowledged, and the CPU per event of each process over the same window."""
     routes = [r for r in ingest_routes(base, keys, notice=lambda m: None) if r.per_request == 1][:1]
     load = Load(base, keys, routes, threads=threads, timeout=10).start()
     time.sleep(1.0)  # warm up
+    roles = _roles(server, database_url)
+    cpu0 = {k: cpu_seconds(v) for k, v in roles.items()}
     before, t0 = len(load.stats.acked), time.monotonic()
     time.sleep(seconds)
     done, t1 = len(load.stats.acked), time.monotonic()
+    cpu = {k: cpu_seconds(v) - cpu0[k] for k, v in roles.items()}
     load.stop()
-    return (done - before) / (t1 - t0)
+    n = max(1, done - before)
+    per_event = ", ".join(f"{k} {v / n * 1e6:,.0f}" for k, v in cpu.items())
+    return (done - before) / (t1 - t0), f"CPU us/event: {per_event}"
 
 
 def _latencies(base: str, keys, rx: Receiver, n: int) -> tuple[list[float], list[float]]:
@@ -220,14 +251,14 @@ def bench(backend: str, *, seconds: float, threads: int, samples: int, log_dir: 
         server.start()
         try:
             plain = new_account(url)
-            rate_none = _ingest_rate(server.url, plain.keys, seconds, threads)
+            rate_none, cpu_none = _ingest_rate(server.url, plain.keys, seconds, threads, server, url)
             hooked = new_account(url)
             with Receiver() as r1, Receiver() as r2, Receiver() as r3:
                 for rx in (r1, r2, r3):
                     create_webhook(server.url, hooked.keys.private_key, rx.url,
                                    [*EVENT_TOPICS, topics.PROFILE_CREATED])
                 t0 = time.monotonic()
-                rate_three = _ingest_rate(server.url, hooked.keys, seconds, threads)
+                rate_three, cpu_three = _ingest_rate(server.url, hooked.keys, seconds, threads, server, url)
                 load_end = time.monotonic()
                 delivered0 = sum(len(r.messages()) for r in (r1, r2, r3))
                 time.sleep(2.0)
@@ -240,6 +271,8 @@ def bench(backend: str, *, seconds: float, threads: int, samples: int, log_dir: 
             lines.append(f"[webhooks/{backend}] ingest (1 event per request, {threads} client threads): "
                          f"no webhooks {rate_none:,.0f} events/s, 3 webhooks subscribed {rate_three:,.0f} events/s "
                          f"-> {ratio:.2f}x (goal >= 0.90: {'PASS' if ratio >= 0.9 else 'FAIL'})")
+            lines.append(f"[webhooks/{backend}] no webhooks: {cpu_none}")
+            lines.append(f"[webhooks/{backend}] 3 webhooks: {cpu_three}")
             lines.append(f"[webhooks/{backend}] deliveries to 3 local receivers: {during:,.0f} messages/s during "
                          f"the ingest run, {drain_rate:,.0f} messages/s draining after it")
             lines.append(f"[webhooks/{backend}] ack -> webhook received: p50 {_pct(hook_lat, .5) * 1000:.1f} ms, "

@@ -57,7 +57,7 @@ from footfall.store import batch, db
 from footfall.store.rate_limit_counters import make_limiter
 from footfall.store.reader import Readers
 from footfall.store.url import DatabaseURL
-from footfall.webhooks.deliverer import Deliverer
+from footfall.webhooks.deliverer_process import DelivererProcess
 from footfall.webhooks.hub import Hub
 
 log = logging.getLogger("footfall")
@@ -115,10 +115,9 @@ def build_membership(settings: Settings) -> MembershipWorker:
     return MembershipWorker(connect, sweep_interval=settings.segment_sweep_seconds)
 
 
-def build_deliverer(settings: Settings, hub: Hub) -> Deliverer:
-    connect = functools.partial(db.connect, settings.database_url, synchronous=settings.sqlite_synchronous,
-                                application_name="footfall-deliverer")
-    return Deliverer(settings, connect, hub)
+def build_deliverer(settings: Settings) -> DelivererProcess:
+    """Webhooks are delivered from a process of this worker's own (webhooks/deliverer_process.py)."""
+    return DelivererProcess(settings)
 
 
 def _accounts_of(committed: list) -> set[str]:
@@ -184,13 +183,13 @@ def _observe_pipeline(pipeline: Pipeline) -> None:
     pipeline.add_listener(lambda committed: _count_events(m, committed))
 
 
-def _heartbeat(settings: Settings, pipeline: Pipeline):
+def _heartbeat(settings: Settings, pipeline: Pipeline, deliverer: DelivererProcess):
     """This worker's heartbeat for the others' /healthz (only under `footfall serve`: its run dir)."""
     if not settings.run_dir:
         return None
     from footfall.observability import heartbeat, rundir
 
-    return heartbeat.Heartbeat(rundir.health_dir(settings.run_dir), lambda: health.worker_status(pipeline))
+    return heartbeat.Heartbeat(rundir.health_dir(settings.run_dir), lambda: health.worker_status(pipeline, deliverer))
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -215,25 +214,26 @@ def create_app(settings: Settings | None = None) -> Starlette:
         pipeline.add_listener(membership.on_commit)
         hub = app.state.hub = Hub()
         hub.bind(asyncio.get_running_loop())
+        deliverer = app.state.deliverer = build_deliverer(settings)
+        hub.forward_to(deliverer.notify)  # the deliverer process's lanes are woken by the same notices
         pipeline.add_listener(lambda committed: hub.notify(_accounts_of(committed)))
         membership.observers.append(lambda account_id, segment_id, changes: hub.notify([account_id]))
-        deliverer = app.state.deliverer = build_deliverer(settings, hub)
         _observe_pipeline(pipeline)
         membership.start()
         pipeline.start()
-        log.info("worker %d started: database %s, writer pid %s", os.getpid(),
-                 DatabaseURL(settings.database_url).redacted(), pipeline.health()["writer_pid"])
-        pipeline.watch_loop(asyncio.get_running_loop())
         deliverer.start()
+        log.info("worker %d started: database %s, writer pid %s, deliverer pid %s", os.getpid(),
+                 DatabaseURL(settings.database_url).redacted(), pipeline.health()["writer_pid"], deliverer.pid)
+        pipeline.watch_loop(asyncio.get_running_loop())
         last_used = asyncio.create_task(_flush_last_used(app.state.services))
         flushing = asyncio.create_task(_flush_observations(access))
-        beat = _heartbeat(settings, pipeline)
+        beat = _heartbeat(settings, pipeline, deliverer)
         beating = asyncio.create_task(beat.run()) if beat is not None else None
         gc_tuning.tune()
         try:
             yield
         finally:
-            await deliverer.stop()
+            await asyncio.to_thread(deliverer.stop)
             for task in (last_used, beating, flushing):
                 if task is not None:
                     task.cancel()

@@ -18,16 +18,23 @@ from starlette.routing import Route
 from footfall.api.app_state import services
 from footfall.ingest.pipeline import Pipeline
 from footfall.observability import heartbeat, rundir
+from footfall.webhooks.deliverer_process import DelivererProcess
 
 _RANK = {"ok": 0, "degraded": 1, "unhealthy": 2}
 
 
-def worker_status(pipeline: Pipeline) -> dict[str, Any]:
-    """This worker's health: ok, degraded (reachable but every write failing: disk full, read-only)
-    or unhealthy (writer dead, store unreachable or stalled), with the pipeline's detail."""
+def worker_status(pipeline: Pipeline, deliverer: DelivererProcess | None = None) -> dict[str, Any]:
+    """This worker's health: ok, degraded (reachable but every write failing: disk full, read-only;
+    or its webhook deliverer process not running) or unhealthy (writer dead, store unreachable or
+    stalled), with the pipeline's and the deliverer's detail."""
     healthy = pipeline.alive and pipeline.store_ok and not pipeline.stalled
-    status = "ok" if healthy and not pipeline.writes_failing else "degraded" if healthy else "unhealthy"
-    return {"status": status, **pipeline.health()}
+    delivering = deliverer is None or deliverer.pid is not None
+    status = ("ok" if healthy and delivering and not pipeline.writes_failing else "degraded" if healthy
+              else "unhealthy")
+    detail = {"status": status, **pipeline.health()}
+    if deliverer is not None:
+        detail["deliverer"] = deliverer.health()
+    return detail
 
 
 def not_ready_reason(pipeline: Pipeline) -> str | None:
@@ -53,7 +60,7 @@ async def readyz(request: Request) -> JSONResponse:
 
 async def healthz(request: Request) -> JSONResponse:
     svc = services(request)
-    own = {"pid": os.getpid(), **worker_status(svc.pipeline)}
+    own = {"pid": os.getpid(), **worker_status(svc.pipeline, getattr(request.app.state, "deliverer", None))}
     workers = [own]
     if svc.settings.run_dir:  # `footfall serve`: the others' heartbeats too
         workers += [w for w in heartbeat.read_all(rundir.health_dir(svc.settings.run_dir)) if w["pid"] != own["pid"]]

@@ -52,6 +52,8 @@ class Metrics:
                                            "Time of one group's database transaction, in the writer process.",
                                            buckets=LATENCY_BUCKETS)
         self.writer_restarts = Counter("footfall_writer_restarts", "Writer processes started again after one ended.")
+        self.deliverer_restarts = Counter("footfall_deliverer_restarts",
+                                          "Webhook deliverer processes started again after one ended.")
         self.segment_recheck = Histogram("footfall_segment_recheck_duration_seconds",
                                          "Time to re-check segment membership after commits.", buckets=LATENCY_BUCKETS)
         self.segment_touches = Counter("footfall_segment_rechecked_writes",

@@ -1,4 +1,5 @@
-"""The deliverer: sends the outbox to webhooks, in the server process, as asyncio tasks.
+"""The deliverer: sends the outbox to webhooks, as asyncio tasks (in a process of its own:
+webhooks/deliverer_process.py).
 
 Each webhook is one lane (a task of its own, with its own HTTP client), so a slow or dead endpoint
 delays nobody else, and ingest never waits for any of them: the lanes only read what ingest
@@ -45,8 +46,11 @@ SHARED_RENDER_MAX = 20_000
 
 
 class Deliverer:
-    def __init__(self, settings: Settings, connect: Callable[[], Conn], hub: Hub) -> None:
+    def __init__(self, settings: Settings, connect: Callable[[], Conn], hub: Hub,
+                 on_attempt: Callable[[str, int], None] | None = None) -> None:
         self.settings = settings
+        # (verdict kind, messages delivered) per attempt: the metrics, counted by whoever runs us
+        self.on_attempt = on_attempt or _count_attempt
         self._connect = connect
         self.hub = hub
         self.owner = uuid.uuid4().hex
@@ -169,36 +173,48 @@ class Deliverer:
             await client.aclose()
 
     async def _step(self, client: httpx.AsyncClient, account_id: str, hook: dict[str, Any]) -> float | None:
-        """Make one delivery if one is due; returns how long to wait before the next step (0: at once)."""
-        pending = await self._db(lambda c: webhooks.next_pending(c, account_id, hook["id"]))
+        """Make one delivery if one is due; returns how long to wait before the next step (0: at once).
+        Each read (and the rendering of what it found ready to send) is one trip to the database
+        thread: under load most steps are two trips, the read and the record."""
+        pending, rows, scanned_to, items = await self._db(lambda c: self._look(c, account_id, hook))
         if pending is not None:
             due = (pending["next_attempt_at"] or 0) - clock.now()
             if due > 0:
                 return due
             items = pending["items"]
             if items is None:  # a replay: read its messages now
-                rows = await self._db(lambda c: self._matching(c, account_id, hook, pending["first_position"] - 1,
-                                                               pending["last_position"]))
-                items = await self._db(lambda c: self._render(c, account_id, rows))
+                items = await self._db(lambda c: self._render(c, account_id, self._matching(
+                    c, account_id, hook, pending["first_position"] - 1, pending["last_position"])))
             return await self._attempt(client, account_id, hook, pending["id"], items, pending)
-        head = hook["cursor"]
-        rows, scanned_to = await self._db(lambda c: self._next_rows(c, account_id, hook))
-        if rows and len(rows) < self._batch_size(hook):
+        if rows and items is None:
             # Under load, a lane would otherwise send (and record) a request per group commit: a batch
             # not yet full waits up to the linger, counted from its oldest message, for more.
-            linger = rows[0]["created"] + self.settings.webhook_linger_seconds - clock.now()
-            if linger > 0:
-                await asyncio.sleep(linger)
-                rows, scanned_to = await self._db(lambda c: self._next_rows(c, account_id, hook))
+            await asyncio.sleep(max(0.0, self._linger_end(rows) - clock.now()))
+            rows, scanned_to, items = await self._db(lambda c: self._read(c, account_id, hook, render=True))
         if not rows:
-            if scanned_to > head:  # nothing for this webhook in what was read: move past it
+            if scanned_to > hook["cursor"]:  # nothing for this webhook in what was read: move past it
                 ok = await self._db(lambda c: webhooks.record_new(
                     c, account_id, hook, self.owner, "", [], scanned_to, {}, "succeeded", None,
                     hook["failing_since"], None))
                 return 0 if ok else None
             return self.settings.webhook_poll_seconds
-        items = await self._db(lambda c: self._render(c, account_id, rows))
         return await self._attempt(client, account_id, hook, ids.new_ulid(), items, None, cursor_to=scanned_to)
+
+    def _look(self, conn: Conn, account_id: str, hook: dict[str, Any]):
+        """The oldest pending delivery (it goes first), else the next messages after the cursor,
+        rendered if they are to be sent now (a full batch, or its linger is over)."""
+        pending = webhooks.next_pending(conn, account_id, hook["id"])
+        if pending is not None:
+            return pending, [], hook["cursor"], None
+        return (None, *self._read(conn, account_id, hook, render=False))
+
+    def _read(self, conn: Conn, account_id: str, hook: dict[str, Any], *, render: bool):
+        rows, scanned_to = self._next_rows(conn, account_id, hook)
+        ready = render or (rows and (len(rows) >= self._batch_size(hook) or self._linger_end(rows) <= clock.now()))
+        return rows, scanned_to, self._render(conn, account_id, rows) if rows and ready else None
+
+    def _linger_end(self, rows: list[dict[str, Any]]) -> float:
+        return rows[0]["created"] + self.settings.webhook_linger_seconds
 
     def _render(self, conn: Conn, account_id: str, rows: list[dict[str, Any]]) -> list[messages.Item]:
         """The rows as sent (messages.render), reusing what another lane rendered a moment ago."""
@@ -247,11 +263,7 @@ class Deliverer:
                        cursor_to: int | None = None) -> float | None:
         attempt, retry_after = await self._send(client, account_id, hook, delivery_id, items)
         verdict = policy.judge(attempt["status_code"], attempt["error"])
-        m = prometheus_metrics.get()
-        if m is not None:
-            m.webhook_attempts.labels(verdict.kind).inc()
-            if verdict.kind == "success":
-                m.webhook_messages.inc(len(items))
+        self.on_attempt(verdict.kind, len(items) if verdict.kind == "success" else 0)
         now = clock.now()
         made = (pending["attempts"] if pending else 0) + 1
         status, next_at, disabled = "succeeded", None, None
@@ -323,3 +335,11 @@ class Deliverer:
     def _error(self, exc: BaseException) -> None:
         self.stats["last_error"] = f"{type(exc).__name__}: {exc}"
         log.warning("webhook deliverer: %s", self.stats["last_error"])
+
+
+def _count_attempt(kind: str, messages: int) -> None:
+    m = prometheus_metrics.get()
+    if m is not None:
+        m.webhook_attempts.labels(kind).inc()
+        if messages:
+            m.webhook_messages.inc(messages)

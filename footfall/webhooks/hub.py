@@ -1,4 +1,4 @@
-"""Wake-ups within one server process: "account A has new outbox messages" (or "webhook W has a
+"""Wake-ups within one server process (and on to its deliverer process, forward_to): "account A has new outbox messages" (or "webhook W has a
 delivery to retry now"), from the writer thread and the membership worker to the deliverer's lanes
 and the open streams. Only a hint: readers also poll (FOOTFALL_WEBHOOK_POLL_SECONDS), which is how
 commits of other workers and hosts are noticed.
@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from typing import Iterable
+from typing import Callable, Iterable
 
 
 class Hub:
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._waiters: dict[str, set[asyncio.Event]] = defaultdict(set)
+        self._forward: list[Callable[[list[str]], None]] = []
+
+    def forward_to(self, send: Callable[[list[str]], None]) -> None:
+        """Pass every notice on to send (from the notifying thread), e.g. to another process's hub."""
+        self._forward.append(send)
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
@@ -23,6 +28,8 @@ class Hub:
         """From any thread."""
         loop = self._loop
         wanted = set(keys)
+        for send in self._forward:
+            send(sorted(wanted))
         if loop is None or not wanted:
             return
         try:

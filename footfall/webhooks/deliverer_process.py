@@ -1,0 +1,256 @@
+"""The deliverer in a process of its own: `python -m footfall.webhooks.deliverer_process FD`.
+
+Why: reading the outbox, rendering, signing and the HTTP requests cost CPU for every message and
+every lane; on the worker's event loop (and interpreter lock) that time was taken from ingest. In its
+own process it takes a core of its own where there is one. Each worker starts one (several workers
+or hosts: each webhook is still delivered by one of them, the holder of its lease, store/webhooks.py).
+
+DelivererProcess is the worker's side. Over one socketpair, pickled:
+  worker -> child: (settings,)                      the first message: what the child is to run
+                   ("notify", keys, clock_offset)   the hub's wake-ups (webhooks/hub.py), as they come
+  child -> worker: ("status", health, attempts, messages)   every STATUS_SECONDS: the deliverer's
+                   health, and attempts by verdict kind and messages delivered since the last one,
+                   which the worker counts in its /metrics (so they are scraped wherever it is)
+The child ignores SIGINT and SIGTERM and stops (releasing its leases) when the worker closes the
+socket or dies; the worker starts it again if it ends on its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import os
+import pickle
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from multiprocessing.connection import Connection
+from typing import Any, Iterable
+
+from footfall import clock
+from footfall.config import Settings
+from footfall.observability import prometheus_metrics
+
+log = logging.getLogger("footfall.webhooks")
+
+STATUS_SECONDS = 0.5
+RESTART_DELAY = 1.0  # a child that ended is started again this long after
+STOP_TIMEOUT = 10.0
+
+
+class DelivererProcess:
+    """Starts, feeds and watches the deliverer process of this worker."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._setup = pickle.dumps((settings,))  # fails now, not in the child, if it cannot travel
+        self._proc: subprocess.Popen | None = None
+        self._sock: Connection | None = None
+        self._send_lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._watcher: threading.Thread | None = None
+        self._health: dict[str, Any] = {}
+        self.restarts = 0
+
+    @property
+    def pid(self) -> int | None:
+        proc = self._proc
+        return proc.pid if proc is not None and proc.poll() is None else None
+
+    def start(self) -> None:
+        self._spawn()
+        self._watcher = threading.Thread(target=self._watch, name="footfall-deliverer-watch", daemon=True)
+        self._watcher.start()
+
+    def notify(self, keys: Iterable[str]) -> None:
+        """The hub's wake-ups, from any thread; lost if the child is not running (it also polls)."""
+        keys = list(keys)
+        if keys:
+            self._send(("notify", keys, clock.offset()))
+
+    def health(self) -> dict[str, Any]:
+        return {"pid": self.pid, "running": self.pid is not None, "restarts": self.restarts, **self._health}
+
+    def stop(self) -> None:
+        """Close the socket: the child stops its lanes, releases its leases and exits."""
+        self._stopping.set()
+        self._close_sock()
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            try:
+                proc.wait(timeout=STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            log.info("deliverer process %d stopped: %s message(s) delivered", proc.pid,
+                     self._health.get("delivered", 0))
+        if self._watcher is not None:
+            self._watcher.join(STOP_TIMEOUT)
+
+    # -- internals --------------------------------------------------------------------------------
+    def _spawn(self) -> None:
+        ours, theirs = socket.socketpair()
+        with theirs:
+            fd = theirs.fileno()
+            self._proc = subprocess.Popen([sys.executable, "-m", "footfall.webhooks.deliverer_process", str(fd)],
+                                          pass_fds=[fd], stdin=subprocess.DEVNULL)
+        self._sock = Connection(ours.detach())
+        self._sock.send_bytes(self._setup)
+        log.info("deliverer process %d started (worker %d)", self._proc.pid, os.getpid())
+
+    def _send(self, message: tuple) -> None:
+        with self._send_lock:
+            sock = self._sock
+            if sock is None:
+                return
+            try:
+                sock.send_bytes(pickle.dumps(message, pickle.HIGHEST_PROTOCOL))
+            except OSError:  # the child is gone: _watch starts another
+                pass
+
+    def _close_sock(self) -> None:
+        with self._send_lock:
+            sock, self._sock = self._sock, None
+        if sock is not None:
+            # Shut down first: that ends a recv another thread is blocked in (close alone would not),
+            # and the child reads end-of-file.
+            with contextlib.suppress(OSError), socket.socket(fileno=os.dup(sock.fileno())) as raw:
+                raw.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+    def _watch(self) -> None:
+        """Read the child's status reports; start it again if it ends while we are not stopping."""
+        while not self._stopping.is_set():
+            sock = self._sock
+            try:
+                if sock is None:
+                    raise EOFError
+                _, health, attempts, messages = pickle.loads(sock.recv_bytes())
+            except (EOFError, OSError):
+                if self._stopping.is_set():
+                    return
+                proc = self._proc
+                code = proc.wait() if proc is not None else None
+                self._close_sock()
+                log.warning("deliverer process %s exited (code %s); starting another",
+                            proc.pid if proc else "?", code)
+                self._health = {}
+                if self._stopping.wait(RESTART_DELAY):
+                    return
+                try:
+                    self._spawn()
+                except OSError as exc:  # out of processes or descriptors: tried again
+                    log.warning("deliverer process cannot be started: %s", exc)
+                    continue
+                self.restarts += 1
+                m = prometheus_metrics.get()
+                if m is not None:
+                    m.deliverer_restarts.inc()
+                continue
+            self._health = health
+            _count(attempts, messages)
+
+
+def _count(attempts: dict[str, int], messages: int) -> None:
+    m = prometheus_metrics.get()
+    if m is None:
+        return
+    for kind, n in attempts.items():
+        m.webhook_attempts.labels(kind).inc(n)
+    if messages:
+        m.webhook_messages.inc(messages)
+
+
+# -- the child ------------------------------------------------------------------------------------
+
+class _Tally:
+    """What the deliverer did since the last status report (Deliverer's on_attempt)."""
+
+    def __init__(self) -> None:
+        self.attempts: Counter[str] = Counter()
+        self.messages = 0
+
+    def __call__(self, kind: str, messages: int) -> None:
+        self.attempts[kind] += 1
+        self.messages += messages
+
+    def take(self) -> tuple[dict[str, int], int]:
+        taken = dict(self.attempts), self.messages
+        self.attempts.clear()
+        self.messages = 0
+        return taken
+
+
+async def _run(sock: Connection, settings: Settings) -> None:
+    from footfall.store import db
+    from footfall.webhooks.deliverer import Deliverer
+    from footfall.webhooks.hub import Hub
+
+    loop = asyncio.get_running_loop()
+    hub = Hub()
+    hub.bind(loop)
+    ended = asyncio.Event()
+
+    def read() -> None:  # a thread: the worker's wake-ups, until it closes the socket
+        try:
+            while True:
+                _, keys, offset = pickle.loads(sock.recv_bytes())
+                clock.set_offset(offset)  # the worker's clock, which tests may move
+                hub.notify(keys)
+        except (EOFError, OSError):
+            loop.call_soon_threadsafe(ended.set)
+
+    tally = _Tally()
+    connect = functools.partial(db.connect, settings.database_url, synchronous=settings.sqlite_synchronous,
+                                application_name="footfall-deliverer")
+    deliverer = Deliverer(settings, connect, hub, on_attempt=tally)
+    threading.Thread(target=read, name="footfall-deliverer-read", daemon=True).start()
+    deliverer.start()
+    try:
+        while not ended.is_set():
+            with_timeout = asyncio.wait_for(ended.wait(), STATUS_SECONDS)
+            try:
+                await with_timeout
+            except asyncio.TimeoutError:
+                pass
+            attempts, messages = tally.take()
+            try:
+                sock.send_bytes(pickle.dumps(("status", deliverer.health(), attempts, messages)))
+            except OSError:
+                break
+    finally:
+        await deliverer.stop()
+
+
+def main(argv: list[str]) -> None:
+    # Ctrl-C and a service manager's SIGTERM reach the whole process group; the worker stops this
+    # process by closing the socket, after its own shutdown.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    sock = Connection(int(argv[0]))
+    os.set_inheritable(sock.fileno(), False)
+    try:
+        (settings,) = pickle.loads(sock.recv_bytes())
+    except (EOFError, OSError):
+        return
+    from footfall import gc_tuning
+    from footfall.observability import logs
+
+    if settings.run_dir:
+        logs.configure(settings.log_format)
+    else:
+        logging.basicConfig(level=logging.WARNING, format="footfall deliverer %(levelname)s %(name)s: %(message)s")
+    gc_tuning.tune()
+    started = time.monotonic()
+    asyncio.run(_run(sock, settings))
+    log.debug("deliverer process %d ran %.1f s", os.getpid(), time.monotonic() - started)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
