@@ -265,3 +265,71 @@ def test_lanes_share_what_one_of_them_rendered(monkeypatch, tmp_path):
     assert d._render(None, "acct", rows) == first and d._render(None, "acct", rows[1:]) == first[1:]
     assert d._render(None, "other", rows[:1])[0]["id"] == "m1"  # another account's position 1 is its own
     assert calls == [[1, 2, 3], [1]]
+
+
+def test_lanes_finishing_together_record_in_one_transaction(monkeypatch):
+    """Records of lanes that finish at about the same time share one transaction; each learns
+    whether its own was written (a lost lease writes nothing and says so)."""
+    import asyncio
+
+    from footfall.config import Settings
+    from footfall.store import webhooks
+    from footfall.webhooks import deliverer
+    from footfall.webhooks.hub import Hub
+
+    transactions: list[int] = []
+
+    def records(conn, writes):
+        transactions.append(len(writes))
+        return [write(conn) for write in writes]
+
+    monkeypatch.setattr(webhooks, "records", records)
+
+    class NoConn:
+        def is_unavailable(self, exc):
+            return False
+
+    async def lanes():
+        d = deliverer.Deliverer(Settings(), NoConn, Hub())
+        first = await asyncio.gather(*(d._record(lambda c, ok=ok: ok) for ok in (True, False, True)))
+        second = await d._record(lambda c: True)
+        return first, second
+
+    first, second = asyncio.run(lanes())
+    assert first == [True, False, True] and second is True
+    assert transactions == [3, 1]
+
+
+def test_a_lane_reads_each_outbox_row_once_when_most_of_them_match(monkeypatch):
+    """batch_size rows at first, more only while few match; after the linger it reads on from where
+    it was (the outbox has no gaps), not again from its cursor."""
+    from footfall.config import Settings
+    from footfall.store import outbox
+    from footfall.webhooks import deliverer
+    from footfall.webhooks.hub import Hub
+
+    reads: list[tuple[int, int]] = []
+    topics_at = {p: "event:placed_order" if p % 50 == 0 else "event:viewed" for p in range(1, 20_001)}
+
+    def after(conn, account_id, position, limit, until=None):
+        reads.append((position, limit))
+        return [{"position": p, "topic": topics_at[p], "subject_id": None}
+                for p in range(position + 1, min(position + limit, 20_000) + 1)]
+
+    class Conn:
+        def rollback(self):
+            pass
+
+    monkeypatch.setattr(outbox, "after", after)
+    d = deliverer.Deliverer(Settings(), Conn, Hub())
+    every = {"id": "w", "cursor": 0, "format": "klaviyo", "batch_size": 100,
+             "topics": ["event:placed_order", "event:viewed"]}
+    rows, upto = d._next_rows(Conn(), "acct", every)
+    assert (len(rows), upto, reads) == (100, 100, [(0, 100)])
+    reads.clear()
+    rows, upto = d._next_rows(Conn(), "acct", every, have=(rows[:40], 40))
+    assert (len(rows), upto, reads) == (100, 100, [(40, 100)])  # on from 40, not from the cursor
+    reads.clear()
+    sparse = {**every, "topics": ["event:placed_order"]}  # 1 row in 50
+    rows, upto = d._next_rows(Conn(), "acct", sparse)
+    assert len(rows) == 100 and [limit for _, limit in reads] == [100, 400, 1600, 5000]

@@ -10,7 +10,8 @@ cursor. A delivery blocks the lane until it succeeds or its retry schedule is sp
 about one profile (about anything) arrive in the order they were committed.
 
 At-least-once: the cursor moves, in one transaction with the delivery's record, only after the
-attempt. A crash between the two sends those messages again, with the same message ids.
+attempt. A crash between the two sends those messages again, with the same message ids. The records
+of lanes that finish at about the same time share one transaction (_record).
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ class Deliverer:
         self._conn: Conn | None = None
         self._db_lock = threading.Lock()
         self._lanes: dict[tuple[str, str], asyncio.Task] = {}
+        self._records: list[tuple[Callable[[Conn], bool], asyncio.Future]] = []  # waiting for _flush_records
+        self._recording: asyncio.Task | None = None
         self._task: asyncio.Task | None = None
         self._stopping = False
         # A killed deliverer's webhooks are taken over a lease after its last renewal.
@@ -75,7 +78,7 @@ class Deliverer:
 
     async def stop(self) -> None:
         self._stopping = True
-        tasks = [t for t in (self._task, *self._lanes.values()) if t is not None]
+        tasks = [t for t in (self._task, self._recording, *self._lanes.values()) if t is not None]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -107,6 +110,31 @@ class Deliverer:
                     raise
 
         return await asyncio.to_thread(run)
+
+    async def _record(self, write: Callable[[Conn], bool]) -> bool:
+        """A lane's record after an attempt, committed together with those of the lanes that
+        finished meanwhile (one transaction: store/webhooks.records). True if it was written."""
+        done = asyncio.get_running_loop().create_future()
+        self._records.append((write, done))
+        if self._recording is None or self._recording.done():
+            self._recording = asyncio.get_running_loop().create_task(self._flush_records())
+        return await done
+
+    async def _flush_records(self) -> None:
+        while self._records:
+            batch, self._records = self._records, []
+            try:
+                written = await self._db(lambda c: webhooks.records(c, [write for write, _ in batch]))
+            except BaseException as exc:  # every lane of the batch sees it (its attempt is made again)
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(exc if isinstance(exc, Exception) else asyncio.CancelledError())
+                if not isinstance(exc, Exception):
+                    raise
+                continue
+            for (_, done), ok in zip(batch, written):
+                if not done.done():
+                    done.set_result(ok)
 
     # -- claiming webhooks ------------------------------------------------------------------------
     async def _supervise(self) -> None:
@@ -190,12 +218,15 @@ class Deliverer:
             # Under load, a lane would otherwise send (and record) a request per group commit: a batch
             # not yet full waits up to the linger, counted from its oldest message, for more.
             await asyncio.sleep(max(0.0, self._linger_end(rows) - clock.now()))
-            rows, scanned_to, items = await self._db(lambda c: self._read(c, account_id, hook, render=True))
+            have = (rows, scanned_to)
+            rows, scanned_to, items = await self._db(lambda c: self._read(c, account_id, hook, render=True, have=have))
         if not rows:
             if scanned_to > hook["cursor"]:  # nothing for this webhook in what was read: move past it
-                ok = await self._db(lambda c: webhooks.record_new(
+                ok = await self._record(lambda c: webhooks.record_new(
                     c, account_id, hook, self.owner, "", [], scanned_to, {}, "succeeded", None,
                     hook["failing_since"], None))
+                if ok:
+                    hook["cursor"] = scanned_to
                 return 0 if ok else None
             return self.settings.webhook_poll_seconds
         return await self._attempt(client, account_id, hook, ids.new_ulid(), items, None, cursor_to=scanned_to)
@@ -208,8 +239,9 @@ class Deliverer:
             return pending, [], hook["cursor"], None
         return (None, *self._read(conn, account_id, hook, render=False))
 
-    def _read(self, conn: Conn, account_id: str, hook: dict[str, Any], *, render: bool):
-        rows, scanned_to = self._next_rows(conn, account_id, hook)
+    def _read(self, conn: Conn, account_id: str, hook: dict[str, Any], *, render: bool,
+              have: tuple[list[dict[str, Any]], int] | None = None):
+        rows, scanned_to = self._next_rows(conn, account_id, hook, have)
         ready = render or (rows and (len(rows) >= self._batch_size(hook) or self._linger_end(rows) <= clock.now()))
         return rows, scanned_to, self._render(conn, account_id, rows) if rows and ready else None
 
@@ -236,20 +268,29 @@ class Deliverer:
     def _batch_size(self, hook: dict[str, Any]) -> int:
         return 1 if hook["format"] == "standard" else max(1, hook["batch_size"])
 
-    def _next_rows(self, conn: Conn, account_id: str, hook: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
-        """Up to batch_size matching messages after the cursor, and the position read up to."""
+    def _next_rows(self, conn: Conn, account_id: str, hook: dict[str, Any],
+                   have: tuple[list[dict[str, Any]], int] | None = None) -> tuple[list[dict[str, Any]], int]:
+        """Up to batch_size matching messages after the cursor, and the position read up to; `have`:
+        what an earlier read found (the outbox has no gaps, so it is read on from there). Reads
+        batch_size rows first, then more (up to SCAN) while few of them match: a webhook on most of
+        what is sent reads each row once, one on little of it skips ahead in few reads."""
         match = messages.matcher(hook)
         size = self._batch_size(hook)
-        rows = outbox.after(conn, account_id, hook["cursor"], min(SCAN, max(size * 4, 200)))
+        picked, scanned_to = (list(have[0]), have[1]) if have else ([], hook["cursor"])
+        limit, read = max(size, 20), 0
+        while len(picked) < size and read < SCAN:
+            rows = outbox.after(conn, account_id, scanned_to, limit)
+            read += len(rows)
+            for row in rows:
+                if match(row):
+                    if len(picked) == size:
+                        break
+                    picked.append(row)
+                scanned_to = row["position"]
+            if len(rows) < limit:  # the end of the outbox
+                break
+            limit = min(SCAN, limit * 4)
         conn.rollback()
-        picked = []
-        scanned_to = hook["cursor"]
-        for row in rows:
-            if match(row):
-                if len(picked) == size:
-                    break
-                picked.append(row)
-            scanned_to = row["position"]
         return picked, scanned_to
 
     def _matching(self, conn: Conn, account_id: str, hook: dict[str, Any], after: int, until: int) -> list[dict[str, Any]]:
@@ -282,12 +323,15 @@ class Deliverer:
                     disabled = (f"disabled: every delivery has failed since {iso(failing_since)} "
                                 f"(last: {verdict.reason})")
         if pending is None:
-            ok = await self._db(lambda c: webhooks.record_new(c, account_id, hook, self.owner, delivery_id, items,
-                                                              cursor_to, attempt, status, next_at, failing_since,
-                                                              disabled))
+            ok = await self._record(lambda c: webhooks.record_new(c, account_id, hook, self.owner, delivery_id,
+                                                                  items, cursor_to, attempt, status, next_at,
+                                                                  failing_since, disabled))
+            if ok:
+                hook["cursor"] = cursor_to
         else:
-            ok = await self._db(lambda c: webhooks.record_retry(c, account_id, hook, self.owner, pending, items,
-                                                                attempt, status, next_at, failing_since, disabled))
+            ok = await self._record(lambda c: webhooks.record_retry(c, account_id, hook, self.owner, pending, items,
+                                                                    attempt, status, next_at, failing_since,
+                                                                    disabled))
         if not ok or disabled:
             return None
         hook["failing_since"] = failing_since
