@@ -2,7 +2,10 @@
 
 `python -m bench webhooks [--quick] [--backend B]`: deliveries/s to a local receiver, ack -> webhook
 received and ack -> stream latency (p50/p95), and ingest throughput with 3 webhooks subscribed against
-none, measured in the same run (server pinned to CPU 0, load on CPU 1, as bench/ingest.py does).
+none, measured in the same run (server pinned to CPU 0, load on CPU 1, as bench/ingest.py does),
+with the CPU per event of each process (worker, writer, deliverer, PostgreSQL backends, this one).
+The deliverer process inherits CPU 0: there it takes its CPU from ingest; `--deliverer-cpu 1` puts
+it on the other core (shared with the load and the receivers on a 2-core machine), as a free core would.
 
 `python -m bench crashtest` (`make crashtest`) also runs `drill`: under load, kill -9 the server N times
 while deliveries run; every committed event and every segment join must reach the receiver at least
@@ -243,12 +246,16 @@ def _latencies(base: str, keys, rx: Receiver, n: int) -> tuple[list[float], list
     return hook_lat, stream_lat
 
 
-def bench(backend: str, *, seconds: float, threads: int, samples: int, log_dir: str) -> list[str]:
+def bench(backend: str, *, seconds: float, threads: int, samples: int, log_dir: str,
+          deliverer_cpu: int | None = None) -> list[str]:
     lines = []
     with database(backend) as url:
         env = {**DRILL_ENV, "FOOTFALL_WEBHOOK_LEASE_SECONDS": "10"}
         server = footfall_serve(url, cpu=0, env=env, log_path=os.path.join(log_dir, f"webhooks-{backend}.log"))
         server.start()
+        if deliverer_cpu is not None:  # the server's deliverer process on a core of its own (it inherits CPU 0)
+            for pid in _roles(server, url).get("deliverer", []):
+                os.sched_setaffinity(pid, {deliverer_cpu})
         try:
             plain = new_account(url)
             rate_none, cpu_none = _ingest_rate(server.url, plain.keys, seconds, threads, server, url)
@@ -268,7 +275,8 @@ def bench(backend: str, *, seconds: float, threads: int, samples: int, log_dir: 
                 during = delivered0 / (load_end - t0)
                 hook_lat, stream_lat = _latencies(server.url, hooked.keys, r1, samples)
             ratio = rate_three / rate_none if rate_none else float("nan")
-            lines.append(f"[webhooks/{backend}] ingest (1 event per request, {threads} client threads): "
+            placed = "" if deliverer_cpu is None else f", deliverer process on CPU {deliverer_cpu}"
+            lines.append(f"[webhooks/{backend}] ingest (1 event per request, {threads} client threads{placed}): "
                          f"no webhooks {rate_none:,.0f} events/s, 3 webhooks subscribed {rate_three:,.0f} events/s "
                          f"-> {ratio:.2f}x (goal >= 0.90: {'PASS' if ratio >= 0.9 else 'FAIL'})")
             lines.append(f"[webhooks/{backend}] no webhooks: {cpu_none}")
@@ -292,6 +300,8 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--quick", action="store_true", help="short runs")
     parser.add_argument("--duration", type=float, default=None, help="seconds per ingest run (default 10, quick 4)")
     parser.add_argument("--threads", type=int, default=8, help="load threads")
+    parser.add_argument("--deliverer-cpu", type=int, default=None,
+                        help="pin the deliverer process to this CPU instead of the server's (what a free core gives)")
     parser.add_argument("--crash", type=int, default=0, help="run the kill -9 drill with this many kills instead")
     args, _ = parser.parse_known_args(argv)
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
@@ -309,5 +319,6 @@ def main(argv: list[str]) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-webhooks-") as log_dir:
         for backend in backends:
             for line in bench(backend, seconds=seconds, threads=args.threads, samples=50 if args.quick else 200,
+                              deliverer_cpu=args.deliverer_cpu,
                               log_dir=log_dir):
                 print(line, flush=True)
