@@ -16,8 +16,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from footfall.api import events_read, metrics, openapi_privacy, profiles_read, webhooks
+from footfall.api import events_read, metrics, openapi_privacy, profiles_read, segment_list_routes, webhooks
 from footfall.api.openapi_filters import filter_parameter
+from footfall.wire.filters import FieldRule
 from footfall.api import openapi_sources
 from footfall.api.openapi_schemas import SCHEMAS, collection, ref, single
 from footfall.domain import rate_limit_tiers
@@ -77,6 +78,11 @@ def additional(type_: str, *values: str) -> dict[str, Any]:
 
 
 PROFILE_EXTRA = additional("profile", "subscriptions", "predictive_analytics")
+# Member listings (api/segment_list_routes.members): identifiers and the join time.
+MEMBER_FILTER = filter_parameter({**{name: FieldRule(("equals", "any")) for name in segment_list_routes.IDENTIFIER_FIELDS},
+                                  "joined_group_at": FieldRule(segment_list_routes.TIME_OPS, "datetime")})
+MEMBER_SORT = {"name": "sort", "in": "query", "schema": {"type": "string", "enum": ["joined_group_at", "-joined_group_at"]},
+               "description": "The order of joining (default oldest first); any other value is a 400."}
 
 
 def sort_parameter(allowed: tuple[str, ...], default: str) -> dict[str, Any]:
@@ -453,14 +459,15 @@ def _paths() -> dict[str, dict[str, Op]]:
             "patch": s("update_segment", "Rename a segment or change its definition (re-evaluated in the background).",
                        "Segments", "segments:write", {**ok("200", "The segment.", "Segment"), **errors("404")},
                        params=[param("id")], body="SegmentUpdate", method="PATCH", path="/api/segments/{id}"),
-            "delete": s("delete_segment", "Delete a segment.", "Segments", "segments:write",
-                        {**ok("204", "Deleted."), **errors("404")}, params=[param("id")],
+            "delete": s("delete_segment", "Delete a segment (a 409 while a segment's definition names it).",
+                        "Segments", "segments:write", {**ok("204", "Deleted."), **errors("404", "409")},
+                        params=[param("id")],
                         method="DELETE", path="/api/segments/{id}"),
         },
         "/api/segments/{id}/profiles": {"get": s(
             "get_profiles_for_segment", "The segment's members.", "Segments", "segments:read",
             {**ok("200", "A page of profiles.", "Profile", many=True), **errors("404")},
-            params=[param("id"), param("filter"), param("sort"), param("page_cursor"), page_size(20, 100),
+            params=[param("id"), MEMBER_FILTER, MEMBER_SORT, param("page_cursor"), page_size(20, 100),
                     *ignored_fields("profile"), PROFILE_EXTRA], method="GET", path="/api/segments/{id}/profiles")},
         "/api/segments/{id}/relationships/profiles": {"get": s(
             "get_profile_ids_for_segment", "The ids of the segment's members.", "Segments", "segments:read",
@@ -483,15 +490,16 @@ def _paths() -> dict[str, dict[str, Op]]:
             "patch": s("update_list", "Rename a list.", "Lists", "lists:write",
                        {**ok("200", "The list.", "List"), **errors("404")}, params=[param("id")], body="ListUpdate",
                        method="PATCH", path="/api/lists/{id}"),
-            "delete": s("delete_list", "Delete a list.", "Lists", "lists:write",
-                        {**ok("204", "Deleted."), **errors("404")}, params=[param("id")],
+            "delete": s("delete_list", "Delete a list (a 409 while a segment's definition names it).",
+                        "Lists", "lists:write", {**ok("204", "Deleted."), **errors("404", "409")},
+                        params=[param("id")],
                         method="DELETE", path="/api/lists/{id}"),
         },
         "/api/lists/{id}/profiles": {"get": s(
             "get_profiles_for_list", "The list's members.", "Lists", "lists:read",
             {**ok("200", "A page of profiles.", "Profile", many=True), **errors("404")},
-            params=[param("id"), param("filter"), param("page_cursor"), page_size(20, 100), *ignored_fields("profile"),
-                    PROFILE_EXTRA], method="GET", path="/api/lists/{id}/profiles")},
+            params=[param("id"), MEMBER_FILTER, MEMBER_SORT, param("page_cursor"), page_size(20, 100),
+                    *ignored_fields("profile"), PROFILE_EXTRA], method="GET", path="/api/lists/{id}/profiles")},
         "/api/lists/{id}/relationships/profiles": {
             "get": s("get_profile_ids_for_list", "The ids of the list's members.", "Lists", "lists:read",
                      {**ok("200", "Profile references."), **errors("404")},
@@ -656,7 +664,7 @@ def _document() -> dict[str, Any]:
             "parameters": PARAMETERS,
             "headers": HEADERS,
             "responses": RESPONSES,
-            "schemas": {**SCHEMAS, **openapi_privacy.SCHEMAS, "JsonValue": JSON_VALUE},
+            "schemas": {**SCHEMAS, **openapi_privacy.SCHEMAS, **openapi_sources.SCHEMAS, "JsonValue": JSON_VALUE},
         },
     })
 

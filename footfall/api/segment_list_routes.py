@@ -19,8 +19,8 @@ from footfall.wire.jsonapi import decode_cursor, encode_cursor, invalid
 from footfall.refusals import ApiError
 from footfall.domain.limits import MEMBER_PAGE_DEFAULT, MEMBER_PAGE_MAX
 
-_IDENTIFIER_FIELDS = ("profile_id", "email", "phone_number", "external_id")
-_TIME_OPS = ("equals", "greater-than", "greater-or-equal", "less-than", "less-or-equal")
+IDENTIFIER_FIELDS = ("profile_id", "email", "phone_number", "external_id")
+TIME_OPS = ("equals", "greater-than", "greater-or-equal", "less-than", "less-or-equal")
 
 
 def paged(request: Request, rows: list[dict[str, Any]], render: Any, size: int) -> Response:
@@ -97,13 +97,13 @@ def member_conditions(text: str | None) -> list[tuple[str, str, Any]]:
         return []
     out = []
     for op, fld, value in member_filter.parse(text):
-        if fld in _IDENTIFIER_FIELDS and op in ("equals", "any"):
+        if fld in IDENTIFIER_FIELDS and op in ("equals", "any"):
             values = value if op == "any" else [value]
             if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
                 raise invalid(f"{op}({fld},…) needs {'a list of strings' if op == 'any' else 'a string'}",
                               parameter="filter")
             out.append((fld, op, value))
-        elif fld == "joined_group_at" and op in _TIME_OPS:
+        elif fld == "joined_group_at" and op in TIME_OPS:
             moment = parse_date(value) if isinstance(value, str) else None
             if moment is None:
                 raise invalid(f"{op}(joined_group_at,…) needs a datetime such as 2024-01-01T00:00:00Z",
@@ -111,7 +111,7 @@ def member_conditions(text: str | None) -> list[tuple[str, str, Any]]:
             out.append((fld, op, moment))
         else:
             raise invalid(f"filter {op}({fld},…) is not supported here; use equals/any on "
-                          f"{', '.join(_IDENTIFIER_FIELDS)} or comparisons on joined_group_at", parameter="filter")
+                          f"{', '.join(IDENTIFIER_FIELDS)} or comparisons on joined_group_at", parameter="filter")
     return out
 
 
