@@ -223,6 +223,9 @@ def merge_into(conn: Conn, account_id: str, target: dict[str, Any], source: dict
     src, dst = source["id"], target["id"]
     conn.run("UPDATE profile_identifiers SET profile_id = ? WHERE account_id = ? AND profile_id = ?",
              (dst, account_id, src))
+    # Every bucket of the source's events is recounted at the commit: the moved ones too, whose counts do
+    # not change but whose distinct profiles may (their counters are raised: store/rollups.py).
+    tally.deleting_events(rollups.buckets_of_profile(conn, account_id, src))
     # Events keep their dedup keys; where the target already has the same key, the target's wins.
     conn.run(
         "UPDATE events SET profile_id = ? WHERE account_id = ? AND profile_id = ? AND NOT EXISTS ("
@@ -230,7 +233,6 @@ def merge_into(conn: Conn, account_id: str, target: dict[str, Any], source: dict
         " AND t.metric_id = events.metric_id AND t.dedup_key = events.dedup_key)",
         (dst, account_id, src, dst),
     )
-    tally.deleting_events(rollups.buckets_of_profile(conn, account_id, src))  # the duplicates left behind
     conn.run("DELETE FROM events WHERE account_id = ? AND profile_id = ?", (account_id, src))
     conn.run("DELETE FROM profiles WHERE account_id = ? AND id = ?", (account_id, src))
     conn.run("UPDATE profile_merges SET new_id = ? WHERE account_id = ? AND new_id = ?", (dst, account_id, src))

@@ -132,6 +132,8 @@ metric_rollups = Table(
     Column("bucket", BigInteger, nullable=False),  # epoch second the 15 minutes start at (a multiple of 900)
     Column("count", BigInteger, nullable=False),
     Column("sum_value", Float(precision=53), nullable=False),
+    # Raised by every write to the row, never lowered (store/rollups.py; store/aggregate_cache.py reads it).
+    Column("changes", BigInteger, nullable=False, server_default="0"),
     PrimaryKeyConstraint("account_id", "metric_id", "bucket"),
 )
 

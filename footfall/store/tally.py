@@ -19,14 +19,15 @@ class Tally:
         self.messages: list[tuple[str, outbox.Message]] = []  # (account, message), in the order made
         # Appended to (so a mark is a length), added up per bucket at the flush.
         self.stored: list[tuple[rollups.RollupKey, float | None]] = []  # (bucket, value) of each event stored
-        self.recounts: list[rollups.RollupKey] = []  # buckets events were deleted from
+        self.recounts: list[rollups.RollupKey] = []  # buckets events were deleted from or moved in
 
     def stored_event(self, account_id: str, metric_id: str, time: int, value: float | None) -> None:
         """An event was inserted (not a duplicate): its metric's rollup bucket grows at the commit."""
         self.stored.append(((account_id, metric_id, rollups.bucket_of(time)), value))
 
     def deleting_events(self, keys: list[rollups.RollupKey]) -> None:
-        """Events are being deleted from these buckets: they are recounted at the commit."""
+        """Events are being deleted from these buckets, or moved to another profile: they are recounted
+        at the commit (which raises their counters, store/rollups.py)."""
         self.recounts.extend(keys)
 
     def add(self, account_id: str, name: str, n: int = 1) -> None:
