@@ -9,7 +9,9 @@ Only the measurements asked for are computed. Count and sum come from the metric
 rollups (store/rollups.py) when nothing needs the events themselves (no `by`, no dimension filter)
 and the plan's buckets are whole rollup buckets: the key is then computed on each rollup's start, which
 lies in the same bucket as every event it counts. Otherwise, and always for `unique` (distinct
-profiles do not add up across buckets), the events are grouped; both give the same numbers.
+profiles do not add up across buckets), the events are grouped; both give the same numbers. What is
+grouped from the events goes through store/aggregate_cache.py when the plan is aligned (and rollups
+are used): only the plan buckets written since they were last computed are read from the events.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from footfall.analytics.buckets import Plan, Span
-from footfall.store import rollups
+from footfall.store import aggregate_cache, rollups
 from footfall.store.conn import Conn
 from footfall.refusals import TooManyGroups
 
@@ -50,11 +52,13 @@ def aggregate(conn: Conn, account_id: str, metric_id: str, plan: Plan, by: list[
     Measurements not asked for are 0. use_rollups=False: always from the events (for comparison)."""
     wanted = [m for m in MEASUREMENTS if m in measurements]
     if not (use_rollups and from_rollups(plan, by, dimension_filters)):
+        if use_rollups and plan.aligned(rollups.BUCKET):
+            return _from_events_cached(conn, account_id, metric_id, plan, by, dimension_filters, max_rows, wanted)
         return _from_events(conn, account_id, metric_id, plan, by, dimension_filters, max_rows, wanted)
     additive = [m for m in wanted if m != "unique"]
     rows = {r.key: r for r in _from_rollups(conn, account_id, metric_id, plan, additive)} if additive else {}
     if "unique" in wanted:
-        for r in _from_events(conn, account_id, metric_id, plan, [], [], max_rows, ["unique"]):
+        for r in _from_events_cached(conn, account_id, metric_id, plan, [], [], max_rows, ["unique"]):
             had = rows.get(r.key)
             rows[r.key] = Row(r.key, (), had.count, had.sum_value, r.unique) if had else r
     return sorted(rows.values(), key=lambda r: r.key)
@@ -66,6 +70,28 @@ def _from_rollups(conn: Conn, account_id: str, metric_id: str, plan: Plan, wante
     rows = conn.all(text, (account_id, metric_id, plan.start, plan.end))
     return [Row(int(r[0]), (), int(r[1]) if "count" in wanted else 0, float(r[2]) if "sum_value" in wanted else 0.0)
             for r in rows if int(r[1])]
+
+
+def _buckets(conn: Conn, account_id: str, metric_id: str, plan: Plan) -> dict[int, aggregate_cache.Bucket]:
+    """Each plan bucket's events and writes, from its rollup rows (store/aggregate_cache.py's fingerprints)."""
+    text = (f"SELECT {_key(plan, 'bucket')}, SUM(count), SUM(changes), MIN(bucket), MAX(bucket) FROM metric_rollups "
+            "WHERE account_id = ? AND metric_id = ? AND bucket >= ? AND bucket < ? GROUP BY 1")
+    rows = conn.all(text, (account_id, metric_id, plan.start, plan.end))
+    return {int(k): aggregate_cache.Bucket(int(n), int(changes), int(first), int(last))
+            for k, n, changes, first, last in rows}
+
+
+def _from_events_cached(conn: Conn, account_id: str, metric_id: str, plan: Plan, by: list[str],
+                        dimension_filters: list[tuple[str, list[str]]], max_rows: int, wanted: list[str]) -> list[Row]:
+    """_from_events, computed only for the plan buckets written since the process last computed them
+    (the plan must be aligned to the rollups' buckets); TooManyGroups on the total."""
+    shape = (tuple(wanted), tuple(by), tuple((name, tuple(values)) for name, values in dimension_filters))
+    rows = aggregate_cache.rows(
+        conn, account_id, metric_id, plan, shape, lambda: _buckets(conn, account_id, metric_id, plan),
+        lambda narrowed: _from_events(conn, account_id, metric_id, narrowed, by, dimension_filters, max_rows, wanted))
+    if len(rows) > max_rows:
+        raise TooManyGroups(max_rows)
+    return rows
 
 
 _EVENT_MEASURES = {"count": "COUNT(*)", "sum_value": "COALESCE(SUM(value), 0)", "unique": "COUNT(DISTINCT profile_id)"}
