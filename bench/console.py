@@ -4,8 +4,10 @@
 (flags with `=`). The data set (default 100,000 profiles and 1,000,000 events over 180 days, three
 metrics) is generated with the segments benchmark's bulk loader (executemany / COPY straight into the
 store, not the HTTP API), plus one evaluated three-condition segment. Then a real server (uvicorn + the
-app, in this process) is signed in to over HTTP and each page is fetched `repeat` times; the table gives
-p50 / p95 milliseconds per page and for the live count, against the goals (300 ms per page, 1 s per count).
+app, in this process) is signed in to over HTTP and each page is fetched once and then `repeat` times
+more; the table gives the first fetch's milliseconds (the first view, before the aggregate cache or any
+other holds its answer) and p50 / p95 of the others, per page and for the live count, against the goals
+(300 ms per page, 1 s per count; the p95 is what is compared).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import httpx
 import uvicorn
 
 from bench import segments as seg_bench
-from bench.timing import p50_p95_ms
+from bench.timing import first_p50_p95_ms
 from footfall import clock
 from footfall.app import create_app
 from footfall.config import Settings
@@ -42,9 +44,10 @@ def main(argv: list[str]) -> None:
     for backend in backends:
         print(f"[console] {backend}: {args.profiles:,} profiles, {args.events:,} events", flush=True)
         rows = run_backend(backend, args)
-        print(f"\n{'backend':9} {'page':46} {'p50 ms':>8} {'p95 ms':>8} {'goal ms':>8}  ok")
-        for name, p50, p95, goal in rows:
-            print(f"{backend:9} {name:46} {p50:8.1f} {p95:8.1f} {goal:8.0f}  {'yes' if p95 <= goal else 'NO'}")
+        print(f"\n{'backend':9} {'page':46} {'first ms':>9} {'p50 ms':>8} {'p95 ms':>8} {'goal ms':>8}  ok")
+        for name, first, p50, p95, goal in rows:
+            print(f"{backend:9} {name:46} {first:9.1f} {p50:8.1f} {p95:8.1f} {goal:8.0f}  "
+                  f"{'yes' if p95 <= goal else 'NO'}")
         print(flush=True)
 
 
@@ -59,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def run_backend(backend: str, args: argparse.Namespace) -> list[tuple[str, float, float, float]]:
+def run_backend(backend: str, args: argparse.Namespace) -> list[tuple[str, float, float, float, float]]:
     url, cleanup = seg_bench._fresh_database(backend)
     try:
         migrate.upgrade(url)
@@ -83,7 +86,7 @@ def run_backend(backend: str, args: argparse.Namespace) -> list[tuple[str, float
 
 
 def measure(url: str, key: str, bought: str, sid: str, definition: dict[str, Any],
-            repeat: int) -> list[tuple[str, float, float, float]]:
+            repeat: int) -> list[tuple[str, float, float, float, float]]:
     port = seg_bench._free_port()
     settings = Settings(database_url=url, rate_limits=RateLimitSettings(enabled=False))
     server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning",
@@ -114,11 +117,12 @@ def measure(url: str, key: str, bought: str, sid: str, definition: dict[str, Any
             }
             rows = []
             for name, path in pages.items():
-                times = p50_p95_ms(lambda: _ok(c.get(path)), repeat)
+                times = first_p50_p95_ms(lambda: _ok(c.get(path)), repeat)
                 rows.append((name, *times, PAGE_GOAL_MS))
             body = {"definition": definition, "segment_id": None}
             headers = {"X-CSRF-Token": csrf, "Accept": "application/json"}
-            times = p50_p95_ms(lambda: _ok(c.post("/console/segments/count", json=body, headers=headers)), repeat)
+            times = first_p50_p95_ms(lambda: _ok(c.post("/console/segments/count", json=body, headers=headers)),
+                                     repeat)
             rows.append(("live count (3 conditions)", *times, COUNT_GOAL_MS))
             return rows
     finally:
