@@ -98,6 +98,18 @@ class TooSlow(Refusal):
         self.seconds = seconds
 
 
+class RateLimited(Refusal):
+    """A caller over its rate-limit tier (api/rate_limit_enforcement.py): 429 with Retry-After."""
+
+    def __init__(self, retry_after: int) -> None:
+        plural = "" if retry_after == 1 else "s"
+        super().__init__(f"Request was throttled. Expected available in {retry_after} second{plural}.")
+        self.retry_after = retry_after
+
+    def __reduce__(self):
+        return type(self), (self.retry_after,)
+
+
 class KeysThrottled(Refusal):
     """Too many unknown keys from one client address (api/keyguard.py)."""
 
@@ -268,6 +280,7 @@ ANSWERS: dict[type[Refusal], Answer] = {
     TooLarge: Answer(413, "payload_too_large", 413, "too_large", 413, "too_large"),
     TooSlow: Answer(408, "request_timeout", 408, "request_timeout", 408, "request_timeout"),
     KeysThrottled: Answer(429, "throttled", 429, "throttled", 429, "throttled", retry_after=OWN),
+    RateLimited: Answer(429, "throttled", 429, "throttled", 429, "throttled", retry_after=OWN, pointer="/data"),
     NotAccepted: Answer(503, "service_unavailable", 503, "", 503, "unavailable", retry_after=OWN),
     StoreUnavailable: Answer(503, "service_unavailable", 503, "service_unavailable", 503, "unavailable",
                              retry_after=SETTINGS, detail="The database is unreachable; retry shortly.",

@@ -16,8 +16,9 @@ import pytest
 
 from footfall import refusals
 from footfall.ingest.pipeline import Pipeline
-from footfall.refusals import (ANSWERS, Conflict, DuplicateProfile, InternalError, InvalidInput, KeysThrottled,
-                               NotAccepted, NotFound, Overloaded, Refusal, StoreUnavailable, TooLarge, TooSlow)
+from footfall.refusals import (ANSWERS, ApiError, Conflict, DuplicateProfile, InternalError, InvalidInput,
+                               KeysThrottled, NotAccepted, NotFound, Overloaded, RateLimited, Refusal,
+                               StoreUnavailable, TooLarge, TooSlow)
 from tests.modern import server_headers
 from tests.sources_helpers import made_write_key
 
@@ -29,6 +30,7 @@ EXAMPLES: dict[type[Refusal], Refusal] = {
     TooLarge: TooLarge(10),
     TooSlow: TooSlow(1.5),
     KeysThrottled: KeysThrottled(7),
+    RateLimited: RateLimited(3),
     NotAccepted: Overloaded("the ingest queue is full; retry shortly", 4),
     StoreUnavailable: StoreUnavailable("cannot open the database"),
     InternalError: InternalError("a bug"),
@@ -100,3 +102,34 @@ def test_segment_wire_answers_from_the_table(kind, refusing, server, client: htt
     assert r.status_code == row.source_status
     assert r.json()["code"] == row.source_code
     assert r.headers.get("retry-after") == _retry(exc, server)
+
+
+def test_a_refusal_an_endpoint_raises_keeps_the_rate_limit_headers(monkeypatch):
+    """A modern route's refusal (not only an ApiError) is answered from the table with the caller's
+    RateLimit-* headers: errors count against the limit and say so."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from footfall.api import modern_routes
+
+    async def admit(*args):
+        return {"RateLimit-Limit": "3"}
+
+    async def caller(request):
+        return "account"
+
+    async def endpoint(request):
+        raise StoreUnavailable("cannot open the database")
+
+    monkeypatch.setattr(modern_routes.rate_limit_enforcement, "admit", admit)
+    monkeypatch.setattr(modern_routes, "caller_account_id", caller)
+    monkeypatch.setattr(modern_routes, "check_revision", lambda request: None)
+    monkeypatch.setattr(modern_routes, "services", lambda request: SimpleNamespace(
+        settings=SimpleNamespace(retry_after_seconds=5)))
+    request = SimpleNamespace(headers={"authorization": "Klaviyo-API-Key x"}, scope={"path": "/api/events"},
+                              method="GET")
+    with pytest.raises(ApiError) as caught:
+        asyncio.run(modern_routes.guarded(request, endpoint, "/api/events", {"GET": "tier"}))
+    row = ANSWERS[StoreUnavailable]
+    assert (caught.value.status, caught.value.code) == (row.status, row.code)
+    assert caught.value.headers == {"RateLimit-Limit": "3", "Retry-After": "5"}

@@ -29,7 +29,7 @@ from footfall.domain import onsite
 from footfall.domain.models import TrackOp
 from footfall.domain.operations import BulkEventsOp
 from footfall.wire import modern_events, modern_profile, modern_subscriptions
-from footfall.refusals import ApiError
+from footfall.refusals import InvalidInput, NotFound, as_api_error
 
 METRIC_NAME = "data.attributes.metric.data.attributes.name"
 _encode = msgspec.json.Encoder().encode
@@ -78,8 +78,8 @@ async def bulk_create(request: RawRequest) -> Reply:
     if result.failed:  # one entry: its refusal is the request's, answered as /client/events answers it
         refusal = result.errors[0]
         if refusal.get("status") == 404:  # the profile's id names no profile of this account
-            raise ApiError(404, "not_found", refusal["detail"], pointer="/data/attributes/profile/data/id")
-        raise ApiError(400, "invalid", refusal["detail"], pointer="/data/attributes/profile/data")
+            raise as_api_error(NotFound(refusal["detail"]), 0, pointer="/data/attributes/profile/data/id")
+        raise as_api_error(InvalidInput(refusal["detail"]), 0, pointer="/data/attributes/profile/data")
     return accepted()
 
 

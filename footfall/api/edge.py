@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl
 from starlette.routing import Match
 
 from footfall.wire.jsonapi import MEDIA_TYPE, errors_body
-from footfall.refusals import ApiError
+from footfall.refusals import InvalidInput, as_api_error
 
 Scope = dict[str, Any]
 _LEGACY = frozenset({"/api/track", "/api/track/", "/api/identify", "/api/identify/"})
@@ -67,12 +67,12 @@ def _path_parameter(scope: Scope) -> str:
 async def _refuse(scope: Scope, send: Callable, parameter: str) -> None:
     where = "path" if "\x00" in scope.get("path", "") else "query"
     detail = f"The {where} parameter `{parameter}` contains a NUL character (%00), which no value may hold."
+    err = as_api_error(InvalidInput(detail), 0, parameter=parameter)  # footfall/refusals.py's table
     if scope.get("path", "").startswith(("/api/", "/client/")):
-        body = errors_body([ApiError(400, "invalid", detail, parameter=parameter)])
-        ctype = MEDIA_TYPE.encode()
+        body, ctype = errors_body([err]), MEDIA_TYPE.encode()
     else:
         body, ctype = detail.encode(), b"text/plain; charset=utf-8"
     headers = [(b"content-type", ctype), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": 400, "headers": headers})
+    await send({"type": "http.response.start", "status": err.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 

@@ -13,7 +13,7 @@ from starlette.routing import Match
 from footfall.api.app_state import services
 from footfall.api.fastpath import Incoming, Reply, raw_headers, response_of
 from footfall.observability.requests import note_refusal
-from footfall.refusals import ANSWERS, ApiError, Refusal, as_api_error
+from footfall.refusals import ANSWERS, ApiError, InternalError, Refusal, as_api_error
 from footfall.wire.jsonapi import MEDIA_TYPE, errors_body
 
 log = logging.getLogger("footfall.api")
@@ -79,6 +79,6 @@ async def disconnected_handler(request: Request, exc: Exception) -> Response:
 
 async def server_error_handler(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    note_refusal(request.scope, "error")
-    err = ApiError(500, "error", "An unexpected error occurred; nothing partial was stored.")
-    return Response(errors_body([err]), status_code=500, media_type=MEDIA_TYPE)
+    err = as_api_error(InternalError(str(exc)), 0)  # the table's 500, as every surface answers a bug
+    note_refusal(request.scope, err.code)
+    return Response(errors_body([err]), status_code=err.status, media_type=MEDIA_TYPE)

@@ -18,7 +18,7 @@ from footfall.api.fastpath import Endpoint, Handler, Incoming, RawRequest, Reply
 from footfall.api.request_keys import NO_KEY, caller_account_id
 from footfall.api.revision import check_revision
 from footfall.domain import rate_limit_tiers
-from footfall.refusals import ApiError, Refusal
+from footfall.refusals import ApiError, Refusal, as_api_error
 
 Tiers = dict[str, str]
 R = TypeVar("R", bound=Incoming)
@@ -70,7 +70,8 @@ def route_tiers(path: str, methods: list[str], tier: str | None) -> Tiers:
 async def guarded(request: R, endpoint: Callable[[R], Awaitable[T]], path: str,
                   tiers: Tiers) -> tuple[T, dict[str, str]]:
     """Revision, then the caller's rate limit, then the endpoint: its answer and the rate-limit headers
-    to add to it (an ApiError it raises carries them already: errors count against the limit too).
+    to add to it (a refusal it raises carries them already, as its table answer: errors count against
+    the limit too).
     A server route without any Authorization header is a 401 before its revision is read: an
     unauthenticated caller is told only that."""
     if not request.headers.get("authorization") and not request.scope["path"].startswith("/client"):
@@ -83,9 +84,14 @@ async def guarded(request: R, endpoint: Callable[[R], Awaitable[T]], path: str,
         return await endpoint(request), limit_headers
     try:
         return await endpoint(request), limit_headers
-    except ApiError as exc:
-        exc.headers = {**limit_headers, **exc.headers}
-        raise
+    except Refusal as exc:
+        if not answerable(exc):
+            raise
+        err = as_api_error(exc, services(request).settings.retry_after_seconds)  # its table answer
+        err.headers = {**limit_headers, **err.headers}
+        if err is exc:
+            raise
+        raise err from exc
 
 
 def twin_routes(path: str, endpoint: Endpoint, methods: list[str], *, name: str | None = None,

@@ -12,7 +12,7 @@ import logging
 import time
 
 from footfall.api.app_state import Services
-from footfall.refusals import ApiError
+from footfall.refusals import RateLimited
 
 log = logging.getLogger("footfall.ratelimit")
 _WARN_EVERY = 60.0
@@ -20,7 +20,7 @@ _last_warning = 0.0
 
 
 async def admit(svc: Services, account_id: str | None, method: str, path: str, tier: str) -> dict[str, str]:
-    """Count one request of `account_id` on `method path`; the headers to send, or 429 raised."""
+    """Count one request of `account_id` on `method path`; the headers to send, or RateLimited raised."""
     limiter = svc.limiter
     if limiter is None or account_id is None:  # limits off, or a caller the route will refuse anyway
         return {}
@@ -32,11 +32,7 @@ async def admit(svc: Services, account_id: str | None, method: str, path: str, t
         _warn(exc)
         return {}
     if not decision.allowed:
-        seconds = decision.retry_after
-        raise ApiError(429, "throttled",
-                       f"Request was throttled. Expected available in {seconds} second{'' if seconds == 1 else 's'}.",
-                       title="Request was throttled.", pointer="/data",
-                       headers={"Retry-After": str(seconds)})
+        raise RateLimited(decision.retry_after)  # answered through footfall/refusals.py's table
     return {
         "RateLimit-Limit": str(decision.limit),
         "RateLimit-Remaining": str(decision.remaining),

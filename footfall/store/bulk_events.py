@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from footfall import clock
-from footfall.refusals import Conflict, InvalidInput, NotFound, RepeatedUniqueId
+from footfall.refusals import Conflict, InvalidInput, NotFound, RepeatedUniqueId, answer
 from footfall.domain.limits import Limits
 from footfall.domain.event_dedup import repeated_unique_id
 from footfall.domain.operations import BulkEntry, BulkEventsOp, BulkResult
@@ -64,9 +64,9 @@ def _apply_entry(conn: Conn, account_id: str, entry: BulkEntry, limits: Limits, 
         conn.execute("RELEASE SAVEPOINT bulk_entry")
         tally.restore(saved)
         result.failed += len(entry.events)
-        # status: what the same refusal is on a one-event route (an unknown profile id is a 404 there)
-        result.errors.append({"pointer": entry.path, "detail": _detail(exc),
-                              "status": 404 if isinstance(exc, NotFound) else 400})
+        # status: what the same refusal is on a one-event route (footfall/refusals.py's table: an unknown
+        # profile id is a 404 there, a refused payload a 400)
+        result.errors.append({"pointer": entry.path, "detail": _detail(exc), "status": answer(exc).status})
         return
     conn.execute("RELEASE SAVEPOINT bulk_entry")
     duplicates = sum(1 for _, dup in outcomes if dup)
