@@ -1,7 +1,9 @@
 """The layers of footfall/ hold: no import circle, and no module imports one from a higher layer.
 
 Every module is parsed (not imported): its module-level and function-level imports, TYPE_CHECKING
-imports, and modules named by string to importlib.import_module / __import__ all count. The layer
+imports, modules named by string to importlib.import_module / __import__, and any string that is a
+module's name ("footfall.app:create_app" for uvicorn, "footfall.ingest.writer_process" for `python -m`)
+all count. The layer
 of a module is the first entry of LAYERS its path starts with; docs/architecture.md shows the same
 table. A module may import its own layer or any lower one.
 """
@@ -9,6 +11,7 @@ table. A module may import its own layer or any lower one.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -46,6 +49,9 @@ def layer_of(module: str) -> int:
 
 
 MODULES = {module_name(p): p for p in sorted(PACKAGE.rglob("*.py")) if "migrations" not in p.parts}
+# A string that is exactly a module's dotted name, or "module:attribute": how uvicorn, subprocess argv
+# (`python -m module`) and entry points name a module to load. Counted only when it names a real module.
+STRING_NAMED = re.compile(r"^(footfall(?:\.\w+)+)(?::\w+)?$")
 
 
 def resolve(name: str) -> str | None:
@@ -74,10 +80,14 @@ def imports_of(module: str) -> set[str]:
         elif isinstance(node, ast.Call):
             func = node.func
             called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-            if called in ("import_module", "__import__", "LazyModule") and node.args:
+            if called in ("import_module", "__import__") and node.args:
                 arg = node.args[0]
                 if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
                     names = [arg.value]
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            named = STRING_NAMED.match(node.value)  # "footfall.app:create_app" (uvicorn), "-m footfall.x" argv
+            if named and named.group(1) in MODULES:
+                names = [named.group(1)]
         for name in names:
             if name.startswith("footfall"):
                 target = resolve(name)
@@ -138,6 +148,9 @@ def test_no_import_circle():
     ("from footfall.api import ingest\n", {"footfall.api.ingest"}),
     ("def f():\n    from footfall.store.db import connect\n", {"footfall.store.db"}),
     ("import importlib\nm = importlib.import_module('footfall.store.queries.paging')\n", {"footfall.store.queries.paging"}),
+    ("import uvicorn\nuvicorn.run('footfall.app:create_app', factory=True)\n", {"footfall.app"}),
+    ("argv = ['python', '-m', 'footfall.ingest.writer_process']\n", {"footfall.ingest.writer_process"}),
+    ("log = 'footfall.access'\nkey = 'footfall.route'\n", set()),  # names that are no module
 ])
 def test_imports_are_found_wherever_they_are(tmp_path, monkeypatch, source, expected):
     """The reader sees module-level, function-level and string-named imports alike."""
