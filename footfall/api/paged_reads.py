@@ -15,6 +15,7 @@ from footfall.store.conn import Conn
 from footfall.store.queries import paging
 from footfall.store.queries.paging import Slice, Window
 from footfall.wire import filters, params
+from footfall.domain.limits import RESOURCE_ID_CHARS
 
 T = TypeVar("T")
 
@@ -60,7 +61,7 @@ def single(request: Request, data: dict[str, Any] | None, included: list[dict[st
 def path_id(request: Request, kind: str) -> str:
     """The {id} of the path; one no row could have (NUL, overlong) is a 404 without asking the store."""
     ident = request.path_params["id"]
-    if "\0" in ident or len(ident) > 64:
+    if "\0" in ident or len(ident) > RESOURCE_ID_CHARS:
         raise not_found(kind, ident)
     return ident
 

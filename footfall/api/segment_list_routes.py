@@ -17,7 +17,7 @@ from footfall.timefmt import iso
 from footfall.wire import member_filter, params, resources
 from footfall.wire.jsonapi import decode_cursor, encode_cursor, invalid
 from footfall.refusals import ApiError
-from footfall.domain.limits import MEMBER_PAGE_DEFAULT, MEMBER_PAGE_MAX
+from footfall.domain.limits import GROUP_NAME_CHARS, MEMBER_PAGE_DEFAULT, MEMBER_PAGE_MAX
 
 IDENTIFIER_FIELDS = ("profile_id", "email", "phone_number", "external_id")
 TIME_OPS = ("equals", "greater-than", "greater-or-equal", "less-than", "less-or-equal")
@@ -134,8 +134,9 @@ def name_of(attributes: dict[str, Any], required: bool) -> str | None:
     name = attributes.get("name")
     if name is None and not required:
         return None
-    if not isinstance(name, str) or not name.strip() or len(name) > 255:
-        raise invalid("name must be a non-empty string of at most 255 characters", pointer="/data/attributes/name")
+    if not isinstance(name, str) or not name.strip() or len(name) > GROUP_NAME_CHARS:
+        raise invalid(f"name must be a non-empty string of at most {GROUP_NAME_CHARS} characters",
+                      pointer="/data/attributes/name")
     return name
 
 

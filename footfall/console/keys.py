@@ -16,6 +16,7 @@ from footfall.api.app_state import services
 from footfall.console import web
 from footfall.domain import scopes as scope_rules
 from footfall.store import keys as key_store
+from footfall.domain.limits import KEY_NAME_CHARS
 
 FAMILY = "accounts"
 
@@ -49,9 +50,9 @@ async def create(request: Request) -> Response:
     viewer, form = await web.writer(request, FAMILY)
     name = web.field(form, "name").strip()
     kind = web.field(form, "kind", "private")
-    if not name or len(name) > 255 or kind not in key_store.KINDS:
+    if not name or len(name) > KEY_NAME_CHARS or kind not in key_store.KINDS:
         return await _render(request, viewer, status=400,
-                             error="A key needs a name of 1 to 255 characters and a kind (private or write).")
+                             error=f"A key needs a name of 1 to {KEY_NAME_CHARS} characters and a kind (private or write).")
     chosen = tuple(s for s in scope_rules.ALL_SCOPES if s in set(form.get("scope", [])))
     if kind == "private" and not chosen:
         return await _render(request, viewer, status=400, error="Choose at least one scope for a private key.")

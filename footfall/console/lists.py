@@ -19,6 +19,7 @@ from footfall.store.queries import profiles as profile_queries
 from footfall.store.queries.paging import Window
 from footfall.wire.filters import Checked
 from footfall.refusals import ApiError
+from footfall.domain.limits import GROUP_NAME_CHARS
 
 MEMBER_PAGE = 50
 
@@ -38,8 +39,8 @@ async def list_index(request: Request) -> Response:
 async def create(request: Request) -> Response:
     viewer, form = await web.writer(request, "lists")
     name = web.field(form, "name").strip()
-    if not name or len(name) > 255:
-        return web.redirect("/console/lists?error=" + quote("A list needs a name of 1 to 255 characters."))
+    if not name or len(name) > GROUP_NAME_CHARS:
+        return web.redirect("/console/lists?error=" + quote(f"A list needs a name of 1 to {GROUP_NAME_CHARS} characters."))
     try:
         result = await ingest.submit(request, SaveList(viewer.account_id, None, name), attributes_at="/data/attributes")
     except ApiError as exc:

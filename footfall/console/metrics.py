@@ -16,6 +16,7 @@ from footfall.console.overview import feed_item
 from footfall.store import accounts, aggregates, console_reads
 from footfall.store.conn import Conn
 from footfall.refusals import ApiError
+from footfall.domain.limits import PROPERTY_NAME_CHARS
 
 
 
@@ -44,8 +45,9 @@ async def metric_page(request: Request) -> Response:
     picked = _choice(request, "tz", set(zones()), "") if request.query_params.get("tz") else None
     measure = _choice(request, "measure", charts.MEASURES, "count")
     by = request.query_params.get("by", "").strip()
-    if len(by) > 255 or '"' in by or "\x00" in by:
-        raise web.Refused(400, "`by` must be an event property name (at most 255 characters, no double quote).")
+    if len(by) > PROPERTY_NAME_CHARS or '"' in by or "\x00" in by:
+        raise web.Refused(400, f"`by` must be an event property name (at most {PROPERTY_NAME_CHARS} characters, "
+                               "no double quote).")
     now = clock.now()
 
     def read(conn: Conn) -> dict[str, Any] | None:

@@ -22,6 +22,7 @@ from footfall.store.queries import profiles as profile_queries
 from footfall.store.queries.paging import Window
 from footfall.wire.filters import Checked
 from footfall.wire.jsonapi import decode_cursor, encode_cursor
+from footfall.domain.limits import CONSOLE_SEARCH_CHARS, RESOURCE_ID_CHARS
 
 RESULTS = 50
 TIMELINE_PAGE = 20
@@ -62,8 +63,8 @@ def _search(conn: Conn, account_id: str, q: str) -> list[dict[str, Any]]:
 async def search(request: Request) -> Response:
     viewer = await web.require_viewer(request, "profiles")
     q = request.query_params.get("q", "").strip()
-    if len(q) > 512 or "\x00" in q:
-        raise web.Refused(400, "The search is longer than 512 characters or contains a NUL character.")
+    if len(q) > CONSOLE_SEARCH_CHARS or "\x00" in q:
+        raise web.Refused(400, f"The search is longer than {CONSOLE_SEARCH_CHARS} characters or contains a NUL character.")
     error = None
     results: list[dict[str, Any]] = []
     if q:
@@ -98,7 +99,7 @@ async def profile_page(request: Request) -> Response:
     pid = request.path_params["id"]
     metric_id = request.query_params.get("metric") or None
     raw_cursor = request.query_params.get("cursor")
-    if len(pid) > 64 or (metric_id and len(metric_id) > 16):
+    if len(pid) > RESOURCE_ID_CHARS or (metric_id and len(metric_id) > 16):
         raise web.Refused(404, "There is no such profile in this account.")
     try:
         position = decode_cursor(raw_cursor) if raw_cursor else None

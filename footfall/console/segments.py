@@ -23,7 +23,7 @@ from footfall.store import console_reads, segment_list_rows
 from footfall.store.conn import Conn
 from footfall.store.queries import metrics as metric_queries
 from footfall.store.queries.paging import Window
-from footfall.domain.limits import CONSOLE_DEFINITION_BYTES as DEFINITION_LIMIT
+from footfall.domain.limits import CONSOLE_DEFINITION_BYTES as DEFINITION_LIMIT, GROUP_NAME_CHARS
 
 HISTORY_DAYS = 30
 MEMBER_PAGE = 20
@@ -200,8 +200,8 @@ async def _save(request: Request, sid: str | None) -> Response:
     text = web.field(form, "definition")
     errors: list[dict[str, str]] = []
     raw: Any = None
-    if not name or len(name) > 255:
-        errors.append({"path": "name", "detail": "name must be a non-empty string of at most 255 characters"})
+    if not name or len(name) > GROUP_NAME_CHARS:
+        errors.append({"path": "name", "detail": f"name must be a non-empty string of at most {GROUP_NAME_CHARS} characters"})
     try:
         raw = _parse_json(text)
         segment_definitions.parse(raw)

@@ -2,7 +2,7 @@
 
 An event is stored once per (account, profile, metric, dedup key): the key below, the unique
 constraint store/schema.py declares on DEDUP_COLUMNS, and the insert that falls back to reading
-the stored copy (store/event_writes.insert_event) all follow it. Within one bulk request, a
+the stored copy (store/event_rows.insert_event) all follow it. Within one bulk request, a
 unique_id repeated for a profile and metric refuses the request (repeated_unique_id).
 """
 

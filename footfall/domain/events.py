@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from footfall.refusals import InvalidInput
-from footfall.domain.limits import METRIC_NAME_CHARS as MAX_METRIC_NAME
+from footfall.domain.limits import METRIC_NAME_CHARS as MAX_METRIC_NAME, UNIQUE_ID_CHARS
 
 EARLIEST = 946_684_800  # 2000-01-01T00:00:00Z
 ONE_YEAR = 366 * 24 * 3600
@@ -86,8 +86,8 @@ def unique_id(value: Any, path: str) -> str | None:
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise InvalidInput(f"must be a string, got {type(value).__name__}", path)
     text = str(value)
-    if len(text) > 512:
-        raise InvalidInput("longer than 512 characters", path)
+    if len(text) > UNIQUE_ID_CHARS:
+        raise InvalidInput(f"longer than {UNIQUE_ID_CHARS} characters", path)
     return text
 
 

@@ -14,7 +14,7 @@ NUL_REFUSED = "contains a NUL character (\\u0000), which cannot be stored"
 
 # -- fixed limits: what one request may hold, stated here once -----------------------------------
 # Klaviyo's published bounds (or Footfall's where Klaviyo states none), each used by the module named.
-# The configurable ones are the fields of Limits above (FOOTFALL_* variables, config.py).
+# The configurable ones are the fields of Limits below (FOOTFALL_* variables, config.py).
 
 # Request bodies, in bytes.
 LISTS_BODY_BYTES = 1024 * 1024  # api/lists.py
@@ -50,6 +50,17 @@ FILTER_CONDITIONS = 50  # wire/filters.py: conditions in one filter
 FILTER_LIST_ITEMS = 100  # wire/filters.py: items in one list value (Klaviyo's limit for `any`)
 FILTER_DEPTH = 10  # wire/filters.py: nested and(...)
 FILTER_NUMBER = 2 ** 53  # wire/filters.py: numbers compared in SQL stay exact and in range on both backends
+
+# Names, ids and ranges in one request.
+GROUP_NAME_CHARS = 255  # api/segment_list_routes.py, console/lists.py, console/segments.py: a list's or segment's name
+KEY_NAME_CHARS = 255  # console/keys.py: an API key's name
+PROPERTY_NAME_CHARS = 255  # domain/segment_definitions.py, wire/aggregate_query.py, console/metrics.py: a property named
+UNIQUE_ID_CHARS = 512  # domain/events.py: an event's unique id ($event_id)
+RESOURCE_ID_CHARS = 64  # api/paged_reads.py, wire/privacy.py, wire/subscription_jobs.py, console/profiles.py: an id named
+TIMEZONE_CHARS = 64  # store/accounts.py, wire/aggregate_query.py: an IANA time zone name
+KEY_SECRET_CHARS = 128  # store/keys.py: longer is no key Footfall issues
+CONSOLE_SEARCH_CHARS = 512  # console/profiles.py: the profile search
+AGGREGATE_RANGE_SECONDS = 366 * 86400 + 3600  # wire/aggregate_query.py: one year (a leap year, plus a DST hour)
 
 # Pages: default and most rows per page.
 AGGREGATE_PAGE_MAX = 10_000  # wire/aggregate_query.py

@@ -16,7 +16,8 @@ from typing import Any, Union
 from footfall.refusals import InvalidInput
 from footfall.domain.models import CONSENT_CHANNELS, LOCATION_FIELDS
 from footfall.domain.consent import SUPPRESSION_REASONS
-from footfall.domain.limits import SEGMENT_CONDITIONS as MAX_CONDITIONS, SEGMENT_CONDITION_VALUES as MAX_VALUES
+from footfall.domain.limits import (PROPERTY_NAME_CHARS, SEGMENT_CONDITIONS as MAX_CONDITIONS,
+                                    SEGMENT_CONDITION_VALUES as MAX_VALUES)
 from footfall.domain.json_numbers import whole_number
 
 # Standard profile attributes a profile-property condition may name, by the kind of value they hold.
@@ -205,8 +206,8 @@ def _property_target(prop: str, path: str) -> tuple[str, str]:
     match = _PROPERTY.match(prop)
     if match:
         name = match.group(1) if match.group(1) is not None else match.group(2)
-        if not name or "\\" in name or '"' in name or len(name) > 255:
-            raise InvalidInput("a custom property name must be 1-255 characters without \" or \\", path)
+        if not name or "\\" in name or '"' in name or len(name) > PROPERTY_NAME_CHARS:
+            raise InvalidInput(f"a custom property name must be 1-{PROPERTY_NAME_CHARS} characters without \" or \\", path)
         return "properties", name
     raise InvalidInput(f"unknown profile property {prop!r}: use a standard one ({', '.join(COLUMN_FILTERS)}), "
                        "location.<field>, or properties['Custom Name']", path)
@@ -240,8 +241,9 @@ def _profile_metric(obj: dict[str, Any], path: str) -> MetricCondition:
         fpath = f"{path}/metric_filters/{fi}"
         entry = _object(item, fpath)
         prop = entry.get("property")
-        if not isinstance(prop, str) or not prop or "\\" in prop or '"' in prop or len(prop) > 255:
-            raise InvalidInput("must name an event property (1-255 characters without \" or \\)", f"{fpath}/property")
+        if not isinstance(prop, str) or not prop or "\\" in prop or '"' in prop or len(prop) > PROPERTY_NAME_CHARS:
+            raise InvalidInput(f"must name an event property (1-{PROPERTY_NAME_CHARS} characters without \" or \\)",
+                               f"{fpath}/property")
         metric_filters.append((prop, _filter(entry.get("filter"), f"{fpath}/filter", None)))
     return MetricCondition(metric_id, measurement, measure.operator, float(measure.value), measure.negate,
                            timeframe, tuple(metric_filters))

@@ -10,6 +10,7 @@ from footfall.domain.scopes import ALL_SCOPES
 from footfall.store import keys
 from footfall.store.conn import Conn
 from footfall.store.keys import KeyGrant, by_private_key, by_write_key  # noqa: F401  (re-exported)
+from footfall.domain.limits import TIMEZONE_CHARS
 
 
 @dataclass(frozen=True)
@@ -102,8 +103,8 @@ def check_timezone(zone: str) -> str:
     """An IANA time zone name (e.g. Europe/Paris, UTC), or ValueError saying what is wrong."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-    if not zone or len(zone) > 64 or zone != zone.strip() or "\x00" in zone or zone.startswith(("/", ".")):
-        raise ValueError(f"{zone[:64]!r} is not a time zone: use an IANA name such as Europe/Paris or UTC")
+    if not zone or len(zone) > TIMEZONE_CHARS or zone != zone.strip() or "\x00" in zone or zone.startswith(("/", ".")):
+        raise ValueError(f"{zone[:TIMEZONE_CHARS]!r} is not a time zone: use an IANA name such as Europe/Paris or UTC")
     try:
         ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError):

@@ -22,6 +22,7 @@ from footfall import clock, ids
 from footfall.domain.scopes import ALL_SCOPES
 from footfall.store.conn import Conn
 from footfall.failures import KeyNotFound
+from footfall.domain.limits import KEY_SECRET_CHARS
 
 KeyKind = Literal["private", "write"]
 KINDS: tuple[str, ...] = ("private", "write")
@@ -174,7 +175,7 @@ def by_write_key(conn: Conn, secret: str) -> KeyGrant | None:
 
 
 def _lookup(conn: Conn, secret: str, kind: str) -> KeyGrant | None:
-    if not (secret.isascii() and secret.isprintable()) or len(secret) > 128:
+    if not (secret.isascii() and secret.isprintable()) or len(secret) > KEY_SECRET_CHARS:
         return None  # not a key we issue; PostgreSQL cannot even compare a NUL byte
     row = conn.one("SELECT account_id, scopes, id, kind, name, last_used FROM api_keys "
                    "WHERE key_hash = ? AND revoked IS NULL", (ids.hash_key(secret),))

@@ -21,12 +21,14 @@ from footfall.domain.limits import (
     AGGREGATE_DIMENSIONS as MAX_DIMENSIONS,
     AGGREGATE_PAGE_MAX as MAX_PAGE_SIZE,
     AGGREGATE_PAGE_DEFAULT as DEFAULT_PAGE_SIZE,
+    AGGREGATE_RANGE_SECONDS as MAX_RANGE_SECONDS,
+    PROPERTY_NAME_CHARS,
+    TIMEZONE_CHARS,
 )
 from footfall.domain.json_numbers import whole_number
 
 MEASUREMENTS = ("count", "sum_value", "unique")
 RETURN_FIELDS = ("dates", "data")
-MAX_RANGE_SECONDS = 366 * 86400 + 3600  # one year (a leap year, plus a DST hour) per query
 EARLIEST = 631152000                    # 1990-01-01T00:00:00Z: no event is older
 _BASE = "/data/attributes"
 
@@ -101,7 +103,7 @@ def _names(value: Any, name: str, allowed: tuple[str, ...], *, required: bool) -
 
 def _zone(value: Any) -> ZoneInfo:
     pointer = f"{_BASE}/timezone"
-    if not isinstance(value, str) or not value or len(value) > 64 or ".." in value or value.startswith("/"):
+    if not isinstance(value, str) or not value or len(value) > TIMEZONE_CHARS or ".." in value or value.startswith("/"):
         raise invalid(f"`timezone` must be an IANA time zone name such as America/New_York, not {value!r}.",
                       pointer=pointer)
     try:
@@ -118,7 +120,7 @@ def _dimensions(value: Any) -> list[str]:
     if not isinstance(value, list) or len(value) > MAX_DIMENSIONS:
         raise invalid(f"`by` must be a list of at most {MAX_DIMENSIONS} dimension names.", pointer=pointer)
     for i, item in enumerate(value):
-        if not isinstance(item, str) or not item or len(item) > 255 or '"' in item:
+        if not isinstance(item, str) or not item or len(item) > PROPERTY_NAME_CHARS or '"' in item:
             raise invalid(f"{item!r} is not a dimension: use an event property name (without double quotes) "
                           "or $value_currency.", pointer=f"{pointer}/{i}")
     if len(set(value)) != len(value):

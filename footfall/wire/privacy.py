@@ -10,7 +10,7 @@ from typing import Any
 from footfall.domain import normalize
 from footfall.refusals import InvalidInput
 from footfall.wire.modern_events import _list, _object, resource
-from footfall.domain.limits import SUPPRESSION_EMAILS_PER_JOB as MAX_SUPPRESSION_EMAILS
+from footfall.domain.limits import RESOURCE_ID_CHARS, SUPPRESSION_EMAILS_PER_JOB as MAX_SUPPRESSION_EMAILS
 
 _PROFILE = "data.attributes.profile.data"
 
@@ -42,8 +42,8 @@ def deletion_identifier(document: Any, phone_region: str | None) -> tuple[str, s
         return kind, normalize.email(value, where)
     if kind == "phone_number":
         return kind, normalize.phone(value, where, phone_region)
-    if not isinstance(value, str) or not value or len(value) > 64:
-        raise InvalidInput("a profile id (a string of at most 64 characters) is required", where)
+    if not isinstance(value, str) or not value or len(value) > RESOURCE_ID_CHARS:
+        raise InvalidInput(f"a profile id (a string of at most {RESOURCE_ID_CHARS} characters) is required", where)
     return kind, value
 
 
@@ -92,7 +92,7 @@ def _group(relationships: Any) -> tuple[str | None, str | None]:
     ref = _object(_object(wrapper, f"data.relationships.{kind}", required=True).get("data"), where, required=True)
     if ref.get("type") != kind:
         raise InvalidInput(f"type must be {kind!r}, not {ref.get('type')!r}", f"{where}.type")
-    if not isinstance(ref.get("id"), str) or not ref["id"] or len(ref["id"]) > 64:
+    if not isinstance(ref.get("id"), str) or not ref["id"] or len(ref["id"]) > RESOURCE_ID_CHARS:
         raise InvalidInput(f"a {kind} id (string) is required", f"{where}.id")
     return kind, ref["id"]
 

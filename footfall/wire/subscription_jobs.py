@@ -21,6 +21,7 @@ from footfall.domain.operations import SubscriptionEntry
 from footfall.timefmt import iso
 from footfall.wire import modern_events
 from footfall.wire.modern_events import _list, _object, resource
+from footfall.domain.limits import RESOURCE_ID_CHARS
 
 MAX_SUBSCRIBE, MAX_UNSUBSCRIBE = 1000, 100
 METHOD = "API"
@@ -81,7 +82,7 @@ def _entry(item: Any, path: str, subscribe: bool, historical: bool, source: str 
                                                             region)
     profile_id = obj.get("id")
     if profile_id is not None:
-        if not isinstance(profile_id, str) or not profile_id or len(profile_id) > 64:
+        if not isinstance(profile_id, str) or not profile_id or len(profile_id) > RESOURCE_ID_CHARS:
             raise InvalidInput("must be a profile id", f"{path}.id")
         patch.profile_id = profile_id
     if not patch.identifiers:
@@ -144,6 +145,6 @@ def _list_id(relationships: Any) -> str | None:
         return None
     target = _object(rel["list"], "data.relationships.list", required=True).get("data")
     if not isinstance(target, dict) or target.get("type") != "list" or not isinstance(target.get("id"), str) \
-            or not target["id"] or len(target["id"]) > 64:
+            or not target["id"] or len(target["id"]) > RESOURCE_ID_CHARS:
         raise InvalidInput('must be {"data": {"type": "list", "id": "<list id>"}}', "data.relationships.list")
     return target["id"]
