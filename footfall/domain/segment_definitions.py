@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any, Union
 
 from footfall.refusals import InvalidInput
@@ -19,6 +18,7 @@ from footfall.domain.consent import SUPPRESSION_REASONS
 from footfall.domain.limits import (PROPERTY_NAME_CHARS, SEGMENT_CONDITIONS as MAX_CONDITIONS,
                                     SEGMENT_CONDITION_VALUES as MAX_VALUES)
 from footfall.domain.json_numbers import whole_number
+from footfall.timefmt import parse_iso
 
 # Standard profile attributes a profile-property condition may name, by the kind of value they hold.
 TEXT_COLUMNS = ("email", "phone_number", "external_id", "anonymous_id", "first_name", "last_name",
@@ -166,12 +166,9 @@ def parse_date(value: Any) -> float | None:
     if not isinstance(value, str) or not _ISO.match(value):
         return None
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parse_iso(value.replace("Z", "+00:00")).timestamp()
     except ValueError:
         return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.timestamp()
 
 
 # -- conditions -------------------------------------------------------------------------------------

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from footfall.ingest.committer import LocalCommitter
 from footfall.store import batch, db, exports
 from footfall.transfer import export_files
 from footfall.transfer.importer import MAX_REFUSALS_KEPT, Importer, Summary
+from footfall.timefmt import parse_iso
 
 PRINTED_REFUSALS = 20
 
@@ -33,12 +33,9 @@ def parse_time(text: str | None, flag: str) -> float | None:
     except ValueError:
         pass
     try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return parse_iso(text.replace("Z", "+00:00")).timestamp()
     except ValueError:
         raise ValueError(f"{flag} {text!r} is not an ISO 8601 time or epoch seconds") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.timestamp()
 
 
 def _progress(console: Console, unit: str) -> Progress:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import re
-from datetime import datetime, timezone
 from typing import Any
 
 import msgspec
@@ -27,6 +26,7 @@ from footfall.domain.models import LOCATION_FIELDS, PROFILE_ATTRIBUTES, Event, T
 from footfall.domain.operations import ImportProfileOp
 from footfall.domain.privacy import RestoredEvent, RestoredProfile
 from footfall.wire import modern_events, modern_profile
+from footfall.timefmt import parse_iso
 
 _decode = msgspec.json.Decoder().decode
 FOOTFALL_PROFILE_KEYS = ("id", "email", "phone_number", "external_id", "anonymous_id", *PROFILE_ATTRIBUTES,
@@ -62,12 +62,9 @@ def _epoch(value: Any, what: str) -> float:
     if not isinstance(value, str):
         raise InvalidInput(f"{what} must be an ISO 8601 datetime string")
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parse_iso(value.replace("Z", "+00:00")).timestamp()
     except ValueError:
         raise InvalidInput(f"{what} {value!r} is not an ISO 8601 datetime") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.timestamp()
 
 
 def _text(value: Any, what: str, *, optional: bool = True) -> str | None:

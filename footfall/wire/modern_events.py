@@ -8,7 +8,6 @@ ordinary property here: only `unique_id` deduplicates on the modern API (as Klav
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
 from typing import Any
 
 from footfall.domain import event_dedup, events
@@ -18,6 +17,7 @@ from footfall.domain.models import Event, ProfilePatch
 from footfall.domain.operations import BulkEntry
 from footfall.wire import modern_profile
 from footfall.domain.limits import BULK_EVENTS_PER_JOB as MAX_BULK_EVENTS
+from footfall.timefmt import parse_iso
 
 EVENT_KEYS = {"properties", "time", "value", "value_currency", "unique_id", "backfill", "metric"}
 _CURRENCY = re.compile(r"^[A-Za-z]{3}$")
@@ -140,11 +140,9 @@ def event_moment(value: Any, path: str, now: float) -> tuple[int, int]:
     if not isinstance(value, str):
         raise InvalidInput(f"must be an ISO 8601 datetime string such as 2024-05-01T12:00:00Z, got {value!r}", path)
     try:
-        parsed = datetime.fromisoformat(value.strip())
+        parsed = parse_iso(value.strip())
     except ValueError:
         raise InvalidInput(f"{value!r} is not an ISO 8601 datetime (e.g. 2024-05-01T12:00:00Z)", path) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
     return events.check_time(int(parsed.timestamp() // 1), path, now), parsed.microsecond
 
 

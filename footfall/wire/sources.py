@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any
 
 from footfall.domain import events, normalize
 from footfall.refusals import InvalidInput
 from footfall.domain.limits import Limits, check_properties
 from footfall.domain.models import ProfilePatch
+from footfall.timefmt import parse_iso
 
 # Traits (Segment) and person properties (PostHog `$set`) that are profile fields, by name.
 TRAIT_IDENTIFIERS: dict[str, str] = {"email": "email", "phone": "phone_number", "phone_number": "phone_number"}
@@ -107,12 +107,9 @@ def parse_time(value: Any, path: str) -> float | None:
     if not isinstance(value, str):
         raise InvalidInput(f"must be an ISO 8601 datetime string, got {_kind(value)}", path)
     try:
-        parsed = datetime.fromisoformat(value.strip())
+        return parse_iso(value.strip()).timestamp()
     except ValueError:
         raise InvalidInput(f"{value!r} is not an ISO 8601 datetime (e.g. 2024-05-01T12:00:00.000Z)", path) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.timestamp()
 
 
 def corrected_time(timestamp: float | None, sent_at: float | None, now: float, path: str,
