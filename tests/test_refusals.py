@@ -1,9 +1,9 @@
 """The refusal table walked: every row of footfall/refusals.ANSWERS raised through real routes.
 
 For each kind of refusal the pipeline is made to raise it, and the legacy route (/api/track), a
-JSON:API write (/api/events), a segment/list write (/api/lists) and a Segment-wire write
-(/v1/track) must answer with the status, code and Retry-After the table gives: one table, every
-surface. A row added to the table without an example here fails the first test.
+JSON:API write (/api/events), a segment/list write (/api/lists), a Segment-wire write (/v1/track)
+and a PostHog one (/batch/) must answer with the status, code and Retry-After the table gives: one
+table, every surface. A row added to the table without an example here fails the first test.
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ def test_jsonapi_writes_answer_from_the_table(kind, refusing, server, client: ht
 
 
 @pytest.mark.parametrize("kind", list(EXAMPLES), ids=[k.__name__ for k in EXAMPLES])
-def test_segment_wire_answers_from_the_table(kind, refusing, server, client: httpx.Client, account, database_url):
+def test_source_wires_answer_from_the_table(kind, refusing, server, client: httpx.Client, account, database_url):
     exc = refusing["exc"] = EXAMPLES[kind]
     row = ANSWERS[kind]
     key = made_write_key(database_url, account)["key"]
@@ -102,6 +102,9 @@ def test_segment_wire_answers_from_the_table(kind, refusing, server, client: htt
     assert r.status_code == row.source_status
     assert r.json()["code"] == row.source_code
     assert r.headers.get("retry-after") == _retry(exc, server)
+    posthog = client.post("/batch/", json={"api_key": key, "batch": [{"event": "Viewed", "distinct_id": "d1"}]})
+    assert (posthog.status_code, posthog.json()["code"]) == (row.source_status, row.source_code), posthog.text
+    assert posthog.headers.get("retry-after") == _retry(exc, server)
 
 
 def test_a_refusal_an_endpoint_raises_keeps_the_rate_limit_headers(monkeypatch):
