@@ -6,14 +6,14 @@ import math
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.sql import ColumnElement
 
 from footfall.domain.models import PROFILE_ATTRIBUTES
 from footfall.store.conn import Conn
 from footfall.store.queries import Criterion
 from footfall.store.queries.paging import Slice, SortKey, Window, fetch
-from footfall.store.sqlalchemy_statements import first, rows
+from footfall.store.sqlalchemy_statements import first, rows, shaped
 from footfall.store.schema import events, profile_identifiers, profile_merges, profiles
 
 p = profiles.c
@@ -67,11 +67,19 @@ def one(conn: Conn, account_id: str, profile_id: str) -> dict[str, Any] | None:
     return _decoded(conn, row) if row else None
 
 
+BY_IDS_CHUNK = 500
+# Compiled once per number of ids (the webhook deliverer renders profiles in every batch it sends).
+_by_ids = shaped(lambda n: select(*_COLUMNS).where(
+    p.account_id == bindparam("account_id"), p.id.in_([bindparam(f"id{i}") for i in range(n)])).order_by(p.id),
+    BY_IDS_CHUNK)
+
+
 def by_ids(conn: Conn, account_id: str, profile_ids: Iterable[str]) -> list[dict[str, Any]]:
     wanted = sorted(set(profile_ids))
-    if not wanted:
-        return []
-    found = rows(conn, select(*_COLUMNS).where(p.account_id == account_id, p.id.in_(wanted)).order_by(p.id))
+    found: list[dict[str, Any]] = []
+    for start in range(0, len(wanted), BY_IDS_CHUNK):
+        part = wanted[start:start + BY_IDS_CHUNK]
+        found += _by_ids(len(part)).rows(conn, {"account_id": account_id, **{f"id{i}": v for i, v in enumerate(part)}})
     return [_decoded(conn, row) for row in found]
 
 
