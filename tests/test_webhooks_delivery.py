@@ -333,3 +333,71 @@ def test_a_lane_reads_each_outbox_row_once_when_most_of_them_match(monkeypatch):
     sparse = {**every, "topics": ["event:placed_order"]}  # 1 row in 50
     rows, upto = d._next_rows(Conn(), "acct", sparse)
     assert len(rows) == 100 and [limit for _, limit in reads] == [100, 400, 1600, 5000]
+
+
+def test_under_load_a_lane_reads_the_outbox_once_per_request(monkeypatch):
+    """Messages committed every few ms: after a batch that was not full, a lane waits out the linger
+    and sends what its next read finds (one read per request), instead of reading, waiting out the
+    new batch's linger and reading again (two)."""
+    import asyncio
+
+    from footfall import clock
+    from footfall.config import Settings
+    from footfall.store import outbox, webhooks
+    from footfall.webhooks import deliverer, messages
+    from footfall.webhooks.hub import Hub
+
+    committed: list[dict] = []
+    reads: list[int] = []
+    sent: list[list[int]] = []
+
+    def after(conn, account_id, position, limit, until=None):
+        reads.append(position)
+        return [r for r in committed if r["position"] > position][:limit]
+
+    class Conn:
+        def rollback(self):
+            pass
+
+        def is_unavailable(self, exc):
+            return False
+
+    async def send(self, client, account_id, hook, delivery_id, items):
+        sent.append([i["position"] for i in items])
+        return {"started": clock.now(), "status_code": 200, "latency_ms": 1.0, "response": "", "error": None}, None
+
+    monkeypatch.setattr(outbox, "after", after)
+    monkeypatch.setattr(webhooks, "next_pending", lambda conn, account_id, webhook_id: None)
+    monkeypatch.setattr(webhooks, "record_new", lambda *args: True)
+    monkeypatch.setattr(webhooks, "records", lambda conn, writes: [write(conn) for write in writes])
+    monkeypatch.setattr(messages, "render", lambda conn, account_id, rows, base: [
+        {"position": r["position"], "id": str(r["position"]), "topic": r["topic"], "created": "", "payload": {}}
+        for r in rows])
+    monkeypatch.setattr(deliverer.Deliverer, "_send", send)
+    linger = 0.05
+
+    async def run() -> float:
+        d = deliverer.Deliverer(Settings(webhook_linger_seconds=linger), Conn, Hub())
+        hook = {"id": "w", "cursor": 0, "format": "klaviyo", "batch_size": 100, "topics": ["event:x"],
+                "group_ids": [], "failing_since": None}
+        lane = deliverer.LaneState()
+
+        async def produce() -> None:
+            for position in range(1, 151):  # one message every 4 ms for 0.6 s
+                committed.append({"position": position, "topic": "event:x", "subject_id": None,
+                                  "created": clock.now()})
+                await asyncio.sleep(0.004)
+
+        began = time.monotonic()
+        producer = asyncio.create_task(produce())
+        while not producer.done() or hook["cursor"] < len(committed):
+            wait = await d._step(None, "acct", hook, lane)
+            if wait:
+                await asyncio.sleep(min(wait, 0.01))
+        await producer
+        return time.monotonic() - began
+
+    took = asyncio.run(run())
+    assert [p for batch in sent for p in batch] == list(range(1, 151))  # all of them, in order, once
+    assert len(sent) <= took / linger + 3  # lingered: about one request per linger, not one per message
+    assert len(reads) <= len(sent) + 3, (len(reads), len(sent))

@@ -202,10 +202,10 @@ def release(conn: Conn, account_id: str, webhook_id: str, owner: str) -> None:
 
 
 def next_pending(conn: Conn, account_id: str, webhook_id: str) -> dict[str, Any] | None:
-    """The webhook's oldest delivery still to be made (it goes before anything newer: order per profile)."""
+    """The webhook's oldest delivery still to be made (it goes before anything newer: order per profile).
+    A read in the caller's transaction (the deliverer ends it after the trip's other reads)."""
     row = conn.one(f"SELECT {', '.join(DELIVERY_COLUMNS)} FROM webhook_deliveries WHERE account_id = ? "
                    "AND webhook_id = ? AND status = 'pending' ORDER BY id LIMIT 1", (account_id, webhook_id))
-    conn.rollback()  # end the read (PostgreSQL) so the next one sees new commits
     return _decoded(conn, DELIVERY_COLUMNS, row) if row else None
 
 

@@ -111,6 +111,18 @@ class Deliverer:
 
         return await asyncio.to_thread(run)
 
+    async def _read_db(self, fn: Callable[[Conn], T]) -> T:
+        """A read trip: fn(conn) and the end of its read transaction, so the next one sees new commits
+        (and a PostgreSQL connection does not sit idle in a transaction)."""
+
+        def read(conn: Conn) -> T:
+            try:
+                return fn(conn)
+            finally:
+                conn.rollback()
+
+        return await self._db(read)
+
     async def _record(self, write: Callable[[Conn], bool]) -> bool:
         """A lane's record after an attempt, committed together with those of the lanes that
         finished meanwhile (one transaction: store/webhooks.records). True if it was written."""
@@ -179,6 +191,7 @@ class Deliverer:
         try:
             renewed = 0.0
             hook: dict[str, Any] | None = None
+            lane = LaneState()
             while not self._stopping:
                 listener.clear()
                 if hook is None or time.monotonic() - renewed > self.renew_every:
@@ -187,7 +200,7 @@ class Deliverer:
                     renewed = time.monotonic()
                     if hook is None:
                         return  # deleted, disabled, or taken over
-                wait = await self._step(client, account_id, hook)
+                wait = await self._step(client, account_id, hook, lane)
                 if wait is None:
                     hook = None  # the webhook changed state (disabled, lease lost): read it again
                 elif wait > 0:
@@ -200,26 +213,34 @@ class Deliverer:
             listener.close()
             await client.aclose()
 
-    async def _step(self, client: httpx.AsyncClient, account_id: str, hook: dict[str, Any]) -> float | None:
+    async def _step(self, client: httpx.AsyncClient, account_id: str, hook: dict[str, Any],
+                    lane: "LaneState | None" = None) -> float | None:
         """Make one delivery if one is due; returns how long to wait before the next step (0: at once).
         Each read (and the rendering of what it found ready to send) is one trip to the database
-        thread: under load most steps are two trips, the read and the record."""
-        pending, rows, scanned_to, items = await self._db(lambda c: self._look(c, account_id, hook))
+        thread, in one read transaction. Under load a step is two trips, the read and the record: a
+        lane that has just sent a batch not yet full waits out the linger before it reads again
+        (LaneState), and sends what that read finds."""
+        lane = lane or LaneState()
+        lingered = await lane.wait_linger()
+        read_at = clock.now()
+        pending, rows, scanned_to, items = await self._read_db(lambda c: self._look(c, account_id, hook, lingered))
         if pending is not None:
             due = (pending["next_attempt_at"] or 0) - clock.now()
             if due > 0:
                 return due
             items = pending["items"]
             if items is None:  # a replay: read its messages now
-                items = await self._db(lambda c: self._render(c, account_id, self._matching(
+                items = await self._read_db(lambda c: self._render(c, account_id, self._matching(
                     c, account_id, hook, pending["first_position"] - 1, pending["last_position"])))
             return await self._attempt(client, account_id, hook, pending["id"], items, pending)
         if rows and items is None:
-            # Under load, a lane would otherwise send (and record) a request per group commit: a batch
-            # not yet full waits up to the linger, counted from its oldest message, for more.
+            # A batch not yet full waits up to the linger, counted from its oldest message, for more
+            # (else a lane would send, and record, a request per group commit).
             await asyncio.sleep(max(0.0, self._linger_end(rows) - clock.now()))
             have = (rows, scanned_to)
-            rows, scanned_to, items = await self._db(lambda c: self._read(c, account_id, hook, render=True, have=have))
+            read_at = clock.now()
+            rows, scanned_to, items = await self._read_db(
+                lambda c: self._read(c, account_id, hook, render=True, have=have))
         if not rows:
             if scanned_to > hook["cursor"]:  # nothing for this webhook in what was read: move past it
                 ok = await self._record(lambda c: webhooks.record_new(
@@ -229,15 +250,20 @@ class Deliverer:
                     hook["cursor"] = scanned_to
                 return 0 if ok else None
             return self.settings.webhook_poll_seconds
-        return await self._attempt(client, account_id, hook, ids.new_ulid(), items, None, cursor_to=scanned_to)
+        wait = await self._attempt(client, account_id, hook, ids.new_ulid(), items, None, cursor_to=scanned_to)
+        if wait == 0 and hook["failing_since"] is None and len(items) < self._batch_size(hook):
+            # It read to the end of the outbox at read_at (or SCAN rows, few of them for it): what
+            # comes next is newer than that, and waits out its linger before the next read.
+            lane.linger_until = read_at + self.settings.webhook_linger_seconds
+        return wait
 
-    def _look(self, conn: Conn, account_id: str, hook: dict[str, Any]):
+    def _look(self, conn: Conn, account_id: str, hook: dict[str, Any], lingered: bool = False):
         """The oldest pending delivery (it goes first), else the next messages after the cursor,
-        rendered if they are to be sent now (a full batch, or its linger is over)."""
+        rendered if they are to be sent now (a full batch, its linger is over, or the lane lingered)."""
         pending = webhooks.next_pending(conn, account_id, hook["id"])
         if pending is not None:
             return pending, [], hook["cursor"], None
-        return (None, *self._read(conn, account_id, hook, render=False))
+        return (None, *self._read(conn, account_id, hook, render=lingered))
 
     def _read(self, conn: Conn, account_id: str, hook: dict[str, Any], *, render: bool,
               have: tuple[list[dict[str, Any]], int] | None = None):
@@ -290,14 +316,11 @@ class Deliverer:
             if len(rows) < limit:  # the end of the outbox
                 break
             limit = min(SCAN, limit * 4)
-        conn.rollback()
         return picked, scanned_to
 
     def _matching(self, conn: Conn, account_id: str, hook: dict[str, Any], after: int, until: int) -> list[dict[str, Any]]:
         match = messages.matcher(hook)
-        rows = [r for r in outbox.after(conn, account_id, after, until - after, until=until) if match(r)]
-        conn.rollback()
-        return rows
+        return [r for r in outbox.after(conn, account_id, after, until - after, until=until) if match(r)]
 
     async def _attempt(self, client: httpx.AsyncClient, account_id: str, hook: dict[str, Any], delivery_id: str,
                        items: list[dict[str, Any]], pending: dict[str, Any] | None,
@@ -379,6 +402,24 @@ class Deliverer:
     def _error(self, exc: BaseException) -> None:
         self.stats["last_error"] = f"{type(exc).__name__}: {exc}"
         log.warning("webhook deliverer: %s", self.stats["last_error"])
+
+
+class LaneState:
+    """What a lane remembers between steps: until when it lingers before its next read. Set after
+    it sent a batch that was not full, which means it had read to the end of the outbox: the next
+    messages are at most a linger old once that is over, so the read then sends what it finds
+    instead of reading, waiting out their linger and reading again."""
+
+    def __init__(self) -> None:
+        self.linger_until = 0.0
+
+    async def wait_linger(self) -> bool:
+        """Sleep out the linger, if one is set; True if there was one (the next read is sent as found)."""
+        until, self.linger_until = self.linger_until, 0.0
+        if not until:
+            return False
+        await asyncio.sleep(max(0.0, until - clock.now()))
+        return True
 
 
 def _count_attempt(kind: str, messages: int) -> None:
