@@ -24,15 +24,13 @@ import uuid
 from collections import OrderedDict
 from typing import Any, Callable, TypeVar
 
-import httpx
-
 from footfall import clock, ids
 from footfall.config import Settings
 from footfall.observability import prometheus_metrics
 from footfall.store import outbox, webhooks
 from footfall.store.conn import Conn
 from footfall.timefmt import iso
-from footfall.webhooks import envelope, messages, policy, signing, ssrf
+from footfall.webhooks import envelope, http1, messages, policy, signing, ssrf
 from footfall.webhooks.hub import Hub
 
 log = logging.getLogger("footfall.webhooks")
@@ -186,8 +184,7 @@ class Deliverer:
     # -- one webhook ------------------------------------------------------------------------------
     async def _lane(self, account_id: str, webhook_id: str) -> None:
         listener = self.hub.listen(account_id, f"webhook:{webhook_id}")
-        timeout = self.settings.webhook_timeout_seconds
-        client = httpx.AsyncClient(follow_redirects=False, trust_env=False, timeout=httpx.Timeout(timeout))
+        client = http1.Client()
         try:
             renewed = 0.0
             hook: dict[str, Any] | None = None
@@ -213,7 +210,7 @@ class Deliverer:
             listener.close()
             await client.aclose()
 
-    async def _step(self, client: httpx.AsyncClient, account_id: str, hook: dict[str, Any],
+    async def _step(self, client: http1.Client, account_id: str, hook: dict[str, Any],
                     lane: "LaneState | None" = None) -> float | None:
         """Make one delivery if one is due; returns how long to wait before the next step (0: at once).
         Each read (and the rendering of what it found ready to send) is one trip to the database
@@ -322,7 +319,7 @@ class Deliverer:
         match = messages.matcher(hook)
         return [r for r in outbox.after(conn, account_id, after, until - after, until=until) if match(r)]
 
-    async def _attempt(self, client: httpx.AsyncClient, account_id: str, hook: dict[str, Any], delivery_id: str,
+    async def _attempt(self, client: http1.Client, account_id: str, hook: dict[str, Any], delivery_id: str,
                        items: list[dict[str, Any]], pending: dict[str, Any] | None,
                        cursor_to: int | None = None) -> float | None:
         attempt, retry_after = await self._send(client, account_id, hook, delivery_id, items)
@@ -360,7 +357,7 @@ class Deliverer:
         hook["failing_since"] = failing_since
         return 0
 
-    async def _send(self, client: httpx.AsyncClient, account_id: str, hook: dict[str, Any], delivery_id: str,
+    async def _send(self, client: http1.Client, account_id: str, hook: dict[str, Any], delivery_id: str,
                     items: list[dict[str, Any]]) -> tuple[dict[str, Any], float | None]:
         """One HTTP attempt: what the delivery log keeps of it, and the Retry-After it asked for."""
         started = clock.now()
@@ -375,25 +372,19 @@ class Deliverer:
             address = await ssrf.resolve(target, self.allow)
             body = envelope.body(hook["format"], account_id, hook["id"], items, started)
             message_id = items[0]["id"] if hook["format"] == "standard" else delivery_id
-            headers = signing.headers(hook["secret_key"], hook["id"], message_id, int(started), body)
-            headers["host"] = ssrf.host_header(target)
-            headers["user-agent"] = "Footfall-Webhooks/1"
-            extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
+            headers = {"host": ssrf.host_header(target), "user-agent": "Footfall-Webhooks/1",
+                       **signing.headers(hook["secret_key"], hook["id"], message_id, int(started), body)}
+            endpoint = http1.Endpoint(str(address), target.port, target.host if target.scheme == "https" else None)
             async with asyncio.timeout(self.settings.webhook_timeout_seconds):
-                async with client.stream("POST", ssrf.address_url(target, address), content=body, headers=headers,
-                                         extensions=extensions) as response:
-                    status = response.status_code
-                    retry_after = policy.parse_retry_after(response.headers.get("retry-after"), clock.now())
-                    async for chunk in response.aiter_raw():
-                        head += chunk
-                        if len(head) >= RESPONSE_BYTES:
-                            break
+                answer = await client.post(endpoint, target.path, headers, body, RESPONSE_BYTES)
+            status, head = answer.status, answer.head
+            retry_after = policy.parse_retry_after(answer.headers.get("retry-after"), clock.now())
         except ssrf.Refused as exc:
             error = f"refused: {exc}"
-        except (TimeoutError, httpx.TimeoutException):
+        except TimeoutError:
             error = f"no answer within {self.settings.webhook_timeout_seconds:g}s"
             status = None
-        except httpx.HTTPError as exc:
+        except (OSError, EOFError, http1.ProtocolError, ValueError) as exc:  # EOFError: IncompleteReadError
             error = f"{type(exc).__name__}: {exc}"[:500]
         attempt = {"started": started, "status_code": status, "latency_ms": round((time.monotonic() - t0) * 1000, 3),
                    "response": head[:RESPONSE_BYTES].decode("utf-8", "replace"), "error": error}
