@@ -205,7 +205,18 @@ def _roles(server, database_url: str) -> dict[str, list[int]]:
     return dict(roles)
 
 
-def _ingest_rate(base: str, keys, seconds: float, threads: int, server, database_url: str) -> tuple[float, str]:
+class CpuPerEvent(dict):
+    """CPU microseconds per acknowledged event, by role (_roles)."""
+
+    def server(self) -> float:
+        """What the server costs per event: every role but the bench process itself."""
+        return sum(v for k, v in self.items() if not k.startswith("bench"))
+
+    def __str__(self) -> str:
+        return "CPU us/event: " + ", ".join(f"{k} {v:,.0f}" for k, v in self.items())
+
+
+def _ingest_rate(base: str, keys, seconds: float, threads: int, server, database_url: str) -> tuple[float, CpuPerEvent]:
     """Events/s acknowledged, and the CPU per event of each process over the same window."""
     routes = [r for r in ingest_routes(base, keys, notice=lambda m: None) if r.per_request == 1][:1]
     load = Load(base, keys, routes, threads=threads, timeout=10).start()
@@ -218,8 +229,7 @@ def _ingest_rate(base: str, keys, seconds: float, threads: int, server, database
     cpu = {k: cpu_seconds(v) - cpu0[k] for k, v in roles.items()}
     load.stop()
     n = max(1, done - before)
-    per_event = ", ".join(f"{k} {v / n * 1e6:,.0f}" for k, v in cpu.items())
-    return (done - before) / (t1 - t0), f"CPU us/event: {per_event}"
+    return (done - before) / (t1 - t0), CpuPerEvent({k: v / n * 1e6 for k, v in cpu.items()})
 
 
 def _latencies(base: str, keys, rx: Receiver, n: int) -> tuple[list[float], list[float]]:
@@ -269,6 +279,7 @@ def bench(backend: str, *, seconds: float, threads: int, samples: int, log_dir: 
                     create_webhook(server.url, hooked.keys.private_key, rx.url,
                                    [*EVENT_TOPICS, topics.PROFILE_CREATED])
                 pairs: list[tuple[float, float]] = []
+                cpu_ratios: list[float] = []  # server CPU per event, none / 3 webhooks
                 for i in range(rounds):
                     if rounds > 1 and i % 2 == 0:
                         rate_none, cpu_none = _ingest_rate(server.url, plain.keys, seconds, threads, server, url)
@@ -280,6 +291,7 @@ def bench(backend: str, *, seconds: float, threads: int, samples: int, log_dir: 
                     if rounds > 1 and i % 2 == 1:
                         rate_none, cpu_none = _ingest_rate(server.url, plain.keys, seconds, threads, server, url)
                     pairs.append((rate_none, rate_three))
+                    cpu_ratios.append(cpu_none.server() / cpu_three.server())
                 time.sleep(2.0)
                 t1 = time.monotonic()
                 delivered = sum(len(r.messages()) for r in (r1, r2, r3))
@@ -300,6 +312,9 @@ def bench(backend: str, *, seconds: float, threads: int, samples: int, log_dir: 
             last = " (the last round)" if rounds > 1 else ""
             lines.append(f"[webhooks/{backend}] no webhooks{last}: {cpu_none}")
             lines.append(f"[webhooks/{backend}] 3 webhooks{last}: {cpu_three}")
+            lines.append(f"[webhooks/{backend}] server CPU per event (all but the bench process), no webhooks / 3 "
+                         f"webhooks: {', '.join(f'{r:.2f}' for r in cpu_ratios)} (what the ratio would be with the "
+                         f"server's core saturated; a latency-bound run's events/s ratio can be above it)")
             lines.append(f"[webhooks/{backend}] deliveries to 3 local receivers: {during:,.0f} messages/s during "
                          f"the{' last' if rounds > 1 else ''} ingest run, {drain_rate:,.0f} messages/s draining after it")
             lines.append(f"[webhooks/{backend}] ack -> webhook received: p50 {_pct(hook_lat, .5) * 1000:.1f} ms, "
