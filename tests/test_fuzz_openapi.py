@@ -31,6 +31,8 @@ from schemathesis.checks import CHECKS
 from schemathesis.generation.meta import CoveragePhaseData, CoverageScenario
 
 from footfall.api import openapi
+from footfall.api import posthog_capture, segment_spec
+from footfall.api.posthog_capture import CAPTURE_PATHS
 from footfall.api.openapi_schemas import DIMENSION_CONDITION
 from footfall.store import db, keys
 from tests.conftest import drop_pg_database, make_pg_database, make_sqlite_database
@@ -110,10 +112,25 @@ def fuzz_document() -> dict:
     return doc
 
 
-schema = schemathesis.openapi.from_dict(fuzz_document())
-schema.config.generation.update(modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE], max_examples=EXAMPLES)
-# The coverage phase is where missing required headers and undocumented methods are tried.
-schema.config.phases.coverage.enabled = True
+# Paths that another path's handler serves with the same documented operation (checked below by
+# test_an_alias_is_its_paths_handler_and_operation). Their coverage phase would send the same ~3,000
+# cases as their path's, case for case, to the same code; they get the generated examples only.
+ALIASES = {"/v1/import": "/v1/batch", **{path: "/capture" for path in CAPTURE_PATHS if path != "/capture"}}
+
+
+def fuzzed(document: dict, *, aliases: bool):
+    """The operations to fuzz: every one but the aliases (with the coverage phase), or the aliases."""
+    whole = schemathesis.openapi.from_dict(document)
+    out = whole.include(path=list(ALIASES)) if aliases else whole.exclude(path=list(ALIASES))
+    out.config.generation.update(modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE], max_examples=EXAMPLES)
+    # The coverage phase is where missing required headers and undocumented methods are tried.
+    out.config.phases.coverage.enabled = not aliases
+    return out
+
+
+DOCUMENT = fuzz_document()
+schema = fuzzed(DOCUMENT, aliases=False)
+alias_schema = fuzzed(DOCUMENT, aliases=True)
 
 # Checks skipped on an operation: "METHOD /path" -> check names. Left (issue 12), the Segment and PostHog
 # routes, which are fuzzed with a real write key and pass positive_data_acceptance and the rest:
@@ -231,6 +248,29 @@ def dropped(case, name: str) -> bool:
 @settings(deadline=None, database=None, suppress_health_check=list(HealthCheck),
           phases=[Phase.explicit, Phase.generate], derandomize=os.environ.get("FOOTFALL_FUZZ_RANDOM") != "1")
 def test_every_check_and_jsonapi_errors(case, target):
+    check(case, target)
+
+
+@alias_schema.parametrize()
+@settings(deadline=None, database=None, suppress_health_check=list(HealthCheck),
+          phases=[Phase.explicit, Phase.generate], derandomize=os.environ.get("FOOTFALL_FUZZ_RANDOM") != "1")
+def test_every_check_on_an_alias(case, target):
+    check(case, target)
+
+
+def test_an_alias_is_its_paths_handler_and_operation():
+    """What lets an alias skip the coverage phase: its path's handler and operation (but for id and summary)."""
+    served = {route.path: route.endpoint for route in [*segment_spec.routes, *posthog_capture.routes]}
+    doc = openapi.document()
+    for alias, path in ALIASES.items():
+        assert served[alias] is served[path], alias
+        for method, op in doc["paths"][path].items():
+            strip = lambda o: {k: v for k, v in o.items() if k not in ("operationId", "summary")}  # noqa: E731
+            assert strip(doc["paths"][alias][method]) == strip(op), f"{method} {alias}"
+
+
+def check(case, target) -> None:
+    """Send one generated case and run every check on its answer (but KNOWN_GAPS)."""
     srv, account, session, real_ids = target
     use_real_ids(case, real_ids)
     auth = None

@@ -170,7 +170,9 @@ def test_metrics_from_footfall_serve_are_the_servers_whichever_worker_answers(tm
         samples = wait_for(lambda: (s := scrape(f"http://127.0.0.1:{metrics_port}/metrics"))
                            and value(s, "footfall_events_ingested_total") == sent + BULK
                            and value(s, "footfall_http_requests_total", route="/api/track", method="GET", status="200")
-                           == sent + 2 and s, "every event and request counted (workers flush every second)")
+                           == sent + 2
+                           and value(s, "footfall_http_requests_total", route="/api/profiles/", method="GET", status="200")
+                           and s, "every event and request counted (each worker flushes every second)")
     finally:
         text = srv.stop()
     assert value(samples, "footfall_http_requests_total", route="/api/track", method="GET", status="200") == sent + 2
