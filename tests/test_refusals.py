@@ -136,3 +136,36 @@ def test_a_refusal_an_endpoint_raises_keeps_the_rate_limit_headers(monkeypatch):
     row = ANSWERS[StoreUnavailable]
     assert (caught.value.status, caught.value.code) == (row.status, row.code)
     assert caught.value.headers == {"RateLimit-Limit": "3", "Retry-After": "5"}
+
+
+def _literal_answers() -> list[tuple[str, int, str, int]]:
+    """(file, status, code, line) of every ApiError / SourceRefusal built in footfall/ with a literal status and code."""
+    import ast
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parent.parent / "footfall"
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Call) or len(node.args) < 2:
+                continue
+            name = getattr(node.func, "id", None) or getattr(node.func, "attr", "")
+            status, code = node.args[0], node.args[1]
+            if name in ("ApiError", "SourceRefusal") and isinstance(status, ast.Constant) \
+                    and isinstance(code, ast.Constant) and isinstance(status.value, int):
+                found.append((f"{path.relative_to(package)}:{node.lineno}", name, status.value, code.value))
+    return found
+
+
+def test_answers_built_by_hand_agree_with_the_table():
+    """An ApiError or SourceRefusal written out by hand (a 404 of a read, a 400 of a header) says the
+    code the table gives its status on that surface: one status, one code, wherever it is met."""
+    jsonapi = {row.status: row.code for row in ANSWERS.values() if row is not ANSWERS[DuplicateProfile]}
+    source = {row.source_status: row.source_code for row in ANSWERS.values()}
+    found = _literal_answers()
+    assert any(status == 404 for _, _, status, _ in found)  # the walk sees them
+    drifted = [f"{where}: {name}({status}, {code!r}), the table says {table[status]!r}"
+               for where, name, status, code in found
+               for table in [jsonapi if name == "ApiError" else source]
+               if status in table and code != table[status]]
+    assert not drifted, "\n".join(drifted)
