@@ -6,7 +6,7 @@ pages do not shift the pages it has yet to read.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -113,23 +113,26 @@ async def _event_or_404(request: Request, account_id: str) -> dict[str, Any]:
 
 
 async def event_metric(request: Request) -> Response:
-    account_id = await paged_reads.account_for(request, "events")
-    shape = _Shape(request)
-    row = await _event_or_404(request, account_id)
-    metric = await paged_reads.read(request, lambda conn: metric_queries.one(conn, account_id, row["metric_id"]))
-    if metric is None:
-        raise paged_reads.not_found("metric", row["metric_id"])
-    return paged_reads.single(request, shape.metric(metric))
+    return await _related(request, "metric", metric_queries.one)
 
 
 async def event_profile(request: Request) -> Response:
+    return await _related(request, "profile", profile_queries.one)
+
+
+RelatedRead = Callable[[Conn, str, str], "dict[str, Any] | None"]
+
+
+async def _related(request: Request, name: str, one: RelatedRead) -> Response:
+    """The event's metric or profile as its own document (`name` is the relationship and _Shape's renderer)."""
     account_id = await paged_reads.account_for(request, "events")
     shape = _Shape(request)
     row = await _event_or_404(request, account_id)
-    profile = await paged_reads.read(request, lambda conn: profile_queries.one(conn, account_id, row["profile_id"]))
-    if profile is None:
-        raise paged_reads.not_found("profile", row["profile_id"])
-    return paged_reads.single(request, shape.profile(profile))
+    related_id = row[f"{name}_id"]
+    found = await paged_reads.read(request, lambda conn: one(conn, account_id, related_id))
+    if found is None:
+        raise paged_reads.not_found(name, related_id)
+    return paged_reads.single(request, getattr(shape, name)(found))
 
 
 def _relationship(name: str):
