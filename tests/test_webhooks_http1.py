@@ -237,3 +237,35 @@ def test_tls_is_verified_against_the_endpoints_name(tmp_path):
     answer = run(main())
     assert (answer.status, answer.head) == (200, b"ok")
     assert sni[0] == "hooks.example"
+
+
+def test_headers_past_the_limit_and_answers_past_the_drain_are_not_kept():
+    async def script(reader, writer, n):
+        await srv.read_request(reader)
+        if n == 1:  # 40 KB of headers are taken (h11's own default limit is 16 KB), twice the limit are not
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nx-big: " + b"a" * 30_000)
+            await writer.drain()
+            await asyncio.sleep(0.05)  # h11 looks at the limit when a read leaves the headers incomplete
+            writer.write(b"a" * 10_000 + b"\r\n\r\n")
+            await srv.read_request(reader)
+            writer.write(b"HTTP/1.1 200 OK\r\nx-big: " + b"a" * (2 * http1.HEAD_LIMIT) + b"\r\n\r\n")  # h11 checks per read
+        else:  # a body longer than DRAIN: its first bytes kept, the rest not waited for
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n" % (http1.DRAIN * 4) + b"z" * (http1.DRAIN + 10))
+        await writer.drain()
+        await reader.read()
+
+    async def main():
+        global srv
+        async with RawServer(script) as srv:
+            client = http1.Client()
+            big = await client.post(endpoint(srv), "/", {}, b"", 256)
+            with pytest.raises(http1.ProtocolError, match="longer than"):
+                await client.post(endpoint(srv), "/", {}, b"", 256)
+            long = await client.post(endpoint(srv), "/", {}, b"", 5)
+            short = await client.post(endpoint(srv), "/", {}, b"", 5)
+            return big, long, short, srv.connections
+
+    big, long, short, connections = run(main())
+    assert len(big.headers["x-big"]) == 40_000
+    assert (long.status, long.head, short.head) == (200, b"zzzzz", b"zzzzz")
+    assert connections == 3  # the refused and the long answer's connections were not used again

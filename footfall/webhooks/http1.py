@@ -1,16 +1,22 @@
 """The deliverer's HTTP client: one POST at a time per lane, HTTP/1.1 over a kept-alive connection to
 an address webhooks/ssrf.py has already checked, TLS verified against the endpoint's name (SNI too).
 
-Why not httpx: a request cost the deliverer 2.1-2.4 ms of CPU with httpx and 0.5 ms this way (same
-receiver, same machine), and requests are most of what a webhook costs. A delivery needs little of
-HTTP: send one request, read the status, the headers (Retry-After) and the first bytes of the answer;
-never follow a redirect (a 3xx is an answer like any other, webhooks/policy.py judges it).
+The protocol is h11's (the sans-IO HTTP/1.1 library httpcore, under httpx, uses): it writes the
+request and parses the answer (status line, headers, length or chunked or to-the-end bodies, 1xx
+answers) and decides whether the connection may carry another request. This module keeps what is
+the deliverer's own: the connection (to the checked address, TLS with SNI and certifi's roots, kept
+between requests, one resend when a kept connection turns out to be closed) and the limits (the first
+`keep` bytes of the body, drained up to DRAIN, headers up to HEAD_LIMIT). Why not httpx itself: its
+pool, URL and header models cost the deliverer about 2.2 ms of CPU a request, and a delivery needs
+none of them (bench/http_clients.py measures the three ways side by side). Redirects are never
+followed: a 3xx is an answer like any other (webhooks/policy.py judges it).
 
 A connection is used again only when the answer was read to its end (a length, or chunks, of at most
-DRAIN bytes) and neither side said `close`; anything else (an error, a timeout, a cancellation, a
-longer answer) closes it. A kept connection the receiver closed while idle is noticed before the
-request is sent, or, if the request found it closed without an answer byte, the request is sent once
-more on a new connection (a repeat is allowed: receivers deduplicate on the message ids).
+DRAIN bytes) and h11 found it reusable (neither side said `close`, HTTP/1.1); anything else (an
+error, a timeout, a cancellation, a longer answer, one that ends with the connection) closes it. A
+kept connection the receiver closed while idle is noticed before the request is sent, or, if the
+request found it closed without an answer byte, the request is sent once more on a new connection (a
+repeat is allowed: receivers deduplicate on the message ids).
 """
 
 from __future__ import annotations
@@ -22,8 +28,11 @@ from dataclasses import dataclass
 from typing import Mapping
 from urllib.parse import quote
 
+import h11
+
 DRAIN = 64 * 1024  # an answer body up to this long is read to its end, so the connection can be kept
-HEAD_LIMIT = 64 * 1024  # status line and headers longer than this: not an answer we take
+HEAD_LIMIT = 64 * 1024  # status line and headers longer than this (h11 looks after each read): not taken
+READ_SIZE = 64 * 1024  # so headers are refused by HEAD_LIMIT + READ_SIZE at the latest
 _UNSAFE_PATH = re.compile(r"[^\x21-\x7e]")
 
 
@@ -62,24 +71,29 @@ class Client:
         self._endpoint: Endpoint | None = None
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
+        self._h11: h11.Connection | None = None
 
     async def post(self, endpoint: Endpoint, path: str, headers: Mapping[str, str], body: bytes,
                    keep: int) -> Answer:
         """POST body; the answer with the first `keep` bytes of its body. Raises OSError (refused,
-        reset, TLS), ProtocolError, asyncio.IncompleteReadError; the caller bounds the time."""
-        request = _request(path, headers, body)
+        reset, TLS), ProtocolError, asyncio.IncompleteReadError (closed before an answer), ValueError
+        (a header that cannot be sent); the caller bounds the time."""
+        request = _request(endpoint, path, headers, len(body))
         reused = self._usable(endpoint)
         try:
             if not reused:
                 await self._connect(endpoint)
             try:
-                return await self._exchange(request, keep)
-            except (asyncio.IncompleteReadError, ConnectionError) as exc:
-                if not reused or (isinstance(exc, asyncio.IncompleteReadError) and exc.partial):
-                    raise
+                return await self._exchange(request, body, keep)
+            except (_Unanswered, ConnectionError) as exc:
+                if not reused:
+                    raise exc.cause if isinstance(exc, _Unanswered) else exc
                 self._close()  # the receiver had closed the kept connection: once more on a new one
                 await self._connect(endpoint)
-                return await self._exchange(request, keep)
+                try:
+                    return await self._exchange(request, body, keep)
+                except _Unanswered as again:
+                    raise again.cause from None
         except BaseException:
             self._close()
             raise
@@ -98,7 +112,8 @@ class Client:
         if self._writer is None or self._endpoint != endpoint:
             self._close()
             return False
-        if self._writer.is_closing() or self._reader is None or self._reader.at_eof():
+        if (self._writer.is_closing() or self._reader is None or self._reader.at_eof()
+                or self._h11 is None or self._h11.our_state is not h11.IDLE):
             self._close()
             return False
         return True
@@ -108,108 +123,98 @@ class Client:
         if endpoint.tls_name is not None:
             tls = self._tls = self._tls or default_tls()
         self._reader, self._writer = await asyncio.open_connection(
-            endpoint.address, endpoint.port, ssl=tls, server_hostname=endpoint.tls_name, limit=HEAD_LIMIT)
+            endpoint.address, endpoint.port, ssl=tls, server_hostname=endpoint.tls_name)
+        self._h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=HEAD_LIMIT)
         self._endpoint = endpoint
 
-    async def _exchange(self, request: bytes, keep: int) -> Answer:
-        reader, writer = self._reader, self._writer
-        assert reader is not None and writer is not None
-        writer.write(request)
+    async def _exchange(self, request: h11.Request, body: bytes, keep: int) -> Answer:
+        reader, writer, conn = self._reader, self._writer, self._h11
+        assert reader is not None and writer is not None and conn is not None
+        writer.write(conn.send(request) + conn.send(h11.Data(data=body)) + conn.send(h11.EndOfMessage()))
         await writer.drain()
-        while True:
-            try:
-                raw = await reader.readuntil(b"\r\n\r\n")
-            except asyncio.LimitOverrunError:
-                raise ProtocolError(f"answer headers longer than {HEAD_LIMIT} bytes") from None
-            version, status, headers = _parse_head(raw)
-            if 100 <= status < 200 and status != 101:
-                continue  # 100 Continue, 103 Early Hints: the answer follows
-            break
-        head, complete = await _body(reader, status, headers, keep)
-        connection = headers.get("connection", "").lower()
-        if not complete or "close" in connection or (version == "HTTP/1.0" and "keep-alive" not in connection):
+        response = await _next(conn, reader, answered=False)
+        while isinstance(response, h11.InformationalResponse):  # 100 Continue, 103 Early Hints
+            response = await _next(conn, reader, answered=True)
+        if not isinstance(response, h11.Response):
+            raise ProtocolError(f"expected an answer, got {type(response).__name__}")
+        head, complete = await _body(conn, reader, response, keep)
+        if complete and conn.our_state is h11.DONE and conn.their_state is h11.DONE:
+            conn.start_next_cycle()  # h11: both sides allow another request on this connection
+        else:
             self._close()
-        return Answer(status, headers, head)
+        return Answer(response.status_code, _headers(response), head)
 
     def _close(self) -> None:
-        writer, self._writer, self._reader, self._endpoint = self._writer, None, None, None
+        writer, self._writer, self._reader, self._endpoint, self._h11 = self._writer, None, None, None, None
         if writer is not None:
             writer.close()
 
 
-def _request(path: str, headers: Mapping[str, str], body: bytes) -> bytes:
+class _Unanswered(Exception):
+    """The connection ended before a byte of the answer (on a kept one: the receiver had closed it)."""
+
+    def __init__(self) -> None:
+        self.cause = asyncio.IncompleteReadError(b"", None)
+
+
+def _request(endpoint: Endpoint, path: str, headers: Mapping[str, str], length: int) -> h11.Request:
     path = _UNSAFE_PATH.sub(lambda m: quote(m.group()), path)  # spaces and the like cannot break the line
-    lines = [f"POST {path} HTTP/1.1"]
-    for name, value in headers.items():
-        if "\r" in value or "\n" in value or "\r" in name or "\n" in name:
-            raise ValueError(f"header {name!r} holds a line break")
-        lines.append(f"{name}: {value}")
-    lines.append(f"content-length: {len(body)}")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+    items = [(name, value) for name, value in headers.items()]
+    if not any(name.lower() == "host" for name, _ in items):  # HTTP/1.1 requires one
+        items.insert(0, ("host", _authority(endpoint)))
+    items.append(("content-length", str(length)))
+    try:
+        return h11.Request(method="POST", target=path, headers=items)
+    except h11.LocalProtocolError as exc:  # a line break or other byte a header cannot hold
+        raise ValueError(f"request not sendable: {exc}") from None
 
 
-def _parse_head(raw: bytes) -> tuple[str, int, dict[str, str]]:
-    text = raw.decode("latin-1")
-    status_line, _, rest = text.partition("\r\n")
-    parts = status_line.split(" ", 2)
-    if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not (len(parts[1]) == 3 and parts[1].isdigit()):
-        raise ProtocolError(f"not an HTTP/1.x status line: {status_line[:80]!r}")
-    headers: dict[str, str] = {}
-    for line in rest.split("\r\n"):
-        if not line:
-            continue
-        name, sep, value = line.partition(":")
-        if not sep:
-            raise ProtocolError(f"not a header line: {line[:80]!r}")
-        name, value = name.strip().lower(), value.strip()
-        headers[name] = f"{headers[name]}, {value}" if name in headers else value
-    return parts[0], int(parts[1]), headers
+def _authority(endpoint: Endpoint) -> str:
+    host = endpoint.tls_name or (f"[{endpoint.address}]" if ":" in endpoint.address else endpoint.address)
+    return f"{host}:{endpoint.port}"
 
 
-async def _body(reader: asyncio.StreamReader, status: int, headers: dict[str, str], keep: int) -> tuple[bytes, bool]:
-    """The first `keep` bytes of the body, and whether it was read to its end (so the connection can be kept)."""
-    if status in (204, 304):
-        return b"", True
-    if "chunked" in headers.get("transfer-encoding", "").lower():
-        return await _chunked(reader, keep)
-    length = headers.get("content-length")
-    if length is not None:
-        if not length.isdigit():
-            raise ProtocolError(f"content-length {length[:40]!r}")
-        n = int(length)
-        if n <= DRAIN:
-            return (await reader.readexactly(n))[:keep], True
-        return await reader.readexactly(keep), False
-    return await _up_to(reader, keep), False  # ends when the connection does: read what is kept, close
+async def _next(conn: h11.Connection, reader: asyncio.StreamReader, *, answered: bool):
+    """h11's next event, reading from the connection as it needs; answered: a byte of the answer came."""
+    while True:
+        try:
+            event = conn.next_event()
+        except h11.RemoteProtocolError as exc:
+            if exc.error_status_hint == 431:
+                raise ProtocolError(f"answer headers longer than {HEAD_LIMIT} bytes") from None
+            raise ProtocolError(str(exc)) from None
+        if event is not h11.NEED_DATA:
+            return event
+        data = await reader.read(READ_SIZE)
+        if not data and not answered:
+            raise _Unanswered()
+        answered = answered or bool(data)
+        conn.receive_data(data)
 
 
-async def _chunked(reader: asyncio.StreamReader, keep: int) -> tuple[bytes, bool]:
+async def _body(conn: h11.Connection, reader: asyncio.StreamReader, response: h11.Response,
+                keep: int) -> tuple[bytes, bool]:
+    """The first `keep` bytes of the body, and whether it was read to its end (so the connection can
+    be kept): read on up to DRAIN bytes when its end is announced (a length or chunks), not when it
+    ends with the connection (the receiver may hold that open)."""
+    announced = any(name in (b"content-length", b"transfer-encoding") for name, _ in response.headers)
     head = bytearray()
     total = 0
     while True:
-        size_line = await reader.readuntil(b"\r\n")
-        size_text = size_line.split(b";", 1)[0].strip()
-        try:
-            size = int(size_text, 16)
-        except ValueError:
-            raise ProtocolError(f"chunk size {size_text[:20]!r}") from None
-        if size == 0:
-            while (await reader.readuntil(b"\r\n")) != b"\r\n":  # trailers
-                pass
-            return bytes(head[:keep]), True
-        total += size
-        if total > DRAIN:
-            head += await reader.readexactly(min(size, max(0, keep - len(head))))
-            return bytes(head[:keep]), False
-        chunk = await reader.readexactly(size + 2)  # the data and its CRLF
-        head += chunk[:size][:max(0, keep - len(head))]
+        event = await _next(conn, reader, answered=True)
+        if isinstance(event, h11.EndOfMessage):
+            return bytes(head), True
+        if not isinstance(event, h11.Data):
+            raise ProtocolError(f"unexpected {type(event).__name__} in an answer's body")
+        total += len(event.data)
+        head += event.data[:max(0, keep - len(head))]
+        if total > DRAIN or (not announced and len(head) >= keep):
+            return bytes(head), False
 
 
-async def _up_to(reader: asyncio.StreamReader, n: int) -> bytes:
-    out = bytearray()
-    while len(out) < n:
-        chunk = await reader.read(n - len(out))
-        if not chunk:
-            break
-        out += chunk
-    return bytes(out)
+def _headers(response: h11.Response) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, value in response.headers:  # h11 gives names lower-cased
+        key, text = name.decode("latin-1"), value.decode("latin-1")
+        out[key] = f"{out[key]}, {text}" if key in out else text
+    return out
