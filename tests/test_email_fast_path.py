@@ -19,8 +19,11 @@ def _validator_accepts(address: str) -> bool:
     return True
 
 
-_local = st.from_regex(r"[a-z0-9_+\-.]{1,70}", fullmatch=True)
-_label = st.from_regex(r"[a-z0-9\-]{1,65}", fullmatch=True)
+# st.text over the alphabet: the same strings as from_regex(r"[a-z0-9_+\-.]{1,70}", fullmatch=True), drawn
+# about twice as fast (the regex strategy's generation was most of this file's time).
+_LABEL_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789-"
+_local = st.text(alphabet=_LABEL_CHARS + "_+.", min_size=1, max_size=70)
+_label = st.text(alphabet=_LABEL_CHARS, min_size=1, max_size=65)
 _tld = st.sampled_from(["com", "io", "arpa", "local", "test", "localhost", "invalid", "onion", "c0m", "x"])
 
 
