@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ class SseReader:
         self._url, self._headers, self._params = url, headers, params or {}
         self._stop = threading.Event()
         self._connected = threading.Event()
+        self._socket: socket.socket | None = None
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def __enter__(self) -> "SseReader":
@@ -37,11 +39,27 @@ class SseReader:
 
     def __exit__(self, *exc: Any) -> None:
         self._stop.set()
+        # The reader is blocked until the stream's next line (a keep-alive comment can be many seconds
+        # away): shutting the socket down ends that read now, so neither this join nor the server's
+        # shutdown waits on an open stream. Lines after the stop were never collected anyway.
+        if (sock := self._socket) is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
         self._thread.join(5)
 
     def _run(self) -> None:
+        try:
+            self._read()
+        except httpx.TransportError:
+            if not self._stop.is_set():
+                raise
+
+    def _read(self) -> None:
         with httpx.Client(timeout=httpx.Timeout(30, read=None)) as client:
             with client.stream("GET", self._url, headers=self._headers, params=self._params) as r:
+                self._socket = r.extensions["network_stream"].get_extra_info("socket")
                 self.status = r.status_code
                 fields: dict[str, str] = {}
                 for line in r.iter_lines():
