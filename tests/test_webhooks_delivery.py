@@ -327,9 +327,11 @@ def test_a_lane_reads_each_outbox_row_once_when_most_of_them_match(monkeypatch):
     rows, upto = d._next_rows(Conn(), "acct", every)
     assert (len(rows), upto, reads) == (100, 100, [(0, 100)])
     reads.clear()
+    d._shared_rows.clear()  # what the lanes read lately (test_lanes_of_one_account_share_outbox_reads)
     rows, upto = d._next_rows(Conn(), "acct", every, have=(rows[:40], 40))
     assert (len(rows), upto, reads) == (100, 100, [(40, 100)])  # on from 40, not from the cursor
     reads.clear()
+    d._shared_rows.clear()
     sparse = {**every, "topics": ["event:placed_order"]}  # 1 row in 50
     rows, upto = d._next_rows(Conn(), "acct", sparse)
     assert len(rows) == 100 and [limit for _, limit in reads] == [100, 400, 1600, 5000]
@@ -401,3 +403,164 @@ def test_under_load_a_lane_reads_the_outbox_once_per_request(monkeypatch):
     assert [p for batch in sent for p in batch] == list(range(1, 151))  # all of them, in order, once
     assert len(sent) <= took / linger + 3  # lingered: about one request per linger, not one per message
     assert len(reads) <= len(sent) + 3, (len(reads), len(sent))
+
+
+class _FakeOutbox:
+    """The deliverer's database, faked for running its lanes: outbox rows appended as a producer
+    commits them (and notifies the hub, as the pipeline does), every read and pending look counted."""
+
+    def __init__(self, monkeypatch, answer=lambda hook_id, positions: 200) -> None:
+        from footfall import clock
+        from footfall.store import outbox, webhooks
+        from footfall.webhooks import deliverer, messages
+
+        self.committed: list[dict] = []
+        self.reads: list[int] = []
+        self.looks: list[str] = []
+        self.sent: dict[str, list[list[int]]] = {}
+        self.hooks: dict[str, dict] = {}
+        fake = self
+
+        def after(conn, account_id, position, limit, until=None):
+            fake.reads.append(position)
+            return [r for r in fake.committed if r["position"] > position][:limit]
+
+        async def send(self, client, account_id, hook, delivery_id, items):
+            positions = [i["position"] for i in items]
+            fake.sent.setdefault(hook["id"], []).append(positions)
+            return {"started": clock.now(), "status_code": answer(hook["id"], positions), "latency_ms": 1.0,
+                    "response": "", "error": None}, None
+
+        monkeypatch.setattr(outbox, "after", after)
+        monkeypatch.setattr(webhooks, "next_pending", lambda conn, account_id, webhook_id: fake.looks.append(webhook_id))
+        monkeypatch.setattr(webhooks, "renew", lambda conn, account_id, webhook_id, owner, until: fake.hooks[webhook_id])
+        monkeypatch.setattr(webhooks, "record_new", lambda *args: True)
+        monkeypatch.setattr(webhooks, "records", lambda conn, writes: [write(conn) for write in writes])
+        monkeypatch.setattr(messages, "render", lambda conn, account_id, rows, base: [
+            {"position": r["position"], "id": str(r["position"]), "topic": r["topic"], "created": "", "payload": {}}
+            for r in rows])
+        monkeypatch.setattr(deliverer.Deliverer, "_send", send)
+
+    def hook(self, hook_id: str) -> dict:
+        self.hooks[hook_id] = {"id": hook_id, "cursor": 0, "format": "klaviyo", "batch_size": 100,
+                               "topics": ["event:x"], "group_ids": [], "failing_since": None}
+        return self.hooks[hook_id]
+
+    async def produce(self, hub, n: int, every: float = 0.004) -> None:
+        import asyncio
+
+        from footfall import clock
+        for _ in range(n):
+            self.committed.append({"position": len(self.committed) + 1, "topic": "event:x", "subject_id": None,
+                                   "created": clock.now()})
+            hub.notify(["acct"])
+            await asyncio.sleep(every)
+
+    def delivered(self, hook_id: str) -> list[int]:
+        return [p for batch in self.sent.get(hook_id, []) for p in batch]
+
+
+class _FakeConn:
+    def rollback(self):
+        pass
+
+    def is_unavailable(self, exc):
+        return False
+
+    def close(self):
+        pass
+
+
+def _lane_deliverer(**settings):
+    import asyncio
+
+    from footfall.config import Settings
+    from footfall.webhooks import deliverer
+    from footfall.webhooks.hub import Hub
+
+    hub = Hub()
+    hub.bind(asyncio.get_running_loop())
+    return deliverer.Deliverer(Settings(webhook_lease_seconds=60, **settings), _FakeConn, hub)
+
+
+async def _until(predicate, timeout: float = 10.0) -> None:
+    import asyncio
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not met"
+        await asyncio.sleep(0.005)
+
+
+def test_a_lane_looks_for_pending_deliveries_only_when_there_may_be_one(monkeypatch):
+    """Not on every read: at the start, after a failed attempt, on a notice for the webhook (a retry
+    or replay asked for) and once per poll interval."""
+    import asyncio
+
+    failing: set[int] = set()
+    fake = _FakeOutbox(monkeypatch, answer=lambda hook_id, positions: 500 if set(positions) & failing else 200)
+
+    async def run():
+        d = _lane_deliverer(webhook_linger_seconds=0.02, webhook_poll_seconds=30)
+        hook = fake.hook("w")
+        lane = asyncio.create_task(d._lane("acct", "w"))
+        await fake.produce(d.hub, 100)
+        await _until(lambda: hook["cursor"] == 100)
+        healthy = (len(fake.looks), len(fake.reads))
+        d.hub.notify(["webhook:w"])  # POST .../retry or a replay
+        await _until(lambda: len(fake.looks) > healthy[0])
+        noticed = len(fake.looks)
+        failing.add(101)
+        await fake.produce(d.hub, 1)
+        await _until(lambda: len(fake.looks) > noticed)  # the failed delivery is pending: looked for
+        lane.cancel()
+        await asyncio.gather(lane, return_exceptions=True)
+        return healthy
+
+    looks, reads = asyncio.run(run())
+    assert fake.delivered("w") == list(range(1, 102))
+    assert looks == 1 and reads > 5, (looks, reads)  # once, at the start; not per read
+
+
+def test_lanes_of_one_account_share_outbox_reads(monkeypatch):
+    """Three webhooks of one account under load: what one lane read is there for the others
+    (SharedRows), so the outbox is read about once per request of one lane, not once per lane."""
+    import asyncio
+
+    fake = _FakeOutbox(monkeypatch)
+
+    async def run():
+        d = _lane_deliverer(webhook_linger_seconds=0.05, webhook_poll_seconds=30)
+        hooks = [fake.hook(f"w{i}") for i in range(3)]
+        lanes = [asyncio.create_task(d._lane("acct", h["id"])) for h in hooks]
+        await fake.produce(d.hub, 150)
+        await _until(lambda: all(h["cursor"] == 150 for h in hooks))
+        for lane in lanes:
+            lane.cancel()
+        await asyncio.gather(*lanes, return_exceptions=True)
+
+    asyncio.run(run())
+    requests = [len(fake.sent[f"w{i}"]) for i in range(3)]
+    assert all(fake.delivered(f"w{i}") == list(range(1, 151)) for i in range(3))  # each got all, in order, once
+    assert len(fake.reads) <= 1.5 * max(requests) + 4, (len(fake.reads), requests)  # unshared: ~3x
+
+
+def test_shared_rows_take_another_lanes_end_only_if_read_after_the_last_notice():
+    from footfall.webhooks.deliverer import SharedRows
+
+    outbox = [{"position": p} for p in range(1, 6)]
+    reads: list[tuple[int, int]] = []
+
+    def read(position, limit):
+        reads.append((position, limit))
+        return [r for r in outbox if r["position"] > position][:limit]
+
+    shared = SharedRows()
+    assert [r["position"] for r in shared.after(read, 0, 20, fresh_after=0.0, started=10.0)] == [1, 2, 3, 4, 5]
+    assert [r["position"] for r in shared.after(read, 2, 20, fresh_after=9.0, started=11.0)] == [3, 4, 5]
+    assert [r["position"] for r in shared.after(read, 1, 2, fresh_after=99.0, started=11.0)] == [2, 3]  # a full read
+    assert reads == [(0, 20)]  # both from what the first read found
+    outbox.append({"position": 6})  # committed, and noticed at 10.5: the end seen at 10.0 is too old
+    assert [r["position"] for r in shared.after(read, 3, 20, fresh_after=10.5, started=12.0)] == [4, 5, 6]
+    assert reads == [(0, 20), (5, 18)]  # only what follows the rows it had
+    assert [r["position"] for r in shared.after(read, 6, 20, fresh_after=11.0, started=13.0)] == []
+    assert reads == [(0, 20), (5, 18)]

@@ -42,6 +42,8 @@ RESPONSE_BYTES = 256  # how much of an answer the delivery log keeps
 PRUNE_EVERY = 600.0
 SHARED_RENDER_SECONDS = 1.0  # a message rendered for one lane is reused by the others this long
 SHARED_RENDER_MAX = 20_000
+SHARED_END_SECONDS = 0.02  # an end of the outbox one lane read is taken by the account's other lanes this long
+SHARED_ROWS_MAX = 2 * SCAN  # outbox rows of one account kept for its lanes
 
 
 class Deliverer:
@@ -68,6 +70,9 @@ class Deliverer:
         # (account, position) -> (when rendered, item): lanes subscribed to the same topics send the
         # same messages at about the same time; each is read and rendered once, not once per lane.
         self._rendered: OrderedDict[tuple[str, int], tuple[float, messages.Item]] = OrderedDict()
+        # account -> the outbox rows its lanes read lately (SharedRows): one read serves all of them
+        self._shared_rows: dict[str, SharedRows] = {}
+        self._trip_started = 0.0  # time.monotonic() when the current read trip began (before its snapshot)
         self.stats = {"delivered": 0, "failed_attempts": 0, "requests": 0, "last_error": None}
 
     # -- lifecycle --------------------------------------------------------------------------------
@@ -114,6 +119,7 @@ class Deliverer:
         (and a PostgreSQL connection does not sit idle in a transaction)."""
 
         def read(conn: Conn) -> T:
+            self._trip_started = time.monotonic()  # under _db_lock: the trip's snapshot is newer than this
             try:
                 return fn(conn)
             finally:
@@ -171,6 +177,9 @@ class Deliverer:
         for key, task in list(self._lanes.items()):
             if task.done():
                 del self._lanes[key]
+        accounts = {account_id for account_id, _ in self._lanes}
+        for account_id in [a for a in self._shared_rows if a not in accounts]:
+            del self._shared_rows[account_id]
         room = MAX_LANES - len(self._lanes)
         if room <= 0:
             return
@@ -184,6 +193,7 @@ class Deliverer:
     # -- one webhook ------------------------------------------------------------------------------
     async def _lane(self, account_id: str, webhook_id: str) -> None:
         listener = self.hub.listen(account_id, f"webhook:{webhook_id}")
+        retries = self.hub.listen(f"webhook:{webhook_id}")  # a retry or replay asked for: look for pending work
         client = http1.Client()
         try:
             renewed = 0.0
@@ -191,6 +201,9 @@ class Deliverer:
             lane = LaneState()
             while not self._stopping:
                 listener.clear()
+                if retries.event.is_set() or hook is None:
+                    retries.clear()
+                    lane.check_pending = True
                 if hook is None or time.monotonic() - renewed > self.renew_every:
                     until = clock.now() + self.lease
                     hook = await self._db(lambda c: webhooks.renew(c, account_id, webhook_id, self.owner, until))
@@ -208,6 +221,7 @@ class Deliverer:
             self._error(exc)
         finally:
             listener.close()
+            retries.close()
             await client.aclose()
 
     async def _step(self, client: http1.Client, account_id: str, hook: dict[str, Any],
@@ -220,7 +234,7 @@ class Deliverer:
         lane = lane or LaneState()
         lingered = await lane.wait_linger()
         read_at = clock.now()
-        pending, rows, scanned_to, items = await self._read_db(lambda c: self._look(c, account_id, hook, lingered))
+        pending, rows, scanned_to, items = await self._read_db(lambda c: self._look(c, account_id, hook, lane, lingered))
         if pending is not None:
             due = (pending["next_attempt_at"] or 0) - clock.now()
             if due > 0:
@@ -248,18 +262,24 @@ class Deliverer:
                 return 0 if ok else None
             return self.settings.webhook_poll_seconds
         wait = await self._attempt(client, account_id, hook, ids.new_ulid(), items, None, cursor_to=scanned_to)
+        if hook["failing_since"] is not None:
+            lane.check_pending = True  # the failed delivery is pending now: it goes first
         if wait == 0 and hook["failing_since"] is None and len(items) < self._batch_size(hook):
             # It read to the end of the outbox at read_at (or SCAN rows, few of them for it): what
             # comes next is newer than that, and waits out its linger before the next read.
             lane.linger_until = read_at + self.settings.webhook_linger_seconds
         return wait
 
-    def _look(self, conn: Conn, account_id: str, hook: dict[str, Any], lingered: bool = False):
+    def _look(self, conn: Conn, account_id: str, hook: dict[str, Any], lane: "LaneState", lingered: bool = False):
         """The oldest pending delivery (it goes first), else the next messages after the cursor,
-        rendered if they are to be sent now (a full batch, its linger is over, or the lane lingered)."""
-        pending = webhooks.next_pending(conn, account_id, hook["id"])
-        if pending is not None:
-            return pending, [], hook["cursor"], None
+        rendered if they are to be sent now (a full batch, its linger is over, or the lane lingered).
+        Pending deliveries are looked for only when there may be one (LaneState.pending_due)."""
+        if lane.pending_due(self.settings.webhook_poll_seconds):
+            lane.pending_checked = time.monotonic()
+            pending = webhooks.next_pending(conn, account_id, hook["id"])
+            lane.check_pending = pending is not None
+            if pending is not None:
+                return pending, [], hook["cursor"], None
         return (None, *self._read(conn, account_id, hook, render=lingered))
 
     def _read(self, conn: Conn, account_id: str, hook: dict[str, Any], *, render: bool,
@@ -302,7 +322,7 @@ class Deliverer:
         picked, scanned_to = (list(have[0]), have[1]) if have else ([], hook["cursor"])
         limit, read = max(size, 20), 0
         while len(picked) < size and read < SCAN:
-            rows = outbox.after(conn, account_id, scanned_to, limit)
+            rows = self._rows_after(conn, account_id, scanned_to, limit)
             read += len(rows)
             for row in rows:
                 if match(row):
@@ -314,6 +334,18 @@ class Deliverer:
                 break
             limit = min(SCAN, limit * 4)
         return picked, scanned_to
+
+    def _rows_after(self, conn: Conn, account_id: str, position: int, limit: int) -> list[dict[str, Any]]:
+        """outbox.after, through the rows the account's lanes read lately (SharedRows): a lane finds
+        there what another read a moment ago, and the database is asked only for what is newer. An end
+        of the outbox found by another lane is taken only if it was read after the account's last
+        notice (so no commit this process was told of is missed) and within SHARED_END_SECONDS."""
+        shared = self._shared_rows.get(account_id)
+        if shared is None:
+            shared = self._shared_rows[account_id] = SharedRows()
+        fresh_after = max(self.hub.notified_at(account_id), time.monotonic() - SHARED_END_SECONDS)
+        return shared.after(lambda p, n: outbox.after(conn, account_id, p, n), position, limit,
+                            fresh_after, self._trip_started)
 
     def _matching(self, conn: Conn, account_id: str, hook: dict[str, Any], after: int, until: int) -> list[dict[str, Any]]:
         match = messages.matcher(hook)
@@ -399,10 +431,18 @@ class LaneState:
     """What a lane remembers between steps: until when it lingers before its next read. Set after
     it sent a batch that was not full, which means it had read to the end of the outbox: the next
     messages are at most a linger old once that is over, so the read then sends what it finds
-    instead of reading, waiting out their linger and reading again."""
+    instead of reading, waiting out their linger and reading again. And whether to look for a
+    pending delivery: only after a failed attempt, a pending one found, a retry or replay asked for
+    (a notice for the webhook), the lane (re)reading its webhook, or once per poll interval (another
+    process's retry), not on every read."""
 
     def __init__(self) -> None:
         self.linger_until = 0.0
+        self.check_pending = True
+        self.pending_checked = 0.0  # time.monotonic() of the last look
+
+    def pending_due(self, poll_seconds: float) -> bool:
+        return self.check_pending or time.monotonic() - self.pending_checked >= poll_seconds
 
     async def wait_linger(self) -> bool:
         """Sleep out the linger, if one is set; True if there was one (the next read is sent as found)."""
@@ -411,6 +451,42 @@ class LaneState:
             return False
         await asyncio.sleep(max(0.0, until - clock.now()))
         return True
+
+
+class SharedRows:
+    """The outbox rows of one account its lanes read lately: consecutive positions (the outbox has
+    no gaps and a position, once seen, has every earlier one: store/outbox.py), so a read that starts
+    within them is served from here, and only what follows the last one is asked of the database."""
+
+    def __init__(self) -> None:
+        self.first = 0  # the position of rows[0] (or, with no rows, the one after the last known)
+        self.rows: list[dict[str, Any]] = []
+        self.end_seen = float("-inf")  # when (before its snapshot) a read found nothing after the last row
+
+    def after(self, read: Callable[[int, int], list[dict[str, Any]]], position: int, limit: int,
+              fresh_after: float, started: float) -> list[dict[str, Any]]:
+        """Up to `limit` rows after `position`, as read(position, limit) would give them; read:
+        the database's answer; the end of the outbox is taken from here if seen after fresh_after."""
+        last = self.first + len(self.rows) - 1
+        if not self.first <= position + 1 <= last + 1:
+            rows = read(position, limit)
+            self.first, self.rows = (rows[0]["position"] if rows else position + 1), list(rows)
+            self.end_seen = started if len(rows) < limit else float("-inf")
+            return rows
+        start = position + 1 - self.first
+        kept = self.rows[start:start + limit]
+        if len(kept) == limit or self.end_seen >= fresh_after:
+            return kept
+        more = read(last, limit - len(kept))
+        if more and more[0]["position"] != last + 1:  # not consecutive (cannot happen): start over
+            self.first, self.rows = more[0]["position"], []
+        self.rows += more
+        self.end_seen = started if len(more) < limit - len(kept) else float("-inf")
+        if len(self.rows) > SHARED_ROWS_MAX:
+            drop = len(self.rows) - SHARED_ROWS_MAX
+            del self.rows[:drop]
+            self.first += drop
+        return kept + more
 
 
 def _count_attempt(kind: str, messages: int) -> None:

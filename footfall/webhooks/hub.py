@@ -7,6 +7,7 @@ commits of other workers and hosts are noticed.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import defaultdict
 from typing import Callable, Iterable
 
@@ -16,6 +17,7 @@ class Hub:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._waiters: dict[str, set[asyncio.Event]] = defaultdict(set)
         self._forward: list[Callable[[list[str]], None]] = []
+        self._notified: dict[str, float] = {}  # key -> time.monotonic() its last notice woke the loop
 
     def forward_to(self, send: Callable[[list[str]], None]) -> None:
         """Pass every notice on to send (from the notifying thread), e.g. to another process's hub."""
@@ -37,8 +39,14 @@ class Hub:
         except RuntimeError:  # the loop is closed: nobody is waiting
             pass
 
+    def notified_at(self, key: str) -> float:
+        """When (time.monotonic()) the last notice for key reached this loop; 0.0: none yet."""
+        return self._notified.get(key, 0.0)
+
     def _wake(self, keys: set[str]) -> None:
+        now = time.monotonic()
         for key in keys:
+            self._notified[key] = now
             for event in self._waiters.get(key, ()):
                 event.set()
 
