@@ -61,6 +61,8 @@ def test_the_deliverer_process_is_watched_restarted_and_counted(tmp_path, caplog
             track(http, account.public_key, "a@example.com")
             rx.wait_for(lambda r: len(r.messages()) >= 1)
             _wait(lambda: scrape()[DELIVERED] == 1)  # reported by the first process
+            # the child reported what it listens for: its lane's account and webhook, and "webhooks"
+            assert {"webhooks", account.id} <= srv.app.state.deliverer._listening
 
             os.kill(first, signal.SIGKILL)
             track(http, account.public_key, "b@example.com")  # committed while no deliverer runs
@@ -92,3 +94,32 @@ def test_healthz_is_degraded_while_the_deliverer_process_is_down(tmp_path, monke
         assert answer.json()["status"] == "degraded" and answer.json()["deliverer"]["running"] is False
     finally:
         srv.stop()
+
+
+def test_the_worker_forwards_only_the_notices_its_deliverer_listens_for():
+    """An account with no webhook lane in the deliverer process costs it no message; the worker's
+    own streams are still woken; before the child's first report everything is forwarded."""
+    import asyncio
+
+    from footfall.config import Settings
+    from footfall.webhooks.deliverer_process import DelivererProcess
+    from footfall.webhooks.hub import Hub
+
+    process = DelivererProcess(Settings())
+    sent: list[list[str]] = []
+    process._send = lambda message: sent.append(message[1])
+
+    async def run() -> bool:
+        hub = Hub()
+        hub.bind(asyncio.get_running_loop())
+        hub.forward_to(process.notify)
+        stream = hub.listen("no-hooks")  # an /api/stream of an account without webhooks
+        hub.notify(["hooked", "no-hooks"])
+        process._take_status(("status", {}, {}, 0, ["webhooks", "hooked", "webhook:w1"]))
+        hub.notify(["hooked", "no-hooks"])
+        hub.notify(["no-hooks"])
+        hub.notify(["webhook:w1"])
+        return await stream.wait(1.0)
+
+    assert asyncio.run(run()) is True
+    assert sent == [["hooked", "no-hooks"], ["hooked"], ["webhook:w1"]]

@@ -7,10 +7,16 @@ or hosts: each webhook is still delivered by one of them, the holder of its leas
 
 DelivererProcess is the worker's side. Over one socketpair, pickled:
   worker -> child: (settings,)                      the first message: what the child is to run
-                   ("notify", keys, clock_offset)   the hub's wake-ups (webhooks/hub.py), as they come
-  child -> worker: ("status", health, attempts, messages)   every STATUS_SECONDS: the deliverer's
-                   health, and attempts by verdict kind and messages delivered since the last one,
-                   which the worker counts in its /metrics (so they are scraped wherever it is)
+                   ("notify", keys, clock_offset)   the hub's wake-ups (webhooks/hub.py), as they come,
+                                                    only those the child listens for
+  child -> worker: ("status", health, attempts, messages, listening)   every STATUS_SECONDS, and at
+                   once when its hub gets a new key: the deliverer's health, attempts by verdict
+                   kind and messages delivered since the last one, which the worker counts in its
+                   /metrics (so they are scraped wherever it is), and the keys its hub listens for
+                   ("webhooks", the accounts and webhooks of its lanes): the worker forwards no
+                   other notice (an account without webhooks here costs the child nothing), and
+                   everything until the first report. A lane claimed a moment before the worker
+                   heard of it may miss a notice: it polls (FOOTFALL_WEBHOOK_POLL_SECONDS).
 The child ignores SIGINT and SIGTERM and stops (releasing its leases) when the worker closes the
 socket or dies; the worker starts it again if it ends on its own.
 """
@@ -56,6 +62,7 @@ class DelivererProcess:
         self._stopping = threading.Event()
         self._watcher: threading.Thread | None = None
         self._health: dict[str, Any] = {}
+        self._listening: frozenset[str] | None = None  # the child's hub keys; None: not reported yet
         self.restarts = 0
 
     @property
@@ -70,7 +77,8 @@ class DelivererProcess:
 
     def notify(self, keys: Iterable[str]) -> None:
         """The hub's wake-ups, from any thread; lost if the child is not running (it also polls)."""
-        keys = list(keys)
+        listening = self._listening
+        keys = [k for k in keys if listening is None or k in listening]
         if keys:
             self._send(("notify", keys, clock.offset()))
 
@@ -131,7 +139,7 @@ class DelivererProcess:
             try:
                 if sock is None:
                     raise EOFError
-                _, health, attempts, messages = pickle.loads(sock.recv_bytes())
+                status = pickle.loads(sock.recv_bytes())
             except (EOFError, OSError):
                 if self._stopping.is_set():
                     return
@@ -140,7 +148,7 @@ class DelivererProcess:
                 self._close_sock()
                 log.warning("deliverer process %s exited (code %s); starting another",
                             proc.pid if proc else "?", code)
-                self._health = {}
+                self._health, self._listening = {}, None
                 if self._stopping.wait(RESTART_DELAY):
                     return
                 try:
@@ -153,8 +161,13 @@ class DelivererProcess:
                 if m is not None:
                     m.deliverer_restarts.inc()
                 continue
-            self._health = health
-            _count(attempts, messages)
+            self._take_status(status)
+
+    def _take_status(self, status: tuple) -> None:
+        _, health, attempts, messages, listening = status
+        self._health = health
+        self._listening = frozenset(listening)
+        _count(attempts, messages)
 
 
 def _count(attempts: dict[str, int], messages: int) -> None:
@@ -196,6 +209,8 @@ async def _run(sock: Connection, settings: Settings) -> None:
     hub = Hub()
     hub.bind(loop)
     ended = asyncio.Event()
+    report = asyncio.Event()  # a status report now (ended, or the hub listens for a new key)
+    hub.on_new_key = report.set
 
     def read() -> None:  # a thread: the worker's wake-ups, until it closes the socket
         try:
@@ -205,6 +220,7 @@ async def _run(sock: Connection, settings: Settings) -> None:
                 hub.notify(keys)
         except (EOFError, OSError):
             loop.call_soon_threadsafe(ended.set)
+            loop.call_soon_threadsafe(report.set)
 
     tally = _Tally()
     connect = functools.partial(db.connect, settings.database_url, synchronous=settings.sqlite_synchronous,
@@ -214,14 +230,14 @@ async def _run(sock: Connection, settings: Settings) -> None:
     deliverer.start()
     try:
         while not ended.is_set():
-            with_timeout = asyncio.wait_for(ended.wait(), STATUS_SECONDS)
             try:
-                await with_timeout
+                await asyncio.wait_for(report.wait(), STATUS_SECONDS)
             except asyncio.TimeoutError:
                 pass
+            report.clear()
             attempts, messages = tally.take()
             try:
-                sock.send_bytes(pickle.dumps(("status", deliverer.health(), attempts, messages)))
+                sock.send_bytes(pickle.dumps(("status", deliverer.health(), attempts, messages, hub.keys())))
             except OSError:
                 break
     finally:

@@ -18,6 +18,7 @@ class Hub:
         self._waiters: dict[str, set[asyncio.Event]] = defaultdict(set)
         self._forward: list[Callable[[list[str]], None]] = []
         self._notified: dict[str, float] = {}  # key -> time.monotonic() its last notice woke the loop
+        self.on_new_key: Callable[[], None] | None = None  # called (on the loop) when a key gets its first listener
 
     def forward_to(self, send: Callable[[list[str]], None]) -> None:
         """Pass every notice on to send (from the notifying thread), e.g. to another process's hub."""
@@ -54,9 +55,17 @@ class Hub:
         """A standing registration: clear() it before reading, then wait() — a notify arriving while
         the read runs is not missed. On the event loop only; close() when done."""
         listener = Listener(self, keys)
+        new = False
         for key in keys:
+            new = new or key not in self._waiters
             self._waiters[key].add(listener.event)
+        if new and self.on_new_key is not None:
+            self.on_new_key()
         return listener
+
+    def keys(self) -> list[str]:
+        """The keys someone here listens for."""
+        return sorted(self._waiters)
 
     def _drop(self, listener: "Listener") -> None:
         for key in listener.keys:
