@@ -233,6 +233,7 @@ def test_an_operation_the_store_cannot_apply_fails_alone(database_url, account, 
     assert len(stored.events()) == 1
 
 
+@pytest.mark.serial  # timing-bound (a 50 ms lag limit): run after the parallel part, alone
 def test_new_work_is_refused_while_the_event_loop_runs_behind(tmp_path):
     """When the HTTP front itself is the bottleneck, admitting more only makes every answer later:
     while the event loop runs over `lag_limit` behind its timers, check_admission refuses (503)."""
