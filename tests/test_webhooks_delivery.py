@@ -343,56 +343,18 @@ def test_under_load_a_lane_reads_the_outbox_once_per_request(monkeypatch):
     new batch's linger and reading again (two)."""
     import asyncio
 
-    from footfall import clock
-    from footfall.config import Settings
-    from footfall.store import outbox, webhooks
-    from footfall.webhooks import deliverer, messages
-    from footfall.webhooks.hub import Hub
+    from footfall.webhooks import deliverer
 
-    committed: list[dict] = []
-    reads: list[int] = []
-    sent: list[list[int]] = []
-
-    def after(conn, account_id, position, limit, until=None):
-        reads.append(position)
-        return [r for r in committed if r["position"] > position][:limit]
-
-    class Conn:
-        def rollback(self):
-            pass
-
-        def is_unavailable(self, exc):
-            return False
-
-    async def send(self, client, account_id, hook, delivery_id, items):
-        sent.append([i["position"] for i in items])
-        return {"started": clock.now(), "status_code": 200, "latency_ms": 1.0, "response": "", "error": None}, None
-
-    monkeypatch.setattr(outbox, "after", after)
-    monkeypatch.setattr(webhooks, "next_pending", lambda conn, account_id, webhook_id: None)
-    monkeypatch.setattr(webhooks, "record_new", lambda *args: True)
-    monkeypatch.setattr(webhooks, "records", lambda conn, writes: [write(conn) for write in writes])
-    monkeypatch.setattr(messages, "render", lambda conn, account_id, rows, base: [
-        {"position": r["position"], "id": str(r["position"]), "topic": r["topic"], "created": "", "payload": {}}
-        for r in rows])
-    monkeypatch.setattr(deliverer.Deliverer, "_send", send)
+    fake = _FakeOutbox(monkeypatch)
     linger = 0.05
 
     async def run() -> float:
-        d = deliverer.Deliverer(Settings(webhook_linger_seconds=linger), Conn, Hub())
-        hook = {"id": "w", "cursor": 0, "format": "klaviyo", "batch_size": 100, "topics": ["event:x"],
-                "group_ids": [], "failing_since": None}
+        d = _lane_deliverer(webhook_linger_seconds=linger)
+        hook = fake.hook("w")
         lane = deliverer.LaneState()
-
-        async def produce() -> None:
-            for position in range(1, 151):  # one message every 4 ms for 0.6 s
-                committed.append({"position": position, "topic": "event:x", "subject_id": None,
-                                  "created": clock.now()})
-                await asyncio.sleep(0.004)
-
         began = time.monotonic()
-        producer = asyncio.create_task(produce())
-        while not producer.done() or hook["cursor"] < len(committed):
+        producer = asyncio.create_task(fake.produce(d.hub, 150))  # one message every 4 ms for 0.6 s
+        while not producer.done() or hook["cursor"] < len(fake.committed):
             wait = await d._step(None, "acct", hook, lane)
             if wait:
                 await asyncio.sleep(min(wait, 0.01))
@@ -400,9 +362,10 @@ def test_under_load_a_lane_reads_the_outbox_once_per_request(monkeypatch):
         return time.monotonic() - began
 
     took = asyncio.run(run())
-    assert [p for batch in sent for p in batch] == list(range(1, 151))  # all of them, in order, once
+    sent = fake.sent["w"]
+    assert fake.delivered("w") == list(range(1, 151))  # all of them, in order, once
     assert len(sent) <= took / linger + 3  # lingered: about one request per linger, not one per message
-    assert len(reads) <= len(sent) + 3, (len(reads), len(sent))
+    assert len(fake.reads) <= len(sent) + 3, (len(fake.reads), len(sent))
 
 
 class _FakeOutbox:
