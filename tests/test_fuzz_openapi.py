@@ -244,16 +244,19 @@ def dropped(case, name: str) -> bool:
 
 # Shrinking a failure re-runs it hundreds of times; the first failing case is reported as found. The
 # examples are the same on every run (derandomized) unless FOOTFALL_FUZZ_RANDOM=1.
+FUZZ_SETTINGS = settings(deadline=None, database=None, suppress_health_check=list(HealthCheck),
+                         phases=[Phase.explicit, Phase.generate],
+                         derandomize=os.environ.get("FOOTFALL_FUZZ_RANDOM") != "1")
+
+
 @schema.parametrize()
-@settings(deadline=None, database=None, suppress_health_check=list(HealthCheck),
-          phases=[Phase.explicit, Phase.generate], derandomize=os.environ.get("FOOTFALL_FUZZ_RANDOM") != "1")
+@FUZZ_SETTINGS
 def test_every_check_and_jsonapi_errors(case, target):
     check(case, target)
 
 
 @alias_schema.parametrize()
-@settings(deadline=None, database=None, suppress_health_check=list(HealthCheck),
-          phases=[Phase.explicit, Phase.generate], derandomize=os.environ.get("FOOTFALL_FUZZ_RANDOM") != "1")
+@FUZZ_SETTINGS
 def test_every_check_on_an_alias(case, target):
     check(case, target)
 
@@ -262,11 +265,13 @@ def test_an_alias_is_its_paths_handler_and_operation():
     """What lets an alias skip the coverage phase: its path's handler and operation (but for id and summary)."""
     served = {route.path: route.endpoint for route in [*segment_spec.routes, *posthog_capture.routes]}
     doc = openapi.document()
+    def unnamed(op: dict) -> dict:
+        return {k: v for k, v in op.items() if k not in ("operationId", "summary")}
+
     for alias, path in ALIASES.items():
         assert served[alias] is served[path], alias
         for method, op in doc["paths"][path].items():
-            strip = lambda o: {k: v for k, v in o.items() if k not in ("operationId", "summary")}  # noqa: E731
-            assert strip(doc["paths"][alias][method]) == strip(op), f"{method} {alias}"
+            assert unnamed(doc["paths"][alias][method]) == unnamed(op), f"{method} {alias}"
 
 
 def check(case, target) -> None:
