@@ -33,7 +33,10 @@ def execute(conn: Conn, stmt: ClauseElement | Executable) -> Any:
 
 
 def rows(conn: Conn, stmt: Executable) -> list[dict[str, Any]]:
-    cur = execute(conn, stmt)
+    return _dict_rows(execute(conn, stmt))
+
+
+def _dict_rows(cur: Any) -> list[dict[str, Any]]:
     names = [d[0] for d in cur.description]
     return [dict(zip(names, values)) for values in cur.fetchall()]
 
@@ -65,8 +68,7 @@ class Prepared:
         sql, order = self.sql(conn.dialect)
         cur = conn.raw.cursor()
         cur.execute(sql, [values[name] for name in order] if order is not None else dict(values))
-        names = [d[0] for d in cur.description]
-        return [dict(zip(names, row)) for row in cur.fetchall()]
+        return _dict_rows(cur)
 
 
 def shaped(build: Callable[[int], Executable], maximum: int) -> Callable[[int], Prepared]:
