@@ -108,11 +108,6 @@ async def resolve(target: Target, allow: Allow) -> Address:
                   "addresses are refused unless FOOTFALL_WEBHOOK_ALLOW names them")
 
 
-def address_url(target: Target, address: Address) -> str:
-    shown = f"[{address}]" if isinstance(address, ipaddress.IPv6Address) else str(address)
-    return f"{target.scheme}://{shown}:{target.port}{target.path}"
-
-
 def host_header(target: Target) -> str:
     default = 443 if target.scheme == "https" else 80
     return target.host if target.port == default else f"{target.host}:{target.port}"
