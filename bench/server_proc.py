@@ -17,6 +17,10 @@ from pathlib import Path
 
 import httpx
 
+from footfall.ingest import writer_process
+
+WRITER_MODULE = writer_process.__name__  # its processes run `python -m <this>` (writer_process._start_process)
+
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 FOOTFALL = str(Path(sys.executable).with_name("footfall"))
@@ -110,6 +114,13 @@ class Proc:
         """User + system CPU seconds of the server processes so far."""
         return cpu_seconds(self.server_pids())
 
+    def cpu_split(self) -> tuple[float, float]:
+        """CPU seconds so far of (everything else, Footfall's writer processes): the HTTP side and the
+        group commits (footfall/ingest/writer_process.py, a child of each `footfall serve` worker)."""
+        pids = self.server_pids()
+        writers = [pid for pid in pids if WRITER_MODULE in _cmdline(pid)]
+        return cpu_seconds([pid for pid in pids if pid not in writers]), cpu_seconds(writers)
+
     def rss(self) -> int:
         total = 0
         for pid in self.server_pids():
@@ -173,10 +184,19 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / CLK_TCK
 
 
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
 def footfall_serve(database_url: str, *, port: int | None = None, cpu: int | None = None,
-                   env: dict[str, str] | None = None, log_path: str | None = None) -> Proc:
+                   env: dict[str, str] | None = None, log_path: str | None = None, workers: int | None = None) -> Proc:
     port = port or free_port()
     argv = [FOOTFALL, "serve", "--port", str(port), "--database", database_url]
+    if workers is not None:  # else FOOTFALL_WORKERS or its default decides
+        argv += ["--workers", str(workers)]
     return Proc(argv, port, env=env, cpu=cpu, log_path=log_path)
 
 
