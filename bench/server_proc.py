@@ -114,11 +114,14 @@ class Proc:
         """User + system CPU seconds of the server processes so far."""
         return cpu_seconds(self.server_pids())
 
+    def writer_pids(self) -> list[int]:
+        """Footfall's writer processes among the server's (footfall/ingest/writer_process.py)."""
+        return [pid for pid in self.server_pids() if WRITER_MODULE in _cmdline(pid)]
+
     def cpu_split(self) -> tuple[float, float]:
-        """CPU seconds so far of (everything else, Footfall's writer processes): the HTTP side and the
-        group commits (footfall/ingest/writer_process.py, a child of each `footfall serve` worker)."""
-        pids = self.server_pids()
-        writers = [pid for pid in pids if WRITER_MODULE in _cmdline(pid)]
+        """CPU seconds so far of (everything else, the writer processes): the HTTP side and the group
+        commits. A reference server has no writer process: all of its CPU is the first."""
+        pids, writers = self.server_pids(), self.writer_pids()
         return cpu_seconds([pid for pid in pids if pid not in writers]), cpu_seconds(writers)
 
     def rss(self) -> int:
