@@ -221,18 +221,40 @@ def test_an_old_timestamp_is_refused_with_its_place(client, key, database_url, a
 
 
 def test_a_batch_repeating_one_person_holds_one_patch_object():
-    """What crosses to the writer once per batch, not once per message (api/source_ingest.py)."""
-    from footfall.api.source_ingest import share_repeated_patches
-    from footfall.domain.models import ProfilePatch, TrackOp
+    """What crosses to the writer once per run of one person's messages, not once per message
+    (wire/sources.SharedPatches): equal inputs share the patch; inputs that differ, even only in
+    their JSON type (1 and 1.0), or a message of another kind between, map their own."""
+    from footfall.domain.limits import Limits
+    from footfall.wire import posthog_capture, segment_spec
+    from footfall.wire.sources import Source
 
-    def op(email: str) -> TrackOp:
-        return TrackOp(account_id="a", profile=ProfilePatch(identifiers={"email": email}))
+    source, now = Source("a", "k", "test"), time.time()
 
-    ops = [op("a@x.co"), op("a@x.co"), op("b@x.co"), op("a@x.co"), op("a@x.co")]
-    share_repeated_patches(ops)
-    assert ops[1].profile is ops[0].profile and ops[4].profile is ops[3].profile
-    assert ops[2].profile is not ops[1].profile and ops[3].profile is not ops[0].profile
-    assert [o.profile.identifiers["email"] for o in ops] == ["a@x.co", "a@x.co", "b@x.co", "a@x.co", "a@x.co"]
+    def track(user, traits):
+        return {"type": "track", "userId": user, "event": "E", "context": {"traits": traits}}
+
+    batch = [track("u", {"email": "a@x.co", "n": 1}), track("u", {"email": "a@x.co", "n": 1}),
+             track("u", {"email": "a@x.co", "n": 1.0}), track("v", {"email": "a@x.co", "n": 1.0}),
+             {"type": "identify", "userId": "v", "context": {"traits": {"email": "a@x.co", "n": 1.0}},
+              "traits": {"plan": "pro"}},
+             track("v", {"email": "a@x.co", "n": 1.0})]
+    ops, _ = segment_spec.decode_batch({"batch": batch}, source, Limits(), now)
+    assert ops[1].profile is ops[0].profile
+    assert all(ops[i].profile is not ops[i - 1].profile for i in range(2, 6))
+    assert ops[2].profile.properties == {"n": 1.0} and ops[3].profile.identifiers["external_id"] == "v"
+    assert ops[4].profile.properties == {"n": 1.0, "plan": "pro"} and ops[5].profile.properties == {"n": 1.0}
+
+    def capture(distinct, **props):
+        return {"event": "E", "distinct_id": distinct, "properties": {"$set": {"email": "a@x.co"}, **props}}
+
+    events = [capture("d"), capture("d", item="other"), capture("d", **{"$process_person_profile": False}),
+              capture("e", **{"$process_person_profile": False}), {**capture("e"), "event": "$identify"}]
+    ops, _ = posthog_capture.decode({"batch": events}, source, Limits(), now)
+    assert ops[1].profile is ops[0].profile  # a property of the event alone is no profile input
+    assert all(ops[i].profile is not ops[i - 1].profile for i in range(2, 5))
+    assert [op.profile.identifiers for op in ops[1:]] == [
+        {"external_id": "d", "email": "a@x.co"}, {"anonymous_id": "d", "email": "a@x.co"},
+        {"anonymous_id": "e", "email": "a@x.co"}, {"external_id": "e", "email": "a@x.co"}]
 
 
 def test_a_settled_source_batch_result_still_counts_its_events():

@@ -75,21 +75,11 @@ def admit(svc: Services) -> None:
 
 async def commit(svc: Services, source: Source, ops: list[TrackOp], paths: list[str], size: int) -> Any:
     """Every op in one SourceBatchOp (all or nothing), acknowledged after its commit."""
-    share_repeated_patches(ops)
     op = SourceBatchOp(account_id=source.account_id, ops=ops, paths=paths, size=size)
     try:
         return await svc.pipeline.submit(op, size)
     except Refusal as exc:
         raise as_source_refusal(exc, svc.settings.retry_after_seconds) from None
-
-
-def share_repeated_patches(ops: list[TrackOp]) -> None:
-    """An SDK's batch is mostly one person's messages in a row, each with the same profile patch:
-    let them hold one patch object, which the hand-off to the writer then sends once (pickle
-    remembers objects it has written) and the writer recognises at once (store/source_batch.py)."""
-    for before, op in zip(ops, ops[1:]):
-        if op.profile is not before.profile and op.profile == before.profile:
-            op.profile = before.profile
 
 
 def invalid(exc: InvalidInput, status: int | None = None) -> SourceRefusal:
@@ -104,5 +94,4 @@ def decoded_json(data: bytes, encoding: str, limit: int) -> tuple[Any, int]:
 
 
 __all__ = ["SourceRefusal", "admit", "basic_user", "bearer", "commit", "decoded_json", "invalid", "raw_body",
-           "share_repeated_patches",
            "services", "source_for_key"]

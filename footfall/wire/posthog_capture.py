@@ -19,6 +19,7 @@ from footfall.refusals import InvalidInput
 from footfall.domain.limits import Limits, check_properties
 from footfall.domain.models import Event, ProfilePatch, TrackOp
 from footfall.wire.sources import (
+    SharedPatches,
     Source,
     apply_traits,
     corrected_time,
@@ -30,6 +31,10 @@ from footfall.wire.sources import (
 )
 
 PROFILE_ONLY = frozenset({"$identify", "$create_alias", "$set", "$set_once"})
+# The event names whose patch is their own, and what else _patch reads (of the properties, of the event).
+_PATCH_NAMES = frozenset({"$identify", "$create_alias", "$groupidentify"})
+_PERSON_KEYS = ("$set", "$set_once", "$unset")
+_PATCH_PROPERTIES = ("$process_person_profile", "$anon_distinct_id", "alias", "$ip", *_PERSON_KEYS)
 # Properties that are instructions, not data (and `token`, the source key, which is never stored).
 _CONTROL = frozenset({"$set", "$set_once", "$unset", "token", "$token", "api_key", "distinct_id",
                       "$anon_distinct_id", "alias"})
@@ -76,23 +81,50 @@ def decode(body: Any, source: Source, limits: Limits, now: float, *,
     if not items:
         raise InvalidInput("at least one event is required", where if where != "-" else "")
     sent_at = parse_time(body.get("sent_at"), "sent_at") if isinstance(body, dict) else None
+    patches = SharedPatches()
     ops, paths = [], []
     for i, item in enumerate(items):
         path = "" if where == "-" else (f"{where}[{i}]" if where else f"[{i}]")
-        ops.append(decode_event(item, source, limits, now, path=path, sent_at=sent_at, phone_region=phone_region))
+        ops.append(decode_event(item, source, limits, now, path=path, sent_at=sent_at, phone_region=phone_region,
+                                patches=patches))
         paths.append(path)
     return ops, paths
 
 
 def decode_event(item: Any, source: Source, limits: Limits, now: float, *, path: str = "",
-                 sent_at: float | None = None, phone_region: str | None = None) -> TrackOp:
+                 sent_at: float | None = None, phone_region: str | None = None,
+                 patches: SharedPatches | None = None) -> TrackOp:
+    """One event; patches: the request's, so that a run of events for one person maps its profile part once."""
     at = (lambda name: f"{path}.{name}" if path else name)
     if not isinstance(item, dict):
         raise InvalidInput(f"an event must be an object, got {kind_of(item)}", path)
     name = events.metric_name(item.get("event"), at("event"))
     props = obj(item.get("properties"), at("properties"))
-    distinct = identifier(item.get("distinct_id", item.get("$distinct_id", props.get("distinct_id"))),
-                          at("distinct_id"))
+
+    def build() -> ProfilePatch:
+        return _patch(name, item, props, at, limits, phone_region)
+
+    patch = build() if patches is None else patches.patch(_profile_inputs(name, item, props), build)
+    if name in PROFILE_ONLY:
+        return TrackOp(account_id=source.account_id, profile=patch)
+    return TrackOp(account_id=source.account_id, profile=patch,
+                   event=_event(name, item, props, source, limits, now, at, sent_at))
+
+
+def _profile_inputs(name: str, item: dict[str, Any], props: dict[str, Any]) -> tuple[Any, ...]:
+    """Everything _patch reads of an event (equal inputs, equal patch)."""
+    return (name if name in _PATCH_NAMES else None, _distinct_id(item, props),
+            *(props.get(key) for key in _PATCH_PROPERTIES), *(item.get(key) for key in _PERSON_KEYS))
+
+
+def _distinct_id(item: dict[str, Any], props: dict[str, Any]) -> Any:
+    return item.get("distinct_id", item.get("$distinct_id", props.get("distinct_id")))
+
+
+def _patch(name: str, item: dict[str, Any], props: dict[str, Any], at: Any, limits: Limits,
+           region: str | None) -> ProfilePatch:
+    """The profile part of an event: who (the distinct id, an alias), `$set` and the rest, the ip."""
+    distinct = identifier(_distinct_id(item, props), at("distinct_id"))
     if distinct is None:
         raise InvalidInput("`distinct_id` is required", at("distinct_id"))
     patch = ProfilePatch()
@@ -110,13 +142,10 @@ def decode_event(item: Any, source: Source, limits: Limits, now: float, *, path:
             raise InvalidInput("$create_alias needs `alias` in its properties", at("properties.alias"))
         if alias != distinct:  # the alias is the identified id; the distinct id the one it absorbs
             patch.identifiers = {"external_id": alias, "anonymous_id": distinct}
-    _person(patch, item, props, at, limits, phone_region)
+    _person(patch, item, props, at, limits, region)
     if isinstance(props.get("$ip"), str) and props["$ip"]:
         patch.location.setdefault("ip", props["$ip"])
-    if name in PROFILE_ONLY:
-        return TrackOp(account_id=source.account_id, profile=patch)
-    return TrackOp(account_id=source.account_id, profile=patch,
-                   event=_event(name, item, props, source, limits, now, at, sent_at))
+    return patch
 
 
 def _person(patch: ProfilePatch, item: dict[str, Any], props: dict[str, Any], at: Any, limits: Limits,

@@ -18,6 +18,7 @@ from footfall.refusals import InvalidInput, LimitExceeded
 from footfall.domain.limits import Limits, check_properties
 from footfall.domain.models import Event, ProfilePatch, TrackOp
 from footfall.wire.sources import (
+    SharedPatches,
     Source,
     apply_traits,
     corrected_time,
@@ -59,6 +60,7 @@ def decode_batch(body: Any, source: Source, limits: Limits, now: float, *, phone
         raise InvalidInput("at least one message is required", "batch")
     shared_context = obj(body.get("context"), "context")
     sent_at = parse_time(body.get("sentAt"), "sentAt")
+    patches = SharedPatches()
     ops, paths = [], []
     for i, message in enumerate(items):
         path = f"batch[{i}]"
@@ -68,30 +70,63 @@ def decode_batch(body: Any, source: Source, limits: Limits, now: float, *, phone
         if kind not in TYPES:
             raise InvalidInput(f"type must be one of {', '.join(TYPES)}, got {kind!r}", f"{path}.type")
         ops.append(decode_message(kind, message, source, limits, now, path=path, sent_at=sent_at,
-                                  shared_context=shared_context, phone_region=phone_region, measure=measure))
+                                  shared_context=shared_context, phone_region=phone_region, measure=measure,
+                                  patches=patches))
         paths.append(path)
     return ops, paths
 
 
 def decode_message(kind: str, message: Any, source: Source, limits: Limits, now: float, *, path: str = "",
                    sent_at: float | None = None, shared_context: dict[str, Any] | None = None,
-                   phone_region: str | None = None, measure: bool = True) -> TrackOp:
-    """One message of the given type (from the path for single calls, from `type` in a batch)."""
+                   phone_region: str | None = None, measure: bool = True,
+                   patches: SharedPatches | None = None) -> TrackOp:
+    """One message of the given type (from the path for single calls, from `type` in a batch).
+
+    patches: a batch's, so that a run of messages for one person maps its profile part once."""
     at = (lambda name: f"{path}.{name}" if path else name)
     if not isinstance(message, dict):
         raise InvalidInput(f"the message must be a JSON object, got {kind_of(message)}", path)
     size = len(_encode(message)) if measure else 0
     if size > MAX_MESSAGE_BYTES:
         raise LimitExceeded(f"message of {size} bytes, more than the limit of {MAX_MESSAGE_BYTES} (32 KB)", path)
-    context = {**(shared_context or {}), **obj(message.get("context"), at("context"))}
+    own_context = obj(message.get("context"), at("context"))
+    context = {**shared_context, **own_context} if shared_context else own_context
+    if kind == "alias":
+        return TrackOp(account_id=source.account_id, profile=_alias(message, path, at), size=size)
+
+    def build() -> ProfilePatch:
+        return _patch(kind, message, context, limits, phone_region, path, at)
+
+    patch = build() if patches is None else patches.patch(_profile_inputs(kind, message, context), build)
+    event = None
+    if kind in ("track", "page", "screen"):
+        event = _event(kind, message, context, source, limits, now, at, sent_at)
+    return TrackOp(account_id=source.account_id, profile=patch, event=event, size=size)
+
+
+def _alias(message: dict[str, Any], path: str, at: Any) -> ProfilePatch:
+    user_id = identifier(message.get("userId"), at("userId"))
+    previous = identifier(message.get("previousId"), at("previousId"))
+    if user_id is None or previous is None:
+        raise InvalidInput("alias needs both `previousId` and `userId`", path or "previousId")
+    return ProfilePatch(identifiers={"external_id": user_id, "anonymous_id": previous})
+
+
+def _profile_inputs(kind: str, message: dict[str, Any], context: dict[str, Any]) -> tuple[Any, ...]:
+    """Everything _patch reads of a message (equal inputs, equal patch)."""
+    shared = (message.get("userId"), message.get("anonymousId"), context.get("traits"), context.get("ip"))
+    if kind == "identify":
+        return (*shared, kind, message.get("traits"))
+    if kind == "group":
+        return (*shared, kind, message.get("traits"), message.get("groupId"))
+    return shared
+
+
+def _patch(kind: str, message: dict[str, Any], context: dict[str, Any], limits: Limits, phone_region: str | None,
+           path: str, at: Any) -> ProfilePatch:
+    """The profile part of any message but an alias: its ids, traits, group and ip."""
     patch = ProfilePatch()
     user_id = identifier(message.get("userId"), at("userId"))
-    if kind == "alias":
-        previous = identifier(message.get("previousId"), at("previousId"))
-        if user_id is None or previous is None:
-            raise InvalidInput("alias needs both `previousId` and `userId`", path or "previousId")
-        patch.identifiers = {"external_id": user_id, "anonymous_id": previous}
-        return TrackOp(account_id=source.account_id, profile=patch, size=size)
     anonymous_id = identifier(message.get("anonymousId"), at("anonymousId"))
     if user_id is not None:
         patch.identifiers["external_id"] = user_id
@@ -114,10 +149,7 @@ def decode_message(kind: str, message: Any, source: Source, limits: Limits, now:
         patch.location.setdefault("ip", context["ip"])
     if not patch.identifies():
         raise InvalidInput("a message needs a `userId` or an `anonymousId`", path or "userId")
-    event = None
-    if kind in ("track", "page", "screen"):
-        event = _event(kind, message, context, source, limits, now, at, sent_at)
-    return TrackOp(account_id=source.account_id, profile=patch, event=event, size=size)
+    return patch
 
 
 def _event(kind: str, message: dict[str, Any], context: dict[str, Any], source: Source, limits: Limits,

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
+
+import msgspec
 
 from footfall.domain import events, normalize
 from footfall.refusals import InvalidInput
@@ -35,6 +37,7 @@ ADDRESS_FIELDS: dict[str, str] = {
 # Context fields an event keeps (under the `$context` property); `ip` also becomes the profile's location ip.
 CONTEXT_KEPT: tuple[str, ...] = ("ip", "userAgent", "page", "locale", "library", "campaign", "timezone", "referrer")
 _CURRENCY = re.compile(r"^[A-Za-z]{3}$")
+_encode = msgspec.json.Encoder().encode
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,27 @@ class Source:
     account_id: str
     key_id: str
     name: str
+
+
+class SharedPatches:
+    """One profile patch for each run of a batch's messages with the same profile inputs.
+
+    An SDK's batch is mostly one person's messages in a row, each with the same ids and traits: their
+    patch is mapped and checked once and the run holds that one object, which the hand-off to the
+    writer sends once (pickle remembers objects it has written) and the writer recognises at once
+    (store/source_batch.py). Inputs are compared as JSON, so that 1, 1.0 and true differ."""
+
+    def __init__(self) -> None:
+        self._inputs: bytes | None = None
+        self._patch: ProfilePatch | None = None
+
+    def patch(self, inputs: tuple[Any, ...], build: Callable[[], ProfilePatch]) -> ProfilePatch:
+        """The patch of the message before when `inputs` (all that `build` reads) are the same, else build()."""
+        key = _encode(inputs)
+        if self._patch is None or key != self._inputs:
+            self._patch = build()  # a refusal keeps the run before as it was
+            self._inputs = key
+        return self._patch
 
 
 def apply_traits(patch: ProfilePatch, traits: dict[str, Any], path: str, limits: Limits,
