@@ -60,6 +60,23 @@ def test_refusals_keep_every_attribute_across_the_process_boundary(error):
     assert type(copy) is type(error) and str(copy) == str(error) and vars(copy) == vars(error)
 
 
+def test_a_source_batch_crosses_whole_with_one_patch_per_run_and_no_object_per_message():
+    """SourceBatchOp's compact pickling (domain/operations.py): equal after the crossing, a run's
+    shared patch still one object, and its messages sent as tuples, not TrackOp / Event objects."""
+    from footfall.domain.operations import SourceBatchOp
+
+    patch = ProfilePatch(identifiers={"external_id": "u1"}, properties={"plan": "pro"})
+    viewed = Event(metric="Viewed", time=1_700_000_000, properties={"sku": "B-42", "$context": {"ip": "1.2.3.4"}},
+                   value=9.5, value_currency="EUR", unique_id="m1", microsecond=250)
+    op = SourceBatchOp("acct", [TrackOp("acct", patch, viewed, 120), TrackOp("acct", patch, None, 40),
+                                TrackOp("acct", ProfilePatch(identifiers={"anonymous_id": "a1"}))],
+                       ["batch[0]", "batch[1]", "batch[2]"], 300)
+    blob = pickle.dumps(op, pickle.HIGHEST_PROTOCOL)
+    copy = pickle.loads(blob)
+    assert copy == op and copy.ops[0].profile is copy.ops[1].profile
+    assert b"TrackOp" not in blob and b"Event" not in blob
+
+
 def test_a_batch_commits_in_the_writer_process_with_results_and_refusals_in_order(database_url, account):
     c = committer(database_url)
     try:

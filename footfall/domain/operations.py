@@ -7,7 +7,8 @@ in `profile_ids`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from operator import attrgetter
 from typing import Any
 
 from footfall.domain.models import Event, ProfilePatch, TrackOp, WriteResult
@@ -146,6 +147,22 @@ class SourceBatchOp:
     ops: list[TrackOp]
     paths: list[str]
     size: int = 0
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickled compact, for the hand-off to the writer process: each message as a tuple (its patch,
+        which a run of one person's messages shares and pickle sends once; its event's fields; its
+        size), not as a TrackOp and an Event object, whose pickling cost more than the rest of it."""
+        messages = [(op.account_id, op.profile, op.event and _event_fields(op.event), op.size) for op in self.ops]
+        return _source_batch, (self.account_id, messages, self.paths, self.size)
+
+
+_EVENT_FIELDS = tuple(f.name for f in fields(Event))
+_event_fields = attrgetter(*_EVENT_FIELDS)  # Event(*_event_fields(e)) == e
+
+
+def _source_batch(account_id: str, messages: list[tuple[Any, ...]], paths: list[str], size: int) -> SourceBatchOp:
+    ops = [TrackOp(account, profile, event and Event(*event), op_size) for account, profile, event, op_size in messages]
+    return SourceBatchOp(account_id, ops, paths, size)
 
 
 @dataclass
