@@ -137,3 +137,26 @@ def test_limits_come_from_the_environment():
     assert settings.limits == Limits(max_metrics_per_account=7, legacy_payload_bytes=5000, max_properties=9,
                                      max_string_bytes=100, max_array_items=8, max_depth=4)
     assert from_env({}).limits == Limits()
+
+
+def test_the_walk_takes_subclasses_of_the_json_types_as_those_types():
+    """check_properties tests JSON's own types by identity first (domain/limits.py); a subclass, as a
+    Python caller may pass, is still checked as the type it extends."""
+    import enum
+
+    from footfall.domain.limits import check_properties
+    from footfall.refusals import InvalidInput, LimitExceeded
+
+    class Text(str):
+        pass
+
+    class Level(enum.IntEnum):
+        HIGH = 3
+
+    check_properties({"level": Level.HIGH, "note": Text("fine"), "flag": True, "none": None}, SMALL)
+    with pytest.raises(LimitExceeded, match="string of 65 bytes") as long:
+        check_properties({"note": Text("b" * 65)}, SMALL)
+    assert long.value.path == "properties.note"
+    with pytest.raises(InvalidInput, match="NUL") as nul:
+        check_properties({"deep": {"note": Text("a\x00b")}}, SMALL)
+    assert nul.value.path == "properties.deep.note"

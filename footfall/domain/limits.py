@@ -113,6 +113,7 @@ def check_value(value: Any, limits: Limits, path: str, depth: int) -> None:
 
 _Problem = tuple[type[Exception], str, list[str]]  # (refusal, message, path parts innermost first)
 _SCALARS = (int, float, bool, type(None))
+_JSON_SCALARS = frozenset(_SCALARS)
 
 
 def _walk(value: Any, limits: Limits, depth: int) -> _Problem | None:
@@ -127,12 +128,13 @@ def _walk(value: Any, limits: Limits, depth: int) -> _Problem | None:
                 return LimitExceeded, "property name too long", []
             if "\x00" in key:
                 return InvalidInput, f"a property name {NUL_REFUSED}", []
-            if isinstance(item, _SCALARS):
-                continue
-            if isinstance(item, str):  # most values: checked here, not by a call
-                if "\x00" not in item and len(item) <= quarter:
+            kind = type(item)  # JSON's own types first, by identity (a subclass takes the isinstance tests)
+            if kind is str or (kind not in _JSON_SCALARS and isinstance(item, str)):
+                if "\x00" not in item and len(item) <= quarter:  # most values: checked here, not by a call
                     continue
                 problem = _string_problem(item, limits)
+            elif kind in _JSON_SCALARS or isinstance(item, _SCALARS):
+                continue
             else:
                 problem = _walk(item, limits, depth + 1)
             if problem is not None:
