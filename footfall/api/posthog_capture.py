@@ -11,12 +11,10 @@ Answers 200 `{"status": "Ok"}` once the whole request is committed; errors are
 from __future__ import annotations
 
 import msgspec
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 
 from footfall import clock, ids
 from footfall.api import source_ingest
+from footfall.api.fastpath import Incoming, RawRequest, Reply, raw_headers
 from footfall.observability.requests import note_account, note_refusal
 from footfall.api.source_ingest import services
 from footfall.refusals import InvalidInput, LimitExceeded, SourceRefusal
@@ -25,11 +23,12 @@ from footfall.domain.limits import POSTHOG_BODY_BYTES as MAX_BODY_BYTES
 
 _encode = msgspec.json.Encoder().encode
 _GZIP = (b"\x1f\x8b",)
+_JSON = b"application/json"
 _NO_FLAGS = {"featureFlags": {}, "featureFlagPayloads": {}, "flags": {}, "errorsWhileComputingFlags": False,
              "quotaLimited": [], "sessionRecording": False}
 
 
-async def capture(request: Request) -> Response:
+async def capture(request: RawRequest) -> Reply:
     svc = services(request)
     try:
         raw = await _raw(request)
@@ -46,10 +45,10 @@ async def capture(request: Request) -> Response:
     except SourceRefusal as refusal:
         note_refusal(request.scope, refusal.code)
         return _error(refusal)
-    return Response(b'{"status":"Ok"}', media_type="application/json")
+    return Reply(200, b'{"status":"Ok"}', _JSON, [])
 
 
-async def flags(request: Request) -> Response:
+async def flags(request: RawRequest) -> Reply:
     """No feature flags, for a caller with a live write key (so SDKs that ask stay quiet)."""
     svc = services(request)
     try:
@@ -59,16 +58,16 @@ async def flags(request: Request) -> Response:
     except SourceRefusal as refusal:
         note_refusal(request.scope, refusal.code)
         return _error(refusal)
-    return Response(_encode({**_NO_FLAGS, "requestId": ids.new_ulid()}), media_type="application/json")
+    return Reply(200, _encode({**_NO_FLAGS, "requestId": ids.new_ulid()}), _JSON, [])
 
 
-async def _raw(request: Request) -> bytes:
+async def _raw(request: Incoming) -> bytes:
     if request.method == "GET":
         return request.query_params.get("data", "").encode("utf-8")
     return await source_ingest.raw_body(request, MAX_BODY_BYTES, 413, "20 MB per request")
 
 
-def _document(request: Request, raw: bytes):
+def _document(request: Incoming, raw: bytes):
     """Content-Encoding or ?compression undone, a form's `data=` taken out, base64 undone: JSON."""
     try:
         data = raw
@@ -96,25 +95,24 @@ def _document(request: Request, raw: bytes):
         raise source_ingest.invalid(exc) from None
 
 
-def _key(request: Request, body) -> str | None:
+def _key(request: Incoming, body) -> str | None:
     query = request.query_params
     return (posthog_capture.api_key_of(body) or query.get("token") or query.get("api_key")
             or source_ingest.bearer(request))
 
 
-def _error(refusal: SourceRefusal) -> Response:
+def _error(refusal: SourceRefusal) -> Reply:
     kind = {401: "authentication_error", 503: "server_error", 500: "server_error"}.get(refusal.status,
                                                                                       "validation_error")
     body: dict = {"type": kind, "code": refusal.code, "detail": refusal.detail}
     if refusal.path:
         body["attr"] = refusal.path
-    return Response(_encode(body), status_code=refusal.status, media_type="application/json",
-                    headers=refusal.headers)
+    return Reply(refusal.status, _encode(body), _JSON, raw_headers(refusal.headers))
 
 
 CAPTURE_PATHS = ("/capture", "/batch", "/e", "/i/v0/e", "/i/v0/ai/batch")  # the last: posthog-python's AI lane
 FLAG_PATHS = ("/decide", "/flags")
-routes = [
-    *(Route(path, capture, methods=["GET", "POST"]) for base in CAPTURE_PATHS for path in (base, base + "/")),
-    *(Route(path, flags, methods=["GET", "POST"]) for base in FLAG_PATHS for path in (base, base + "/")),
-]
+_served = [source_ingest.source_routes(CAPTURE_PATHS, capture, ("GET", "POST")),
+           source_ingest.source_routes(FLAG_PATHS, flags, ("GET", "POST"))]
+routes = [route for starlette_routes, _ in _served for route in starlette_routes]
+fast_routes = [fast for _, fast_of_endpoint in _served for fast in fast_of_endpoint]

@@ -12,12 +12,10 @@ from __future__ import annotations
 import re
 
 import msgspec
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 
 from footfall import clock
 from footfall.api import source_ingest
+from footfall.api.fastpath import Incoming, RawRequest, Reply, raw_headers
 from footfall.observability.requests import note_account, note_refusal
 from footfall.api.source_ingest import services
 from footfall.refusals import InvalidInput, SourceRefusal
@@ -26,21 +24,22 @@ from footfall.domain.limits import SEGMENT_BATCH_BYTES
 
 _encode = msgspec.json.Encoder().encode
 _INDEX = re.compile(r"^batch\[(\d+)\]")
+_JSON = b"application/json"
 
 
-async def batch(request: Request) -> Response:
+async def batch(request: RawRequest) -> Reply:
     return await _handle(request, None)
 
 
 def single(kind: str):
-    async def endpoint(request: Request) -> Response:
+    async def endpoint(request: RawRequest) -> Reply:
         return await _handle(request, kind)
 
     endpoint.__name__ = kind
     return endpoint
 
 
-async def _handle(request: Request, kind: str | None) -> Response:
+async def _handle(request: Incoming, kind: str | None) -> Reply:
     svc = services(request)
     try:
         raw = await source_ingest.raw_body(request, SEGMENT_BATCH_BYTES, 400, "500 KB per batch")
@@ -63,7 +62,7 @@ async def _handle(request: Request, kind: str | None) -> Response:
     except SourceRefusal as refusal:
         note_refusal(request.scope, refusal.code)
         return _error(refusal)
-    return Response(b'{"success":true}', media_type="application/json")
+    return Reply(200, b'{"success":true}', _JSON, [])
 
 
 def _document(raw: bytes, encoding: str):
@@ -75,21 +74,19 @@ def _document(raw: bytes, encoding: str):
         raise source_ingest.invalid(exc) from None
 
 
-def _error(refusal: SourceRefusal) -> Response:
+def _error(refusal: SourceRefusal) -> Reply:
     body: dict = {"success": False, "code": refusal.code, "message": refusal.detail}
     match = _INDEX.match(refusal.path)
     if match:
         body["index"] = int(match.group(1))
     if refusal.path:
         body["path"] = refusal.path
-    return Response(_encode(body), status_code=refusal.status, media_type="application/json",
-                    headers=refusal.headers)
+    return Reply(refusal.status, _encode(body), _JSON, raw_headers(refusal.headers))
 
 
 CALLS = ("identify", "track", "page", "screen", "group", "alias")
-routes = [
-    Route(path, endpoint, methods=["POST"])
-    for base, endpoint in [("/v1/batch", batch), ("/v1/import", batch),
-                           *((f"/v1/{kind}", single(kind)) for kind in CALLS)]
-    for path in (base, base + "/")
-]
+_served = [source_ingest.source_routes(paths, endpoint, ("POST",))
+           for paths, endpoint in [(("/v1/batch", "/v1/import"), batch),
+                                   *(((f"/v1/{kind}",), single(kind)) for kind in CALLS)]]
+routes = [route for starlette_routes, _ in _served for route in starlette_routes]
+fast_routes = [fast for _, fast_of_endpoint in _served for fast in fast_of_endpoint]

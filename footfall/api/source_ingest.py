@@ -1,6 +1,6 @@
-"""What the Segment-spec and PostHog routes share: the write key -> source lookup, the bounded body,
-and the commit, with every refusal as a `SourceRefusal` (footfall/refusals.py's table: status, code,
-Retry-After) that each wire renders in its own error shape.
+"""What the Segment-spec and PostHog routes share: their routes on the fast path, the write key ->
+source lookup, the bounded body, and the commit, with every refusal as a `SourceRefusal`
+(footfall/refusals.py's table: status, code, Retry-After) that each wire renders in its own error shape.
 
 A request is acknowledged (200) only after its whole batch is committed; nothing of a refused one
 is stored.
@@ -12,16 +12,41 @@ import base64
 import binascii
 from typing import Any
 
-from starlette.requests import Request
+from starlette.routing import Route
 
 from footfall.api.app_state import Services, services
 from footfall.api.body import read_limited
+from footfall.api.error_answers import answerable, refusal_reply
+from footfall.api.fastpath import FastRoute, Handler, Incoming, RawRequest, Reply, starlette_endpoint
+from footfall.api.modern_routes import twin_routes
 from footfall.domain.models import TrackOp
 from footfall.domain.operations import SourceBatchOp
 from footfall.refusals import (InvalidInput, NotAccepted, Refusal, SourceRefusal, StoreUnavailable, TooLarge,
                                answer, as_source_refusal)
 from footfall.wire import source_body
 from footfall.wire.sources import Source
+
+
+def source_routes(paths: tuple[str, ...], endpoint: Handler,
+                  methods: tuple[str, ...]) -> tuple[list[Route], list[FastRoute]]:
+    """A wire's endpoint on its paths, answered by the fast path (api/fastpath.py: no router scan, no
+    Request and Response objects); Starlette's twins (with and without the trailing slash) serve the
+    same handler for what the fast path leaves to them (HEAD; another method is their 405). A refusal
+    the wire does not answer in its own shape (a body too slow to arrive, ...) is answered as the
+    app's exception handler answers it on Starlette's path."""
+
+    async def handler(request: RawRequest) -> Reply:
+        try:
+            return await endpoint(request)
+        except Refusal as exc:
+            if not answerable(exc):
+                raise
+            return refusal_reply(request, exc)
+
+    handler.__name__ = endpoint.__name__
+    served = starlette_endpoint(handler)
+    return ([route for path in paths for route in twin_routes(path, served, list(methods))],
+            [FastRoute(path, handler, methods, cors=False) for path in paths])
 
 
 async def source_for_key(svc: Services, key: str | None) -> Source:
@@ -37,7 +62,7 @@ async def source_for_key(svc: Services, key: str | None) -> Source:
     return Source(account_id=grant.account_id, key_id=grant.key_id or "", name=grant.name or "")
 
 
-def basic_user(request: Request) -> str | None:
+def basic_user(request: Incoming) -> str | None:
     """The user of `Authorization: Basic base64(user:password)` (Segment's write key), if any."""
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
@@ -50,12 +75,12 @@ def basic_user(request: Request) -> str | None:
     return decoded.partition(":")[0] or None
 
 
-def bearer(request: Request) -> str | None:
+def bearer(request: Incoming) -> str | None:
     scheme, _, value = request.headers.get("authorization", "").partition(" ")
     return value.strip() or None if scheme.lower() == "bearer" else None
 
 
-async def raw_body(request: Request, limit: int, too_large_status: int, limit_name: str) -> bytes:
+async def raw_body(request: Incoming, limit: int, too_large_status: int, limit_name: str) -> bytes:
     """The body as sent, at most `limit` bytes (a compressed body is smaller than the JSON it holds,
     which is held to the same limit once decompressed)."""
     try:
@@ -94,4 +119,4 @@ def decoded_json(data: bytes, encoding: str, limit: int) -> tuple[Any, int]:
 
 
 __all__ = ["SourceRefusal", "admit", "basic_user", "bearer", "commit", "decoded_json", "invalid", "raw_body",
-           "services", "source_for_key"]
+           "services", "source_for_key", "source_routes"]
