@@ -27,6 +27,7 @@ from footfall.wire.sources import (
     kind_of,
     obj,
     parse_time,
+    placed,
     value_and_currency,
 )
 
@@ -85,30 +86,32 @@ def decode(body: Any, source: Source, limits: Limits, now: float, *,
     ops, paths = [], []
     for i, item in enumerate(items):
         path = "" if where == "-" else (f"{where}[{i}]" if where else f"[{i}]")
-        ops.append(decode_event(item, source, limits, now, path=path, sent_at=sent_at, phone_region=phone_region,
-                                patches=patches))
+        try:
+            ops.append(decode_event(item, source, limits, now, sent_at=sent_at, phone_region=phone_region,
+                                    patches=patches))
+        except InvalidInput as exc:
+            raise placed(exc, path) from None
         paths.append(path)
     return ops, paths
 
 
-def decode_event(item: Any, source: Source, limits: Limits, now: float, *, path: str = "",
-                 sent_at: float | None = None, phone_region: str | None = None,
-                 patches: SharedPatches | None = None) -> TrackOp:
-    """One event; patches: the request's, so that a run of events for one person maps its profile part once."""
-    at = (lambda name: f"{path}.{name}" if path else name)
+def decode_event(item: Any, source: Source, limits: Limits, now: float, *, sent_at: float | None = None,
+                 phone_region: str | None = None, patches: SharedPatches | None = None) -> TrackOp:
+    """One event (refusals name a field of the event: 'properties.$set.email'); patches: the
+    request's, so that a run of events for one person maps its profile part once."""
     if not isinstance(item, dict):
-        raise InvalidInput(f"an event must be an object, got {kind_of(item)}", path)
-    name = events.metric_name(item.get("event"), at("event"))
-    props = obj(item.get("properties"), at("properties"))
+        raise InvalidInput(f"an event must be an object, got {kind_of(item)}", "")
+    name = events.metric_name(item.get("event"), "event")
+    props = obj(item.get("properties"), "properties")
 
     def build() -> ProfilePatch:
-        return _patch(name, item, props, at, limits, phone_region)
+        return _patch(name, item, props, limits, phone_region)
 
     patch = build() if patches is None else patches.patch(_profile_inputs(name, item, props), build)
     if name in PROFILE_ONLY:
         return TrackOp(account_id=source.account_id, profile=patch)
     return TrackOp(account_id=source.account_id, profile=patch,
-                   event=_event(name, item, props, source, limits, now, at, sent_at))
+                   event=_event(name, item, props, source, limits, now, sent_at))
 
 
 def _profile_inputs(name: str, item: dict[str, Any], props: dict[str, Any]) -> tuple[Any, ...]:
@@ -121,41 +124,41 @@ def _distinct_id(item: dict[str, Any], props: dict[str, Any]) -> Any:
     return item.get("distinct_id", item.get("$distinct_id", props.get("distinct_id")))
 
 
-def _patch(name: str, item: dict[str, Any], props: dict[str, Any], at: Any, limits: Limits,
+def _patch(name: str, item: dict[str, Any], props: dict[str, Any], limits: Limits,
            region: str | None) -> ProfilePatch:
     """The profile part of an event: who (the distinct id, an alias), `$set` and the rest, the ip."""
-    distinct = identifier(_distinct_id(item, props), at("distinct_id"))
+    distinct = identifier(_distinct_id(item, props), "distinct_id")
     if distinct is None:
-        raise InvalidInput("`distinct_id` is required", at("distinct_id"))
+        raise InvalidInput("`distinct_id` is required", "distinct_id")
     patch = ProfilePatch()
     if name == "$groupidentify" or props.get("$process_person_profile") is False:
         patch.identifiers["anonymous_id"] = distinct  # personless: nobody identified
     else:
         patch.identifiers["external_id"] = distinct
     if name == "$identify":
-        anon = identifier(props.get("$anon_distinct_id"), at("properties.$anon_distinct_id"))
+        anon = identifier(props.get("$anon_distinct_id"), "properties.$anon_distinct_id")
         if anon is not None and anon != distinct:
             patch.identifiers["anonymous_id"] = anon
     elif name == "$create_alias":
-        alias = identifier(props.get("alias"), at("properties.alias"))
+        alias = identifier(props.get("alias"), "properties.alias")
         if alias is None:
-            raise InvalidInput("$create_alias needs `alias` in its properties", at("properties.alias"))
+            raise InvalidInput("$create_alias needs `alias` in its properties", "properties.alias")
         if alias != distinct:  # the alias is the identified id; the distinct id the one it absorbs
             patch.identifiers = {"external_id": alias, "anonymous_id": distinct}
-    _person(patch, item, props, at, limits, region)
+    _person(patch, item, props, limits, region)
     if isinstance(props.get("$ip"), str) and props["$ip"]:
         patch.location.setdefault("ip", props["$ip"])
     return patch
 
 
-def _person(patch: ProfilePatch, item: dict[str, Any], props: dict[str, Any], at: Any, limits: Limits,
+def _person(patch: ProfilePatch, item: dict[str, Any], props: dict[str, Any], limits: Limits,
             region: str | None) -> None:
     """`$set` / `$set_once` / `$unset`, at the top of the event (posthog-python's set()) or in its properties."""
     for key, once in (("$set", False), ("$set_once", True)):
-        for holder, where in ((item, at(key)), (props, at(f"properties.{key}"))):
+        for holder, where in ((item, key), (props, f"properties.{key}")):
             if holder.get(key) is not None:
                 apply_traits(patch, obj(holder[key], where), where, limits, region, once=once)
-    for holder, where in ((item, at("$unset")), (props, at("properties.$unset"))):
+    for holder, where in ((item, "$unset"), (props, "properties.$unset")):
         unset = holder.get("$unset")
         if unset is None:
             continue
@@ -165,22 +168,22 @@ def _person(patch: ProfilePatch, item: dict[str, Any], props: dict[str, Any], at
 
 
 def _event(name: str, item: dict[str, Any], props: dict[str, Any], source: Source, limits: Limits, now: float,
-           at: Any, sent_at: float | None) -> Event:
+           sent_at: float | None) -> Event:
     kept = {k: v for k, v in props.items() if k not in _CONTROL}
-    value, currency = value_and_currency(kept, at("properties"))
+    value, currency = value_and_currency(kept, "properties")
     kept["$source"] = source.key_id
-    check_properties(kept, limits, at("properties"))
-    timestamp = parse_time(item.get("timestamp"), at("timestamp"))
-    own_sent = parse_time(item.get("sent_at"), at("sent_at"))
+    check_properties(kept, limits, "properties")
+    timestamp = parse_time(item.get("timestamp"), "timestamp")
+    own_sent = parse_time(item.get("sent_at"), "sent_at")
     offset = item.get("offset")
     if offset is not None and (isinstance(offset, bool) or not isinstance(offset, (int, float))):
-        raise InvalidInput(f"must be a number of milliseconds, got {kind_of(offset)}", at("offset"))
+        raise InvalidInput(f"must be a number of milliseconds, got {kind_of(offset)}", "offset")
     sent = None if props.get("$ignore_sent_at") is True else (own_sent if own_sent is not None else sent_at)
     return Event(
         metric=name,
-        time=corrected_time(timestamp, sent, now, at("timestamp"), offset_ms=offset),
+        time=corrected_time(timestamp, sent, now, "timestamp", offset_ms=offset),
         properties=kept,
         value=value,
         value_currency=currency,
-        unique_id=events.unique_id(item.get("uuid"), at("uuid")) or ids.new_ulid(),
+        unique_id=events.unique_id(item.get("uuid"), "uuid") or ids.new_ulid(),
     )

@@ -27,6 +27,7 @@ from footfall.wire.sources import (
     kind_of,
     obj,
     parse_time,
+    placed,
     value_and_currency,
 )
 from footfall.domain.limits import SEGMENT_MESSAGE_BYTES as MAX_MESSAGE_BYTES
@@ -69,46 +70,51 @@ def decode_batch(body: Any, source: Source, limits: Limits, now: float, *, phone
         kind = message.get("type")
         if kind not in TYPES:
             raise InvalidInput(f"type must be one of {', '.join(TYPES)}, got {kind!r}", f"{path}.type")
-        ops.append(decode_message(kind, message, source, limits, now, path=path, sent_at=sent_at,
-                                  shared_context=shared_context, phone_region=phone_region, measure=measure,
-                                  patches=patches))
+        try:
+            ops.append(decode_message(kind, message, source, limits, now, sent_at=sent_at,
+                                      shared_context=shared_context, phone_region=phone_region, measure=measure,
+                                      batch=patches))
+        except InvalidInput as exc:
+            raise placed(exc, path) from None
         paths.append(path)
     return ops, paths
 
 
-def decode_message(kind: str, message: Any, source: Source, limits: Limits, now: float, *, path: str = "",
+def decode_message(kind: str, message: Any, source: Source, limits: Limits, now: float, *,
                    sent_at: float | None = None, shared_context: dict[str, Any] | None = None,
                    phone_region: str | None = None, measure: bool = True,
-                   patches: SharedPatches | None = None) -> TrackOp:
+                   batch: SharedPatches | None = None) -> TrackOp:
     """One message of the given type (from the path for single calls, from `type` in a batch).
 
-    patches: a batch's, so that a run of messages for one person maps its profile part once."""
-    at = (lambda name: f"{path}.{name}" if path else name)
+    batch: the patches of the batch the message is in, so that a run of messages for one person maps
+    its profile part once. Refusals name a field of the message ('traits.email'); one of the message
+    as a whole names the field a single call lacks ('userId'), in a batch none (the batch names the
+    message)."""
     if not isinstance(message, dict):
-        raise InvalidInput(f"the message must be a JSON object, got {kind_of(message)}", path)
+        raise InvalidInput(f"the message must be a JSON object, got {kind_of(message)}", "")
     size = len(_encode(message)) if measure else 0
     if size > MAX_MESSAGE_BYTES:
-        raise LimitExceeded(f"message of {size} bytes, more than the limit of {MAX_MESSAGE_BYTES} (32 KB)", path)
-    own_context = obj(message.get("context"), at("context"))
+        raise LimitExceeded(f"message of {size} bytes, more than the limit of {MAX_MESSAGE_BYTES} (32 KB)", "")
+    own_context = obj(message.get("context"), "context")
     context = {**shared_context, **own_context} if shared_context else own_context
     if kind == "alias":
-        return TrackOp(account_id=source.account_id, profile=_alias(message, path, at), size=size)
+        return TrackOp(account_id=source.account_id, profile=_alias(message, batch is None), size=size)
 
     def build() -> ProfilePatch:
-        return _patch(kind, message, context, limits, phone_region, path, at)
+        return _patch(kind, message, context, limits, phone_region, batch is None)
 
-    patch = build() if patches is None else patches.patch(_profile_inputs(kind, message, context), build)
+    patch = build() if batch is None else batch.patch(_profile_inputs(kind, message, context), build)
     event = None
     if kind in ("track", "page", "screen"):
-        event = _event(kind, message, context, source, limits, now, at, sent_at)
+        event = _event(kind, message, context, source, limits, now, sent_at)
     return TrackOp(account_id=source.account_id, profile=patch, event=event, size=size)
 
 
-def _alias(message: dict[str, Any], path: str, at: Any) -> ProfilePatch:
-    user_id = identifier(message.get("userId"), at("userId"))
-    previous = identifier(message.get("previousId"), at("previousId"))
+def _alias(message: dict[str, Any], single: bool) -> ProfilePatch:
+    user_id = identifier(message.get("userId"), "userId")
+    previous = identifier(message.get("previousId"), "previousId")
     if user_id is None or previous is None:
-        raise InvalidInput("alias needs both `previousId` and `userId`", path or "previousId")
+        raise InvalidInput("alias needs both `previousId` and `userId`", "previousId" if single else "")
     return ProfilePatch(identifiers={"external_id": user_id, "anonymous_id": previous})
 
 
@@ -123,59 +129,59 @@ def _profile_inputs(kind: str, message: dict[str, Any], context: dict[str, Any])
 
 
 def _patch(kind: str, message: dict[str, Any], context: dict[str, Any], limits: Limits, phone_region: str | None,
-           path: str, at: Any) -> ProfilePatch:
+           single: bool) -> ProfilePatch:
     """The profile part of any message but an alias: its ids, traits, group and ip."""
     patch = ProfilePatch()
-    user_id = identifier(message.get("userId"), at("userId"))
-    anonymous_id = identifier(message.get("anonymousId"), at("anonymousId"))
+    user_id = identifier(message.get("userId"), "userId")
+    anonymous_id = identifier(message.get("anonymousId"), "anonymousId")
     if user_id is not None:
         patch.identifiers["external_id"] = user_id
     if anonymous_id is not None:
         patch.identifiers["anonymous_id"] = anonymous_id
     # The user's traits a client sends along (analytics.js, and RudderStack's identify, keep them in
     # context.traits), then an identify's own, which win.
-    apply_traits(patch, obj(context.get("traits"), at("context.traits")), at("context.traits"), limits,
+    apply_traits(patch, obj(context.get("traits"), "context.traits"), "context.traits", limits,
                  phone_region)
     if kind == "identify":
-        apply_traits(patch, obj(message.get("traits"), at("traits")), at("traits"), limits, phone_region)
+        apply_traits(patch, obj(message.get("traits"), "traits"), "traits", limits, phone_region)
     if kind == "group":
-        group_id = identifier(message.get("groupId"), at("groupId"))
+        group_id = identifier(message.get("groupId"), "groupId")
         if group_id is None:
-            raise InvalidInput("group needs a `groupId`", at("groupId"))
-        traits = obj(message.get("traits"), at("traits"))
+            raise InvalidInput("group needs a `groupId`", "groupId")
+        traits = obj(message.get("traits"), "traits")
         patch.properties["group"] = {"id": group_id, **traits}
-        check_properties(patch.properties, limits, at("traits"))
+        check_properties(patch.properties, limits, "traits")
     if isinstance(context.get("ip"), str) and context["ip"]:
         patch.location.setdefault("ip", context["ip"])
     if not patch.identifies():
-        raise InvalidInput("a message needs a `userId` or an `anonymousId`", path or "userId")
+        raise InvalidInput("a message needs a `userId` or an `anonymousId`", "userId" if single else "")
     return patch
 
 
 def _event(kind: str, message: dict[str, Any], context: dict[str, Any], source: Source, limits: Limits,
-           now: float, at: Any, sent_at: float | None) -> Event:
-    props = dict(obj(message.get("properties"), at("properties")))
+           now: float, sent_at: float | None) -> Event:
+    props = dict(obj(message.get("properties"), "properties"))
     if kind == "track":
-        metric = events.metric_name(message.get("event"), at("event"))
+        metric = events.metric_name(message.get("event"), "event")
     else:
         metric = PAGE_METRIC if kind == "page" else SCREEN_METRIC
         for key in ("name", "category"):
             if message.get(key) is not None:
                 props.setdefault(key, message[key])
-    value, currency = value_and_currency(props, at("properties"))
+    value, currency = value_and_currency(props, "properties")
     kept = kept_context(context)
     if kept:
         props["$context"] = kept
     props["$source"] = source.key_id
-    check_properties(props, limits, at("properties"))
-    timestamp = parse_time(message.get("timestamp", message.get("originalTimestamp")), at("timestamp"))
-    message_sent = parse_time(message.get("sentAt"), at("sentAt"))
+    check_properties(props, limits, "properties")
+    timestamp = parse_time(message.get("timestamp", message.get("originalTimestamp")), "timestamp")
+    message_sent = parse_time(message.get("sentAt"), "sentAt")
     return Event(
         metric=metric,
-        time=corrected_time(timestamp, message_sent if message_sent is not None else sent_at, now, at("timestamp")),
+        time=corrected_time(timestamp, message_sent if message_sent is not None else sent_at, now, "timestamp"),
         properties=props,
         value=value,
         value_currency=currency,
         # Segment assigns an id when none is sent, so such events are never taken for duplicates.
-        unique_id=events.unique_id(message.get("messageId"), at("messageId")) or ids.new_ulid(),
+        unique_id=events.unique_id(message.get("messageId"), "messageId") or ids.new_ulid(),
     )

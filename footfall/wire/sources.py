@@ -70,6 +70,13 @@ class SharedPatches:
         return self._patch
 
 
+def placed(refusal: InvalidInput, place: str) -> InvalidInput:
+    """A refusal of one message of a batch, with the message's place ('batch[3]', '' for a body of
+    one) in front of its path in the message ('traits.email'; '' for the whole message)."""
+    path = f"{place}.{refusal.path}" if place and refusal.path else place or refusal.path
+    return type(refusal)(refusal.detail, path)
+
+
 def apply_traits(patch: ProfilePatch, traits: dict[str, Any], path: str, limits: Limits,
                  phone_region: str | None, *, once: bool = False) -> None:
     """Traits onto a patch: identifiers (email, phone), attributes, address, the rest as properties.
