@@ -20,8 +20,9 @@ def apply_source_batch(conn: Conn, op: SourceBatchOp, limits: Limits, tally: Tal
     previous = None  # the profile patch of the message before, and the profile it resolved to
     for track, path in zip(op.ops, op.paths):
         try:
-            if previous is not None and track.profile == previous[0]:
+            if previous is not None and (track.profile is previous[0] or track.profile == previous[0]):
                 # An SDK's batch is mostly one person's events in a row: the same patch again is a no-op.
+                # The wires hand a run one patch object (wire/sources.SharedPatches): `is` answers at once.
                 done = track_writes.apply_track_again(conn, track, previous[1], limits, tally)
             else:
                 done = track_writes.apply_track(conn, track, limits, tally)
