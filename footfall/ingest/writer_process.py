@@ -204,10 +204,11 @@ def serve(sock: Connection) -> None:
     try:
         while True:
             try:
-                message = pickle.loads(sock.recv_bytes())
+                message = sock.recv_bytes()
             except (EOFError, OSError):
                 return
-            sock.send_bytes(_encode_answer(_answer(committer, message)))
+            sock.send_bytes(_encode_answer(_answer(committer, pickle.loads(message))))
+            gc_tuning.collect_if_due()  # between commits, once what the last one held is freed (gc_tuning.py)
     finally:
         committer.close()
 
@@ -265,7 +266,7 @@ def main(argv: list[str]) -> None:
         import footfall.store.postgres  # noqa: F401
     elif argv[1:] == ["sqlite"]:
         import footfall.store.sqlite  # noqa: F401
-    gc_tuning.tune()
+    gc_tuning.tune_for_commits()
     serve(sock)
 
 
