@@ -117,7 +117,7 @@ def decode_event(item: Any, source: Source, limits: Limits, now: float, *, sent_
 def _profile_inputs(name: str, item: dict[str, Any], props: dict[str, Any]) -> tuple[Any, ...]:
     """Everything _patch reads of an event (equal inputs, equal patch)."""
     return (name if name in _PATCH_NAMES else None, _distinct_id(item, props),
-            *(props.get(key) for key in _PATCH_PROPERTIES), *(item.get(key) for key in _PERSON_KEYS))
+            *map(props.get, _PATCH_PROPERTIES), *map(item.get, _PERSON_KEYS))
 
 
 def _distinct_id(item: dict[str, Any], props: dict[str, Any]) -> Any:
