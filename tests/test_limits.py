@@ -160,3 +160,28 @@ def test_the_walk_takes_subclasses_of_the_json_types_as_those_types():
     with pytest.raises(InvalidInput, match="NUL") as nul:
         check_properties({"deep": {"note": Text("a\x00b")}}, SMALL)
     assert nul.value.path == "properties.deep.note"
+
+
+@pytest.mark.parametrize("props", [
+    {"x": nested(3)["x"], "ok": "fine"},
+    nested(4),
+    {"a": [1, {"b": [{"c": 1}]}]},
+    {"list": [[1, 2], [1, 2, 3, 4, 5]]},
+    {"deep": [{"x": 1}, {"y": {"z": {"w": 1}}}]},
+    {f"p{i}": i for i in range(6)},
+], ids=["within", "4 levels", "a list 4 deep", "5 items in a list", "deep in a list", "6 properties"])
+def test_a_check_of_strings_known_within_the_limits_refuses_the_rest_alike(props):
+    """strings_checked (what the Segment / PostHog wires know of a small body) leaves out only the
+    string checks: every other refusal is the full walk's, with the same text and place."""
+    from footfall.domain.limits import check_properties
+    from footfall.refusals import InvalidInput
+
+    def outcome(**kwargs):
+        try:
+            check_properties(props, SMALL, "properties", **kwargs)
+        except InvalidInput as exc:
+            return type(exc), str(exc)
+        return None
+
+    assert outcome(strings_checked=True) == outcome()
+    assert (outcome() is None) == (props == {"x": nested(3)["x"], "ok": "fine"})

@@ -10,6 +10,8 @@ Answers 200 `{"status": "Ok"}` once the whole request is committed; errors are
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 
 from footfall import clock, ids
@@ -33,12 +35,12 @@ async def capture(request: RawRequest) -> Reply:
     try:
         raw = await _raw(request)
         source_ingest.admit(svc)
-        body = _document(request, raw)
+        body, json_size = _document(request, raw)
         source = await source_ingest.source_for_key(svc, _key(request, body))
         note_account(request.scope, source.account_id)
         try:
             ops, paths = posthog_capture.decode(body, source, svc.settings.limits, clock.now(),
-                                                phone_region=svc.settings.default_phone_region)
+                                                phone_region=svc.settings.default_phone_region, body_bytes=json_size)
         except InvalidInput as exc:
             raise source_ingest.invalid(exc) from None
         await source_ingest.commit(svc, source, ops, paths, len(raw))
@@ -53,7 +55,7 @@ async def flags(request: RawRequest) -> Reply:
     svc = services(request)
     try:
         raw = await _raw(request)
-        body = _document(request, raw) if raw.strip() or "data" in request.query_params else {}
+        body = _document(request, raw)[0] if raw.strip() or "data" in request.query_params else {}
         await source_ingest.source_for_key(svc, _key(request, body))
     except SourceRefusal as refusal:
         note_refusal(request.scope, refusal.code)
@@ -67,8 +69,9 @@ async def _raw(request: Incoming) -> bytes:
     return await source_ingest.raw_body(request, MAX_BODY_BYTES, 413, "20 MB per request")
 
 
-def _document(request: Incoming, raw: bytes):
-    """Content-Encoding or ?compression undone, a form's `data=` taken out, base64 undone: JSON."""
+def _document(request: Incoming, raw: bytes) -> tuple[Any, int]:
+    """Content-Encoding or ?compression undone, a form's `data=` taken out, base64 undone: JSON, and
+    the size of its text."""
     try:
         data = raw
         encoding = request.headers.get("content-encoding", "")
@@ -88,7 +91,7 @@ def _document(request: Incoming, raw: bytes):
             data = source_body.from_base64(stripped)
             if data.startswith(_GZIP):
                 data = source_body.gunzip(data, MAX_BODY_BYTES)
-        return source_body.json_value(data)
+        return source_body.json_value(data), len(data)
     except LimitExceeded as exc:  # decompressed past the limit: PostHog's SDKs halve the batch on 413
         raise source_ingest.invalid(exc, 413) from None
     except InvalidInput as exc:

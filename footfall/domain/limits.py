@@ -91,13 +91,21 @@ class Limits:
     suppress_after_delete: bool = False
 
 
-def check_properties(props: dict[str, Any], limits: Limits, path: str = "properties") -> None:
-    """Refuse a property object over the count, string, array or nesting limits."""
+def check_properties(props: dict[str, Any], limits: Limits, path: str = "properties", *,
+                     strings_checked: bool = False) -> None:
+    """Refuse a property object over the count, string, array or nesting limits.
+
+    strings_checked: the caller knows every key and string in props to be within the string limit
+    and free of NUL, as values JSON decoding made of a text no longer than max_string_bytes that was
+    refused whole if it held a NUL (wire/source_body.json_value): only the rest is checked."""
     if len(props) > limits.max_properties:
         raise LimitExceeded(
             f"{len(props)} properties, more than the limit of {limits.max_properties}", path
         )
-    check_value(props, limits, path, 1)
+    if strings_checked:
+        _raise(_containers(props, limits, 1), path)
+    else:
+        check_value(props, limits, path, 1)
 
 
 def check_value(value: Any, limits: Limits, path: str, depth: int) -> None:
@@ -105,7 +113,10 @@ def check_value(value: Any, limits: Limits, path: str, depth: int) -> None:
 
     Every event's properties pass through here, so the walk builds no path while it goes: a refusal's
     place is put together from the inside out only once something is refused."""
-    problem = _walk(value, limits, depth)
+    _raise(_walk(value, limits, depth), path)
+
+
+def _raise(problem: _Problem | None, path: str) -> None:
     if problem is not None:
         refusal, message, inside = problem
         raise refusal(message, path + "".join(reversed(inside)))
@@ -151,6 +162,26 @@ def _walk(value: Any, limits: Limits, depth: int) -> _Problem | None:
                 if problem is not None:
                     problem[2].append(f"[{i}]")
                     return problem
+    return None
+
+
+def _containers(value: dict[str, Any] | list[Any], limits: Limits, depth: int) -> _Problem | None:
+    """_walk's nesting and array checks alone, for JSON-decoded values whose strings need none."""
+    if depth > limits.max_depth:
+        return LimitExceeded, f"nested more than {limits.max_depth} levels deep", []
+    if type(value) is dict:
+        entries: Any = value.items()
+    else:
+        if len(value) > limits.max_array_items:
+            return LimitExceeded, f"array of {len(value)} items, more than the limit of {limits.max_array_items}", []
+        entries = enumerate(value)
+    for place, item in entries:
+        kind = type(item)
+        if kind is dict or kind is list:
+            problem = _containers(item, limits, depth + 1)
+            if problem is not None:
+                problem[2].append(f".{place}" if type(place) is str else f"[{place}]")
+                return problem
     return None
 
 

@@ -75,20 +75,25 @@ def events_of(body: Any) -> tuple[list[Any], str]:
                        f"got {kind_of(body)}", "")
 
 
-def decode(body: Any, source: Source, limits: Limits, now: float, *,
-           phone_region: str | None = None) -> tuple[list[TrackOp], list[str]]:
-    """A capture body -> (ops, paths); `sent_at` of the body applies to every event without its own."""
+def decode(body: Any, source: Source, limits: Limits, now: float, *, phone_region: str | None = None,
+           body_bytes: int | None = None) -> tuple[list[TrackOp], list[str]]:
+    """A capture body -> (ops, paths); `sent_at` of the body applies to every event without its own.
+
+    body_bytes: the size of the JSON text `body` was read from by source_body.json_value (which refuses
+    a NUL anywhere in it); within the string limit, no string can exceed that
+    (limits.check_properties, strings_checked)."""
     items, where = events_of(body)
     if not items:
         raise InvalidInput("at least one event is required", where if where != "-" else "")
     sent_at = parse_time(body.get("sent_at"), "sent_at") if isinstance(body, dict) else None
+    strings_checked = body_bytes is not None and body_bytes <= limits.max_string_bytes
     patches = SharedPatches()
     ops, paths = [], []
     for i, item in enumerate(items):
         path = "" if where == "-" else (f"{where}[{i}]" if where else f"[{i}]")
         try:
             ops.append(decode_event(item, source, limits, now, sent_at=sent_at, phone_region=phone_region,
-                                    patches=patches))
+                                    strings_checked=strings_checked, patches=patches))
         except InvalidInput as exc:
             raise placed(exc, path) from None
         paths.append(path)
@@ -96,7 +101,8 @@ def decode(body: Any, source: Source, limits: Limits, now: float, *,
 
 
 def decode_event(item: Any, source: Source, limits: Limits, now: float, *, sent_at: float | None = None,
-                 phone_region: str | None = None, patches: SharedPatches | None = None) -> TrackOp:
+                 phone_region: str | None = None, strings_checked: bool = False,
+                 patches: SharedPatches | None = None) -> TrackOp:
     """One event (refusals name a field of the event: 'properties.$set.email'); patches: the
     request's, so that a run of events for one person maps its profile part once."""
     if not isinstance(item, dict):
@@ -111,7 +117,7 @@ def decode_event(item: Any, source: Source, limits: Limits, now: float, *, sent_
     if name in PROFILE_ONLY:
         return TrackOp(account_id=source.account_id, profile=patch)
     return TrackOp(account_id=source.account_id, profile=patch,
-                   event=_event(name, item, props, source, limits, now, sent_at))
+                   event=_event(name, item, props, source, limits, now, sent_at, strings_checked))
 
 
 def _profile_inputs(name: str, item: dict[str, Any], props: dict[str, Any]) -> tuple[Any, ...]:
@@ -168,11 +174,11 @@ def _person(patch: ProfilePatch, item: dict[str, Any], props: dict[str, Any], li
 
 
 def _event(name: str, item: dict[str, Any], props: dict[str, Any], source: Source, limits: Limits, now: float,
-           sent_at: float | None) -> Event:
+           sent_at: float | None, strings_checked: bool) -> Event:
     kept = {k: v for k, v in props.items() if k not in _CONTROL}
     value, currency = value_and_currency(kept, "properties")
     kept["$source"] = source.key_id
-    check_properties(kept, limits, "properties")
+    check_properties(kept, limits, "properties", strings_checked=strings_checked)
     timestamp = parse_time(item.get("timestamp"), "timestamp")
     own_sent = parse_time(item.get("sent_at"), "sent_at")
     offset = item.get("offset")

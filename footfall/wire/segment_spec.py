@@ -49,9 +49,12 @@ def decode_batch(body: Any, source: Source, limits: Limits, now: float, *, phone
                  body_bytes: int | None = None) -> tuple[list[TrackOp], list[str]]:
     """`{"batch": [message, …], "context"?, "sentAt"?, "writeKey"?}` -> (ops, paths).
 
-    body_bytes: the JSON's size; when it is within the message limit no message can exceed it, and
-    the messages are not measured one by one."""
+    body_bytes: the size of the JSON text `body` was read from by source_body.json_value (which refuses
+    a NUL anywhere in it). When it is within the message limit no message can exceed it, and the
+    messages are not measured one by one; within the string limit, no string can exceed that
+    (limits.check_properties, strings_checked)."""
     measure = body_bytes is None or body_bytes > MAX_MESSAGE_BYTES
+    strings_checked = body_bytes is not None and body_bytes <= limits.max_string_bytes
     if not isinstance(body, dict):
         raise InvalidInput(f"the body must be a JSON object with `batch`, got {kind_of(body)}", "")
     items = body.get("batch")
@@ -73,7 +76,7 @@ def decode_batch(body: Any, source: Source, limits: Limits, now: float, *, phone
         try:
             ops.append(decode_message(kind, message, source, limits, now, sent_at=sent_at,
                                       shared_context=shared_context, phone_region=phone_region, measure=measure,
-                                      batch=patches))
+                                      strings_checked=strings_checked, batch=patches))
         except InvalidInput as exc:
             raise placed(exc, path) from None
         paths.append(path)
@@ -82,7 +85,7 @@ def decode_batch(body: Any, source: Source, limits: Limits, now: float, *, phone
 
 def decode_message(kind: str, message: Any, source: Source, limits: Limits, now: float, *,
                    sent_at: float | None = None, shared_context: dict[str, Any] | None = None,
-                   phone_region: str | None = None, measure: bool = True,
+                   phone_region: str | None = None, measure: bool = True, strings_checked: bool = False,
                    batch: SharedPatches | None = None) -> TrackOp:
     """One message of the given type (from the path for single calls, from `type` in a batch).
 
@@ -106,7 +109,7 @@ def decode_message(kind: str, message: Any, source: Source, limits: Limits, now:
     patch = build() if batch is None else batch.patch(_profile_inputs(kind, message, context), build)
     event = None
     if kind in ("track", "page", "screen"):
-        event = _event(kind, message, context, source, limits, now, sent_at)
+        event = _event(kind, message, context, source, limits, now, sent_at, strings_checked)
     return TrackOp(account_id=source.account_id, profile=patch, event=event, size=size)
 
 
@@ -159,7 +162,7 @@ def _patch(kind: str, message: dict[str, Any], context: dict[str, Any], limits: 
 
 
 def _event(kind: str, message: dict[str, Any], context: dict[str, Any], source: Source, limits: Limits,
-           now: float, sent_at: float | None) -> Event:
+           now: float, sent_at: float | None, strings_checked: bool) -> Event:
     props = dict(obj(message.get("properties"), "properties"))
     if kind == "track":
         metric = events.metric_name(message.get("event"), "event")
@@ -173,7 +176,7 @@ def _event(kind: str, message: dict[str, Any], context: dict[str, Any], source: 
     if kept:
         props["$context"] = kept
     props["$source"] = source.key_id
-    check_properties(props, limits, "properties")
+    check_properties(props, limits, "properties", strings_checked=strings_checked)
     timestamp = parse_time(message.get("timestamp", message.get("originalTimestamp")), "timestamp")
     message_sent = parse_time(message.get("sentAt"), "sentAt")
     return Event(
