@@ -407,3 +407,60 @@ def test_two_writers_changing_one_profile_do_not_lose_either_change(database_url
         second.close()
     [(properties,)] = query(database_url, "SELECT properties FROM profiles WHERE account_id = ?", (account.id,))
     assert (json.loads(properties) if isinstance(properties, str) else properties) == {"first": 1, "second": 2}
+
+
+def _event_inserts(conn, monkeypatch) -> list[str]:
+    sent: list[str] = []
+    sql = conn.sql
+    monkeypatch.setattr(conn, "sql", lambda text: sent.append(text) or sql(text))
+    return sent
+
+
+def test_a_groups_events_are_written_by_one_statement_in_their_order(database_url, account, monkeypatch):
+    """Every event of a group goes in one multi-row INSERT (store/event_rows.PendingEvents), and the
+    result per op is as if they went one at a time: new, or the first copy's id for a repeat."""
+    ops = [_track(account.id, f"p{i % 7}@example.com", "Viewed") for i in range(40)]
+    conn = db.connect(database_url)
+    try:
+        sent = _event_inserts(conn, monkeypatch)
+        conn.begin()
+        results = batch.apply_batch(conn, ops, Limits())
+        conn.commit()
+    finally:
+        conn.close()
+    assert sum(1 for text in sent if text.startswith("INSERT INTO events")) == 1
+    assert [r.duplicate for r in results] == [i >= 7 for i in range(40)]
+    assert [r.event_id for r in results[7:]] == [results[i % 7].event_id for i in range(7, 40)]
+    assert query(database_url, "SELECT COUNT(*) FROM events WHERE account_id = ?", (account.id,)) == [(7,)]
+
+
+def test_gathered_events_are_written_before_a_savepoint_and_dropped_by_a_rollback_to_it(database_url, account):
+    from footfall.store import event_rows, track_writes
+    from footfall.store.tally import Tally
+
+    conn = db.connect(database_url)
+    try:
+        conn.begin()
+        metric = event_rows.metric_for(conn, account.id, "Viewed", Limits(), clock.now())
+        person = TrackOp(account.id, ProfilePatch(identifiers={"email": "g@x.io"}))
+        profile = track_writes.apply_track(conn, person, Limits(), Tally()).profile_id
+
+        def gather(unique_id: str):
+            return event_rows.insert_event(conn, account.id, metric, profile,
+                                           Event(metric="Viewed", time=1_700_000_000, unique_id=unique_id),
+                                           clock.now(), Limits().dedup_without_id)
+
+        kept = gather("kept")
+        conn.execute("SAVEPOINT s")  # writes "kept"
+        assert "events" not in conn.gathered
+        gather("undone")
+        conn.execute("ROLLBACK TO SAVEPOINT s")  # "undone" was gathered after it: dropped, never written
+        assert "events" not in conn.gathered
+        conn.execute("RELEASE SAVEPOINT s")
+        again = gather("kept")
+        assert again()[1] is True and again()[0] == kept()[0] and kept()[1] is False
+        conn.commit()
+    finally:
+        conn.close()
+    stored = query(database_url, "SELECT unique_id FROM events WHERE account_id = ?", (account.id,))
+    assert stored == [("kept",)]

@@ -15,6 +15,8 @@ from typing import Any
 
 from footfall.refusals import Conflict, InternalError, InvalidInput, NotFound
 from footfall.domain.limits import Limits
+from footfall.domain.models import TrackOp
+from footfall.domain.operations import BulkEventsOp, SourceBatchOp
 from footfall.store.appliers import APPLIERS
 from footfall.store.conn import Conn
 from footfall.store.profile_upserts import prefetch_owners
@@ -23,6 +25,9 @@ from footfall.store.tally import Tally
 log = logging.getLogger("footfall.store")
 
 _REFUSALS = (InvalidInput, NotFound, Conflict)
+# Ops whose event rows are gathered for one statement per group and that read no event rows themselves
+# (a merge they cause writes what is gathered first: profile_upserts.merge_into).
+_GATHERING = (TrackOp, SourceBatchOp, BulkEventsOp)
 
 
 def apply_batch(conn: Conn, ops: list[Any], limits: Limits) -> list[Any]:
@@ -48,7 +53,9 @@ def _apply_optimistic(conn: Conn, ops: list[Any], limits: Limits, tally: Tally) 
     queries for the batch instead of one per op (profile_upserts.prefetch_owners). On PostgreSQL in pipeline
     mode a statement is sent without waiting for it, so with no read per op the whole pass costs
     those few round trips, and what can wait (an event's duplicate flag) is read at the end in one
-    sync. A statement's error may so surface in a later op: the replay finds the op it belongs to."""
+    sync. A statement's error may so surface in a later op: the replay finds the op it belongs to.
+    The ops' event rows are gathered and written together (Conn.gather), before the first op of
+    another kind and at the end."""
     with conn.pipeline():
         conn.execute("SAVEPOINT batch")
         covered = prefetch_owners(conn, ops)
@@ -56,7 +63,10 @@ def _apply_optimistic(conn: Conn, ops: list[Any], limits: Limits, tally: Tally) 
         for i, op in enumerate(ops):
             if i == covered:  # read ahead for ops[:covered] only
                 conn.batch_cache.clear()
+            if type(op) not in _GATHERING:  # it may read or change events gathered so far: write them
+                conn.write_gathered()
             results.append(_apply_fast(conn, op, limits, tally))
+        conn.write_gathered()  # the group's events, in one statement (store/event_rows.PendingEvents)
         conn.batch_cache.clear()  # true for this transaction only
         return results
 

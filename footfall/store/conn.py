@@ -6,13 +6,19 @@ store/sqlite.py and store/postgres.py make one; store/db.py says which, for a da
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence
 
 import msgspec
 
 
 _json_encode = msgspec.json.Encoder().encode
 _json_decode = msgspec.json.Decoder().decode
+
+
+class Gathered(Protocol):
+    """Rows gathered to be written in one statement (Conn.gather); see store/event_rows.PendingEvents."""
+
+    def write(self, conn: "Conn") -> None: ...
 
 
 class Conn:
@@ -42,6 +48,9 @@ class Conn:
         self._deferred: list[Callable[[], None]] | None = None
         self._held: list[tuple[str, Sequence[Any]]] | None = None  # hold()'s writes, inside holding()
         self._joined: dict[tuple[str, ...], str] = {}  # held statements' texts -> the one that runs them
+        # Rows waiting to be written together (gather()), by kind: written before a savepoint is set or
+        # released and before the commit, dropped by a rollback (they were gathered after the last savepoint).
+        self.gathered: dict[str, Gathered] = {}
 
     # -- SQL -------------------------------------------------------------
     def sql(self, text: str) -> str:
@@ -55,6 +64,8 @@ class Conn:
     def execute(self, text: str, params: Sequence[Any] = ()) -> Any:
         if self._held:
             self._send_held()
+        if self.gathered and text[0] in "SRsr":
+            self._savepoint_reached(text)
         cur = self.raw.cursor()
         cur.execute(self.sql(text), params)
         return cur
@@ -129,19 +140,45 @@ class Conn:
         for text, params in held:
             self._writes().execute(self.sql(text), params)
 
+    # -- rows gathered for one statement -------------------------------------
+    def gather(self, kind: str, make: Callable[[], Gathered]) -> Any:
+        """The collection of rows of `kind` waiting to be written (made by `make` if there is none). Its
+        rows are written by write_gathered(): before a savepoint is set or released (so a rollback to it
+        never keeps rows gathered after it) and before the commit; a rollback drops them."""
+        pending = self.gathered.get(kind)
+        if pending is None:
+            pending = self.gathered[kind] = make()
+        return pending
+
+    def write_gathered(self) -> None:
+        while self.gathered:
+            _, pending = self.gathered.popitem()
+            pending.write(self)
+
+    def _savepoint_reached(self, text: str) -> None:
+        head = text.split(None, 1)[0].upper()
+        if head in ("SAVEPOINT", "RELEASE"):
+            self.write_gathered()
+        elif head == "ROLLBACK":  # to a savepoint: every gathered row came after the latest one
+            self.gathered.clear()
+
     # -- pipeline mode ---------------------------------------------------
     @contextlib.contextmanager
     def pipeline(self) -> Iterator[None]:
         """PostgreSQL: statements are sent without waiting for their results (psycopg's pipeline mode),
         so only a read (one(), all(), rowcount()) costs a round trip; at the end every result is waited
         for, and then what was deferred (defer()) runs, in order. An error of a statement is raised at
-        the next read or at the end. SQLite has no round trips to save: nothing changes."""
-        if self.dialect != "postgresql":
+        the next read or at the end. SQLite has no round trips to save, but defer() waits there too, so
+        that rows gathered meanwhile (gather()) are written together. Nested, the outer one holds."""
+        if self._deferred is not None:
             yield
             return
         self._deferred = []
         try:
-            with self.raw.pipeline() as self._pipeline:
+            if self.dialect == "postgresql":
+                with self.raw.pipeline() as self._pipeline:
+                    yield
+            else:
                 yield
         finally:
             self._pipeline = None
@@ -154,8 +191,8 @@ class Conn:
         return self._pipeline is not None
 
     def defer(self, fn: Callable[[], None]) -> None:
-        """Run `fn` once the results of the statements sent so far are in: at the end of pipeline mode,
-        or now outside it."""
+        """Run `fn` once the results of the statements sent so far are in: at the end of pipeline(), or
+        now outside it. What it reads may be a gathered row's outcome: that writes them if not yet."""
         if self._deferred is None:
             fn()
         else:
@@ -168,12 +205,14 @@ class Conn:
             self.raw.execute(self._begin_sql)
 
     def commit(self) -> None:
+        self.write_gathered()
         self.raw.commit() if self.dialect == "postgresql" else self.raw.execute("COMMIT")
 
     def forget(self) -> None:
         """Drop cached facts: a rollback (to a savepoint, too) may have undone their rows."""
         self.cache.clear()
         self.batch_cache.clear()
+        self.gathered.clear()
 
     def rollback(self) -> None:
         self.forget()

@@ -4,6 +4,7 @@ deduplicated event insert (the rule: domain/event_dedup.py; first processed wins
 
 from __future__ import annotations
 
+import functools
 from typing import Callable
 
 from footfall import ids
@@ -42,50 +43,64 @@ def metric_for(conn: Conn, account_id: str, name: str, limits: Limits, now: floa
     return metric_id
 _EVENT_COLUMNS = ("account_id, id, metric_id, profile_id, time, value, value_currency, unique_id, dedup_key, "
                   "properties, received")
-_INSERT_EVENT = (f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                 f"ON CONFLICT ({', '.join(DEDUP_COLUMNS)}) DO NOTHING")
+_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_CONFLICT = f"ON CONFLICT ({', '.join(DEDUP_COLUMNS)}) DO NOTHING RETURNING id"
 _SELECT_EVENT = f"SELECT id FROM events WHERE {' AND '.join(f'{c} = ?' for c in DEDUP_COLUMNS)}"
-# PostgreSQL only (pipeline mode): the insert, or if the key is taken the id stored under it, in one
-# statement. The read runs only if nothing was inserted (a one-time filter), so one row either way.
-_INSERT_OR_READ_EVENT = (f"WITH inserted AS ({_INSERT_EVENT} RETURNING id) SELECT id, FALSE FROM inserted "
-                         f"UNION ALL SELECT id, TRUE FROM ({_SELECT_EVENT} AND NOT EXISTS (SELECT FROM inserted)) taken")
+_CHUNK = 256  # rows per statement: 11 parameters each stays under SQLite's 32,766 variables
 
 
 def insert_event(conn: Conn, account_id: str, metric_id: str, profile_id: str, event: Event,
-                 now: float, dedup_by: str, *, new_profile: bool = False) -> Callable[[], tuple[str, bool]]:
-    """Insert unless the dedup key is taken (first processed wins). Returns a call that gives
-    (id, duplicate): in pipeline mode the result is not waited for here. dedup_by: the rule for
-    an event without a unique id (Limits.dedup_without_id).
-
-    new_profile: the profile was created in this operation and this is its first event, so no key
-    can be taken (the key includes the profile's new id): the insert's result need not be read, and
-    it can go with the profile's own inserts (Conn.hold)."""
+                 now: float, dedup_by: str) -> Callable[[], tuple[str, bool]]:
+    """Insert unless the dedup key is taken (first processed wins). The row is gathered with the other
+    events of the group and written in one statement with them (PendingEvents); returns a call that
+    gives (id, duplicate), which writes them if that has not happened yet. dedup_by: the rule for an
+    event without a unique id (Limits.dedup_without_id)."""
     event_id = ids.new_ulid()
     key = dedup_key(event.unique_id, event.time, event.microsecond, dedup_by)
-    values = (account_id, event_id, metric_id, profile_id, event.time, event.value, event.value_currency,
-              event.unique_id, key, conn.to_json(event.properties), now)
-    if new_profile:
-        conn.hold(_INSERT_EVENT, values)
-        return lambda: (event_id, False)
-    where = (account_id, profile_id, metric_id, key)
-    if conn.pipelined:
-        return _insert_event_pipelined(conn, event_id, values, where)
-    if conn.execute(_INSERT_EVENT, values).rowcount == 1:
-        return lambda: (event_id, False)
-    row = conn.one(_SELECT_EVENT, where)
-    return lambda: ((row[0] if row else event_id), True)
+    pending: PendingEvents = conn.gather("events", PendingEvents)
+    pending.rows.append((account_id, event_id, metric_id, profile_id, event.time, event.value,
+                         event.value_currency, event.unique_id, key, conn.to_json(event.properties), now))
+    return lambda: pending.outcome(conn, event_id)
 
 
-def _insert_event_pipelined(conn: Conn, event_id: str, values: tuple, where: tuple) -> Callable[[], tuple[str, bool]]:
-    """One statement instead of an insert whose row count decides a second: nothing to wait for now.
-    The id of a taken key is read at once, before a later op of the batch may merge its profile away."""
-    cur = conn.execute(_INSERT_OR_READ_EVENT, (*values, *where))
+def write_pending(conn: Conn) -> None:
+    """Write the gathered events now: before a statement that reads or moves events (a merge)."""
+    pending = conn.gathered.pop("events", None)
+    if pending is not None:
+        pending.write(conn)
 
-    def outcome() -> tuple[str, bool]:
-        row = cur.fetchone()
-        if row is None:  # taken by a transaction that committed after the statement began: read it now
-            found = conn.one(_SELECT_EVENT, where)
-            return (found[0] if found else event_id), True
-        return row[0], row[1]
 
-    return outcome
+class PendingEvents:
+    """Event rows gathered in one transaction, written by multi-row INSERTs in their order (so the
+    first of two with one key wins, as one at a time). A row not returned by its INSERT met a taken
+    key: a duplicate, whose stored copy's id is read at once (before a later merge may move it)."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple] = []
+        self.outcomes: dict[str, tuple[str, bool]] | None = None  # by the id each row was given
+
+    def outcome(self, conn: Conn, event_id: str) -> tuple[str, bool]:
+        if self.outcomes is None:
+            if conn.gathered.get("events") is self:
+                del conn.gathered["events"]
+            self.write(conn)
+        return self.outcomes[event_id]  # type: ignore[index]
+
+    def write(self, conn: Conn) -> None:
+        outcomes: dict[str, tuple[str, bool]] = {}
+        for start in range(0, len(self.rows), _CHUNK):
+            part = self.rows[start:start + _CHUNK]
+            stored = {row[0] for row in conn.all(_insert_sql(len(part)), [v for row in part for v in row])}
+            for row in part:
+                event_id = row[1]
+                if event_id in stored:
+                    outcomes[event_id] = (event_id, False)
+                else:
+                    found = conn.one(_SELECT_EVENT, (row[0], row[3], row[2], row[8]))
+                    outcomes[event_id] = ((found[0] if found else event_id), True)
+        self.outcomes = outcomes
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_sql(rows: int) -> str:
+    return f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES {', '.join([_ROW] * rows)} {_CONFLICT}"

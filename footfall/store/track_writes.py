@@ -20,18 +20,18 @@ from footfall.store.tally import Tally
 def apply_track(conn: Conn, op: TrackOp, limits: Limits, tally: Tally) -> WriteResult:
     """Store one track or identify operation. Raises InvalidInput before writing anything.
 
-    In pipeline mode the event's outcome (stored or duplicate) is filled in at the batch's end."""
+    Inside Conn.pipeline() the event's outcome (stored or duplicate) is filled in at the batch's end."""
     if (op.event is not None and limits.suppress_after_delete
             and deleted.names_deleted(conn, op.account_id, op.profile)):
         return dropped_after_delete(op.account_id, tally)
     now = clock.now()
     metric_id = metric_for(conn, op.account_id, op.event.metric, limits, now) if op.event else None
-    with conn.holding():  # a new profile's rows and its event: one statement on PostgreSQL
+    with conn.holding():  # a new profile's rows: one statement on PostgreSQL
         result = upsert_profile(conn, op.account_id, op.profile, now, tally)
-        if op.event is not None and metric_id is not None:
-            outcome = insert_event(conn, op.account_id, metric_id, result.profile_id, op.event, now,
-                                   limits.dedup_without_id, new_profile=result.profile_created)
-            conn.defer(lambda: _record_event(result, outcome(), op.account_id, metric_id, op.event, tally))
+    if op.event is not None and metric_id is not None:  # gathered with the group's other events
+        outcome = insert_event(conn, op.account_id, metric_id, result.profile_id, op.event, now,
+                               limits.dedup_without_id)
+        conn.defer(lambda: _record_event(result, outcome(), op.account_id, metric_id, op.event, tally))
     return result
 
 
