@@ -35,14 +35,17 @@ def resolve(
     explicit_id: str | None = None,
     may_replace: bool = False,
     strict: bool = False,
+    keys: list[Key] | None = None,
 ) -> Resolution:
     """Decide the profile for `identifiers`.
 
     owners: which profile holds each identifier of the payload that is already taken.
     known:  for every profile named in `owners` (and `explicit_id`), its single-valued identifiers.
     strict: raise DuplicateProfile instead of reporting it (the server profile API's 409).
+    keys:   ordered(identifiers), if the caller has it already.
     """
-    keys = ordered(identifiers)
+    if keys is None:
+        keys = ordered(identifiers)
     matched = _match(keys, owners, known, explicit_id)
     res = Resolution(profile_id=matched)
     for kind, value in keys:

@@ -7,6 +7,7 @@ topics below. Pure functions: the store writes messages with these names, the AP
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Iterable
 
@@ -37,6 +38,7 @@ _OTHER = re.compile(r"[^a-z0-9]+")
 _EVENT_TOPIC = re.compile(r"^event:[a-z0-9_]{1,200}$")
 
 
+@functools.lru_cache(maxsize=4096)  # asked for every stored event; an account has a few hundred metrics at most
 def event_topic(metric_name: str) -> str:
     """`event:<slug>` of a metric name (an empty slug, a name of symbols only, is `_`)."""
     return "event:" + (_OTHER.sub("_", metric_name.lower()) or "_")

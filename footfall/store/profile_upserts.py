@@ -135,15 +135,15 @@ def upsert_profile(
     """Resolve who the patch is about, merge anonymous profiles it ties in, apply it."""
     keys = identity.ordered(patch.identifiers)
     owners, rows = _owners(conn, account_id, keys)
-    result = _upsert(conn, account_id, patch, owners, rows, now, tally, strict)
+    result = _upsert(conn, account_id, patch, keys, owners, rows, now, tally, strict)
     # What the upsert may have changed: the owners of these identifiers, these profiles' rows and
     # identifiers (merges move them, replacements delete them). rows also has an explicit profile.
     _drop_prefetched(conn, account_id, keys, [*rows, result.profile_id])
     return result
 
 
-def _upsert(conn: Conn, account_id: str, patch: ProfilePatch, owners: dict[Key, str], rows: dict[str, Row],
-            now: float, tally: Tally, strict: bool) -> WriteResult:
+def _upsert(conn: Conn, account_id: str, patch: ProfilePatch, keys: list[Key], owners: dict[Key, str],
+            rows: dict[str, Row], now: float, tally: Tally, strict: bool) -> WriteResult:
     explicit = _current_id(conn, account_id, patch.profile_id) if patch.profile_id else None
     if explicit and explicit not in rows:
         rows.update(_load_profiles(conn, account_id, {explicit}))
@@ -152,7 +152,7 @@ def _upsert(conn: Conn, account_id: str, patch: ProfilePatch, owners: dict[Key, 
         raise NotFound("no profile with that id in this account")
     res = identity.resolve(
         patch.identifiers, owners, known, explicit_id=explicit,
-        may_replace=patch.may_replace_identifiers, strict=strict,
+        may_replace=patch.may_replace_identifiers, strict=strict, keys=keys,
     )
     if res.profile_id is None:
         exchange_id = _exchange_id(patch.mint_exchange_id, res.add, [], patch.identifiers.get("exchange_id"))
