@@ -121,7 +121,7 @@ MAINTENANCE_SCANS = [
     ("finished deliveries to prune", r"^SELECT account_id, id FROM webhook_deliveries WHERE status <> 'pending' AND created <"),
     ("outboxes to prune", r"^SELECT account_id FROM outbox_positions$"),
 ]
-_PLACEHOLDER = re.compile(r"%\((\w+)\)s|%s")
+_PLACEHOLDER = re.compile(r"%\((\w+)\)[sbt]|%[sbt]")  # psycopg's: text (s), binary (b), either (t)
 
 
 def _parse(text: str, params: Any) -> exp.Expression:
