@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import msgspec
 import psycopg
+from psycopg.types.json import set_json_loads
 
 from footfall.store.conn import Conn
 from footfall.refusals import StoreUnavailable
 from footfall.store.url import DatabaseURL
+
+
+_json_decode = msgspec.json.Decoder().decode
 
 
 def connect(url: DatabaseURL, *, application_name: str = "footfall") -> Conn:
@@ -14,6 +19,9 @@ def connect(url: DatabaseURL, *, application_name: str = "footfall") -> Conn:
         raw = psycopg.connect(url.libpq, autocommit=False, connect_timeout=3, application_name=application_name)
     except psycopg.Error as exc:
         raise StoreUnavailable(f"cannot connect to PostgreSQL at {url.redacted()}: {exc}") from exc
+    # jsonb columns read with msgspec, as SQLite's JSON text is (Conn.from_json): the same values,
+    # in about half of the standard library's time (a profile row has three such columns).
+    set_json_loads(_json_decode, raw)
     return Conn(raw, "postgresql", is_unavailable=is_unavailable, begin_sql="")
 
 
