@@ -267,3 +267,41 @@ def test_a_settled_source_batch_result_still_counts_its_events():
     result.settle()
     assert (result.events_stored, result.events_duplicate, result.profile_ids) == (2, 1, ["p1", "p2"])
     assert result.results == []
+
+
+def test_a_batch_of_runs_counts_and_announces_every_event_in_message_order(database_url, account):
+    """Runs of one person's messages (their events stored together, store/track_writes.EventsAgain)
+    between other people's, with a duplicate inside a run: the batch's result, the counters and the
+    outbox say what each message did, in the batch's order, as one message at a time would."""
+    from footfall import clock
+    from footfall.domain.limits import Limits
+    from footfall.domain.operations import SourceBatchOp
+    from footfall.store import batch, db
+    from footfall.wire import segment_spec
+    from footfall.wire.sources import Source
+
+    def track(user: str, message_id: str) -> dict:
+        return {"type": "track", "userId": user, "event": "Ran", "messageId": message_id,
+                "context": {"traits": {"email": f"{user}@example.com"}}}
+
+    source, limits = Source(account.id, "key", "test"), Limits()
+    first = [track("a", "m0")]
+    body = [track("a", "m1"), track("a", "m2"), track("a", "m0"), track("b", "m3"), track("b", "m4"),
+            {"type": "identify", "userId": "b"}, track("b", "m5"), track("a", "m6")]
+    conn = db.connect(database_url)
+    try:
+        for messages in (first, body):
+            ops, paths = segment_spec.decode_batch({"batch": messages}, source, limits, clock.now())
+            conn.begin()
+            [result] = batch.apply_batch(conn, [SourceBatchOp(account.id, ops, paths)], limits)
+            conn.commit()
+        assert (result.events_stored, result.events_duplicate) == (6, 1)
+        assert len(result.profile_ids) == 2 and result.results == []
+        counters = dict(conn.all("SELECT name, value FROM counters WHERE account_id = ?", (account.id,)))
+        assert (counters["events_stored"], counters["events_duplicate"]) == (7, 1)
+        announced = conn.all("SELECT id FROM outbox WHERE account_id = ? AND topic = 'event:ran' ORDER BY position",
+                             (account.id,))
+        stored = dict(conn.all("SELECT id, unique_id FROM events WHERE account_id = ?", (account.id,)))
+    finally:
+        conn.close()
+    assert [stored[event_id] for (event_id,) in announced] == ["m0", "m1", "m2", "m3", "m4", "m5", "m6"]

@@ -182,8 +182,14 @@ class SourceBatchResult:
     events_stored: int = 0
     events_duplicate: int = 0
 
+    def add_events(self, stored: int, duplicate: int) -> None:
+        """Events of messages that hold no result of their own (a run repeating one person's patch:
+        store/track_writes.EventsAgain), whose profile a result before them names."""
+        self.events_stored += stored
+        self.events_duplicate += duplicate
+
     def settle(self) -> None:
         self.profile_ids = list(dict.fromkeys(r.profile_id for r in self.results if r.profile_id))
-        self.events_stored = sum(r.events_stored for r in self.results)
-        self.events_duplicate = sum(r.events_duplicate for r in self.results)
+        self.events_stored += sum(r.events_stored for r in self.results)
+        self.events_duplicate += sum(r.events_duplicate for r in self.results)
         self.results = []

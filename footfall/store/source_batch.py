@@ -18,19 +18,39 @@ from footfall.store.tally import Tally
 def apply_source_batch(conn: Conn, op: SourceBatchOp, limits: Limits, tally: Tally) -> SourceBatchResult:
     result = SourceBatchResult()
     previous = None  # the profile patch of the message before, and the profile it resolved to
+    again: track_writes.EventsAgain | None = None  # the events of the messages repeating that patch
     for track, path in zip(op.ops, op.paths):
         try:
             if previous is not None and (track.profile is previous[0] or track.profile == previous[0]):
                 # An SDK's batch is mostly one person's events in a row: the same patch again is a no-op.
                 # The wires hand a run one patch object (wire/sources.SharedPatches): `is` answers at once.
-                done = track_writes.apply_track_again(conn, track, previous[1], limits, tally)
-            else:
-                done = track_writes.apply_track(conn, track, limits, tally)
+                if track.event is not None:
+                    if again is None:
+                        again = track_writes.EventsAgain(track.account_id, previous[1], tally)
+                    again.add(conn, track.event, limits)
+                continue
+            _close(conn, again, result)
+            again = None
+            done = track_writes.apply_track(conn, track, limits, tally)
             previous = None if done.dropped else (track.profile, done.profile_id)
             result.results.append(done)
         except (InvalidInput, NotFound, Conflict) as exc:
             detail = getattr(exc, "detail", str(exc))
             inner = getattr(exc, "path", None) or ""
             raise InvalidInput(detail, f"{path}.{inner}" if path and inner else path or inner) from None
+    _close(conn, again, result)
     conn.defer(result.settle)  # after every message's own deferred outcome (they run in order)
     return result
+
+
+def _close(conn: Conn, again: track_writes.EventsAgain | None, result: SourceBatchResult) -> None:
+    """A run's events are recorded after the deferred outcome of the message that began it, before the
+    next message's: the outbox gets the batch's events in message order."""
+    if again is None:
+        return
+
+    def record() -> None:
+        again.record()
+        result.add_events(again.stored, again.duplicates)
+
+    conn.defer(record)

@@ -6,6 +6,8 @@ Rules come from footfall.domain; this module and the store modules it calls only
 
 from __future__ import annotations
 
+from typing import Callable
+
 from footfall import clock
 from footfall.domain import topics
 from footfall.domain.limits import Limits
@@ -47,16 +49,43 @@ def event_message(account_id: str, event: Event, event_id: str, profile_id: str,
     tally.message(account_id, outbox.Message(topics.event_topic(event.metric), event_id, profile_id, event_id))
 
 
-def apply_track_again(conn: Conn, op: TrackOp, profile_id: str, limits: Limits, tally: Tally) -> WriteResult:
-    """op, whose profile patch was applied to `profile_id` by the operation just before it (a batch
-    repeating one person): applying it again would change nothing, so only its event is stored."""
-    now = clock.now()
-    result = WriteResult(profile_id=profile_id)
-    if op.event is not None:
-        metric_id = metric_for(conn, op.account_id, op.event.metric, limits, now)
-        outcome = insert_event(conn, op.account_id, metric_id, profile_id, op.event, now, limits.dedup_without_id)
-        conn.defer(lambda: _record_event(result, outcome(), op.account_id, metric_id, op.event, tally))
-    return result
+class EventsAgain:
+    """The events of a run of operations whose profile patch the operation just before them applied
+    to `profile_id` (a batch repeating one person): applying the patch again would change nothing, so
+    only their events are stored, and recorded together once their outcomes are in (record(): one
+    deferred call and one count for the run, not a result, a closure and a call per event)."""
+
+    def __init__(self, account_id: str, profile_id: str, tally: Tally) -> None:
+        self.account_id = account_id
+        self.profile_id = profile_id
+        self._tally = tally
+        self._pending: list[tuple[Callable[[], tuple[str, bool]], str, Event]] = []
+        self.stored = self.duplicates = 0
+
+    def add(self, conn: Conn, event: Event, limits: Limits) -> None:
+        """Insert one event of the run (raises InvalidInput, for a new metric over the limit, before writing)."""
+        now = clock.now()
+        metric_id = metric_for(conn, self.account_id, event.metric, limits, now)
+        self._pending.append((insert_event(conn, self.account_id, metric_id, self.profile_id, event, now,
+                                           limits.dedup_without_id), metric_id, event))
+
+    def record(self) -> None:
+        """Count and announce the run's events, in order: in pipeline mode, once their results are in
+        (deferred by the caller, after the deferred calls of the operations before)."""
+        tally, account_id = self._tally, self.account_id
+        for outcome, metric_id, event in self._pending:
+            event_id, duplicate = outcome()
+            if duplicate:
+                self.duplicates += 1
+            else:
+                self.stored += 1
+                tally.stored_event(account_id, metric_id, event.time, event.value)
+                event_message(account_id, event, event_id, self.profile_id, tally)
+        self._pending = []
+        if self.stored:
+            tally.add(account_id, "events_stored", self.stored)
+        if self.duplicates:
+            tally.add(account_id, "events_duplicate", self.duplicates)
 
 
 def _record_event(result: WriteResult, outcome: tuple[str, bool], account_id: str, metric_id: str, event: Event,
