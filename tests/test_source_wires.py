@@ -257,6 +257,43 @@ def test_a_batch_repeating_one_person_holds_one_patch_object():
         {"anonymous_id": "e", "email": "a@x.co"}, {"external_id": "e", "email": "a@x.co"}]
 
 
+def test_a_batch_repeating_one_context_holds_one_context_object():
+    """Segment messages keeping the same context share one `$context` dict (wire/sources.SharedContexts),
+    checked once; one that differs, even only in a JSON type, keeps its own, and is checked: a context
+    nested too deep is refused with its message's place whether or not one before it was shared."""
+    import msgspec
+
+    from footfall.domain.limits import Limits
+    from footfall.refusals import LimitExceeded
+    from footfall.wire import segment_spec
+    from footfall.wire.sources import Source
+
+    source, now, limits = Source("a", "k", "test"), time.time(), Limits()
+
+    def track(library, **props):
+        return {"type": "track", "userId": "u", "event": "E", "properties": props,
+                "context": {"library": library, "traits": {"email": "a@x.co"}}}
+
+    batch = [track({"name": "js", "v": 1}), track({"name": "js", "v": 1}, item="x"),
+             track({"name": "js", "v": 1.0}), track({"name": "js", "v": 1.0})]
+    ops, _ = segment_spec.decode_batch({"batch": batch}, source, limits, now, body_bytes=1000)
+    contexts = [op.event.properties["$context"] for op in ops]
+    assert contexts[1] is contexts[0] and contexts[2] is not contexts[1] and contexts[3] is contexts[2]
+    assert [msgspec.json.encode(c) for c in contexts] == [b'{"library":{"name":"js","v":1}}'] * 2 + [
+        b'{"library":{"name":"js","v":1.0}}'] * 2
+    assert list(ops[1].event.properties) == ["item", "$context", "$source"]  # the stored order, as before
+
+    deep: dict = {"name": "js"}
+    for _ in range(limits.max_depth):
+        deep = {"in": deep}
+    for bad in ([track(deep)], [track({"name": "js"}), track({"name": "js"}), track(deep)],
+                [track({"name": "js"}), track({"name": "js"}, item=deep)]):
+        with pytest.raises(LimitExceeded) as refused:
+            segment_spec.decode_batch({"batch": bad}, source, limits, now, body_bytes=1000)
+        where = "$context.library" if bad[-1]["context"]["library"] is deep else "item"
+        assert refused.value.path.startswith(f"batch[{len(bad) - 1}].properties.{where}"), refused.value.path
+
+
 def test_a_settled_source_batch_result_still_counts_its_events():
     """Settled to what crosses back to the server, it keeps what the ingest metrics count."""
     from footfall.domain.models import WriteResult

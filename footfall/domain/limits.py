@@ -92,18 +92,21 @@ class Limits:
 
 
 def check_properties(props: dict[str, Any], limits: Limits, path: str = "properties", *,
-                     strings_checked: bool = False) -> None:
+                     strings_checked: bool = False, checked: Any = None) -> None:
     """Refuse a property object over the count, string, array or nesting limits.
 
     strings_checked: the caller knows every key and string in props to be within the string limit
     and free of NUL, as values JSON decoding made of a text no longer than max_string_bytes that was
-    refused whole if it held a NUL (wire/source_body.json_value): only the rest is checked."""
+    refused whole if it held a NUL (wire/source_body.json_value): only the rest is checked.
+    checked: with strings_checked, a container that is one of props' values and was found within the
+    limits at that same place before (a batch's shared context, wire/sources.SharedContexts): not
+    walked again."""
     if len(props) > limits.max_properties:
         raise LimitExceeded(
             f"{len(props)} properties, more than the limit of {limits.max_properties}", path
         )
     if strings_checked:
-        _raise(_containers(props, limits, 1), path)
+        _raise(_containers(props, limits, 1) if checked is None else _containers_but(props, limits, checked), path)
     else:
         check_value(props, limits, path, 1)
 
@@ -181,6 +184,18 @@ def _containers(value: dict[str, Any] | list[Any], limits: Limits, depth: int) -
             problem = _containers(item, limits, depth + 1)
             if problem is not None:
                 problem[2].append(f".{place}" if type(place) is str else f"[{place}]")
+                return problem
+    return None
+
+
+def _containers_but(props: dict[str, Any], limits: Limits, checked: Any) -> _Problem | None:
+    """_containers(props, limits, 1), but for the value that is `checked`."""
+    for key, item in props.items():
+        kind = type(item)
+        if (kind is dict or kind is list) and item is not checked:
+            problem = _containers(item, limits, 2)
+            if problem is not None:
+                problem[2].append(f".{key}")
                 return problem
     return None
 

@@ -18,6 +18,7 @@ from footfall.refusals import InvalidInput, LimitExceeded
 from footfall.domain.limits import Limits, check_properties
 from footfall.domain.models import Event, ProfilePatch, TrackOp
 from footfall.wire.sources import (
+    SharedContexts,
     SharedPatches,
     Source,
     apply_traits,
@@ -64,7 +65,7 @@ def decode_batch(body: Any, source: Source, limits: Limits, now: float, *, phone
         raise InvalidInput("at least one message is required", "batch")
     shared_context = obj(body.get("context"), "context")
     sent_at = parse_time(body.get("sentAt"), "sentAt")
-    patches = SharedPatches()
+    patches, contexts = SharedPatches(), SharedContexts()
     ops, paths = [], []
     for i, message in enumerate(items):
         path = f"batch[{i}]"
@@ -76,7 +77,7 @@ def decode_batch(body: Any, source: Source, limits: Limits, now: float, *, phone
         try:
             ops.append(decode_message(kind, message, source, limits, now, sent_at=sent_at,
                                       shared_context=shared_context, phone_region=phone_region, measure=measure,
-                                      strings_checked=strings_checked, batch=patches))
+                                      strings_checked=strings_checked, batch=patches, contexts=contexts))
         except InvalidInput as exc:
             raise placed(exc, path) from None
         paths.append(path)
@@ -86,11 +87,11 @@ def decode_batch(body: Any, source: Source, limits: Limits, now: float, *, phone
 def decode_message(kind: str, message: Any, source: Source, limits: Limits, now: float, *,
                    sent_at: float | None = None, shared_context: dict[str, Any] | None = None,
                    phone_region: str | None = None, measure: bool = True, strings_checked: bool = False,
-                   batch: SharedPatches | None = None) -> TrackOp:
+                   batch: SharedPatches | None = None, contexts: SharedContexts | None = None) -> TrackOp:
     """One message of the given type (from the path for single calls, from `type` in a batch).
 
     batch: the patches of the batch the message is in, so that a run of messages for one person maps
-    its profile part once. Refusals name a field of the message ('traits.email'); one of the message
+    its profile part once; contexts: its kept contexts, so that a run with the same one holds one. Refusals name a field of the message ('traits.email'); one of the message
     as a whole names the field a single call lacks ('userId'), in a batch none (the batch names the
     message)."""
     if not isinstance(message, dict):
@@ -109,7 +110,7 @@ def decode_message(kind: str, message: Any, source: Source, limits: Limits, now:
     patch = build() if batch is None else batch.patch(_profile_inputs(kind, message, context), build)
     event = None
     if kind in ("track", "page", "screen"):
-        event = _event(kind, message, context, source, limits, now, sent_at, strings_checked)
+        event = _event(kind, message, context, source, limits, now, sent_at, strings_checked, contexts)
     return TrackOp(account_id=source.account_id, profile=patch, event=event, size=size)
 
 
@@ -162,7 +163,7 @@ def _patch(kind: str, message: dict[str, Any], context: dict[str, Any], limits: 
 
 
 def _event(kind: str, message: dict[str, Any], context: dict[str, Any], source: Source, limits: Limits,
-           now: float, sent_at: float | None, strings_checked: bool) -> Event:
+           now: float, sent_at: float | None, strings_checked: bool, contexts: SharedContexts | None) -> Event:
     props = dict(obj(message.get("properties"), "properties"))
     if kind == "track":
         metric = events.metric_name(message.get("event"), "event")
@@ -172,11 +173,11 @@ def _event(kind: str, message: dict[str, Any], context: dict[str, Any], source: 
             if message.get(key) is not None:
                 props.setdefault(key, message[key])
     value, currency = value_and_currency(props, "properties")
-    kept = kept_context(context)
+    kept, seen = contexts.kept(context) if contexts is not None else (kept_context(context), False)
     if kept:
         props["$context"] = kept
     props["$source"] = source.key_id
-    check_properties(props, limits, "properties", strings_checked=strings_checked)
+    check_properties(props, limits, "properties", strings_checked=strings_checked, checked=kept if seen else None)
     timestamp = parse_time(message.get("timestamp", message.get("originalTimestamp")), "timestamp")
     message_sent = parse_time(message.get("sentAt"), "sentAt")
     return Event(

@@ -70,6 +70,29 @@ class SharedPatches:
         return self._patch
 
 
+class SharedContexts:
+    """One `$context` dict for each run of a batch's Segment messages that keep the same context (an
+    SDK sends its library, page and locale alike with every message), checked against the property
+    limits once: the hand-off to the writer then sends it once (pickle remembers objects it has
+    written) and the writer process reads it once. Compared as JSON, as SharedPatches' inputs are."""
+
+    def __init__(self) -> None:
+        self._key: bytes | None = None
+        self._kept: dict[str, Any] | None = None
+
+    def kept(self, context: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        """(what an event keeps of `context`, whether that very dict was checked in an event before)."""
+        kept = kept_context(context)
+        if not kept:
+            return kept, False
+        key = _encode(kept)
+        if key == self._key:
+            return self._kept, True  # type: ignore[return-value]
+        # Remembered before its event's check: if that refuses, the whole batch is refused.
+        self._key, self._kept = key, kept
+        return kept, False
+
+
 def placed(refusal: InvalidInput, place: str) -> InvalidInput:
     """A refusal of one message of a batch, with the message's place ('batch[3]', '' for a body of
     one) in front of its path in the message ('traits.email'; '' for the whole message)."""
