@@ -70,7 +70,7 @@ class EventsAgain:
                                            limits.dedup_without_id), metric_id, event))
 
     def record(self) -> None:
-        """Count and announce the run's events, in order: in pipeline mode, once their results are in
+        """Count and announce the run's events, in order: inside Conn.pipeline(), once their outcomes are in
         (deferred by the caller, after the deferred calls of the operations before)."""
         tally, account_id = self._tally, self.account_id
         for outcome, metric_id, event in self._pending:
