@@ -464,3 +464,34 @@ def test_gathered_events_are_written_before_a_savepoint_and_dropped_by_a_rollbac
         conn.close()
     stored = query(database_url, "SELECT unique_id FROM events WHERE account_id = ?", (account.id,))
     assert stored == [("kept",)]
+
+
+def test_segment_and_posthog_batches_are_read_ahead_as_their_messages(database_url, account, monkeypatch):
+    """A group of Segment / PostHog batches (SourceBatchOp) reads its messages' owners ahead, as a group of
+    track ops does: no owner read per request (on PostgreSQL each is a round trip), and an answer is
+    still dropped once a message of the group changes it (the read-afresh case above, split across batches)."""
+    from footfall.domain.operations import SourceBatchOp
+    from footfall.store import profile_upserts
+
+    def batch_of(*patches: ProfilePatch) -> SourceBatchOp:
+        return SourceBatchOp(account.id, [TrackOp(account.id, p) for p in patches], [f"batch[{i}]" for i in range(len(patches))])
+
+    commit_ops(database_url, [
+        TrackOp(account.id, ProfilePatch(identifiers={"email": "s@example.com", "external_id": "x-s"})),
+        TrackOp(account.id, ProfilePatch(identifiers={"anonymous_id": "cookie-s"})),
+    ])
+    owner_reads = []
+    real = profile_upserts._owners_sql
+    monkeypatch.setattr(profile_upserts, "_owners_sql", lambda *args: owner_reads.append(args) or real(*args))
+    commit_ops(database_url, [
+        batch_of(ProfilePatch(identifiers={"external_id": "x-s"}), ProfilePatch(identifiers={"external_id": "x-s"})),
+        batch_of(ProfilePatch(identifiers={"anonymous_id": "cookie-s"})),
+    ])
+    assert owner_reads == []
+    commit_ops(database_url, [
+        batch_of(ProfilePatch(identifiers={"anonymous_id": "cookie-s"})),
+        batch_of(ProfilePatch(identifiers={"email": "s@example.com", "anonymous_id": "cookie-s"}, properties={"k1": 1})),
+        batch_of(ProfilePatch(identifiers={"external_id": "x-s"}, properties={"k2": 2})),
+    ])
+    assert _properties(database_url, account.id, "s@example.com") == {"k1": 1, "k2": 2}
+    assert query(database_url, "SELECT COUNT(*) FROM profiles WHERE account_id = ?", (account.id,)) == [(1,)]

@@ -10,6 +10,7 @@ from footfall import ids
 from footfall.domain import identity, onsite, topics
 from footfall.refusals import NotFound
 from footfall.domain.models import PROFILE_ATTRIBUTES, SINGLE_VALUED, ProfilePatch, TrackOp, WriteResult
+from footfall.domain.operations import SourceBatchOp
 from footfall.domain.profiles import Record, apply_patch, empty_record, merge_records
 from footfall.store import event_rows, outbox, rollups
 from footfall.store.conn import Conn
@@ -48,14 +49,21 @@ def prefetch_owners(conn: Conn, ops: Sequence[Any]) -> int:
     drops the identifiers it was given and every profile it read or wrote (the only rows and
     identifiers it changes, merges and replacements included), so an operation that shares any of
     them with an earlier one reads the database as before. Other kinds of operation write in other
-    ways, so reading ahead stops at the first of them."""
+    ways, so reading ahead stops at the first of them. A Segment / PostHog batch is its messages'
+    track operations, applied one after another by the same upsert (store/source_batch.py; a message
+    repeating the patch before it writes only its event)."""
     wanted: dict[str, dict[Key, None]] = {}  # account -> its identifiers, without repeats
     covered = 0
     for op in ops:
-        if type(op) is not TrackOp:
+        tracks = (op,) if type(op) is TrackOp else op.ops if type(op) is SourceBatchOp else None
+        if tracks is None:
             break
         covered += 1
-        wanted.setdefault(op.account_id, {}).update(dict.fromkeys(identity.ordered(op.profile.identifiers)))
+        patch = None
+        for track in tracks:
+            if track.profile is not patch:  # a run of one person's messages shares one patch
+                patch = track.profile
+                wanted.setdefault(track.account_id, {}).update(dict.fromkeys(identity.ordered(patch.identifiers)))
     for account_id, keys in wanted.items():
         listed = list(keys)
         for start in range(0, len(listed), _PREFETCH_CHUNK):
