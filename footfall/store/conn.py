@@ -76,6 +76,8 @@ class Conn:
         result that arrives late (pipeline mode) lands there, never on a read's cursor (execute())."""
         if self._held:
             self._send_held()
+        if self.gathered and text[0] in "SRsr":
+            self._savepoint_reached(text)
         self._writes().execute(self.sql(text), params)
 
     def executemany(self, text: str, rows: Iterable[Sequence[Any]]) -> None:
