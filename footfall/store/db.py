@@ -9,17 +9,25 @@ from footfall.store.conn import Conn
 from footfall.store.url import DatabaseURL
 
 
-def connect(url: str | DatabaseURL, *, synchronous: str = "FULL", application_name: str = "footfall") -> Conn:
+def connect(url: str | DatabaseURL, *, synchronous: str = "FULL", application_name: str = "footfall",
+            autocommit: bool = False, durable: bool = True) -> Conn:
     """A new connection to the database at `url`; raises StoreUnavailable if it cannot be had.
-    `application_name` is what PostgreSQL shows for it in pg_stat_activity."""
+    `application_name` is what PostgreSQL shows for it in pg_stat_activity.
+
+    autocommit: on PostgreSQL a statement outside begin() .. commit() runs on its own (its own
+    snapshot), so a read costs no BEGIN and ROLLBACK round trips; SQLite connections always work so.
+    durable=False: a commit survives this process's crash but not the database server's or the
+    machine's (PostgreSQL synchronous_commit off, SQLite synchronous NORMAL): no flush to disk per
+    commit. Only for writes whose loss is made good by doing them again (the deliverer's records:
+    a lost one sends its messages again, under the same ids)."""
     parsed = url if isinstance(url, DatabaseURL) else DatabaseURL(url)
     if parsed.backend == "sqlite":
         from footfall.store import sqlite
 
-        return sqlite.connect(parsed, synchronous=synchronous)
+        return sqlite.connect(parsed, synchronous=synchronous if durable or synchronous.upper() == "OFF" else "NORMAL")
     from footfall.store import postgres
 
-    return postgres.connect(parsed, application_name=application_name)
+    return postgres.connect(parsed, application_name=application_name, autocommit=autocommit, durable=durable)
 
 
 def check_writable(url: str | DatabaseURL) -> None:

@@ -115,8 +115,10 @@ class Deliverer:
         return await asyncio.to_thread(run)
 
     async def _read_db(self, fn: Callable[[Conn], T]) -> T:
-        """A read trip: fn(conn) and the end of its read transaction, so the next one sees new commits
-        (and a PostgreSQL connection does not sit idle in a transaction)."""
+        """A read trip: fn(conn) and the end of its read transaction, if the connection made one, so
+        the next one sees new commits (and a PostgreSQL connection does not sit idle in a
+        transaction). The deliverer process's connection makes none (autocommit,
+        deliverer_process._run): each statement reads its own snapshot, newer than _trip_started."""
 
         def read(conn: Conn) -> T:
             self._trip_started = time.monotonic()  # under _db_lock: the trip's snapshot is newer than this

@@ -223,8 +223,11 @@ async def _run(sock: Connection, settings: Settings) -> None:
             loop.call_soon_threadsafe(report.set)
 
     tally = _Tally()
+    # Reads outside transactions (no BEGIN / ROLLBACK per read trip on PostgreSQL), and commits not
+    # flushed to disk one by one: whatever the deliverer writes (records, cursors, leases) is made good
+    # by doing it again if lost, at-least-once with the same message ids (store/db.connect).
     connect = functools.partial(db.connect, settings.database_url, synchronous=settings.sqlite_synchronous,
-                                application_name="footfall-deliverer")
+                                application_name="footfall-deliverer", autocommit=True, durable=False)
     deliverer = Deliverer(settings, connect, hub, on_attempt=tally)
     threading.Thread(target=read, name="footfall-deliverer-read", daemon=True).start()
     deliverer.start()

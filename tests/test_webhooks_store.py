@@ -1,0 +1,87 @@
+"""The deliverer's side of the store, on both backends: its connection (reads outside transactions,
+commits not flushed one by one) and claims that write nothing when there is nothing to take."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import pytest
+
+from footfall.domain.limits import Limits
+from footfall.domain.webhooks import SaveWebhook
+from footfall.store import db, webhooks
+from tests.conftest import drop_pg_database, make_pg_database, make_sqlite_database
+from tests.servers import new_account
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def own_database(request, tmp_path) -> Iterator[str]:
+    """A database of the test's own: no server's deliverer claims its webhooks meanwhile."""
+    if request.param == "sqlite":
+        yield make_sqlite_database(tmp_path)
+        return
+    url = make_pg_database()
+    yield url
+    drop_pg_database(url)
+
+
+def _hooks(url: str, n: int) -> tuple[str, list[str]]:
+    account = new_account(url, "claims")
+    conn = db.connect(url)
+    try:
+        conn.begin()
+        made = [webhooks.apply_save(conn, SaveWebhook(account.id, None, {
+            "name": f"h{i}", "endpoint_url": "https://example.com/hook", "secret_key": "s" * 16,
+            "topics": ["event:placed_order"], "batch_size": 100}), Limits(), None).webhook_id for i in range(n)]
+        conn.commit()
+    finally:
+        conn.close()
+    return account.id, made
+
+
+def _leases(url: str) -> dict[str, tuple[str | None, float | None]]:
+    conn = db.connect(url)
+    try:
+        return {wid: (owner, until) for wid, owner, until in conn.all("SELECT id, lease_owner, lease_until FROM webhooks")}
+    finally:
+        conn.close()
+
+
+def _idle(conn) -> bool:
+    """No transaction left open (PostgreSQL; SQLite's connection reports in_transaction)."""
+    if conn.dialect == "postgresql":
+        import psycopg
+
+        return conn.raw.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    return not conn.raw.in_transaction
+
+
+def test_the_deliverers_connection_reads_outside_transactions_and_commits_without_a_flush(own_database):
+    """db.connect(autocommit=True, durable=False), the deliverer process's: a read leaves no
+    transaction open (PostgreSQL: no BEGIN / ROLLBACK per read trip), begin() .. commit() still
+    makes one, and its commits are not flushed one by one; other connections keep their defaults."""
+    conn = db.connect(own_database, autocommit=True, durable=False)
+    plain = db.connect(own_database)
+    try:
+        account_id, (hook,) = _hooks(own_database, 1)
+        assert conn.one("SELECT COUNT(*) FROM webhooks")[0] == 1 and _idle(conn)
+        conn.begin()
+        conn.execute("UPDATE webhooks SET cursor = 7 WHERE id = ?", (hook,))
+        assert not _idle(conn)
+        conn.commit()
+        assert _idle(conn) and plain.one("SELECT cursor FROM webhooks WHERE id = ?", (hook,))[0] == 7
+        if conn.dialect == "postgresql":
+            assert conn.one("SHOW synchronous_commit")[0] == "off"
+            assert plain.one("SHOW synchronous_commit")[0] == "on"
+        else:
+            assert conn.one("PRAGMA synchronous")[0] == 1  # NORMAL
+            assert plain.one("PRAGMA synchronous")[0] == 2  # FULL, the default
+    finally:
+        conn.close()
+        plain.close()
+    if own_database.startswith("sqlite"):  # OFF asked for stays OFF
+        off = db.connect(own_database, synchronous="OFF", autocommit=True, durable=False)
+        try:
+            assert off.one("PRAGMA synchronous")[0] == 0
+        finally:
+            off.close()
