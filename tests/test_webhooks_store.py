@@ -56,6 +56,33 @@ def _idle(conn) -> bool:
     return not conn.raw.in_transaction
 
 
+def test_a_poll_with_nothing_to_claim_writes_nothing(own_database):
+    """The webhooks whose lanes we run are not claimed (written) again on every poll: with nothing
+    else to take, a poll is one read, in no transaction, and the leases stay as they were."""
+    account_id, (first, second) = _hooks(own_database, 2)
+    conn = db.connect(own_database, autocommit=True, durable=False)
+    try:
+        claimed = webhooks.claim(conn, "me", 1000.0, 10.0, 64)
+        assert {h["id"] for h in claimed} == {first, second} and _idle(conn)
+        before = _leases(own_database)
+        assert before == {first: ("me", 1010.0), second: ("me", 1010.0)}
+
+        held = frozenset({(account_id, first), (account_id, second)})
+        assert webhooks.claim(conn, "me", 1005.0, 10.0, 62, held) == [] and _idle(conn)
+        assert _leases(own_database) == before  # nothing written
+
+        # One lane ended (its task done): that webhook is ours to take again, the other untouched.
+        again = webhooks.claim(conn, "me", 1006.0, 10.0, 63, frozenset({(account_id, first)}))
+        assert [h["id"] for h in again] == [second] and _idle(conn)
+        assert _leases(own_database) == {first: ("me", 1010.0), second: ("me", 1016.0)}
+
+        # Another deliverer takes nothing before the leases lapse, both after.
+        assert webhooks.claim(conn, "other", 1009.0, 10.0, 64) == []
+        assert {h["id"] for h in webhooks.claim(conn, "other", 1017.0, 10.0, 64)} == {first, second}
+    finally:
+        conn.close()
+
+
 def test_the_deliverers_connection_reads_outside_transactions_and_commits_without_a_flush(own_database):
     """db.connect(autocommit=True, durable=False), the deliverer process's: a read leaves no
     transaction open (PostgreSQL: no BEGIN / ROLLBACK per read trip), begin() .. commit() still

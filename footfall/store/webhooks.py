@@ -162,16 +162,23 @@ def replay(conn: Conn, account_id: str, hook: dict[str, Any], since: float, unti
 
 # -- the deliverer ------------------------------------------------------------------------------------
 
-def claim(conn: Conn, owner: str, now: float, lease: float, limit: int) -> list[dict[str, Any]]:
-    """Take the lease of up to `limit` enabled webhooks nobody holds (or whose holder let it lapse).
+def claim(conn: Conn, owner: str, now: float, lease: float, limit: int,
+          held: frozenset[tuple[str, str]] = frozenset()) -> list[dict[str, Any]]:
+    """Take the lease of up to `limit` enabled webhooks nobody holds (or whose holder let it lapse),
+    but those in `held` (ours, with a lane that renews them). A plain read first: when there is
+    nothing to take, as on nearly every poll, that is all, no transaction and no write.
     PostgreSQL: FOR UPDATE SKIP LOCKED, so deliverers of several workers and hosts never wait for
     each other or claim the same webhook; SQLite has one writer at a time anyway."""
+    where = ("SELECT account_id, id FROM webhooks WHERE enabled = ? AND (lease_until IS NULL OR lease_until < ?"
+             " OR lease_owner = ?) ORDER BY lease_until IS NOT NULL, lease_until LIMIT ?")
+    params = (True, now, owner, limit + len(held))
+    if not [r for r in conn.all(where, params) if tuple(r) not in held]:
+        conn.rollback()  # the read's transaction, where the connection makes one
+        return []
     lock = " FOR UPDATE SKIP LOCKED" if conn.dialect == "postgresql" else ""
     conn.begin()
     try:
-        rows = conn.all("SELECT account_id, id FROM webhooks WHERE enabled = ? AND (lease_until IS NULL OR lease_until < ?"
-                        " OR lease_owner = ?) ORDER BY lease_until IS NOT NULL, lease_until LIMIT ?" + lock,
-                        (True, now, owner, limit))
+        rows = [(acc, wid) for acc, wid in conn.all(where + lock, params) if (acc, wid) not in held][:limit]
         conn.executemany("UPDATE webhooks SET lease_owner = ?, lease_until = ? WHERE account_id = ? AND id = ?",
                          [(owner, now + lease, acc, wid) for acc, wid in rows])
         conn.commit()

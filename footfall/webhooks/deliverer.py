@@ -186,7 +186,8 @@ class Deliverer:
         if room <= 0:
             return
         now = clock.now()
-        claimed = await self._db(lambda c: webhooks.claim(c, self.owner, now, self.lease, room + len(self._lanes)))
+        held = frozenset(self._lanes)  # their lanes renew them: not claimed (written) again on every poll
+        claimed = await self._db(lambda c: webhooks.claim(c, self.owner, now, self.lease, room, held))
         for hook in claimed:
             key = (hook["account_id"], hook["id"])
             if key not in self._lanes:
