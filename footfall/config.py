@@ -62,6 +62,9 @@ class Settings:
     webhook_linger_seconds: float = 0.1  # a batch not yet full waits this long for more (fewer, fuller requests)
     webhook_poll_seconds: float = 1.0  # how soon another worker's or host's commits are noticed
     webhook_lease_seconds: float = 10.0  # a killed deliverer's webhooks are taken over this long after
+    # How much lower the deliverer process's CPU priority is than its worker's (os.nice): on a busy
+    # core ingest runs first and delivery takes the time left (its batches fill up meanwhile).
+    webhook_deliverer_nice: int = 10
     outbox_retention_seconds: float = 7 * 86400.0  # the stream's resumable window, and replays'
     public_url: str | None = None  # base of links in payloads (default http://host:port)
     # Proxies (addresses or CIDR networks) whose X-Forwarded-For names the client (for `$use_ip`);
@@ -152,6 +155,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         webhook_linger_seconds=_float("FOOTFALL_WEBHOOK_LINGER_SECONDS", base.webhook_linger_seconds),
         webhook_poll_seconds=_float("FOOTFALL_WEBHOOK_POLL_SECONDS", base.webhook_poll_seconds),
         webhook_lease_seconds=_float("FOOTFALL_WEBHOOK_LEASE_SECONDS", base.webhook_lease_seconds),
+        webhook_deliverer_nice=_int("FOOTFALL_WEBHOOK_DELIVERER_NICE", base.webhook_deliverer_nice),
         outbox_retention_seconds=_float("FOOTFALL_OUTBOX_RETENTION_SECONDS", base.outbox_retention_seconds),
         public_url=e.get("FOOTFALL_PUBLIC_URL") or None,
         trusted_proxies=tuple(p.strip() for p in (e.get("FOOTFALL_TRUSTED_PROXIES") or "").split(",") if p.strip()),

@@ -57,6 +57,8 @@ def test_the_deliverer_process_is_watched_restarted_and_counted(tmp_path, caplog
             first = health["deliverer"]["pid"]
             assert health["status"] == "ok" and health["deliverer"]["running"]
             assert first != os.getpid() and _alive(first)  # its own process, not the worker's loop
+            # at a lower CPU priority than its worker's (webhook_deliverer_nice): ingest runs first
+            _wait(lambda: os.getpriority(os.PRIO_PROCESS, first) == min(19, os.getpriority(os.PRIO_PROCESS, 0) + 10))
             create_webhook(http, account.private_key, rx.url, ["event:placed_order"])
             track(http, account.public_key, "a@example.com")
             rx.wait_for(lambda r: len(r.messages()) >= 1)

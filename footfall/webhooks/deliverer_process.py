@@ -247,6 +247,18 @@ async def _run(sock: Connection, settings: Settings) -> None:
         await deliverer.stop()
 
 
+def _lower_priority(nice: int) -> None:
+    """Delivery yields the CPU to ingest: a worker or writer that wakes on a shared core runs at once
+    instead of waiting out the deliverer's slice, and the deliverer gets what they leave (under full
+    load its batches grow, which costs less per message). Before any thread is started: on Linux a
+    thread inherits its niceness from the one that starts it."""
+    if nice > 0:
+        try:
+            os.nice(nice)
+        except OSError as exc:
+            log.warning("deliverer process: cannot lower its priority by %d: %s", nice, exc)
+
+
 def main(argv: list[str]) -> None:
     # Ctrl-C and a service manager's SIGTERM reach the whole process group; the worker stops this
     # process by closing the socket, after its own shutdown.
@@ -266,6 +278,7 @@ def main(argv: list[str]) -> None:
     else:
         logging.basicConfig(level=logging.WARNING, format="footfall deliverer %(levelname)s %(name)s: %(message)s")
     gc_tuning.tune()
+    _lower_priority(settings.webhook_deliverer_nice)
     started = time.monotonic()
     asyncio.run(_run(sock, settings))
     log.debug("deliverer process %d ran %.1f s", os.getpid(), time.monotonic() - started)
