@@ -117,7 +117,7 @@ MAINTENANCE_SCANS = [
     ("segments being evaluated", r"^SELECT account_id, id FROM segments WHERE is_processing"),
     ("accounts with segments", r"^SELECT DISTINCT account_id FROM segments$"),
     ("recent profile merges", r"^SELECT account_id, old_id, new_id FROM profile_merges WHERE merged >"),
-    ("webhooks to lease", r"^SELECT account_id, id FROM webhooks WHERE enabled = .* FOR UPDATE SKIP LOCKED$"),
+    ("webhooks to lease", r"^SELECT account_id, id FROM webhooks WHERE enabled = .* LIMIT \S+( FOR UPDATE SKIP LOCKED)?$"),
     ("finished deliveries to prune", r"^SELECT account_id, id FROM webhook_deliveries WHERE status <> 'pending' AND created <"),
     ("outboxes to prune", r"^SELECT account_id FROM outbox_positions$"),
 ]

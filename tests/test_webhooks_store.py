@@ -112,3 +112,47 @@ def test_the_deliverers_connection_reads_outside_transactions_and_commits_withou
             assert off.one("PRAGMA synchronous")[0] == 0
         finally:
             off.close()
+
+
+def test_a_record_moves_the_cursor_with_its_delivery_and_attempt_only_under_our_lease(own_database):
+    """record_new (one statement on PostgreSQL, three on SQLite): the cursor, the delivery and its
+    attempt together, or nothing at all when the lease is another's or the cursor has moved."""
+    account_id, (hook_id,) = _hooks(own_database, 1)
+    conn = db.connect(own_database, autocommit=True, durable=False)
+    try:
+        webhooks.claim(conn, "me", 1000.0, 10.0, 64)
+        hook = webhooks.webhook(conn, account_id, hook_id)
+        assert hook["cursor"] == 0
+        sent = [{"position": 1, "id": "m1", "topic": "event:placed_order", "created": "", "payload": {"n": 1}},
+                {"position": 2, "id": "m2", "topic": "event:placed_order", "created": "", "payload": None}]
+        attempt = {"started": 1001.5, "status_code": 500, "latency_ms": 3.25, "response": "no", "error": None}
+
+        def record(owner: str, at: dict, delivery_id: str, messages=sent, cursor_to: int = 2) -> list[bool]:
+            return webhooks.records(conn, [lambda c: webhooks.record_new(
+                c, account_id, at, owner, delivery_id, messages, cursor_to, attempt, "pending", 1005.0, 1001.0, None)])
+
+        assert record("other", hook, "d-other") == [False]  # not our lease
+        assert record("me", {**hook, "cursor": 1}, "d-stale") == [False]  # the cursor has moved
+        assert webhooks.webhook(conn, account_id, hook_id)["cursor"] == 0 and _idle(conn)
+        assert webhooks.deliveries(conn, account_id) == []
+        assert webhooks.attempts(conn, account_id, "d-other") == webhooks.attempts(conn, account_id, "d-stale") == []
+
+        assert record("me", hook, "d1") == [True] and _idle(conn)
+        after = webhooks.webhook(conn, account_id, hook_id)
+        assert (after["cursor"], after["failing_since"], after["enabled"]) == (2, 1001.0, True)
+        made = webhooks.delivery(conn, account_id, "d1")
+        assert {k: made[k] for k in ("webhook_id", "status", "attempts", "next_attempt_at", "first_position",
+                                     "last_position", "message_ids", "items", "last_status", "last_error")} == {
+            "webhook_id": hook_id, "status": "pending", "attempts": 1, "next_attempt_at": 1005.0,
+            "first_position": 1, "last_position": 2, "message_ids": ["m1", "m2"], "items": sent,
+            "last_status": 500, "last_error": None}
+        (tried,) = webhooks.attempts(conn, account_id, "d1")
+        assert (tried["attempt"], tried["started"], tried["status_code"], tried["latency_ms"], tried["response"]) == (
+            1, 1001.5, 500, 3.25, "no")
+
+        # past rows none of which were for it: the cursor alone moves
+        assert record("me", after, "", messages=[], cursor_to=9) == [True]
+        assert webhooks.webhook(conn, account_id, hook_id)["cursor"] == 9
+        assert len(webhooks.deliveries(conn, account_id)) == 1
+    finally:
+        conn.close()

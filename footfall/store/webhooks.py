@@ -236,18 +236,28 @@ def record_new(conn: Conn, account_id: str, hook: dict[str, Any], owner: str, de
     caller's transaction (records), guarded by our lease. False (and nothing written) if the lease
     is no longer ours or the cursor has moved."""
     now = clock.now()
-    cur = conn.execute("UPDATE webhooks SET cursor = ?, failing_since = ?, enabled = (enabled AND ?), disabled_reason = "
-                       "COALESCE(?, disabled_reason) WHERE account_id = ? AND id = ? AND lease_owner = ? AND cursor = ?",
-                       (cursor_to, failing_since, disabled is None, disabled, account_id, hook["id"], owner,
-                        hook["cursor"]))
-    if conn.rowcount(cur) != 1:
+    move = ("UPDATE webhooks SET cursor = ?, failing_since = ?, enabled = (enabled AND ?), disabled_reason = "
+            "COALESCE(?, disabled_reason) WHERE account_id = ? AND id = ? AND lease_owner = ? AND cursor = ?")
+    moved = (cursor_to, failing_since, disabled is None, disabled, account_id, hook["id"], owner, hook["cursor"])
+    if not messages:  # the cursor moves past rows none of which were for this webhook
+        return conn.rowcount(conn.execute(move, moved)) == 1
+    items = None if status == "succeeded" else list(messages)
+    delivery = _delivery_values(conn, account_id, hook["id"], messages, items, status, now, next_at=next_at,
+                                delivery_id=delivery_id, attempts=1, last_status=attempt["status_code"],
+                                last_error=disabled or attempt["error"])
+    tried = _attempt_values(account_id, delivery_id, 1, hook["id"], attempt)
+    if conn.dialect == "postgresql":
+        # One statement, not three: the rows are inserted only if the guarded UPDATE moved the cursor
+        # (one snapshot; the inserts see the UPDATE's RETURNING).
+        row = conn.one(f"WITH moved AS ({move} RETURNING 1), "
+                       f"d AS ({_INSERT_DELIVERY} SELECT {_marks(delivery)} FROM moved), "
+                       f"a AS ({_INSERT_ATTEMPT} SELECT {_marks(tried)} FROM moved) "
+                       "SELECT COUNT(*) FROM moved", [*moved, *delivery, *tried])
+        return row is not None and row[0] == 1
+    if conn.rowcount(conn.execute(move, moved)) != 1:
         return False
-    if messages:
-        items = None if status == "succeeded" else list(messages)
-        _insert_delivery(conn, account_id, hook["id"], messages, items, status, now, next_at=next_at,
-                         delivery_id=delivery_id, attempts=1, last_status=attempt["status_code"],
-                         last_error=disabled or attempt["error"])
-        _insert_attempt(conn, account_id, delivery_id, 1, hook["id"], attempt)
+    conn.execute(f"{_INSERT_DELIVERY} VALUES ({_marks(delivery)})", delivery)
+    conn.execute(f"{_INSERT_ATTEMPT} VALUES ({_marks(tried)})", tried)
     return True
 
 
@@ -286,27 +296,44 @@ def prune(conn: Conn, before: float) -> None:
         raise
 
 
+_INSERT_DELIVERY = ("INSERT INTO webhook_deliveries (account_id, id, webhook_id, status, attempts, next_attempt_at, "
+                    "first_position, last_position, message_ids, items, last_status, last_error, created, updated)")
+_INSERT_ATTEMPT = ("INSERT INTO webhook_attempts (account_id, delivery_id, attempt, webhook_id, started, status_code, "
+                   "latency_ms, response, error)")
+
+
+def _marks(values: Sequence[Any]) -> str:
+    return ", ".join("?" for _ in values)
+
+
+def _delivery_values(conn: Conn, account_id: str, webhook_id: str, messages: Sequence[dict[str, Any]], items: Any,
+                     status: str, now: float, *, next_at: float | None, delivery_id: str, attempts: int = 0,
+                     last_status: int | None = None, last_error: str | None = None) -> tuple:
+    return (account_id, delivery_id, webhook_id, status, attempts, next_at, messages[0]["position"],
+            messages[-1]["position"], conn.to_json([m["id"] for m in messages]),
+            None if items is None else conn.to_json(items), last_status, last_error, now, now)
+
+
+def _attempt_values(account_id: str, delivery_id: str, number: int, webhook_id: str, attempt: dict[str, Any]) -> tuple:
+    return (account_id, delivery_id, number, webhook_id, attempt["started"], attempt["status_code"],
+            attempt["latency_ms"], attempt["response"], attempt["error"])
+
+
 def _insert_delivery(conn: Conn, account_id: str, webhook_id: str, messages: Sequence[dict[str, Any]],
                      items: Any, status: str, now: float, *, next_at: float | None, delivery_id: str | None = None,
                      attempts: int = 0, last_status: int | None = None, last_error: str | None = None) -> str:
     delivery_id = delivery_id or ids.new_ulid()
-    conn.execute(
-        "INSERT INTO webhook_deliveries (account_id, id, webhook_id, status, attempts, next_attempt_at, first_position, "
-        "last_position, message_ids, items, last_status, last_error, created, updated) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (account_id, delivery_id, webhook_id, status, attempts, next_at, messages[0]["position"],
-         messages[-1]["position"], conn.to_json([m["id"] for m in messages]),
-         None if items is None else conn.to_json(items), last_status, last_error, now, now))
+    values = _delivery_values(conn, account_id, webhook_id, messages, items, status, now, next_at=next_at,
+                              delivery_id=delivery_id, attempts=attempts, last_status=last_status,
+                              last_error=last_error)
+    conn.execute(f"{_INSERT_DELIVERY} VALUES ({_marks(values)})", values)
     return delivery_id
 
 
 def _insert_attempt(conn: Conn, account_id: str, delivery_id: str, number: int, webhook_id: str,
                     attempt: dict[str, Any]) -> None:
-    conn.execute(
-        "INSERT INTO webhook_attempts (account_id, delivery_id, attempt, webhook_id, started, status_code, latency_ms, "
-        "response, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (account_id, delivery_id, number, webhook_id, attempt["started"], attempt["status_code"],
-         attempt["latency_ms"], attempt["response"], attempt["error"]))
+    values = _attempt_values(account_id, delivery_id, number, webhook_id, attempt)
+    conn.execute(f"{_INSERT_ATTEMPT} VALUES ({_marks(values)})", values)
 
 
 def _write(conn: Conn, sql: str, params: Sequence[Any]) -> None:
