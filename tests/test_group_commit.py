@@ -495,3 +495,57 @@ def test_segment_and_posthog_batches_are_read_ahead_as_their_messages(database_u
     ])
     assert _properties(database_url, account.id, "s@example.com") == {"k1": 1, "k2": 2}
     assert query(database_url, "SELECT COUNT(*) FROM profiles WHERE account_id = ?", (account.id,)) == [(1,)]
+
+
+def _bulk(account_id: str, *entries: tuple[ProfilePatch, list[str]]) -> "BulkEventsOp":
+    from footfall.domain.operations import BulkEntry, BulkEventsOp
+
+    return BulkEventsOp(account_id, [
+        BulkEntry(patch, [Event(metric="Viewed", time=1_700_000_000 + i, unique_id=u) for i, u in enumerate(ids)],
+                  f"data[{n}]", [f"data[{n}].events[{i}]" for i in range(len(ids))])
+        for n, (patch, ids) in enumerate(entries)])
+
+
+def test_bulk_entries_are_read_ahead_and_each_entrys_events_go_in_one_statement(database_url, account, monkeypatch):
+    """A group of bulk requests reads its entries' owners ahead (no owner read per entry) and writes an
+    entry's events in one statement (sent before the next entry's savepoint, its result read only at
+    the group's end); the counts and ids come out as one at a time."""
+    from footfall.store import profile_upserts
+
+    commit_ops(database_url, [TrackOp(account.id, ProfilePatch(identifiers={"email": "b0@example.com"}))])
+    owner_reads = []
+    real = profile_upserts._owners_sql
+    monkeypatch.setattr(profile_upserts, "_owners_sql", lambda *args: owner_reads.append(args) or real(*args))
+    ops = [_bulk(account.id, (ProfilePatch(identifiers={"email": f"b{i}@example.com"}), [f"u{i}a", f"u{i}b"]),
+                 (ProfilePatch(identifiers={"email": f"c{i}@example.com"}), [f"v{i}"])) for i in range(3)]
+    ops.append(_bulk(account.id, (ProfilePatch(identifiers={"email": "b0@example.com"}), ["u0a", "new"])))
+    conn = db.connect(database_url)
+    try:
+        sent = _event_inserts(conn, monkeypatch)
+        conn.begin()
+        results = batch.apply_batch(conn, ops, Limits())
+        conn.commit()
+    finally:
+        conn.close()
+    assert len(owner_reads) == 1  # of 7 entries, only the one repeating an earlier entry's person reads afresh
+    assert sum(1 for text in sent if text.startswith("INSERT INTO events")) == 7  # one per entry
+    assert [(r.completed, r.duplicates) for r in results] == [(3, 0), (3, 0), (3, 0), (2, 1)]
+    assert all(p.event_id for r in results for p in r.results)
+    assert query(database_url, "SELECT COUNT(*) FROM events WHERE account_id = ?", (account.id,)) == [(10,)]
+    counts = _counters(database_url, account.id)
+    assert (counts["events_stored"], counts["events_duplicate"]) == (10, 1)
+
+
+def test_a_refused_bulk_entry_undoes_only_its_own_events_and_a_merge_sees_the_rest(database_url, account):
+    """Entries' events wait to be written with the group's; a refused entry between two others drops only
+    its own, and an entry whose identify merges an anonymous profile moves events gathered before it."""
+    commit_ops(database_url, [TrackOp(account.id, ProfilePatch(identifiers={"email": "m@example.com"}))])
+    op = _bulk(account.id,
+               (ProfilePatch(identifiers={"anonymous_id": "cookie-b"}), ["anon-1"]),
+               (ProfilePatch(identifiers={"email": "x@example.com"}, profile_id="01NOSUCHPROFILE0000000000"), ["gone"]),
+               (ProfilePatch(identifiers={"email": "m@example.com", "anonymous_id": "cookie-b"}), ["known-1"]))
+    (result,) = commit_ops(database_url, [op])
+    assert (result.completed, result.failed, result.duplicates) == (2, 1, 0)
+    rows = query(database_url, "SELECT e.unique_id, p.email FROM events e JOIN profiles p ON p.account_id = e.account_id "
+                 "AND p.id = e.profile_id WHERE e.account_id = ? ORDER BY e.unique_id", (account.id,))
+    assert rows == [("anon-1", "m@example.com"), ("known-1", "m@example.com")]

@@ -55,7 +55,6 @@ def _apply_entry(conn: Conn, account_id: str, entry: BulkEntry, limits: Limits, 
                     "request; the request was refused and no events were stored", f"{path}.unique_id")
             pending.append(event_rows.insert_event(conn, account_id, metric_id, profile.profile_id, event, now,
                                                 limits.dedup_without_id))
-        outcomes = [outcome() for outcome in pending]  # in pipeline mode: one wait for the whole entry
     except RepeatedUniqueId:
         raise  # the batch's savepoint for the whole operation undoes every entry
     except (*_ENTRY_REFUSALS, InvalidInput) as exc:
@@ -69,6 +68,15 @@ def _apply_entry(conn: Conn, account_id: str, entry: BulkEntry, limits: Limits, 
         result.errors.append({"pointer": entry.path, "detail": _detail(exc), "status": answer(exc).status})
         return
     conn.execute("RELEASE SAVEPOINT bulk_entry")
+    result.completed += len(pending)
+    result.results.append(profile)
+    # Inside Conn.pipeline() the events go with the rest of the group: their outcomes once it is sent.
+    conn.defer(lambda: _record_events(account_id, entry, metric_ids, pending, profile, tally, result))
+
+
+def _record_events(account_id: str, entry: BulkEntry, metric_ids: list[str], pending: list[Any], profile: Any,
+                   tally: Tally, result: BulkResult) -> None:
+    outcomes = [outcome() for outcome in pending]
     duplicates = sum(1 for _, dup in outcomes if dup)
     for event, metric_id, (event_id, dup) in zip(entry.events, metric_ids, outcomes):
         if not dup:
@@ -77,10 +85,8 @@ def _apply_entry(conn: Conn, account_id: str, entry: BulkEntry, limits: Limits, 
     tally.add(account_id, "events_stored", len(outcomes) - duplicates)
     if duplicates:
         tally.add(account_id, "events_duplicate", duplicates)
-    result.completed += len(outcomes)
     result.duplicates += duplicates
     profile.event_id = outcomes[-1][0] if outcomes else None
-    result.results.append(profile)
 
 
 def _detail(exc: Exception) -> str:

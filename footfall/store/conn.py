@@ -13,12 +13,16 @@ import msgspec
 
 _json_encode = msgspec.json.Encoder().encode
 _json_decode = msgspec.json.Decoder().decode
+_SAVEPOINT_WORDS = ("SAVEPOINT", "RELEASE", "ROLLBACK")  # statements Conn follows (gathered rows)
 
 
 class Gathered(Protocol):
-    """Rows gathered to be written in one statement (Conn.gather); see store/event_rows.PendingEvents."""
+    """Rows gathered to be written in one statement (Conn.gather); see store/event_rows.PendingEvents.
+    write() sends them; inside pipeline() their results may arrive later, and resolve() reads them."""
 
     def write(self, conn: "Conn") -> None: ...
+
+    def resolve(self, conn: "Conn") -> None: ...
 
 
 class Conn:
@@ -51,6 +55,8 @@ class Conn:
         # Rows waiting to be written together (gather()), by kind: written before a savepoint is set or
         # released and before the commit, dropped by a rollback (they were gathered after the last savepoint).
         self.gathered: dict[str, Gathered] = {}
+        self._unresolved: list[Gathered] = []  # sent inside pipeline(), their results not read yet
+        self._savepoints: list[tuple[str, int]] = []  # open savepoints: (name, len(_unresolved) when set)
 
     # -- SQL -------------------------------------------------------------
     def sql(self, text: str) -> str:
@@ -64,7 +70,7 @@ class Conn:
     def execute(self, text: str, params: Sequence[Any] = ()) -> Any:
         if self._held:
             self._send_held()
-        if self.gathered and text[0] in "SRsr":
+        if text.startswith(_SAVEPOINT_WORDS):
             self._savepoint_reached(text)
         cur = self.raw.cursor()
         cur.execute(self.sql(text), params)
@@ -76,7 +82,7 @@ class Conn:
         result that arrives late (pipeline mode) lands there, never on a read's cursor (execute())."""
         if self._held:
             self._send_held()
-        if self.gathered and text[0] in "SRsr":
+        if text.startswith(_SAVEPOINT_WORDS):
             self._savepoint_reached(text)
         self._writes().execute(self.sql(text), params)
 
@@ -153,16 +159,41 @@ class Conn:
         return pending
 
     def write_gathered(self) -> None:
+        """Send what is gathered (inside pipeline(), without waiting for the results)."""
         while self.gathered:
             _, pending = self.gathered.popitem()
             pending.write(self)
+            if self._pipeline is not None:
+                self._unresolved.append(pending)
+
+    def resolve_gathered(self) -> None:
+        """Send what is gathered and read every result not read yet: before a statement whose effect
+        the results must not see (a merge moving the events whose duplicates are looked up)."""
+        self.write_gathered()
+        unresolved, self._unresolved = self._unresolved, []
+        for pending in unresolved:
+            pending.resolve(self)
 
     def _savepoint_reached(self, text: str) -> None:
-        head = text.split(None, 1)[0].upper()
-        if head in ("SAVEPOINT", "RELEASE"):
+        words = text.split()
+        head, name = words[0].upper(), words[-1]
+        if head == "SAVEPOINT":
             self.write_gathered()
-        elif head == "ROLLBACK":  # to a savepoint: every gathered row came after the latest one
-            self.gathered.clear()
+            self._savepoints.append((name, len(self._unresolved)))
+        elif head == "RELEASE":
+            self.write_gathered()
+            del self._savepoints[self._savepoint_at(name):]
+        elif head == "ROLLBACK" and len(words) > 1:  # ROLLBACK TO: what was sent after it is undone,
+            self.gathered.clear()  # and every gathered row came after the latest savepoint
+            at = self._savepoint_at(name)
+            del self._unresolved[self._savepoints[at][1]:]
+            del self._savepoints[at + 1:]
+
+    def _savepoint_at(self, name: str) -> int:
+        for i in range(len(self._savepoints) - 1, -1, -1):
+            if self._savepoints[i][0] == name:
+                return i
+        return 0  # not one of ours (set before gathering began): as if the outermost
 
     # -- pipeline mode ---------------------------------------------------
     @contextlib.contextmanager
@@ -203,11 +234,13 @@ class Conn:
     # -- transactions ----------------------------------------------------
     def begin(self) -> None:
         """Start a write transaction (SQLite takes the write lock now, not halfway through)."""
+        self._end_transaction()
         if self._begin_sql:
             self.raw.execute(self._begin_sql)
 
     def commit(self) -> None:
         self.write_gathered()
+        self._end_transaction()
         self.raw.commit() if self.dialect == "postgresql" else self.raw.execute("COMMIT")
 
     def forget(self) -> None:
@@ -216,8 +249,13 @@ class Conn:
         self.batch_cache.clear()
         self.gathered.clear()
 
+    def _end_transaction(self) -> None:
+        self._unresolved.clear()
+        self._savepoints.clear()
+
     def rollback(self) -> None:
         self.forget()
+        self._end_transaction()
         try:
             if self.dialect == "postgresql":
                 self.raw.rollback()

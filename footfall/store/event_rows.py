@@ -5,7 +5,7 @@ deduplicated event insert (the rule: domain/event_dedup.py; first processed wins
 from __future__ import annotations
 
 import functools
-from typing import Callable
+from typing import Any, Callable
 
 from footfall import ids
 from footfall.refusals import LimitExceeded
@@ -64,33 +64,44 @@ def insert_event(conn: Conn, account_id: str, metric_id: str, profile_id: str, e
 
 
 def write_pending(conn: Conn) -> None:
-    """Write the gathered events now: before a statement that reads or moves events (a merge)."""
-    pending = conn.gathered.pop("events", None)
-    if pending is not None:
-        pending.write(conn)
+    """Write the gathered events now and read their outcomes: before a statement that moves events
+    (a merge), so that a duplicate's stored copy is found where it was."""
+    conn.resolve_gathered()
 
 
 class PendingEvents:
     """Event rows gathered in one transaction, written by multi-row INSERTs in their order (so the
     first of two with one key wins, as one at a time). A row not returned by its INSERT met a taken
-    key: a duplicate, whose stored copy's id is read at once (before a later merge may move it)."""
+    key: a duplicate, whose stored copy's id is read when the results are (resolve(): at the end of
+    Conn.pipeline(), or before a merge may move it: write_pending)."""
 
     def __init__(self) -> None:
         self.rows: list[tuple] = []
+        self._sent: list[tuple[Any, list[tuple]]] = []  # (the cursor of an INSERT, its rows)
         self.outcomes: dict[str, tuple[str, bool]] | None = None  # by the id each row was given
 
     def outcome(self, conn: Conn, event_id: str) -> tuple[str, bool]:
         if self.outcomes is None:
             if conn.gathered.get("events") is self:
                 del conn.gathered["events"]
-            self.write(conn)
+                self.write(conn)
+            self.resolve(conn)
         return self.outcomes[event_id]  # type: ignore[index]
 
     def write(self, conn: Conn) -> None:
-        outcomes: dict[str, tuple[str, bool]] = {}
+        """Send the rows (inside Conn.pipeline() without waiting for the answer; else read it now)."""
         for start in range(0, len(self.rows), _CHUNK):
             part = self.rows[start:start + _CHUNK]
-            stored = {row[0] for row in _insert(conn, part)}
+            self._sent.append((_insert(conn, part), part))
+        if not conn.pipelined:
+            self.resolve(conn)
+
+    def resolve(self, conn: Conn) -> None:
+        if self.outcomes is not None:
+            return
+        outcomes: dict[str, tuple[str, bool]] = {}
+        for cursor, part in self._sent:
+            stored = {row[0] for row in cursor.fetchall()}
             for row in part:
                 event_id = row[1]
                 if event_id in stored:
@@ -98,19 +109,19 @@ class PendingEvents:
                 else:
                     found = conn.one(_SELECT_EVENT, (row[0], row[3], row[2], row[8]))
                     outcomes[event_id] = ((found[0] if found else event_id), True)
-        self.outcomes = outcomes
+        self.outcomes, self._sent = outcomes, []
 
 
-def _insert(conn: Conn, rows: list[tuple]) -> list[tuple]:
-    """Insert `rows` in their order; the ids of those stored (not duplicates)."""
+def _insert(conn: Conn, rows: list[tuple]) -> Any:
+    """Insert `rows` in their order; the cursor whose rows are the ids of those stored (not duplicates)."""
     if conn.dialect == "postgresql":
         # One array per column: a statement text of its own per row count (VALUES) would be parsed for
         # its placeholders by psycopg every time (it caches only short texts: ~7 ms for 100 rows), and
         # prepared never. unnest yields the rows in array order, so the first of a key still wins.
         columns = [list(column) for column in zip(*rows)]
         columns[5] = [None if v is None else float(v) for v in columns[5]]  # an array holds one type
-        return conn.all(_INSERT_ARRAYS, columns)
-    return conn.all(_values_sql(len(rows)), [v for row in rows for v in row])
+        return conn.execute(_INSERT_ARRAYS, columns)
+    return conn.execute(_values_sql(len(rows)), [v for row in rows for v in row])
 
 
 # %b: the arrays go in binary (psycopg's text format escapes every element with a regex, ~4 µs a row).

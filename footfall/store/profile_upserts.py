@@ -10,7 +10,7 @@ from footfall import ids
 from footfall.domain import identity, onsite, topics
 from footfall.refusals import NotFound
 from footfall.domain.models import PROFILE_ATTRIBUTES, SINGLE_VALUED, ProfilePatch, TrackOp, WriteResult
-from footfall.domain.operations import SourceBatchOp
+from footfall.domain.operations import BulkEventsOp, SourceBatchOp
 from footfall.domain.profiles import Record, apply_patch, empty_record, merge_records
 from footfall.store import event_rows, outbox, rollups
 from footfall.store.conn import Conn
@@ -55,20 +55,33 @@ def prefetch_owners(conn: Conn, ops: Sequence[Any]) -> int:
     wanted: dict[str, dict[Key, None]] = {}  # account -> its identifiers, without repeats
     covered = 0
     for op in ops:
-        tracks = (op,) if type(op) is TrackOp else op.ops if type(op) is SourceBatchOp else None
-        if tracks is None:
+        patches = _patches(op)
+        if patches is None:
             break
         covered += 1
+        keys = wanted.setdefault(op.account_id, {})
         patch = None
-        for track in tracks:
-            if track.profile is not patch:  # a run of one person's messages shares one patch
-                patch = track.profile
-                wanted.setdefault(track.account_id, {}).update(dict.fromkeys(identity.ordered(patch.identifiers)))
+        for each in patches:
+            if each is not patch:  # a run of one person's messages shares one patch
+                patch = each
+                keys.update(dict.fromkeys(identity.ordered(patch.identifiers)))
     for account_id, keys in wanted.items():
         listed = list(keys)
         for start in range(0, len(listed), _PREFETCH_CHUNK):
             _prefetch_chunk(conn, account_id, listed[start:start + _PREFETCH_CHUNK])
     return covered
+
+
+def _patches(op: Any) -> Any:
+    """The profile patches an op upserts one after another (by upsert_profile), or None for another kind."""
+    kind = type(op)
+    if kind is TrackOp:
+        return (op.profile,)
+    if kind is SourceBatchOp:
+        return [track.profile for track in op.ops]
+    if kind is BulkEventsOp:
+        return [entry.profile for entry in op.entries]
+    return None
 
 
 def _prefetch_chunk(conn: Conn, account_id: str, keys: list[Key]) -> None:
