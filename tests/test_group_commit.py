@@ -409,26 +409,27 @@ def test_two_writers_changing_one_profile_do_not_lose_either_change(database_url
     assert (json.loads(properties) if isinstance(properties, str) else properties) == {"first": 1, "second": 2}
 
 
-def _event_inserts(conn, monkeypatch) -> list[str]:
+def _commit_counting_event_inserts(url: str, ops: list, monkeypatch) -> tuple[list, int]:
+    """commit_ops, and how many statements inserted into events."""
+    conn = db.connect(url)
     sent: list[str] = []
     sql = conn.sql
     monkeypatch.setattr(conn, "sql", lambda text: sent.append(text) or sql(text))
-    return sent
+    try:
+        conn.begin()
+        results = batch.apply_batch(conn, ops, Limits())
+        conn.commit()
+    finally:
+        conn.close()
+    return results, sum(1 for text in sent if text.startswith("INSERT INTO events"))
 
 
 def test_a_groups_events_are_written_by_one_statement_in_their_order(database_url, account, monkeypatch):
     """Every event of a group goes in one multi-row INSERT (store/event_rows.PendingEvents), and the
     result per op is as if they went one at a time: new, or the first copy's id for a repeat."""
     ops = [_track(account.id, f"p{i % 7}@example.com", "Viewed") for i in range(40)]
-    conn = db.connect(database_url)
-    try:
-        sent = _event_inserts(conn, monkeypatch)
-        conn.begin()
-        results = batch.apply_batch(conn, ops, Limits())
-        conn.commit()
-    finally:
-        conn.close()
-    assert sum(1 for text in sent if text.startswith("INSERT INTO events")) == 1
+    results, inserts = _commit_counting_event_inserts(database_url, ops, monkeypatch)
+    assert inserts == 1
     assert [r.duplicate for r in results] == [i >= 7 for i in range(40)]
     assert [r.event_id for r in results[7:]] == [results[i % 7].event_id for i in range(7, 40)]
     assert query(database_url, "SELECT COUNT(*) FROM events WHERE account_id = ?", (account.id,)) == [(7,)]
@@ -519,16 +520,9 @@ def test_bulk_entries_are_read_ahead_and_each_entrys_events_go_in_one_statement(
     ops = [_bulk(account.id, (ProfilePatch(identifiers={"email": f"b{i}@example.com"}), [f"u{i}a", f"u{i}b"]),
                  (ProfilePatch(identifiers={"email": f"c{i}@example.com"}), [f"v{i}"])) for i in range(3)]
     ops.append(_bulk(account.id, (ProfilePatch(identifiers={"email": "b0@example.com"}), ["u0a", "new"])))
-    conn = db.connect(database_url)
-    try:
-        sent = _event_inserts(conn, monkeypatch)
-        conn.begin()
-        results = batch.apply_batch(conn, ops, Limits())
-        conn.commit()
-    finally:
-        conn.close()
+    results, inserts = _commit_counting_event_inserts(database_url, ops, monkeypatch)
     assert len(owner_reads) == 1  # of 7 entries, only the one repeating an earlier entry's person reads afresh
-    assert sum(1 for text in sent if text.startswith("INSERT INTO events")) == 7  # one per entry
+    assert inserts == 7  # one per entry
     assert [(r.completed, r.duplicates) for r in results] == [(3, 0), (3, 0), (3, 0), (2, 1)]
     assert all(p.event_id for r in results for p in r.results)
     assert query(database_url, "SELECT COUNT(*) FROM events WHERE account_id = ?", (account.id,)) == [(10,)]
