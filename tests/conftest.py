@@ -96,6 +96,18 @@ def empty_database(request, tmp_path) -> Iterator[str]:
     drop_pg_database(url)
 
 
+@pytest.fixture(params=BACKENDS)
+def own_database(request, tmp_path) -> Iterator[str]:
+    """A migrated database of the test's own, on each backend: no other test's server reads or writes
+    it (every server on a database delivers its webhooks, for one)."""
+    if request.param == "sqlite":
+        yield make_sqlite_database(tmp_path)
+        return
+    url = make_pg_database()
+    yield url
+    drop_pg_database(url)
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
 def database_url(request, tmp_path_factory) -> Iterator[str]:
     """A migrated database on each backend, shared by the session (tests isolate by account)."""

@@ -58,28 +58,16 @@ def test_mistake_is_one_line_and_an_exit_code(capsys, monkeypatch, tmp_path, arg
     assert os.listdir(tmp_path) == []  # nothing created: no stray database file
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def migrated(request, tmp_path):
-    from tests.conftest import drop_pg_database, make_pg_database, make_sqlite_database
-
-    if request.param == "sqlite":
-        yield make_sqlite_database(tmp_path)
-        return
-    url = make_pg_database()
-    yield url
-    drop_pg_database(url)
-
-
-def test_mistakes_against_a_database(capsys, monkeypatch, tmp_path, migrated):
+def test_mistakes_against_a_database(capsys, monkeypatch, tmp_path, own_database):
     cases = [
-        (["accounts", "key", "--account", "NOSUCH", "--scopes", "foo:bar", "--database", migrated], 2,
+        (["accounts", "key", "--account", "NOSUCH", "--scopes", "foo:bar", "--database", own_database], 2,
          "--scopes: unknown scope 'foo:bar'"),
-        (["keys", "list", "--account", "NOSUCH", "--database", migrated], 1,
+        (["keys", "list", "--account", "NOSUCH", "--database", own_database], 1,
          "no account with public key or name 'NOSUCH'"),
-        (["export", "events", "--account", "NOSUCH", "-o", str(tmp_path / "missing" / "x"), "--database", migrated],
+        (["export", "events", "--account", "NOSUCH", "-o", str(tmp_path / "missing" / "x"), "--database", own_database],
          1, "the directory"),
-        (["export", "events", "--account", "NOSUCH", "-o", str(tmp_path), "--database", migrated], 1, "is a directory"),
-        (["accounts", "delete", "NOSUCH", "--yes", "--database", migrated], 1, "no account with public key or name"),
+        (["export", "events", "--account", "NOSUCH", "-o", str(tmp_path), "--database", own_database], 1, "is a directory"),
+        (["accounts", "delete", "NOSUCH", "--yes", "--database", own_database], 1, "no account with public key or name"),
     ]
     for argv, code, says in cases:
         got, err = run(capsys, monkeypatch, argv)

@@ -17,7 +17,6 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from footfall.store import migrate
-from tests.conftest import drop_pg_database, make_pg_database, make_sqlite_database
 from tests.legacy_calls import b64, order
 from tests.modern import client_headers, server_headers
 from tests.servers import ServerThread, free_port, new_account, server_settings
@@ -219,21 +218,10 @@ def test_metrics_on_the_main_port_need_the_token(database_url):
         off.stop()
 
 
-@pytest.fixture
-def own_database(database_url, tmp_path):
-    """A migrated database of the same backend that no other test's server delivers from: every
-    server on a database delivers its webhooks, and the shared one (conftest `server`) may not send to
-    127.0.0.1, so it would take this test's deliveries and fail them."""
-    if database_url.startswith("sqlite"):
-        yield make_sqlite_database(tmp_path)
-        return
-    url = make_pg_database()
-    yield url
-    drop_pg_database(url)
-
-
 def test_webhook_segment_and_rate_limit_metrics_count_what_happened(own_database):
-    """Deliveries (attempts by outcome, messages), segment re-checks and 429s, before and after."""
+    """Deliveries (attempts by outcome, messages), segment re-checks and 429s, before and after. On a
+    database of its own: the session's shared server may not send to 127.0.0.1, and would otherwise
+    take this test's deliveries and fail them."""
     database_url = own_database
     from footfall.domain.rate_limit_tiers import Limit, RateLimitSettings, tier_for
     from tests.receivers import Receiver

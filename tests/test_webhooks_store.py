@@ -3,26 +3,10 @@ commits not flushed one by one) and claims that write nothing when there is noth
 
 from __future__ import annotations
 
-from typing import Iterator
-
-import pytest
-
 from footfall.domain.limits import Limits
 from footfall.domain.webhooks import SaveWebhook
 from footfall.store import db, webhooks
-from tests.conftest import drop_pg_database, make_pg_database, make_sqlite_database
 from tests.servers import new_account
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def own_database(request, tmp_path) -> Iterator[str]:
-    """A database of the test's own: no server's deliverer claims its webhooks meanwhile."""
-    if request.param == "sqlite":
-        yield make_sqlite_database(tmp_path)
-        return
-    url = make_pg_database()
-    yield url
-    drop_pg_database(url)
 
 
 def _hooks(url: str, n: int) -> tuple[str, list[str]]:
