@@ -163,7 +163,7 @@ class Conn:
         while self.gathered:
             _, pending = self.gathered.popitem()
             pending.write(self)
-            if self._pipeline is not None:
+            if self.pipelined:
                 self._unresolved.append(pending)
 
     def resolve_gathered(self) -> None:

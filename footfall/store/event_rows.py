@@ -63,17 +63,11 @@ def insert_event(conn: Conn, account_id: str, metric_id: str, profile_id: str, e
     return lambda: pending.outcome(conn, event_id)
 
 
-def write_pending(conn: Conn) -> None:
-    """Write the gathered events now and read their outcomes: before a statement that moves events
-    (a merge), so that a duplicate's stored copy is found where it was."""
-    conn.resolve_gathered()
-
-
 class PendingEvents:
     """Event rows gathered in one transaction, written by multi-row INSERTs in their order (so the
     first of two with one key wins, as one at a time). A row not returned by its INSERT met a taken
     key: a duplicate, whose stored copy's id is read when the results are (resolve(): at the end of
-    Conn.pipeline(), or before a merge may move it: write_pending)."""
+    Conn.pipeline(), or before a merge may move it: Conn.resolve_gathered)."""
 
     def __init__(self) -> None:
         self.rows: list[tuple] = []

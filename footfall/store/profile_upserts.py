@@ -12,7 +12,7 @@ from footfall.refusals import NotFound
 from footfall.domain.models import PROFILE_ATTRIBUTES, SINGLE_VALUED, ProfilePatch, TrackOp, WriteResult
 from footfall.domain.operations import BulkEventsOp, SourceBatchOp
 from footfall.domain.profiles import Record, apply_patch, empty_record, merge_records
-from footfall.store import event_rows, outbox, rollups
+from footfall.store import outbox, rollups
 from footfall.store.conn import Conn
 from footfall.store.tally import Tally
 
@@ -249,7 +249,7 @@ def merge_into(conn: Conn, account_id: str, target: dict[str, Any], source: dict
                tally: Tally) -> None:
     """Fold the anonymous profile `source` into `target`: identifiers, events, properties."""
     src, dst = source["id"], target["id"]
-    event_rows.write_pending(conn)  # the source's events gathered so far move with the rest
+    conn.resolve_gathered()  # the source's events gathered so far move with the rest, duplicates' ids read first
     conn.run("UPDATE profile_identifiers SET profile_id = ? WHERE account_id = ? AND profile_id = ?",
              (dst, account_id, src))
     # Every bucket of the source's events is recounted at the commit: the moved ones too, whose counts do
