@@ -153,14 +153,20 @@ def _row(conn: Conn, values: Sequence[Any]) -> dict[str, Any]:
 _EVENT_PAYLOAD_COLUMNS = ("id", "metric_id", "profile_id", "time", "value", "unique_id", "properties")
 
 
+_EVENTS_BY_ID_ARRAY = f"SELECT {', '.join(_EVENT_PAYLOAD_COLUMNS)} FROM events WHERE account_id = ? AND id = ANY(?)"
+
+
 def events_by_ids(conn: Conn, account_id: str, event_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
     """The events event messages name (their payload), by id; a deleted event is absent."""
     found: dict[str, dict[str, Any]] = {}
     wanted = sorted(set(event_ids))
     for start in range(0, len(wanted), 500):
         part = wanted[start:start + 500]
-        rows = conn.all(f"SELECT {', '.join(_EVENT_PAYLOAD_COLUMNS)} FROM events WHERE account_id = ? "
-                        f"AND id IN ({', '.join('?' for _ in part)})", [account_id, *part])
+        if conn.dialect == "postgresql":  # one text whatever the count (see queries/profiles.by_ids)
+            rows = conn.all(_EVENTS_BY_ID_ARRAY, [account_id, part])
+        else:
+            rows = conn.all(f"SELECT {', '.join(_EVENT_PAYLOAD_COLUMNS)} FROM events WHERE account_id = ? "
+                            f"AND id IN ({', '.join('?' for _ in part)})", [account_id, *part])
         for values in rows:
             row = dict(zip(_EVENT_PAYLOAD_COLUMNS, values))
             row["properties"] = conn.from_json(row["properties"]) or {}

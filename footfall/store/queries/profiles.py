@@ -6,14 +6,14 @@ import math
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import any_, bindparam, func, select
 from sqlalchemy.sql import ColumnElement
 
 from footfall.domain.models import PROFILE_ATTRIBUTES
 from footfall.store.conn import Conn
 from footfall.store.queries import Criterion
 from footfall.store.queries.paging import Slice, SortKey, Window, fetch
-from footfall.store.sqlalchemy_statements import first, rows, shaped
+from footfall.store.sqlalchemy_statements import Prepared, first, rows, shaped
 from footfall.store.schema import events, profile_identifiers, profile_merges, profiles
 
 p = profiles.c
@@ -68,10 +68,14 @@ def one(conn: Conn, account_id: str, profile_id: str) -> dict[str, Any] | None:
 
 
 BY_IDS_CHUNK = 500
-# Compiled once per number of ids (the webhook deliverer renders profiles in every batch it sends).
+# Compiled once per number of ids (the webhook deliverer renders profiles in every batch it sends);
+# on PostgreSQL one statement for any number, the ids as an array (one text: psycopg parses a long
+# text again on every call, and a text per count would be compiled per count).
 _by_ids = shaped(lambda n: select(*_COLUMNS).where(
     p.account_id == bindparam("account_id"), p.id.in_([bindparam(f"id{i}") for i in range(n)])).order_by(p.id),
     BY_IDS_CHUNK)
+_by_id_array = Prepared(select(*_COLUMNS).where(p.account_id == bindparam("account_id"),
+                                                 p.id == any_(bindparam("ids"))).order_by(p.id))
 
 
 def by_ids(conn: Conn, account_id: str, profile_ids: Iterable[str]) -> list[dict[str, Any]]:
@@ -79,7 +83,10 @@ def by_ids(conn: Conn, account_id: str, profile_ids: Iterable[str]) -> list[dict
     found: list[dict[str, Any]] = []
     for start in range(0, len(wanted), BY_IDS_CHUNK):
         part = wanted[start:start + BY_IDS_CHUNK]
-        found += _by_ids(len(part)).rows(conn, {"account_id": account_id, **{f"id{i}": v for i, v in enumerate(part)}})
+        if conn.dialect == "postgresql":
+            found += _by_id_array.rows(conn, {"account_id": account_id, "ids": part})
+        else:
+            found += _by_ids(len(part)).rows(conn, {"account_id": account_id, **{f"id{i}": v for i, v in enumerate(part)}})
     return [_decoded(conn, row) for row in found]
 
 
