@@ -17,9 +17,10 @@ from pathlib import Path
 
 import httpx
 
-from footfall.ingest import writer_process
+from footfall.ingest import shared_writer, writer_process
 
-WRITER_MODULE = writer_process.__name__  # its processes run `python -m <this>` (writer_process._start_process)
+# Its processes run `python -m <module>` (writer_process._start_process, shared_writer.SharedWriter).
+WRITER_MODULES = (writer_process.__name__, shared_writer.__name__)
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -115,8 +116,9 @@ class Proc:
         return cpu_seconds(self.server_pids())
 
     def writer_pids(self) -> list[int]:
-        """Footfall's writer processes among the server's (footfall/ingest/writer_process.py)."""
-        return [pid for pid in self.server_pids() if WRITER_MODULE in _cmdline(pid)]
+        """Footfall's writer processes among the server's (footfall/ingest/writer_process.py, or the
+        one the workers share on SQLite: shared_writer.py)."""
+        return [pid for pid in self.server_pids() if any(m in _cmdline(pid) for m in WRITER_MODULES)]
 
     def cpu_split(self) -> tuple[float, float]:
         """CPU seconds so far of (everything else, the writer processes): the HTTP side and the group

@@ -190,7 +190,7 @@ def _roles(server, database_url: str) -> dict[str, list[int]]:
             cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
         except OSError:
             continue
-        role = ("writer" if b"writer_process" in cmd else "deliverer" if b"deliverer_process" in cmd
+        role = ("writer" if b"writer_process" in cmd or b"shared_writer" in cmd else "deliverer" if b"deliverer_process" in cmd
                 else "worker" if b"serve" in cmd else "other")
         roles[role].append(pid)
     if database_url.startswith("postgresql"):

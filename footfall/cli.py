@@ -85,7 +85,7 @@ def serve(
 
     Examples: footfall serve --port 8080 --workers 4 --database postgresql://postgres@127.0.0.1/footfall
     """
-    from footfall.ingest import writer_process
+    from footfall.ingest import shared_writer, writer_process
 
     settings = config.from_env()
     url = _database(database)
@@ -110,9 +110,19 @@ def serve(
     try:
         if settings.metrics and settings.metrics_port:
             prometheus_metrics.serve_port(settings.metrics_host, settings.metrics_port)
+        backend = DatabaseURL(url).backend
+        shared = None
         if workers == 1:  # its start overlaps ours; with several workers, each starts its own
-            writer_process.prestart(DatabaseURL(url).backend)
-        _serve(settings, host or settings.host, port or settings.port, url, workers)
+            writer_process.prestart(backend)
+        elif backend == "sqlite":  # one write lock: the workers share one writer (ingest/shared_writer.py)
+            shared = shared_writer.SharedWriter(run_dir)
+            shared.start()
+            os.environ[shared_writer.ENV] = shared.path
+        try:
+            _serve(settings, host or settings.host, port or settings.port, url, workers)
+        finally:
+            if shared is not None:  # after the workers, which drain their queues through it
+                shared.stop()
     finally:
         rundir.remove(run_dir)
 

@@ -10,9 +10,11 @@ ProcessCommitter is the server's side: the same Committer interface as LocalComm
 pipeline's writer thread calls it and blocks in a socket read instead of in the database driver).
 The child runs a LocalCommitter and answers one message at a time over a socketpair:
   (connect, apply)                -> (nothing: the first message, what the child is to run)
-  ("connect",)                    -> ("ok", None) | ("unavailable", reason)
+  ("connect",)                    -> ("ok", pid) | ("unavailable", reason)
   ("commit", ops, clock_offset)   -> ("ok", results) | ("down", reason) | ("failed", reason)
 connect and apply must be module-level functions or partials of them (they are pickled).
+Under `footfall serve --workers N` on SQLite the workers share one writer instead
+(footfall/ingest/shared_writer.py, FOOTFALL_WRITER_SOCKET): ProcessCommitter connects to it.
 It ignores SIGINT and SIGTERM (the server drains its queue through it on shutdown) and exits when
 the server closes the socket or dies, so it never outlives the server by more than one commit.
 """
@@ -40,6 +42,8 @@ from footfall.store.conn import Conn
 
 log = logging.getLogger("footfall.ingest")
 
+SHARED_WRITER_ENV = "FOOTFALL_WRITER_SOCKET"  # the shared writer's socket (shared_writer.py), when serve runs one
+
 
 class ProcessCommitter:
     """Commits through a writer process, started on the first connect() and again after it dies."""
@@ -51,6 +55,9 @@ class ProcessCommitter:
         self._connected = False
         self._lock = threading.Lock()  # one exchange at a time (the pipeline has one writer thread)
         self._started = 0  # writer processes started so far (after the first: restarts)
+        # The writer all workers share, when serve started one (shared_writer.py); else one of our own.
+        self._shared_path = os.environ.get(SHARED_WRITER_ENV) or None
+        self._remote_pid: int | None = None
 
     @property
     def connected(self) -> bool:
@@ -58,10 +65,14 @@ class ProcessCommitter:
 
     @property
     def pid(self) -> int | None:
+        if self._shared_path is not None:
+            return self._remote_pid if self._sock is not None else None
         return self._proc.pid if self._proc is not None and self._proc.poll() is None else None
 
     def connect(self) -> None:
-        if self._proc is None or self._proc.poll() is not None:
+        if self._shared_path is not None:
+            self._join_shared()
+        elif self._proc is None or self._proc.poll() is not None:
             try:
                 self._spawn()
             except OSError as exc:  # out of processes or descriptors: a passing condition, retried
@@ -73,6 +84,7 @@ class ProcessCommitter:
             raise StoreUnavailable(str(exc)) from exc
         if status != "ok":
             raise StoreUnavailable(detail)
+        self._remote_pid = detail
         self._connected = True
 
     def commit(self, ops: list[Any]) -> list[Any]:
@@ -118,6 +130,17 @@ class ProcessCommitter:
             self._proc = None
 
     # -- the socket and the process ---------------------------------------------------------------
+    def _join_shared(self) -> None:
+        """Connect to the shared writer, if not connected (it may be between a death and a restart)."""
+        if self._sock is not None:
+            return
+        try:
+            self._sock = _connect_shared(self._shared_path)
+            self._sock.send_bytes(self._setup)
+        except OSError as exc:
+            self.close()
+            raise StoreUnavailable(f"the shared writer process is not running ({self._shared_path}): {exc}") from exc
+
     def _spawn(self) -> None:
         self.close()
         self._proc, self._sock = _take_prestarted() or _start_process()
@@ -143,6 +166,17 @@ class ProcessCommitter:
                 self._connected = False
                 self.close()
                 raise StoreDown(f"the writer process exited (code {code}): {type(exc).__name__}") from exc
+
+
+def _connect_shared(path: str) -> Connection:
+    """A connection to the shared writer (OSError if it is not listening)."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(path)
+    except OSError:
+        sock.close()
+        raise
+    return Connection(sock.detach())
 
 
 def _start_process(backend: str = "") -> tuple[subprocess.Popen, Connection]:
@@ -207,19 +241,20 @@ def serve(sock: Connection) -> None:
                 message = sock.recv_bytes()
             except (EOFError, OSError):
                 return
-            sock.send_bytes(_encode_answer(_answer(committer, pickle.loads(message))))
+            sock.send_bytes(encode_answer(answer(committer, pickle.loads(message))))
             gc_tuning.collect_if_due()  # between commits, once what the last one held is freed (gc_tuning.py)
     finally:
         committer.close()
 
 
-def _answer(committer: LocalCommitter, message: tuple) -> tuple[str, Any]:
+def answer(committer: LocalCommitter, message: tuple) -> tuple[str, Any]:
+    """The answer to one message (also the shared writer's: footfall/ingest/shared_writer.py)."""
     if message[0] == "connect":
         try:
             committer.connect()
         except StoreUnavailable as exc:
             return "unavailable", str(exc)
-        return "ok", None
+        return "ok", os.getpid()
     _, ops, offset = message
     clock.set_offset(offset)  # the server's clock, which tests may move
     m = prometheus_metrics.get()
@@ -235,7 +270,7 @@ def _answer(committer: LocalCommitter, message: tuple) -> tuple[str, Any]:
         return "failed", str(exc)
 
 
-def _encode_answer(answer: tuple[str, Any]) -> bytes:
+def encode_answer(answer: tuple[str, Any]) -> bytes:
     try:
         return pickle.dumps(answer, pickle.HIGHEST_PROTOCOL)
     except Exception:
