@@ -19,21 +19,20 @@ from footfall.domain.limits import Limits, check_properties
 from footfall.domain.models import Event, ProfilePatch, TrackOp
 from footfall.wire.sources import (
     SharedContexts,
-    SharedPatches,
     Source,
+    Times,
     apply_traits,
     corrected_time,
     identifier,
-    kept_context,
     kind_of,
     obj,
-    parse_time,
     placed,
     value_and_currency,
 )
 from footfall.domain.limits import SEGMENT_MESSAGE_BYTES as MAX_MESSAGE_BYTES
 
 TYPES = ("identify", "track", "page", "screen", "group", "alias")
+EVENT_TYPES = frozenset({"track", "page", "screen"})
 PAGE_METRIC = "Viewed Page"
 SCREEN_METRIC = "Viewed Screen"
 _encode = msgspec.json.Encoder().encode
@@ -64,8 +63,10 @@ def decode_batch(body: Any, source: Source, limits: Limits, now: float, *, phone
     if not items:
         raise InvalidInput("at least one message is required", "batch")
     shared_context = obj(body.get("context"), "context")
-    sent_at = parse_time(body.get("sentAt"), "sentAt")
-    patches, contexts = SharedPatches(), SharedContexts()
+    times = Times()
+    sent_at = times.parse(body.get("sentAt"), "sentAt")
+    decode = _Messages(source, limits, now, phone_region, sent_at, shared_context, measure, strings_checked,
+                       False, times).decode
     ops, paths = [], []
     for i, message in enumerate(items):
         path = f"batch[{i}]"
@@ -75,9 +76,7 @@ def decode_batch(body: Any, source: Source, limits: Limits, now: float, *, phone
         if kind not in TYPES:
             raise InvalidInput(f"type must be one of {', '.join(TYPES)}, got {kind!r}", f"{path}.type")
         try:
-            ops.append(decode_message(kind, message, source, limits, now, sent_at=sent_at,
-                                      shared_context=shared_context, phone_region=phone_region, measure=measure,
-                                      strings_checked=strings_checked, batch=patches, contexts=contexts))
+            ops.append(decode(kind, message))
         except InvalidInput as exc:
             raise placed(exc, path) from None
         paths.append(path)
@@ -85,33 +84,121 @@ def decode_batch(body: Any, source: Source, limits: Limits, now: float, *, phone
 
 
 def decode_message(kind: str, message: Any, source: Source, limits: Limits, now: float, *,
-                   sent_at: float | None = None, shared_context: dict[str, Any] | None = None,
-                   phone_region: str | None = None, measure: bool = True, strings_checked: bool = False,
-                   batch: SharedPatches | None = None, contexts: SharedContexts | None = None) -> TrackOp:
-    """One message of the given type (from the path for single calls, from `type` in a batch).
-
-    batch: the patches of the batch the message is in, so that a run of messages for one person maps
-    its profile part once; contexts: its kept contexts, so that a run with the same one holds one. Refusals name a field of the message ('traits.email'); one of the message
-    as a whole names the field a single call lacks ('userId'), in a batch none (the batch names the
-    message)."""
+                   phone_region: str | None = None) -> TrackOp:
+    """One message of a single call (its type from the path). Refusals name a field of the message
+    ('traits.email'); one of the message as a whole names the field it lacks ('userId')."""
     if not isinstance(message, dict):
         raise InvalidInput(f"the message must be a JSON object, got {kind_of(message)}", "")
-    size = len(_encode(message)) if measure else 0
-    if size > MAX_MESSAGE_BYTES:
-        raise LimitExceeded(f"message of {size} bytes, more than the limit of {MAX_MESSAGE_BYTES} (32 KB)", "")
-    own_context = obj(message.get("context"), "context")
-    context = {**shared_context, **own_context} if shared_context else own_context
-    if kind == "alias":
-        return TrackOp(account_id=source.account_id, profile=_alias(message, batch is None), size=size)
+    return _Messages(source, limits, now, phone_region, None, {}, True, False, True, Times()).decode(kind, message)
 
-    def build() -> ProfilePatch:
-        return _patch(kind, message, context, limits, phone_region, batch is None)
 
-    patch = build() if batch is None else batch.patch(_profile_inputs(kind, message, context), build)
-    event = None
-    if kind in ("track", "page", "screen"):
-        event = _event(kind, message, context, source, limits, now, sent_at, strings_checked, contexts)
-    return TrackOp(account_id=source.account_id, profile=patch, event=event, size=size)
+class _Messages:
+    """The messages of one request, decoded in order (a batch's, or a single call's one).
+
+    A batch is mostly one person's messages in a row, sent by one library with one context: what the
+    message before had alike is not worked out again. Its context (compared as JSON, so that 1, 1.0
+    and true differ) is merged and read once for the run, the profile part mapped and checked once
+    (the run holds one patch object: SharedPatches' rule), the `$context` it keeps made and checked
+    once (SharedContexts'), and a time read once for the request (Times). Refusals are the ones
+    each message would meet on its own, in the same order."""
+
+    def __init__(self, source: Source, limits: Limits, now: float, phone_region: str | None,
+                 sent_at: float | None, shared_context: dict[str, Any], measure: bool, strings_checked: bool,
+                 single: bool, times: Times) -> None:
+        self.source, self.limits, self.now, self.phone_region = source, limits, now, phone_region
+        self.sent_at, self.shared_context, self.measure = sent_at, shared_context, measure
+        self.strings_checked, self.single, self.times = strings_checked, single, times
+        self.contexts = SharedContexts()
+        # The context of the message before: its own as JSON, merged with the batch's, the JSON of
+        # what the profile part reads of it, and what its events keep of it (None until one did).
+        self._own: bytes | None = None
+        self._context: dict[str, Any] = {}
+        self._profile_context = b""
+        self._kept: dict[str, Any] | None = None
+        # The patch of the message before, and the JSON of what made it.
+        self._patch: ProfilePatch | None = None
+        self._patch_inputs = b""
+
+    def decode(self, kind: str, message: dict[str, Any]) -> TrackOp:
+        size = len(_encode(message)) if self.measure else 0
+        if size > MAX_MESSAGE_BYTES:
+            raise LimitExceeded(f"message of {size} bytes, more than the limit of {MAX_MESSAGE_BYTES} (32 KB)", "")
+        own = message.get("context")
+        if own is None:
+            own = {}
+        elif not isinstance(own, dict):
+            raise InvalidInput(f"must be an object, got {kind_of(own)}", "context")
+        own_json = _encode(own)
+        if own_json != self._own:
+            self._context = {**self.shared_context, **own} if self.shared_context else own
+            self._profile_context = b""
+            self._kept = None
+            self._own = own_json
+        context = self._context
+        if kind == "alias":
+            return TrackOp(self.source.account_id, _alias(message, self.single), None, size)
+        patch = self._patch_of(kind, message, context)
+        event = self._event(kind, message, context) if kind in EVENT_TYPES else None
+        return TrackOp(self.source.account_id, patch, event, size)
+
+    def _patch_of(self, kind: str, message: dict[str, Any], context: dict[str, Any]) -> ProfilePatch:
+        """The patch of the message before when all that _patch reads is the same (its inputs as
+        JSON: the message's own, then the context's), else a new one."""
+        if not self._profile_context:
+            self._profile_context = _encode((context.get("traits"), context.get("ip")))
+        if kind == "identify":
+            own: tuple[Any, ...] = (message.get("userId"), message.get("anonymousId"), kind, message.get("traits"))
+        elif kind == "group":
+            own = (message.get("userId"), message.get("anonymousId"), kind, message.get("traits"),
+                   message.get("groupId"))
+        else:
+            own = (message.get("userId"), message.get("anonymousId"))
+        inputs = _encode(own) + self._profile_context  # a JSON value's end is its own: no two read as one
+        if self._patch is None or inputs != self._patch_inputs:
+            self._patch = _patch(kind, message, context, self.limits, self.phone_region, self.single)
+            self._patch_inputs = inputs  # after: a refusal keeps the run before as it was
+        return self._patch
+
+    def _event(self, kind: str, message: dict[str, Any], context: dict[str, Any]) -> Event:
+        props = message.get("properties")
+        if props is None:
+            props = {}
+        elif not isinstance(props, dict):
+            raise InvalidInput(f"must be an object, got {kind_of(props)}", "properties")
+        else:
+            props = dict(props)
+        if kind == "track":
+            metric = events.metric_name(message.get("event"), "event")
+        else:
+            metric = PAGE_METRIC if kind == "page" else SCREEN_METRIC
+            for key in ("name", "category"):
+                if message.get(key) is not None:
+                    props.setdefault(key, message[key])
+        value, currency = value_and_currency(props, "properties")
+        kept = self._kept
+        if kept is None:  # the first event of this context: kept as the one before kept it, if the same
+            kept, seen = self.contexts.kept(context)
+            self._kept = kept
+        else:  # an event before kept (and checked) this very dict
+            seen = bool(kept)
+        if kept:
+            props["$context"] = kept
+        props["$source"] = self.source.key_id
+        check_properties(props, self.limits, "properties", strings_checked=self.strings_checked,
+                         checked=kept if seen else None)
+        times = self.times
+        timestamp = times.parse(message.get("timestamp", message.get("originalTimestamp")), "timestamp")
+        message_sent = times.parse(message.get("sentAt"), "sentAt")
+        return Event(
+            metric,
+            corrected_time(timestamp, message_sent if message_sent is not None else self.sent_at, self.now,
+                           "timestamp"),
+            props,
+            value,
+            currency,
+            # Segment assigns an id when none is sent, so such events are never taken for duplicates.
+            events.unique_id(message.get("messageId"), "messageId") or ids.new_ulid(),
+        )
 
 
 def _alias(message: dict[str, Any], single: bool) -> ProfilePatch:
@@ -120,16 +207,6 @@ def _alias(message: dict[str, Any], single: bool) -> ProfilePatch:
     if user_id is None or previous is None:
         raise InvalidInput("alias needs both `previousId` and `userId`", "previousId" if single else "")
     return ProfilePatch(identifiers={"external_id": user_id, "anonymous_id": previous})
-
-
-def _profile_inputs(kind: str, message: dict[str, Any], context: dict[str, Any]) -> tuple[Any, ...]:
-    """Everything _patch reads of a message (equal inputs, equal patch)."""
-    shared = (message.get("userId"), message.get("anonymousId"), context.get("traits"), context.get("ip"))
-    if kind == "identify":
-        return (*shared, kind, message.get("traits"))
-    if kind == "group":
-        return (*shared, kind, message.get("traits"), message.get("groupId"))
-    return shared
 
 
 def _patch(kind: str, message: dict[str, Any], context: dict[str, Any], limits: Limits, phone_region: str | None,
@@ -160,32 +237,3 @@ def _patch(kind: str, message: dict[str, Any], context: dict[str, Any], limits: 
     if not patch.identifies():
         raise InvalidInput("a message needs a `userId` or an `anonymousId`", "userId" if single else "")
     return patch
-
-
-def _event(kind: str, message: dict[str, Any], context: dict[str, Any], source: Source, limits: Limits,
-           now: float, sent_at: float | None, strings_checked: bool, contexts: SharedContexts | None) -> Event:
-    props = dict(obj(message.get("properties"), "properties"))
-    if kind == "track":
-        metric = events.metric_name(message.get("event"), "event")
-    else:
-        metric = PAGE_METRIC if kind == "page" else SCREEN_METRIC
-        for key in ("name", "category"):
-            if message.get(key) is not None:
-                props.setdefault(key, message[key])
-    value, currency = value_and_currency(props, "properties")
-    kept, seen = contexts.kept(context) if contexts is not None else (kept_context(context), False)
-    if kept:
-        props["$context"] = kept
-    props["$source"] = source.key_id
-    check_properties(props, limits, "properties", strings_checked=strings_checked, checked=kept if seen else None)
-    timestamp = parse_time(message.get("timestamp", message.get("originalTimestamp")), "timestamp")
-    message_sent = parse_time(message.get("sentAt"), "sentAt")
-    return Event(
-        metric=metric,
-        time=corrected_time(timestamp, message_sent if message_sent is not None else sent_at, now, "timestamp"),
-        properties=props,
-        value=value,
-        value_currency=currency,
-        # Segment assigns an id when none is sent, so such events are never taken for duplicates.
-        unique_id=events.unique_id(message.get("messageId"), "messageId") or ids.new_ulid(),
-    )

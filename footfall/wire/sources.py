@@ -166,6 +166,29 @@ def parse_time(value: Any, path: str) -> float | None:
         raise InvalidInput(f"{value!r} is not an ISO 8601 datetime (e.g. 2024-05-01T12:00:00.000Z)", path) from None
 
 
+class Times:
+    """parse_time for one request, remembering the times it read by their text: an SDK's batch sends
+    one `sentAt` and, often, a run of messages with one timestamp. A few kept (the last 64 texts):
+    most messages have a time of their own."""
+
+    __slots__ = ("_seen",)
+
+    def __init__(self) -> None:
+        self._seen: dict[str, float] = {}
+
+    def parse(self, value: Any, path: str) -> float | None:
+        if type(value) is not str:
+            return parse_time(value, path)
+        seen = self._seen
+        seconds = seen.get(value)
+        if seconds is None:
+            seconds = parse_time(value, path)  # refused: nothing kept
+            if len(seen) >= 64:
+                seen.clear()
+            seen[value] = seconds  # type: ignore[assignment]
+        return seconds
+
+
 def corrected_time(timestamp: float | None, sent_at: float | None, now: float, path: str,
                    *, offset_ms: float | None = None) -> int:
     """When the event happened, on the server's clock, in epoch seconds.
