@@ -24,9 +24,9 @@ from footfall.wire.sources import (
     apply_traits,
     corrected_time,
     identifier,
+    Times,
     kind_of,
     obj,
-    parse_time,
     placed,
     value_and_currency,
 )
@@ -85,39 +85,69 @@ def decode(body: Any, source: Source, limits: Limits, now: float, *, phone_regio
     items, where = events_of(body)
     if not items:
         raise InvalidInput("at least one event is required", where if where != "-" else "")
-    sent_at = parse_time(body.get("sent_at"), "sent_at") if isinstance(body, dict) else None
+    times = Times()
+    sent_at = times.parse(body.get("sent_at"), "sent_at") if isinstance(body, dict) else None
     strings_checked = body_bytes is not None and body_bytes <= limits.max_string_bytes
-    patches = SharedPatches()
+    decode_event = _Events(source, limits, now, sent_at, phone_region, strings_checked, times).decode
     ops, paths = [], []
     for i, item in enumerate(items):
         path = "" if where == "-" else (f"{where}[{i}]" if where else f"[{i}]")
         try:
-            ops.append(decode_event(item, source, limits, now, sent_at=sent_at, phone_region=phone_region,
-                                    strings_checked=strings_checked, patches=patches))
+            ops.append(decode_event(item))
         except InvalidInput as exc:
             raise placed(exc, path) from None
         paths.append(path)
     return ops, paths
 
 
-def decode_event(item: Any, source: Source, limits: Limits, now: float, *, sent_at: float | None = None,
-                 phone_region: str | None = None, strings_checked: bool = False,
-                 patches: SharedPatches | None = None) -> TrackOp:
-    """One event (refusals name a field of the event: 'properties.$set.email'); patches: the
-    request's, so that a run of events for one person maps its profile part once."""
-    if not isinstance(item, dict):
-        raise InvalidInput(f"an event must be an object, got {kind_of(item)}", "")
-    name = events.metric_name(item.get("event"), "event")
-    props = obj(item.get("properties"), "properties")
+class _Events:
+    """The events of one request, decoded in order: refusals name a field of the event
+    ('properties.$set.email'). A run of events for one person maps its profile part once (one patch
+    object: SharedPatches), and a time is read once for the request (Times)."""
 
-    def build() -> ProfilePatch:
-        return _patch(name, item, props, limits, phone_region)
+    def __init__(self, source: Source, limits: Limits, now: float, sent_at: float | None,
+                 phone_region: str | None, strings_checked: bool, times: Times) -> None:
+        self.source, self.limits, self.now, self.sent_at = source, limits, now, sent_at
+        self.phone_region, self.strings_checked, self.times = phone_region, strings_checked, times
+        self.patches = SharedPatches()
 
-    patch = build() if patches is None else patches.patch(_profile_inputs(name, item, props), build)
-    if name in PROFILE_ONLY:
-        return TrackOp(account_id=source.account_id, profile=patch)
-    return TrackOp(account_id=source.account_id, profile=patch,
-                   event=_event(name, item, props, source, limits, now, sent_at, strings_checked))
+    def decode(self, item: Any) -> TrackOp:
+        if not isinstance(item, dict):
+            raise InvalidInput(f"an event must be an object, got {kind_of(item)}", "")
+        name = events.metric_name(item.get("event"), "event")
+        props = item.get("properties")
+        if props is None:
+            props = {}
+        elif not isinstance(props, dict):
+            raise InvalidInput(f"must be an object, got {kind_of(props)}", "properties")
+        patch = self.patches.patch(_profile_inputs(name, item, props),
+                                   lambda: _patch(name, item, props, self.limits, self.phone_region))
+        if name in PROFILE_ONLY:
+            return TrackOp(self.source.account_id, patch, None)
+        return TrackOp(self.source.account_id, patch, self._event(name, item, props))
+
+    def _event(self, name: str, item: dict[str, Any], props: dict[str, Any]) -> Event:
+        kept = dict(props)
+        for key in _CONTROL.intersection(props):
+            del kept[key]
+        value, currency = value_and_currency(kept, "properties")
+        kept["$source"] = self.source.key_id
+        check_properties(kept, self.limits, "properties", strings_checked=self.strings_checked)
+        times = self.times
+        timestamp = times.parse(item.get("timestamp"), "timestamp")
+        own_sent = times.parse(item.get("sent_at"), "sent_at")
+        offset = item.get("offset")
+        if offset is not None and (isinstance(offset, bool) or not isinstance(offset, (int, float))):
+            raise InvalidInput(f"must be a number of milliseconds, got {kind_of(offset)}", "offset")
+        sent = None if props.get("$ignore_sent_at") is True else (own_sent if own_sent is not None else self.sent_at)
+        return Event(
+            name,
+            corrected_time(timestamp, sent, self.now, "timestamp", offset_ms=offset),
+            kept,
+            value,
+            currency,
+            events.unique_id(item.get("uuid"), "uuid") or ids.new_ulid(),
+        )
 
 
 def _profile_inputs(name: str, item: dict[str, Any], props: dict[str, Any]) -> tuple[Any, ...]:
@@ -171,25 +201,3 @@ def _person(patch: ProfilePatch, item: dict[str, Any], props: dict[str, Any], li
         if not isinstance(unset, list) or not all(isinstance(k, str) for k in unset):
             raise InvalidInput("must be an array of property names", where)
         patch.unset_properties.extend(unset)
-
-
-def _event(name: str, item: dict[str, Any], props: dict[str, Any], source: Source, limits: Limits, now: float,
-           sent_at: float | None, strings_checked: bool) -> Event:
-    kept = {k: v for k, v in props.items() if k not in _CONTROL}
-    value, currency = value_and_currency(kept, "properties")
-    kept["$source"] = source.key_id
-    check_properties(kept, limits, "properties", strings_checked=strings_checked)
-    timestamp = parse_time(item.get("timestamp"), "timestamp")
-    own_sent = parse_time(item.get("sent_at"), "sent_at")
-    offset = item.get("offset")
-    if offset is not None and (isinstance(offset, bool) or not isinstance(offset, (int, float))):
-        raise InvalidInput(f"must be a number of milliseconds, got {kind_of(offset)}", "offset")
-    sent = None if props.get("$ignore_sent_at") is True else (own_sent if own_sent is not None else sent_at)
-    return Event(
-        metric=name,
-        time=corrected_time(timestamp, sent, now, "timestamp", offset_ms=offset),
-        properties=kept,
-        value=value,
-        value_currency=currency,
-        unique_id=events.unique_id(item.get("uuid"), "uuid") or ids.new_ulid(),
-    )
