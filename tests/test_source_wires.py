@@ -114,6 +114,16 @@ def test_resent_message_id_is_stored_once(client, key, database_url, account):
     assert (event["unique_id"], event["value"], event["value_currency"]) == ("m-1", 5.0, "USD")
 
 
+def test_an_address_of_traits_over_a_non_object_address_of_context_traits(client, key, database_url, account):
+    # context.traits first, then the message's traits: the later wins, as for every other trait
+    message = {"userId": "u1", "context": {"traits": {"address": "x"}},
+               "traits": {"address": {"city": "Oslo", "floor": 3}}}
+    r = v1(client, "/v1/identify", message, key["key"])
+    assert (r.status_code, r.json()) == (200, {"success": True})
+    [person] = export(database_url, account, "profiles")
+    assert person["location"]["city"] == "Oslo" and person["properties"]["address"] == {"floor": 3}
+
+
 def test_alias_never_merges_two_identified_profiles(client, key, database_url, account):
     batch = [{"type": "identify", "userId": "known-1", "traits": {"email": "k1@example.com"}},
              {"type": "identify", "anonymousId": "anon-2", "traits": {"email": "k2@example.com"}},

@@ -121,8 +121,11 @@ def apply_traits(patch: ProfilePatch, traits: dict[str, Any], path: str, limits:
             for name, item in value.items():
                 if name in ADDRESS_FIELDS and (item is None or isinstance(item, str)):
                     patch.location[ADDRESS_FIELDS[name]] = item
-                else:
-                    patch.properties.setdefault("address", {})[name] = item
+                else:  # the rest of the address stays a property (over a non-object one set earlier)
+                    rest = patch.properties.get("address")
+                    if not isinstance(rest, dict):
+                        rest = patch.properties["address"] = {}
+                    rest[name] = item
         elif key == "timezone" and isinstance(value, str) and not once:
             patch.location["timezone"] = value
         elif once:
