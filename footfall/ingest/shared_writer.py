@@ -20,7 +20,6 @@ from __future__ import annotations
 import logging
 import os
 import pickle
-import signal
 import socket
 import subprocess
 import sys
@@ -177,13 +176,9 @@ def _reply(clients: dict[Connection, _Client], client: _Client, answer: tuple[st
 
 
 def main(argv: list[str]) -> None:
-    # Ctrl-C and SIGTERM reach the whole process group; the workers then drain their queues
-    # through this process, so it leaves only when serve closes the control socket.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    logging.basicConfig(level=logging.WARNING, format="footfall writer %(levelname)s %(name)s: %(message)s")
-    control = Connection(int(argv[0]))
-    os.set_inheritable(control.fileno(), False)
+    # The workers drain their queues through this process: it leaves only when serve closes the
+    # control socket (argv: its fd, the path to listen on).
+    control = writer_process.child_start(argv[0])
     import footfall.store.sqlite  # noqa: F401  (what the commits need, before the first one)
 
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

@@ -287,14 +287,20 @@ def _sendable_result(result: Any) -> Any:
     return result
 
 
-def main(argv: list[str]) -> None:
-    # Ctrl-C and a service manager's SIGTERM reach the whole process group; the server then drains
-    # its queue through this process, so it must outlive that signal and leave on the closed socket.
+def child_start(fd: str) -> Connection:
+    """A writer child's start (this one's and the shared writer's): Ctrl-C and a service manager's
+    SIGTERM reach the whole process group; the server then drains its queue through this process, so
+    it must outlive that signal and leave on the closed socket (fd: the socket to the server)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     logging.basicConfig(level=logging.WARNING, format="footfall writer %(levelname)s %(name)s: %(message)s")
-    sock = Connection(int(argv[0]))
+    sock = Connection(int(fd))
     os.set_inheritable(sock.fileno(), False)
+    return sock
+
+
+def main(argv: list[str]) -> None:
+    sock = child_start(argv[0])
     # Import what the commits need before the server asks (a prestarted process does this while the
     # server is still starting).
     if argv[1:] == ["postgresql"]:
