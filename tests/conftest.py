@@ -29,6 +29,18 @@ PG_ADMIN = os.environ.get("FOOTFALL_TEST_PG", "postgresql://postgres@127.0.0.1:5
 BACKENDS = ["sqlite", "postgres"]
 
 
+def pytest_ignore_collect(collection_path, config):
+    """`pytest -m serial` (make test's second part) does not import test files that never say `serial`:
+    none of their tests can carry the mark, and collecting them all costs ~40 s (tests/test_fuzz_openapi.py
+    builds schemathesis's coverage cases when it is collected). Any other selection collects everything."""
+    if (config.getoption("markexpr", "") or "").strip() != "serial":
+        return None
+    if collection_path.suffix == ".py" and collection_path.name.startswith("test_"):
+        if "serial" not in collection_path.read_text(encoding="utf-8").lower():
+            return True
+    return None
+
+
 def _pg_unavailable(reason: str) -> None:
     if os.environ.get("CI") == "true":
         pytest.fail(f"PostgreSQL is required in CI but unavailable: {reason}")
