@@ -14,11 +14,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Awaitable, Callable, Mapping, Protocol
-from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import Response
 from footfall.failures import Disconnected
+from footfall.wire import form_fields
 
 log = logging.getLogger("footfall.api")
 
@@ -78,7 +78,7 @@ class RawRequest:
     def query_params(self) -> dict[str, str]:
         """Query parameters as Starlette reads them (latin-1, blanks kept, the last of a repeated key)."""
         if self._query is None:
-            self._query = dict(parse_qsl(self.query_string.decode("latin-1"), keep_blank_values=True))
+            self._query = form_fields.parse(self.query_string.decode("latin-1"))
         return self._query
 
     async def stream(self) -> AsyncIterator[bytes]:

@@ -12,15 +12,16 @@ import binascii
 import json
 import re
 from typing import Any
-from urllib.parse import parse_qsl
 
 import msgspec
 
 from footfall.refusals import InvalidInput
 from footfall.domain.limits import may_hold_nul, reject_nul
+from footfall.wire import form_fields
 
 _decode_json = msgspec.json.Decoder().decode
 _raw_decoder = json.JSONDecoder()
+_RAW_JSON_FIELD = re.compile(r"(?:^|&)data=(?=\s*\{)")
 _BASE64_CHARS = re.compile(r"^[A-Za-z0-9+/=_\-\s]*$")
 # JSON nested deeper than the parsers can recurse (far beyond any depth limit) is refused, not a 500.
 TOO_DEEP = "JSON nested too deeply to read"
@@ -42,7 +43,7 @@ def from_body(body: bytes, content_type: str) -> tuple[Any, dict[str, str]]:
     raw = _raw_json_field(text)
     if raw is not None:
         return raw
-    params = dict(parse_qsl(text, keep_blank_values=True))
+    params = form_fields.parse(text)
     if "data" not in params:
         raise InvalidInput("the form field `data` is missing", "data")
     return decode_data(params["data"]), params
@@ -99,7 +100,9 @@ def _raw_json_field(text: str) -> tuple[Any, dict[str, str]] | None:
     URL-encoded JSON never starts with a literal `{` (it would be %7B), so a literal brace means the
     client did not encode it; the value then runs to the end of the JSON value, whatever it contains.
     """
-    match = re.search(r"(?:^|&)data=(?=\s*\{)", text)
+    if "{" not in text:  # the common case, URL-encoded: no need to search
+        return None
+    match = _RAW_JSON_FIELD.search(text)
     if not match:
         return None
     start = match.end()
@@ -114,5 +117,5 @@ def _raw_json_field(text: str) -> tuple[Any, dict[str, str]] | None:
     if rest and not rest.startswith("&"):
         return None
     value = parse_json(text[begin:end], "data")  # strict parse: no NaN, same rules as everywhere
-    params = dict(parse_qsl(text[: match.start()] + rest, keep_blank_values=True))
+    params = form_fields.parse(text[: match.start()] + rest)
     return value, params
