@@ -4,13 +4,21 @@ which serve starts again if it dies, without losing an acknowledged event."""
 from __future__ import annotations
 
 import os
+import pickle
 import signal
+import socket
+import sqlite3
 import threading
 import time
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 import httpx
 
+from footfall.ingest import shared_writer
+from footfall.ingest.committer import LocalCommitter
+from footfall.store import sqlite
+from footfall.store.url import DatabaseURL
 from tests.legacy_calls import order, track
 from tests.test_cli import Serve, printed_keys_from_running, read_back
 from tests.test_health import _healthz_of_workers, _workers
@@ -127,3 +135,42 @@ def test_a_killed_shared_writer_is_started_again_and_no_acknowledged_event_is_lo
     stored = {e["unique_id"] for e in events}
     assert set(acked) <= stored, f"{len(set(acked) - stored)} acknowledged events missing\n{stderr}"
     assert "shared writer process" in stderr and "starting another" in stderr
+
+
+def _apply(conn, ops):
+    """Ops as the writer applies them: a row each, and a bug for the op "poison"."""
+    if "poison" in ops:
+        raise RuntimeError("a bug in one worker's group")
+    conn.executemany("INSERT INTO t (v) VALUES (?)", [(op,) for op in ops])
+    return [f"stored {op}" for op in ops]
+
+
+class _Worker:
+    """One worker's end of the shared writer: what it was answered."""
+
+    def __init__(self) -> None:
+        ours, theirs = socket.socketpair()
+        self.conn, self.writer_end = Connection(ours.detach()), Connection(theirs.detach())
+
+    def answer(self):
+        return pickle.loads(self.conn.recv_bytes())
+
+
+def test_groups_committed_together_are_split_back_and_a_failing_one_fails_alone(tmp_path):
+    path = tmp_path / "w.db"
+    sqlite3.connect(path).execute("CREATE TABLE t (v TEXT)").connection.commit()
+    committer = LocalCommitter(lambda: sqlite.connect(DatabaseURL(f"sqlite:///{path}")), _apply)
+    committer.connect()
+    a, b = _Worker(), _Worker()
+    clients = {w.writer_end: shared_writer._Client(w.writer_end) for w in (a, b)}
+    shared_writer._commit_together(clients, committer, [(clients[a.writer_end], ["a1", "a2"], 0.0),
+                                                        (clients[b.writer_end], ["b1"], 0.0)])
+    assert a.answer() == ("ok", ["stored a1", "stored a2"]) and b.answer() == ("ok", ["stored b1"])
+    shared_writer._commit_together(clients, committer, [(clients[a.writer_end], ["a3", "poison"], 0.0),
+                                                        (clients[b.writer_end], ["b2"], 0.0)])
+    status, reason = a.answer()
+    assert status == "failed" and "a bug in one worker's group" in reason
+    assert b.answer() == ("ok", ["stored b2"])
+    committer.close()
+    stored = [v for (v,) in sqlite3.connect(path).execute("SELECT v FROM t ORDER BY rowid")]
+    assert stored == ["a1", "a2", "b1", "b2"]

@@ -32,6 +32,7 @@ from typing import Any
 from footfall import clock, gc_tuning
 from footfall.ingest import writer_process
 from footfall.ingest.committer import LocalCommitter
+from footfall.refusals import StoreUnavailable
 
 log = logging.getLogger("footfall.ingest")
 
@@ -157,14 +158,28 @@ def serve(control: Connection, listener: socket.socket) -> None:
 
 def _commit_together(clients: dict[Connection, _Client], committer: LocalCommitter,
                      commits: list[tuple[_Client, list[Any], float]]) -> None:
-    """The groups that arrived together, in one transaction; each worker gets its own results."""
+    """The groups that arrived together, in one transaction; each worker gets its own results. If
+    that fails other than for the store being down (a bug), each group is committed alone, so one
+    worker's failing group does not fail another's."""
     ops = [op for _, group, _ in commits for op in group]
     status, detail = writer_process.answer(committer, ("commit", ops, commits[0][2]))
+    if status == "failed" and len(commits) > 1:
+        for client, group, offset in commits:
+            _reply(clients, client, _commit_alone(committer, group, offset))
+        return
     start = 0
     for client, group, _ in commits:
         part = detail[start:start + len(group)] if status == "ok" else detail
         start += len(group)
         _reply(clients, client, (status, part))
+
+
+def _commit_alone(committer: LocalCommitter, group: list[Any], offset: float) -> tuple[str, Any]:
+    try:
+        committer.connect()  # a failed commit closed the connection
+    except StoreUnavailable as exc:
+        return "down", str(exc)
+    return writer_process.answer(committer, ("commit", group, offset))
 
 
 def _reply(clients: dict[Connection, _Client], client: _Client, answer: tuple[str, Any]) -> None:
