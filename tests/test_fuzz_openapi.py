@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import os
+import unittest
 import uuid
 import zlib
 from urllib.parse import unquote
@@ -26,9 +27,22 @@ import pytest
 import requests
 import schemathesis
 from hypothesis import HealthCheck, Phase, settings
+from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
-from schemathesis.checks import CHECKS
+from schemathesis.checks import CHECKS, load_all_checks
+from schemathesis.core.control import SkipTest
+from schemathesis.core.failures import FailureGroup, as_reported_failure
+from schemathesis.core.result import Ok
+from schemathesis.generation.feedback import FeedbackSources
+from schemathesis.generation.hypothesis.builder import (InvalidHeadersExampleMark, MissingPathParameters,
+                                                        UnserializablePayloadMark)
+from schemathesis.generation.hypothesis.reporting import ignore_hypothesis_output
 from schemathesis.generation.meta import CoveragePhaseData, CoverageScenario
+from schemathesis.pytest._keys import track_schema
+from schemathesis.pytest._test_builder import build_operation_test
+from schemathesis.pytest.plugin import SchemaHandleMark
+from schemathesis.pytest.warnings import emit_unserializable_payload_warning
+from schemathesis.python._constants.orchestrator import make_constants_value_source
 
 from footfall.api import openapi
 from footfall.api import posthog_capture, segment_spec
@@ -249,16 +263,73 @@ FUZZ_SETTINGS = settings(deadline=None, database=None, suppress_health_check=lis
                          derandomize=os.environ.get("FOOTFALL_FUZZ_RANDOM") != "1")
 
 
+# Each operation's hypothesis test is built when its test runs, not when the file is collected, as
+# `@schema.parametrize()` would: building one is where schemathesis computes its coverage phase (~35 s for
+# the whole document), and every pytest process collects this file (both `make test` workers, though one
+# runs it). The building and the running below are what schemathesis's pytest plugin does for a
+# `parametrize()` item (schemathesis/pytest/plugin.py: `_gen_items`, `pytest_pyfunc_call`), but stricter:
+# an operation for which no case could be made fails instead of being skipped.
 @schema.parametrize()
 @FUZZ_SETTINGS
-def test_every_check_and_jsonapi_errors(case, target):
+def fuzz_one(case, target):
     check(case, target)
 
 
 @alias_schema.parametrize()
 @FUZZ_SETTINGS
-def test_every_check_on_an_alias(case, target):
+def fuzz_one_alias(case, target):
     check(case, target)
+
+
+def labelled(test_function) -> dict[str, object]:
+    """The operations of the schema a `parametrize()`d function was given, by label (an unloadable one is
+    kept as its error, which its test raises)."""
+    out = {}
+    for result in SchemaHandleMark.get(test_function).get_all_operations():
+        out[result.ok().label if isinstance(result, Ok) else result.err().label] = result
+    return out
+
+
+OPERATIONS = labelled(fuzz_one)
+ALIAS_OPERATIONS = labelled(fuzz_one_alias)
+_FEEDBACK: dict[int, FeedbackSources] = {}
+
+
+def run_operation(request, test_function, result, **fixtures) -> None:
+    __tracebackhide__ = True
+    if not isinstance(result, Ok):
+        raise result.err()
+    operation = result.ok()
+    fuzzed_schema = SchemaHandleMark.get(test_function)
+    load_all_checks()
+    track_schema(request.config, fuzzed_schema)  # its run-wide (after_run) checks are run at the session's end
+    feedback = _FEEDBACK.setdefault(id(fuzzed_schema), FeedbackSources(
+        constants_value_source=make_constants_value_source(fuzzed_schema)))
+    test = build_operation_test(config=fuzzed_schema.config, operation=operation, test_func=test_function,
+                                given_kwargs={}, feedback=feedback)
+    try:
+        with ignore_hypothesis_output():
+            test(**fixtures)
+    except FailureGroup as exc:
+        raise as_reported_failure(exc) from None
+    except (SkipTest, unittest.SkipTest, pytest.skip.Exception, Unsatisfiable) as exc:
+        pytest.fail(f"{operation.label}: no case could be run: {exc}")
+    if (media_types := UnserializablePayloadMark.get(test)) is not None:
+        emit_unserializable_payload_warning(media_types)
+    if (headers := InvalidHeadersExampleMark.get(test)) is not None:
+        pytest.fail(f"{operation.label}: an example has invalid headers: {headers}")
+    if (missing := MissingPathParameters.get(test)) is not None:
+        raise missing
+
+
+@pytest.mark.parametrize("operation", OPERATIONS)
+def test_every_check_and_jsonapi_errors(request, operation, target):
+    run_operation(request, fuzz_one, OPERATIONS[operation], target=target)
+
+
+@pytest.mark.parametrize("operation", ALIAS_OPERATIONS)
+def test_every_check_on_an_alias(request, operation, target):
+    run_operation(request, fuzz_one_alias, ALIAS_OPERATIONS[operation], target=target)
 
 
 def test_an_alias_is_its_paths_handler_and_operation():
