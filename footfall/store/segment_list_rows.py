@@ -123,8 +123,12 @@ def _stamp(now: float) -> float:
 
 def record_joins(conn: Conn, account_id: str, group_id: str, profile_ids: Sequence[str], now: float,
                  *, kind: str) -> None:
-    """kind 'segment' or 'list': which topic the outbox messages of these joins go out on."""
+    """kind 'segment' or 'list': which topic the outbox messages of these joins go out on. Only
+    profiles that exist and are not members are joined (and announced): see _still_to_change."""
     now = _stamp(now)
+    profile_ids = _still_to_change(conn, account_id, group_id, profile_ids, joining=True)
+    if not profile_ids:
+        return
     conn.executemany(
         "INSERT INTO group_members (account_id, group_id, profile_id, joined_at, left_at) VALUES (?, ?, ?, ?, NULL) "
         "ON CONFLICT (account_id, group_id, profile_id) DO UPDATE SET joined_at = excluded.joined_at, left_at = NULL "
@@ -136,13 +140,40 @@ def record_joins(conn: Conn, account_id: str, group_id: str, profile_ids: Sequen
 
 def record_leaves(conn: Conn, account_id: str, group_id: str, profile_ids: Sequence[str], now: float,
                   *, kind: str) -> None:
+    """Only profiles that are members now leave (and are announced): see _still_to_change."""
     now = _stamp(now)
+    profile_ids = _still_to_change(conn, account_id, group_id, profile_ids, joining=False)
+    if not profile_ids:
+        return
     conn.executemany(
         "UPDATE group_members SET left_at = ? WHERE account_id = ? AND group_id = ? AND profile_id = ? "
         "AND left_at IS NULL",
         [(now, account_id, group_id, pid) for pid in profile_ids],
     )
     _membership_messages(conn, account_id, group_id, profile_ids, now, kind, joined=False)
+
+
+def _still_to_change(conn: Conn, account_id: str, group_id: str, profile_ids: Sequence[str], *,
+                     joining: bool) -> list[str]:
+    """Of profile_ids, those the change still applies to, read in the writing transaction: the
+    membership worker decides from reads made before it (a deletion job may have removed the person
+    since, whose leave or join must then not be written or sent). On PostgreSQL the rows read are
+    locked until the commit, so a concurrent deletion waits for it."""
+    lock = conn.dialect == "postgresql"
+    members = set()
+    exists = set()
+    for part in _chunks(profile_ids):
+        marks = ", ".join("?" for _ in part)
+        members.update(r[0] for r in conn.all(
+            "SELECT profile_id FROM group_members WHERE account_id = ? AND group_id = ? AND left_at IS NULL "
+            f"AND profile_id IN ({marks})" + (" FOR UPDATE" if lock else ""), [account_id, group_id, *part]))
+        if joining:
+            exists.update(r[0] for r in conn.all(
+                f"SELECT id FROM profiles WHERE account_id = ? AND id IN ({marks})" + (" FOR KEY SHARE" if lock else ""),
+                [account_id, *part]))
+    if joining:
+        return [pid for pid in dict.fromkeys(profile_ids) if pid in exists and pid not in members]
+    return [pid for pid in dict.fromkeys(profile_ids) if pid in members]
 
 
 def _membership_messages(conn: Conn, account_id: str, group_id: str, profile_ids: Sequence[str], now: float,
