@@ -36,9 +36,16 @@ def test_readyz_is_503_once_the_writer_stops(database_url):
 
 
 def _workers(srv: Serve) -> set[int]:
-    """The uvicorn worker processes (not multiprocessing's resource tracker)."""
-    return {pid for pid in srv.worker_pids()
-            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()}
+    """The uvicorn worker processes (not multiprocessing's resource tracker, nor the shared writer)."""
+    return {pid for pid in srv.worker_pids() if b"spawn_main" in _cmdline(pid)}
+
+
+def _cmdline(pid: int) -> bytes:
+    """b"" for a process gone since it was listed (a worker just killed)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
 
 
 def _healthz_of_workers(srv: Serve, pids: set[int], timeout: float = 60) -> dict:

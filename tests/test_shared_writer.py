@@ -21,14 +21,7 @@ from footfall.store import sqlite
 from footfall.store.url import DatabaseURL
 from tests.legacy_calls import order, track
 from tests.test_cli import Serve, printed_keys_from_running, read_back
-from tests.test_health import _healthz_of_workers, _workers
-
-
-def _cmdline(pid: int) -> bytes:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return b""
+from tests.test_health import _cmdline, _healthz_of_workers, _workers
 
 
 def _descendants(root: int) -> set[int]:
