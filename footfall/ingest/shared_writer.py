@@ -50,17 +50,12 @@ class SharedWriter:
         self._control: Connection | None = None
         self._stopping = threading.Event()
         self._watcher: threading.Thread | None = None
-        self.restarts = 0
 
     def start(self) -> None:
         """Start the writer and wait until it listens (so the first worker finds it)."""
         self._spawn()
         self._watcher = threading.Thread(target=self._watch, name="footfall-shared-writer", daemon=True)
         self._watcher.start()
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None else None
 
     def stop(self, timeout: float = 10.0) -> None:
         """After the workers are gone: the writer finishes its current commit and exits."""
@@ -106,7 +101,6 @@ class SharedWriter:
             if self._control is not None:
                 self._control.close()
             self._spawn()
-            self.restarts += 1
 
 
 # -- the writer process ---------------------------------------------------------------------------

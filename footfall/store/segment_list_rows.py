@@ -72,14 +72,17 @@ def metric_names(conn: Conn, account_id: str, metric_ids: Iterable[str]) -> dict
     return dict(rows)
 
 
-def current_members(conn: Conn, account_id: str, group_id: str, scope: Sequence[str] | None = None) -> set[str]:
+def current_members(conn: Conn, account_id: str, group_id: str, scope: Sequence[str] | None = None,
+                    *, lock: bool = False) -> set[str]:
+    """The group's members (of `scope` only, if given); lock: on PostgreSQL, their rows locked to the commit."""
     sql = "SELECT profile_id FROM group_members WHERE account_id = ? AND group_id = ? AND left_at IS NULL"
     if scope is None:
         return {r[0] for r in conn.all(sql, (account_id, group_id))}
+    suffix = " FOR UPDATE" if lock and conn.dialect == "postgresql" else ""
     found: set[str] = set()
     for part in _chunks(scope):
         marks = ", ".join("?" for _ in part)
-        found.update(r[0] for r in conn.all(f"{sql} AND profile_id IN ({marks})", [account_id, group_id, *part]))
+        found.update(r[0] for r in conn.all(f"{sql} AND profile_id IN ({marks}){suffix}", [account_id, group_id, *part]))
     return found
 
 
@@ -159,19 +162,14 @@ def _still_to_change(conn: Conn, account_id: str, group_id: str, profile_ids: Se
     membership worker decides from reads made before it (a deletion job may have removed the person
     since, whose leave or join must then not be written or sent). On PostgreSQL the rows read are
     locked until the commit, so a concurrent deletion waits for it."""
-    lock = conn.dialect == "postgresql"
-    members = set()
-    exists = set()
-    for part in _chunks(profile_ids):
-        marks = ", ".join("?" for _ in part)
-        members.update(r[0] for r in conn.all(
-            "SELECT profile_id FROM group_members WHERE account_id = ? AND group_id = ? AND left_at IS NULL "
-            f"AND profile_id IN ({marks})" + (" FOR UPDATE" if lock else ""), [account_id, group_id, *part]))
-        if joining:
-            exists.update(r[0] for r in conn.all(
-                f"SELECT id FROM profiles WHERE account_id = ? AND id IN ({marks})" + (" FOR KEY SHARE" if lock else ""),
-                [account_id, *part]))
+    members = current_members(conn, account_id, group_id, profile_ids, lock=True)
     if joining:
+        lock = " FOR KEY SHARE" if conn.dialect == "postgresql" else ""
+        exists: set[str] = set()
+        for part in _chunks(profile_ids):
+            marks = ", ".join("?" for _ in part)
+            exists.update(r[0] for r in conn.all(f"SELECT id FROM profiles WHERE account_id = ? AND id IN ({marks}){lock}",
+                                                 [account_id, *part]))
         return [pid for pid in dict.fromkeys(profile_ids) if pid in exists and pid not in members]
     return [pid for pid in dict.fromkeys(profile_ids) if pid in members]
 
