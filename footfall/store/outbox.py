@@ -153,7 +153,11 @@ def _row(conn: Conn, values: Sequence[Any]) -> dict[str, Any]:
 _EVENT_PAYLOAD_COLUMNS = ("id", "metric_id", "profile_id", "time", "value", "unique_id", "properties")
 
 
-_EVENTS_BY_ID_ARRAY = f"SELECT {', '.join(_EVENT_PAYLOAD_COLUMNS)} FROM events WHERE account_id = ? AND id = ANY(?)"
+# By the primary key whatever the statistics say (see queries/profiles._by_id_array): the array's ids
+# one at a time, each a LATERAL lookup of at most one row.
+_EVENTS_BY_ID_ARRAY = (f"SELECT {', '.join('e.' + c for c in _EVENT_PAYLOAD_COLUMNS)} FROM unnest(?::text[]) AS k (id), "
+                       f"LATERAL (SELECT {', '.join(_EVENT_PAYLOAD_COLUMNS)} FROM events "
+                       "WHERE account_id = ? AND id = k.id LIMIT 1) AS e")
 
 
 def events_by_ids(conn: Conn, account_id: str, event_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -163,7 +167,7 @@ def events_by_ids(conn: Conn, account_id: str, event_ids: Sequence[str]) -> dict
     for start in range(0, len(wanted), 500):
         part = wanted[start:start + 500]
         if conn.dialect == "postgresql":  # one text whatever the count (see queries/profiles.by_ids)
-            rows = conn.all(_EVENTS_BY_ID_ARRAY, [account_id, part])
+            rows = conn.all(_EVENTS_BY_ID_ARRAY, [part, account_id])
         else:
             rows = conn.all(f"SELECT {', '.join(_EVENT_PAYLOAD_COLUMNS)} FROM events WHERE account_id = ? "
                             f"AND id IN ({', '.join('?' for _ in part)})", [account_id, *part])

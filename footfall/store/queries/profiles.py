@@ -6,7 +6,8 @@ import math
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
 
-from sqlalchemy import any_, bindparam, func, select
+from sqlalchemy import Integer, Text, bindparam, func, literal_column, select, true
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql import ColumnElement
 
 from footfall.domain.models import PROFILE_ATTRIBUTES
@@ -74,8 +75,14 @@ BY_IDS_CHUNK = 500
 _by_ids = shaped(lambda n: select(*_COLUMNS).where(
     p.account_id == bindparam("account_id"), p.id.in_([bindparam(f"id{i}") for i in range(n)])).order_by(p.id),
     BY_IDS_CHUNK)
-_by_id_array = Prepared(select(*_COLUMNS).where(p.account_id == bindparam("account_id"),
-                                                 p.id == any_(bindparam("ids"))).order_by(p.id))
+# Each id is looked up by the primary key, forced by a LATERAL ... LIMIT 1 per id: `id = ANY(ids)`
+# left the plan to the statistics, and while they still counted few rows for the account (a new
+# account, a young table: until autovacuum analyzes it) PostgreSQL scanned all of the account's
+# rows for each call (tests/test_plans_postgres.py).
+_ids = func.unnest(bindparam("ids", type_=ARRAY(Text))).table_valued("id").render_derived(name="k")
+_one = (select(*_COLUMNS).where(p.account_id == bindparam("account_id"), p.id == _ids.c.id)
+        .limit(literal_column("1", Integer)).lateral("e"))
+_by_id_array = Prepared(select(_one).select_from(_ids).join(_one, true()).order_by(_one.c.id))
 
 
 def by_ids(conn: Conn, account_id: str, profile_ids: Iterable[str]) -> list[dict[str, Any]]:
