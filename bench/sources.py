@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import subprocess
 import tempfile
@@ -26,7 +27,7 @@ import uuid
 from bench.crash import database, new_account
 from bench.ingest import CLIENT_CPU, SERVER_CPU, ensure_wrk
 from bench.routes import REVISION
-from bench.server_proc import footfall_serve
+from bench.server_proc import cpu_seconds, footfall_serve
 from bench.wrk_script import parse
 
 GOAL = 0.9
@@ -158,10 +159,15 @@ def _wrk(url: str, script: str, duration: float, connections: int) -> dict:
         argv = ["wrk", "-t1", f"-c{connections}", f"-d{max(int(duration), 1)}s", "--timeout", "20s", "-s", f.name, url]
         if shutil.which("taskset"):
             argv = ["taskset", "-c", str(CLIENT_CPU), *argv]
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         done = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 90)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
         if "WRKJSON" not in done.stdout:
             raise RuntimeError(f"wrk failed: {done.stderr[-1000:]}")
         result = parse(done.stdout)
+        # The load generator's own CPU: it builds each body in Lua, and a longer message costs it more
+        # (on the client core, which PostgreSQL's backends share).
+        result["wrk_cpu"] = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
         result["stderr"] = done.stderr.strip()
         return result
     finally:
@@ -190,6 +196,20 @@ def _stored(url: str, account_id: str) -> tuple[int, int]:
     return int(total), int(distinct)
 
 
+def _postgres_pids(url: str) -> list[int]:
+    """The PostgreSQL backends serving the database (its CPU per event is printed beside Footfall's)."""
+    if not url.startswith("postgresql"):
+        return []
+    from footfall.store import db
+
+    conn = db.connect(url)
+    try:
+        return [r[0] for r in conn.all("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                                       "AND pid <> pg_backend_pid()")]
+    finally:
+        conn.close()
+
+
 def run_backend(backend: str, args, log_dir: str) -> list[str]:
     lines = []
     with database(backend) as url:
@@ -206,15 +226,19 @@ def run_backend(backend: str, args, log_dir: str) -> list[str]:
                 acked_events += warm["acked"] * args.batch
             for order in [KINDS if i % 2 == 0 else KINDS[::-1] for i in range(args.rounds)]:
                 for kind in order:
+                    backends = _postgres_pids(url)
                     http0, writer0 = proc.cpu_split()
+                    pg0 = cpu_seconds(backends)
                     res = _wrk(proc.url, _script(kind, account.keys.public_key, key, args.batch), args.duration,
                                args.connections)
                     http1, writer1 = proc.cpu_split()
+                    pg1 = cpu_seconds(backends)
                     res["eps"] = res["acked"] * args.batch / (res["duration_us"] / 1e6)
                     # CPU per acknowledged event by process kind: unlike events/s, not moved by whatever
                     # else the machine runs, so it says where a wire costs more than the bulk route.
                     per_event = 1e6 / max(res["acked"] * args.batch, 1)
                     res["http_us"], res["writer_us"] = (http1 - http0) * per_event, (writer1 - writer0) * per_event
+                    res["pg_us"], res["wrk_us"] = (pg1 - pg0) * per_event, res["wrk_cpu"] * per_event
                     acked_events += res["acked"] * args.batch
                     runs[kind].append(res)
         finally:
@@ -229,7 +253,9 @@ def run_backend(backend: str, args, log_dir: str) -> list[str]:
         bad = f"  refused {r['refused']}  other {r['other']}" if r["refused"] or r["other"] else ""
         lines.append(f"{backend:9} {LABELS[kind]:32} x{args.batch:<4} {r['eps']:10,.0f} ev/s  "
                      f"p50 {r['p50_us'] / 1000:7.1f} ms  p99 {r['p99_us'] / 1000:7.1f} ms  "
-                     f"cpu/ev http {r['http_us']:5.1f} us writer {r['writer_us']:5.1f} us  {note}{bad}")
+                     f"cpu/ev http {r['http_us']:5.1f} us writer {r['writer_us']:5.1f} us"
+                     + (f" postgres {r['pg_us']:5.1f} us" if backend == "postgres" else "")
+                     + f" wrk {r['wrk_us']:4.1f} us  {note}{bad}")
         print(lines[-1], flush=True)
     for kind in KINDS[1:]:  # each round's ratio: the spread the mean hides
         each = ", ".join(f"{w['eps'] / b['eps']:.2f}" for w, b in zip(runs[kind], runs["bulk"]) if b["eps"])
@@ -254,7 +280,8 @@ def _mean(runs: list[dict]) -> dict:
         return sum(r[name] * w for r, w in zip(runs, weights)) / total
 
     return {"eps": events / seconds if seconds else 0.0, "p50_us": weighted("p50_us"), "p99_us": weighted("p99_us"),
-            "http_us": weighted("http_us"), "writer_us": weighted("writer_us"),
+            "http_us": weighted("http_us"), "writer_us": weighted("writer_us"), "pg_us": weighted("pg_us"),
+            "wrk_us": weighted("wrk_us"),
             "refused": sum(r["refused"] for r in runs), "other": sum(r["other"] for r in runs)}
 
 
