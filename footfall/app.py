@@ -53,7 +53,7 @@ from footfall.observability import prometheus_metrics
 from footfall.observability.requests import Observe
 from footfall.ingest.writer_process import ProcessCommitter
 from footfall.segments.membership import MembershipWorker
-from footfall.store import batch, db
+from footfall.store import batch, db, statistics
 from footfall.store.rate_limit_counters import make_limiter
 from footfall.store.reader import Readers
 from footfall.store.url import DatabaseURL
@@ -148,6 +148,28 @@ async def _flush_observations(access: logs.AccessLog | None) -> None:
             m.flush()
 
 
+async def _keep_statistics(settings: Settings) -> None:
+    """PostgreSQL: analyse the tables grown past their planner statistics (store/statistics.py), on a
+    connection of its own, every analyze_check_seconds; a failure is logged and tried again."""
+    conn = None
+    try:
+        while True:
+            await asyncio.sleep(settings.analyze_check_seconds)
+            try:
+                if conn is None:
+                    conn = await asyncio.to_thread(db.connect, settings.database_url,
+                                                   application_name="footfall-statistics")
+                await asyncio.to_thread(statistics.refresh, conn)
+            except Exception as exc:  # the store down, or a statement cancelled: next time
+                log.warning("planner statistics not refreshed: %s: %s", type(exc).__name__, exc)
+                if conn is not None:
+                    conn.close()
+                    conn = None
+    finally:
+        if conn is not None:
+            conn.close()
+
+
 async def _flush_last_used(services: Services) -> None:
     """Keys' last_used, written every few seconds (each key at most once a minute: api/key_cache.py)."""
     while True:
@@ -229,12 +251,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
         flushing = asyncio.create_task(_flush_observations(access))
         beat = _heartbeat(settings, pipeline, deliverer)
         beating = asyncio.create_task(beat.run()) if beat is not None else None
+        analysing = (asyncio.create_task(_keep_statistics(settings)) if settings.analyze_check_seconds > 0
+                     and DatabaseURL(settings.database_url).backend == "postgresql" else None)
         gc_tuning.tune()
         try:
             yield
         finally:
             await asyncio.to_thread(deliverer.stop)
-            for task in (last_used, beating, flushing):
+            for task in (last_used, beating, flushing, analysing):
                 if task is not None:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):

@@ -66,6 +66,9 @@ class Settings:
     # core ingest runs first and delivery takes the time left (its batches fill up meanwhile).
     webhook_deliverer_nice: int = 10
     outbox_retention_seconds: float = 7 * 86400.0  # the stream's resumable window, and replays'
+    # PostgreSQL: how often a worker looks for tables grown past their planner statistics, and
+    # analyses them (store/statistics.py); 0: never, autovacuum alone.
+    analyze_check_seconds: float = 5.0
     public_url: str | None = None  # base of links in payloads (default http://host:port)
     # Proxies (addresses or CIDR networks) whose X-Forwarded-For names the client (for `$use_ip`);
     # from anyone else the header is ignored. FOOTFALL_TRUSTED_PROXIES, comma-separated.
@@ -157,6 +160,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         webhook_lease_seconds=_float("FOOTFALL_WEBHOOK_LEASE_SECONDS", base.webhook_lease_seconds),
         webhook_deliverer_nice=_int("FOOTFALL_WEBHOOK_DELIVERER_NICE", base.webhook_deliverer_nice),
         outbox_retention_seconds=_float("FOOTFALL_OUTBOX_RETENTION_SECONDS", base.outbox_retention_seconds),
+        analyze_check_seconds=_float("FOOTFALL_ANALYZE_CHECK_SECONDS", base.analyze_check_seconds),
         public_url=e.get("FOOTFALL_PUBLIC_URL") or None,
         trusted_proxies=tuple(p.strip() for p in (e.get("FOOTFALL_TRUSTED_PROXIES") or "").split(",") if p.strip()),
         access_log=_env_switch(e, "FOOTFALL_ACCESS_LOG", base.access_log),

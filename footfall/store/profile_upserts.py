@@ -89,7 +89,7 @@ def _prefetch_chunk(conn: Conn, account_id: str, keys: list[Key]) -> None:
     for kind, value in keys:
         cache[("owner", account_id, kind, value)] = None  # nobody, unless the query finds an owner
     if conn.dialect == "postgresql":  # as arrays: one statement text whatever the count (see _prefetch_sql)
-        params: list[Any] = [[kind for kind, _ in keys], [value for _, value in keys], account_id]
+        params: list[Any] = [[kind for kind, _ in keys], [value for _, value in keys], account_id, account_id]
     else:
         params = [*_flat(keys), account_id]
     for kind, value, *values in conn.all(_prefetch_sql(len(keys), conn.dialect), params):
@@ -99,23 +99,29 @@ def _prefetch_chunk(conn: Conn, account_id: str, keys: list[Key]) -> None:
 
 
 def _prefetch_sql(n_keys: int, dialect: str) -> str:
-    # The identifiers drive the join (SQLite keeps the left table of a CROSS JOIN outermost), so each
+    # The identifiers drive the lookups (SQLite keeps the left table of a CROSS JOIN outermost), so each
     # is one primary-key lookup, as in _owners_sql, however many identifiers the account has.
-    # On PostgreSQL a LATERAL subquery does the same (LIMIT 1 keeps the planner from flattening it):
-    # a join planned on the statistics of a young table, not yet analysed by autovacuum, scanned
-    # all of the account's identifiers per batch (1-2 ms at 5,000; closed-loop PostgreSQL ingest
-    # went from 540 to 1,300 requests/s with this).
+    # On PostgreSQL each identifier, then each profile found, is a LATERAL subquery (LIMIT 1 keeps the
+    # planner from flattening it): a join planned on the statistics of a young table, not yet analysed
+    # by autovacuum, scanned all of the account's identifiers per batch (1-2 ms at 5,000; closed-loop
+    # PostgreSQL ingest went from 540 to 1,300 requests/s with this), and hashed the whole profiles
+    # table (auto_explain in bench sources: a quarter of the calls took 1.5-2 ms). The profiles are
+    # looked up, and locked, in id order (_lock_profiles).
     # On PostgreSQL the identifiers go as two arrays, in binary: a VALUES list's text, a new one per
     # count, would be parsed by psycopg for its placeholders on every call (it caches short texts only).
-    listed = ("SELECT * FROM unnest(%b::text[], %b::text[])" if dialect == "postgresql" else
-              "VALUES " + ", ".join("(?, ?)" for _ in range(n_keys)))
-    lookup = ("CROSS JOIN LATERAL (SELECT account_id, kind, value, profile_id FROM profile_identifiers"
-              " WHERE account_id = ? AND kind = k.kind AND value = k.value LIMIT 1) i" if dialect == "postgresql" else
-              "CROSS JOIN profile_identifiers i")
-    where = "" if dialect == "postgresql" else " WHERE i.account_id = ? AND i.kind = k.kind AND i.value = k.value"
+    if dialect == "postgresql":
+        return ("WITH k (kind, value) AS (SELECT * FROM unnest(%b::text[], %b::text[])), "
+                "i AS MATERIALIZED (SELECT f.kind, f.value, f.profile_id FROM k CROSS JOIN LATERAL "
+                "(SELECT kind, value, profile_id FROM profile_identifiers WHERE account_id = ? AND kind = k.kind "
+                "AND value = k.value LIMIT 1) f), "
+                "p AS MATERIALIZED (SELECT l.* FROM (SELECT DISTINCT profile_id FROM i ORDER BY profile_id) o "
+                f"CROSS JOIN LATERAL (SELECT {', '.join(_PROFILE_COLUMNS)} FROM profiles WHERE account_id = ? "
+                "AND id = o.profile_id LIMIT 1 FOR UPDATE) l) "
+                f"SELECT i.kind, i.value, {_P_COLUMNS} FROM i JOIN p ON p.id = i.profile_id")
+    listed = "VALUES " + ", ".join("(?, ?)" for _ in range(n_keys))
     return (f"WITH k (kind, value) AS ({listed}) SELECT i.kind, i.value, {_P_COLUMNS}"
-            f" FROM k {lookup} JOIN profiles p ON p.account_id = i.account_id AND p.id = i.profile_id{where}"
-            + _lock_profiles(dialect))
+            " FROM k CROSS JOIN profile_identifiers i JOIN profiles p ON p.account_id = i.account_id"
+            " AND p.id = i.profile_id WHERE i.account_id = ? AND i.kind = k.kind AND i.value = k.value")
 
 
 def _lock_profiles(dialect: str) -> str:

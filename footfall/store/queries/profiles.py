@@ -14,7 +14,7 @@ from footfall.domain.models import PROFILE_ATTRIBUTES
 from footfall.store.conn import Conn
 from footfall.store.queries import Criterion
 from footfall.store.queries.paging import Slice, SortKey, Window, fetch
-from footfall.store.sqlalchemy_statements import Prepared, first, rows, shaped
+from footfall.store.sqlalchemy_statements import Prepared, first, shaped
 from footfall.store.schema import events, profile_identifiers, profile_merges, profiles
 
 p = profiles.c
