@@ -543,3 +543,43 @@ def test_a_refused_bulk_entry_undoes_only_its_own_events_and_a_merge_sees_the_re
     rows = query(database_url, "SELECT e.unique_id, p.email FROM events e JOIN profiles p ON p.account_id = e.account_id "
                  "AND p.id = e.profile_id WHERE e.account_id = ? ORDER BY e.unique_id", (account.id,))
     assert rows == [("anon-1", "m@example.com"), ("known-1", "m@example.com")]
+
+
+def _source_batch(account_id: str, email: str, unique_ids: list[str]) -> "SourceBatchOp":
+    """A Segment / PostHog batch of one person's track messages, sharing one patch as the wires' do."""
+    from footfall.domain.operations import SourceBatchOp
+
+    patch = ProfilePatch(identifiers={"email": email})
+    ops = [TrackOp(account_id, patch, Event(metric="Viewed", time=1_700_000_000, unique_id=u)) for u in unique_ids]
+    return SourceBatchOp(account_id, ops, [f"batch[{i}]" for i in range(len(ops))])
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)  # pipeline mode: PostgreSQL's
+def test_a_groups_events_go_to_postgresql_while_its_later_requests_are_applied(database_url, account, monkeypatch):
+    """Inside the group's pipeline, events are sent once event_rows.SEND_AT of them wait, not all after
+    the group's last request: PostgreSQL inserts one request's events while the writer applies the next
+    (the Segment / PostHog routes reached 0.82x the bulk route's events/s on PostgreSQL without it).
+    Outcomes are as before: a repeat across two statements is a duplicate naming the first copy."""
+    from footfall.store import event_rows
+
+    size = event_rows.SEND_AT
+    first = _source_batch(account.id, "first@example.com", [f"a{i}" for i in range(size)])
+    second = _source_batch(account.id, "second@example.com", [f"b{i}" for i in range(size)])
+    repeat = _source_batch(account.id, "first@example.com", ["a0", "c0"])
+    conn = db.connect(database_url)
+    sent: list[str] = []
+    sql = conn.sql
+    monkeypatch.setattr(conn, "sql", lambda text: sent.append(text) or sql(text))
+    try:
+        conn.begin()
+        results = batch.apply_batch(conn, [first, second, repeat], Limits())
+        conn.commit()
+    finally:
+        conn.close()
+    writes = [("events" if text.startswith("INSERT INTO events") else "person") for text in sent
+              if text.startswith("INSERT INTO events") or "INSERT INTO profile_identifiers" in text]
+    assert writes[:3] == ["person", "events", "person"]  # the first request's events before the second's person
+    assert [(r.events_stored, r.events_duplicate) for r in results] == [(size, 0), (size, 0), (1, 1)]
+    assert query(database_url, "SELECT COUNT(*) FROM events WHERE account_id = ?", (account.id,)) == [(2 * size + 1,)]
+    counts = _counters(database_url, account.id)
+    assert (counts["events_stored"], counts["events_duplicate"]) == (2 * size + 1, 1)

@@ -55,7 +55,8 @@ def _apply_optimistic(conn: Conn, ops: list[Any], limits: Limits, tally: Tally) 
     those few round trips, and what can wait (an event's duplicate flag) is read at the end in one
     sync. A statement's error may so surface in a later op: the replay finds the op it belongs to.
     The ops' event rows are gathered and written together (Conn.gather), before the first op of
-    another kind and at the end."""
+    another kind, whenever event_rows.SEND_AT of them wait (so PostgreSQL inserts them while the rest
+    of the group is applied), and at the end."""
     with conn.pipeline():
         conn.execute("SAVEPOINT batch")
         covered = prefetch_owners(conn, ops)
@@ -66,7 +67,7 @@ def _apply_optimistic(conn: Conn, ops: list[Any], limits: Limits, tally: Tally) 
             if type(op) not in _GATHERING:  # it may read or change events gathered so far: write them
                 conn.write_gathered()
             results.append(_apply_fast(conn, op, limits, tally))
-        conn.write_gathered()  # the group's events, in one statement (store/event_rows.PendingEvents)
+        conn.write_gathered()  # the group's events not sent yet (store/event_rows.PendingEvents)
         conn.batch_cache.clear()  # true for this transaction only
         return results
 
