@@ -153,8 +153,8 @@ def _row(conn: Conn, values: Sequence[Any]) -> dict[str, Any]:
 _EVENT_PAYLOAD_COLUMNS = ("id", "metric_id", "profile_id", "time", "value", "unique_id", "properties")
 
 
-# By the primary key whatever the statistics say (see queries/profiles._by_id_array): the array's ids
-# one at a time, each a LATERAL lookup of at most one row.
+# The array's ids one at a time, each a LATERAL lookup of at most one row, so that the primary key
+# is used while the statistics undercount the account (see queries/profiles._by_id_array).
 _EVENTS_BY_ID_ARRAY = (f"SELECT {', '.join('e.' + c for c in _EVENT_PAYLOAD_COLUMNS)} FROM unnest(?::text[]) AS k (id), "
                        f"LATERAL (SELECT {', '.join(_EVENT_PAYLOAD_COLUMNS)} FROM events "
                        "WHERE account_id = ? AND id = k.id LIMIT 1) AS e")
