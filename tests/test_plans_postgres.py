@@ -133,6 +133,17 @@ def test_prefetched_owners_read_only_the_identifiers_and_profiles_asked_for(conn
     assert read["profiles"] <= 2 * ASKED
 
 
+def test_owners_read_only_the_identifiers_and_profiles_asked_for(conn):
+    """The owners of identifiers not read ahead (a group repeating a person reads them per request)."""
+    keys = [("email", f"young-p{i}@example.com") for i in range(ROWS - ASKED, ROWS)]
+    owners, rows = profile_upserts._owners(conn, "young", keys)
+    assert [owners[key] for key in keys] == [f"young-p{i}" for i in range(ROWS - ASKED, ROWS)]
+    assert sorted(rows) == sorted(owners.values())
+    read = reads_of_last(conn, lambda: profile_upserts._owners(conn, "young", keys), "profile_identifiers", "profiles")
+    assert read["profile_identifiers"] <= 2 * ASKED
+    assert read["profiles"] <= 2 * ASKED
+
+
 def lookups_read(conn) -> dict[str, int]:
     """Rows read by the three lookups of ASKED ids each, as the writer and the deliverer make them."""
     events = [f"young-e{i}" for i in range(ROWS - ASKED, ROWS)]
