@@ -409,8 +409,8 @@ def test_two_writers_changing_one_profile_do_not_lose_either_change(database_url
     assert (json.loads(properties) if isinstance(properties, str) else properties) == {"first": 1, "second": 2}
 
 
-def _commit_counting_event_inserts(url: str, ops: list, monkeypatch) -> tuple[list, int]:
-    """commit_ops, and how many statements inserted into events."""
+def _commit_recording_statements(url: str, ops: list, monkeypatch) -> tuple[list, list[str]]:
+    """commit_ops, and the text of every statement it sent, in order."""
     conn = db.connect(url)
     sent: list[str] = []
     sql = conn.sql
@@ -421,6 +421,12 @@ def _commit_counting_event_inserts(url: str, ops: list, monkeypatch) -> tuple[li
         conn.commit()
     finally:
         conn.close()
+    return results, sent
+
+
+def _commit_counting_event_inserts(url: str, ops: list, monkeypatch) -> tuple[list, int]:
+    """commit_ops, and how many statements inserted into events."""
+    results, sent = _commit_recording_statements(url, ops, monkeypatch)
     return results, sum(1 for text in sent if text.startswith("INSERT INTO events"))
 
 
@@ -566,16 +572,7 @@ def test_a_groups_events_go_to_postgresql_while_its_later_requests_are_applied(d
     first = _source_batch(account.id, "first@example.com", [f"a{i}" for i in range(size)])
     second = _source_batch(account.id, "second@example.com", [f"b{i}" for i in range(size)])
     repeat = _source_batch(account.id, "first@example.com", ["a0", "c0"])
-    conn = db.connect(database_url)
-    sent: list[str] = []
-    sql = conn.sql
-    monkeypatch.setattr(conn, "sql", lambda text: sent.append(text) or sql(text))
-    try:
-        conn.begin()
-        results = batch.apply_batch(conn, [first, second, repeat], Limits())
-        conn.commit()
-    finally:
-        conn.close()
+    results, sent = _commit_recording_statements(database_url, [first, second, repeat], monkeypatch)
     writes = [("events" if text.startswith("INSERT INTO events") else "person") for text in sent
               if text.startswith("INSERT INTO events") or "INSERT INTO profile_identifiers" in text]
     assert writes[:3] == ["person", "events", "person"]  # the first request's events before the second's person
