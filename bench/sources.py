@@ -10,7 +10,8 @@ the routes (bulk, segment, posthog, then in the reverse order) so a shift in the
 the tables growing, fall on all of them alike (each route's mean place is the same, over --rounds
 runs of each); each route's events/s is the mean over its runs (all it acknowledged over all its run
 time: a best-of would favour the route whose first run met the emptiest tables), with the CPU each
-acknowledged event cost the HTTP process and the writer process (a figure the machine's other load moves far less than events/s). Ends with a check
+acknowledged event cost the HTTP process, the writer process, PostgreSQL's backends and wrk (figures
+the machine's other load moves far less than events/s). Ends with a check
 that every unique id is stored at most once and at least as many as acknowledged.
 """
 
