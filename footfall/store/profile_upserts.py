@@ -106,7 +106,7 @@ def _prefetch_sql(n_keys: int, dialect: str) -> str:
     # by autovacuum, scanned all of the account's identifiers per batch (1-2 ms at 5,000; closed-loop
     # PostgreSQL ingest went from 540 to 1,300 requests/s with this), and hashed the whole profiles
     # table (auto_explain in bench sources: a quarter of the calls took 1.5-2 ms). The profiles are
-    # looked up, and locked, in id order (_lock_profiles).
+    # looked up, and locked FOR UPDATE, in id order: why, _lock_profiles says.
     # On PostgreSQL the identifiers go as two arrays, in binary: a VALUES list's text, a new one per
     # count, would be parsed by psycopg for its placeholders on every call (it caches short texts only).
     if dialect == "postgresql":
