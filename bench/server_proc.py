@@ -177,6 +177,21 @@ def descendants(root: int) -> list[int]:
     return found
 
 
+def postgres_backends(database_url: str) -> list[int]:
+    """The pids of the PostgreSQL backends connected to the database (none for SQLite): whose CPU a
+    bench counts as PostgreSQL's."""
+    if not database_url.startswith("postgresql"):
+        return []
+    from footfall.store import db
+
+    conn = db.connect(database_url)
+    try:
+        return [r[0] for r in conn.all("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                                       "AND pid <> pg_backend_pid()")]
+    finally:
+        conn.close()
+
+
 def cpu_seconds(pids: list[int]) -> float:
     """User + system CPU seconds the processes used so far (those gone count nothing)."""
     total = 0

@@ -28,7 +28,7 @@ import uuid
 from bench.crash import database, new_account
 from bench.ingest import CLIENT_CPU, SERVER_CPU, ensure_wrk
 from bench.routes import REVISION
-from bench.server_proc import cpu_seconds, footfall_serve
+from bench.server_proc import cpu_seconds, footfall_serve, postgres_backends
 from bench.wrk_script import parse
 
 GOAL = 0.9
@@ -197,20 +197,6 @@ def _stored(url: str, account_id: str) -> tuple[int, int]:
     return int(total), int(distinct)
 
 
-def _postgres_pids(url: str) -> list[int]:
-    """The PostgreSQL backends serving the database (its CPU per event is printed beside Footfall's)."""
-    if not url.startswith("postgresql"):
-        return []
-    from footfall.store import db
-
-    conn = db.connect(url)
-    try:
-        return [r[0] for r in conn.all("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-                                       "AND pid <> pg_backend_pid()")]
-    finally:
-        conn.close()
-
-
 def run_backend(backend: str, args, log_dir: str) -> list[str]:
     lines = []
     with database(backend) as url:
@@ -227,7 +213,7 @@ def run_backend(backend: str, args, log_dir: str) -> list[str]:
                 acked_events += warm["acked"] * args.batch
             for order in [KINDS if i % 2 == 0 else KINDS[::-1] for i in range(args.rounds)]:
                 for kind in order:
-                    backends = _postgres_pids(url)
+                    backends = postgres_backends(url)
                     http0, writer0 = proc.cpu_split()
                     pg0 = cpu_seconds(backends)
                     res = _wrk(proc.url, _script(kind, account.keys.public_key, key, args.batch), args.duration,

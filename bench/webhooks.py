@@ -32,7 +32,7 @@ import httpx
 from bench.crash import NO_RATE_LIMITS, database, ingest_routes, new_account
 from bench.loadgen import Load
 from bench.routes import METRICS, REVISION
-from bench.server_proc import cpu_seconds, footfall_serve
+from bench.server_proc import cpu_seconds, footfall_serve, postgres_backends
 from footfall.domain import topics
 from footfall.store import db
 from tests.receivers import Receiver
@@ -194,13 +194,7 @@ def _roles(server, database_url: str) -> dict[str, list[int]]:
                 else "worker" if b"serve" in cmd else "other")
         roles[role].append(pid)
     if database_url.startswith("postgresql"):
-        conn = db.connect(database_url)
-        try:
-            name = conn.one("SELECT current_database()")[0]
-            roles["postgres"] = [r[0] for r in conn.all("SELECT pid FROM pg_stat_activity WHERE datname = ? "
-                                                        "AND pid <> pg_backend_pid()", (name,))]
-        finally:
-            conn.close()
+        roles["postgres"] = postgres_backends(database_url)
     roles["bench (load + receivers)"] = [os.getpid()]
     return dict(roles)
 
