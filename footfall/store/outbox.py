@@ -13,8 +13,7 @@ reader that has seen position p has seen every message before it (no gap can be 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
 from footfall import clock
 from footfall.store.conn import Conn
@@ -27,11 +26,11 @@ _INSERT = ("INSERT INTO outbox (account_id, position, id, topic, profile_id, sub
            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
 
 
-@dataclass(frozen=True)
-class Message:
+class Message(NamedTuple):
     """One thing to send. id is what receivers deduplicate on (an event message uses the event's id).
     payload: None for events (the event row is the payload, read when sent) and profile created /
-    updated (the profile as it is when sent); otherwise what is sent, JSON."""
+    updated (the profile as it is when sent); otherwise what is sent, JSON. A named tuple, not a
+    frozen dataclass: one is made for every event stored, and a tuple is made in a third of the time."""
 
     topic: str
     id: str
@@ -65,23 +64,21 @@ def _enqueue_sqlite(conn: Conn, account_id: str, messages: Sequence[Message], cr
 
 def _enqueue_postgres(conn: Conn, account_id: str, messages: Sequence[Message], created: float) -> None:
     """One statement, nothing to read back: in pipeline mode it costs no round trip. The messages go
-    as one array per column: a VALUES list's text, a new one per count, would be parsed by psycopg
-    for its placeholders on every call (it caches only short texts) and never prepared."""
-    conn.run(_ENQUEUE_POSTGRES, [
-        account_id, len(messages), len(messages), account_id, created,
-        list(range(1, len(messages) + 1)), [m.id for m in messages], [m.topic for m in messages],
-        [m.profile_id for m in messages], [m.subject_id for m in messages],
-        [None if m.payload is None else conn.to_json(m.payload) for m in messages]])
+    as one jsonb array of (topic, id, profile_id, subject_id, payload), encoded by msgspec in C: a
+    VALUES list's text, a new one per count, would be parsed by psycopg for its placeholders on every
+    call (it caches only short texts) and never prepared, and an array per column is dumped element by
+    element in Python (~2 µs a message). A payload of None is SQL NULL, as it was sent before."""
+    conn.run(_ENQUEUE_POSTGRES, [account_id, len(messages), len(messages), account_id, created,
+                                 conn.to_json(messages)])
 
 
 _ENQUEUE_POSTGRES = (
     "WITH p AS (INSERT INTO outbox_positions (account_id, position) VALUES (?, ?) ON CONFLICT (account_id) "
     "DO UPDATE SET position = outbox_positions.position + excluded.position RETURNING position) "
     "INSERT INTO outbox (account_id, position, id, topic, profile_id, subject_id, payload, created) "
-    "SELECT a.account_id, p.position - ? + v.n, v.id, v.topic, v.profile_id, v.subject_id, v.payload, a.created "
-    "FROM p, (SELECT ?::text AS account_id, ?::float8 AS created) a, "
-    "unnest(%b::bigint[], %b::text[], %b::text[], %b::text[], %b::text[], %b::jsonb[]) "  # binary: no escaping
-    "AS v (n, id, topic, profile_id, subject_id, payload)")
+    "SELECT a.account_id, p.position - ? + v.n, v.m->>1, v.m->>0, v.m->>2, v.m->>3, NULLIF(v.m->4, 'null'), "
+    "a.created FROM p, (SELECT ?::text AS account_id, ?::float8 AS created) a, "
+    "jsonb_array_elements(?::jsonb) WITH ORDINALITY AS v (m, n)")
 
 
 # -- reading --------------------------------------------------------------------------------------
