@@ -45,16 +45,11 @@ def _apply_entry(conn: Conn, account_id: str, entry: BulkEntry, limits: Limits, 
     conn.execute("SAVEPOINT bulk_entry")
     saved = tally.mark()
     try:
-        metric_ids = [event_rows.metric_for(conn, account_id, e.metric, limits, now) for e in entry.events]
+        metric_ids = _metric_ids(conn, account_id, entry, limits, now)
         profile = profile_upserts.upsert_profile(conn, account_id, entry.profile, now, tally)
-        pending = []
-        for event, metric_id, path in zip(entry.events, metric_ids, entry.event_paths):
-            if repeated_unique_id(seen, profile.profile_id, metric_id, event.unique_id):
-                raise RepeatedUniqueId(
-                    f"unique_id {event.unique_id!r} is repeated for the same profile and metric in this "
-                    "request; the request was refused and no events were stored", f"{path}.unique_id")
-            pending.append(event_rows.insert_event(conn, account_id, metric_id, profile.profile_id, event, now,
-                                                limits.dedup_without_id))
+        _refuse_repeats(seen, profile.profile_id, metric_ids, entry)
+        pending = event_rows.insert_events(conn, account_id, metric_ids, profile.profile_id, entry.events, now,
+                                           limits.dedup_without_id)
     except RepeatedUniqueId:
         raise  # the batch's savepoint for the whole operation undoes every entry
     except (*_ENTRY_REFUSALS, InvalidInput) as exc:
@@ -68,21 +63,42 @@ def _apply_entry(conn: Conn, account_id: str, entry: BulkEntry, limits: Limits, 
         result.errors.append({"pointer": entry.path, "detail": _detail(exc), "status": answer(exc).status})
         return
     conn.execute("RELEASE SAVEPOINT bulk_entry")
-    result.completed += len(pending)
+    result.completed += len(entry.events)
     result.results.append(profile)
     # Inside Conn.pipeline() the events go with the rest of the group: their outcomes once it is sent.
-    conn.defer(lambda: _record_events(account_id, entry, metric_ids, pending, profile, tally, result))
+    conn.defer(lambda: _record_events(account_id, entry, metric_ids, pending(), profile, tally, result))
 
 
-def _record_events(account_id: str, entry: BulkEntry, metric_ids: list[str], pending: list[Any], profile: Any,
-                   tally: Tally, result: BulkResult) -> None:
-    outcomes = [outcome() for outcome in pending]
-    duplicates = sum(1 for _, dup in outcomes if dup)
-    for event, metric_id, (event_id, dup) in zip(entry.events, metric_ids, outcomes):
-        if not dup:
-            tally.stored_event(account_id, metric_id, event.time, event.value)
-            track_writes.event_message(account_id, event, event_id, profile.profile_id, tally)
-    tally.add(account_id, "events_stored", len(outcomes) - duplicates)
+def _metric_ids(conn: Conn, account_id: str, entry: BulkEntry, limits: Limits, now: float) -> list[str]:
+    """Each event's metric id, looked up (or created, in the order the events first name them) once per name."""
+    by_name: dict[str, str] = {}
+    for event in entry.events:
+        if event.metric not in by_name:
+            by_name[event.metric] = event_rows.metric_for(conn, account_id, event.metric, limits, now)
+    return [by_name[event.metric] for event in entry.events]
+
+
+def _refuse_repeats(seen: set[tuple[str, str, str]], profile_id: str, metric_ids: list[str], entry: BulkEntry) -> None:
+    """Raise RepeatedUniqueId at the first event whose unique_id came before for its profile and metric."""
+    for i, (event, metric_id) in enumerate(zip(entry.events, metric_ids)):
+        if repeated_unique_id(seen, profile_id, metric_id, event.unique_id):
+            path = entry.event_paths[i] if i < len(entry.event_paths) else entry.path
+            raise RepeatedUniqueId(
+                f"unique_id {event.unique_id!r} is repeated for the same profile and metric in this "
+                "request; the request was refused and no events were stored", f"{path}.unique_id")
+
+
+def _record_events(account_id: str, entry: BulkEntry, metric_ids: list[str], outcomes: list[tuple[str, bool]],
+                   profile: Any, tally: Tally, result: BulkResult) -> None:
+    """Count the entry's events and announce the stored ones (rollups and messages: one call each for all)."""
+    stored = [(event, metric_id, event_id)
+              for event, metric_id, (event_id, dup) in zip(entry.events, metric_ids, outcomes) if not dup]
+    duplicates = len(outcomes) - len(stored)
+    if stored:
+        tally.stored_events(account_id, [(metric_id, event.time, event.value) for event, metric_id, _ in stored])
+        track_writes.event_messages(account_id, profile.profile_id, [(event, event_id) for event, _, event_id in stored],
+                                    tally)
+    tally.add(account_id, "events_stored", len(stored))
     if duplicates:
         tally.add(account_id, "events_duplicate", duplicates)
     result.duplicates += duplicates

@@ -18,12 +18,26 @@ class Tally:
         self.counts: Counter[tuple[str, str]] = Counter()
         self.messages: list[tuple[str, outbox.Message]] = []  # (account, message), in the order made
         # Appended to (so a mark is a length), added up per bucket at the flush.
-        self.stored: list[tuple[rollups.RollupKey, float | None]] = []  # (bucket, value) of each event stored
+        # (bucket, events, their values' sum) of the events stored, a call's worth at a time
+        self.stored: list[tuple[rollups.RollupKey, int, float]] = []
         self.recounts: list[rollups.RollupKey] = []  # buckets events were deleted from or moved in
 
     def stored_event(self, account_id: str, metric_id: str, time: int, value: float | None) -> None:
         """An event was inserted (not a duplicate): its metric's rollup bucket grows at the commit."""
-        self.stored.append(((account_id, metric_id, rollups.bucket_of(time)), value))
+        self.stored.append(((account_id, metric_id, rollups.bucket_of(time)), 1, value or 0.0))
+
+    def stored_events(self, account_id: str, events: list[tuple[str, int, float | None]]) -> None:
+        """stored_event for many events, as (metric id, time, value): added up per bucket here, once."""
+        sums: dict[tuple[str, int], list] = {}
+        for metric_id, time, value in events:
+            entry = sums.get((metric_id, int(time) // rollups.BUCKET))
+            if entry is None:
+                sums[(metric_id, int(time) // rollups.BUCKET)] = [1, value or 0.0]
+            else:
+                entry[0] += 1
+                entry[1] += value or 0.0
+        self.stored.extend([((account_id, metric_id, bucket * rollups.BUCKET), n, s)
+                            for (metric_id, bucket), (n, s) in sums.items()])
 
     def deleting_events(self, keys: list[rollups.RollupKey]) -> None:
         """Events are being deleted from these buckets, or moved to another profile: they are recounted
@@ -36,6 +50,9 @@ class Tally:
     def message(self, account_id: str, message: outbox.Message) -> None:
         """A message for webhooks and the stream, written with the counters (store/outbox.py)."""
         self.messages.append((account_id, message))
+
+    def messages_of(self, account_id: str, messages: list[outbox.Message]) -> None:
+        self.messages.extend([(account_id, message) for message in messages])
 
     def mark(self) -> tuple[Any, ...]:
         """Where the tally stands, for restore() when a savepoint is rolled back."""
@@ -66,12 +83,11 @@ class Tally:
             # A recounted bucket is counted from the events as they are now, this group's inserts included.
             recount = set(self.recounts)
             sums: dict[rollups.RollupKey, list] = {}
-            for key, value in self.stored:
+            for key, n, value in self.stored:
                 if key not in recount:
                     entry = sums.setdefault(key, [0, 0.0])
-                    entry[0] += 1
-                    if value is not None:
-                        entry[1] += value
+                    entry[0] += n
+                    entry[1] += value
             rollups.add(conn, sums)
             rollups.recount(conn, recount)
             self.stored.clear()

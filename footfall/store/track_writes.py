@@ -49,6 +49,18 @@ def event_message(account_id: str, event: Event, event_id: str, profile_id: str,
     tally.message(account_id, outbox.Message(topics.event_topic(event.metric), event_id, profile_id, event_id))
 
 
+def event_messages(account_id: str, profile_id: str, stored: list[tuple[Event, str]], tally: Tally) -> None:
+    """event_message for the stored events of one profile, as (event, its id)."""
+    topic_of: dict[str, str] = {}
+    messages = []
+    for event, event_id in stored:
+        topic = topic_of.get(event.metric)
+        if topic is None:
+            topic = topic_of[event.metric] = topics.event_topic(event.metric)
+        messages.append(outbox.Message(topic, event_id, profile_id, event_id))
+    tally.messages_of(account_id, messages)
+
+
 class EventsAgain:
     """The events of a run of operations whose profile patch the operation just before them applied
     to `profile_id` (a batch repeating one person): applying the patch again would change nothing, so
