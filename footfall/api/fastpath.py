@@ -68,6 +68,11 @@ class RawRequest:
         self._query: dict[str, str] | None = None
 
     @property
+    def receive(self) -> Callable[[], Awaitable[dict]]:
+        """The ASGI receive callable (api/body.py reads the body from it)."""
+        return self._receive
+
+    @property
     def headers(self) -> dict[str, str]:
         """Lower-case names; the first of a repeated header, as Starlette's Headers.get."""
         if self._headers is None:
