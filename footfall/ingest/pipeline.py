@@ -98,6 +98,8 @@ class Pipeline:
         self._cond = threading.Condition()
         self._stopping = False
         self._thread: threading.Thread | None = None
+        self._running = False  # the writer thread is between start() and its end (read per request)
+        self._deadlines: dict[asyncio.AbstractEventLoop, _Deadlines] = {}  # submits waiting, per event loop
         self.store_ok = False
         self.writer_error: str | None = None
         self.stats = Stats()
@@ -112,7 +114,12 @@ class Pipeline:
         """Start the writer and wait (up to `wait` s) for its first connection attempt, so the first
         requests do not meet a writer that is still connecting and get a needless 503."""
         self._thread = threading.Thread(target=self._supervised, name="footfall-writer", daemon=True)
-        self._thread.start()
+        self._running = True
+        try:
+            self._thread.start()
+        except BaseException:
+            self._running = False
+            raise
         self._first_attempt.wait(wait)
 
     def watch_loop(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -151,7 +158,9 @@ class Pipeline:
 
     @property
     def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive() and self.writer_error is None
+        # A flag the writer thread clears as it ends, not Thread.is_alive(): that takes the thread's
+        # lock, twice per request (admission is checked before parsing and again when queueing).
+        return self._running and self.writer_error is None
 
     @property
     def stalled(self) -> bool:
@@ -196,13 +205,21 @@ class Pipeline:
     async def _bounded(self, future: Any, items: list[_Item]) -> Any:
         """Await the commit for at most ack_timeout; on timeout the op may still commit later.
 
-        A timer that fails the future, rather than asyncio.wait_for, which costs twice as much per
-        request (an extra waiter future and callbacks); the writer skips futures already done."""
-        timer = asyncio.get_running_loop().call_later(self.ack_timeout, self._expire, future, items)
-        try:
-            return await future
-        finally:
-            timer.cancel()
+        The timeout fails the future (asyncio.wait_for costs twice as much per request: an extra
+        waiter future and callbacks), and the loop's timeouts share one timer (_Deadlines) rather
+        than one armed and cancelled per request; the writer skips futures already done."""
+        loop = asyncio.get_running_loop()
+        deadlines = self._deadlines.get(loop)
+        if deadlines is None:
+            deadlines = self._deadlines_for(loop)
+        deadlines.add(loop.time() + self.ack_timeout, future, items)
+        return await future
+
+    def _deadlines_for(self, loop: asyncio.AbstractEventLoop) -> "_Deadlines":
+        for closed in [other for other in self._deadlines if other.is_closed()]:
+            del self._deadlines[closed]  # an event loop that ended with submits still waiting (a test's)
+        deadlines = self._deadlines[loop] = _Deadlines(loop, self._expire)
+        return deadlines
 
     def _expire(self, future: Any, items: list[_Item]) -> None:
         if future.done():
@@ -265,7 +282,10 @@ class Pipeline:
             self._fail_queued(Unavailable(f"the writer died ({self.writer_error})", self.retry_after))
         finally:
             self._first_attempt.set()
-            self._committer.close()
+            try:
+                self._committer.close()
+            finally:
+                self._running = False
 
     def _run(self) -> None:
         self._ensure_connection()
@@ -403,6 +423,46 @@ class Pipeline:
             self._queue.clear()
             self._bytes = 0
         self._deliver(items, [error] * len(items))
+
+
+class _Deadlines:
+    """When the submits waiting on one event loop time out. Each waits ack_timeout, so they fall due
+    in the order they were made: one timer, armed for the oldest still waiting, serves them all. It
+    replaces a timer per request (armed, then cancelled, and left in the loop's heap until the loop
+    sweeps it: ~3 µs a request). Commits answer in that order too, so the answered are dropped
+    from the front as new submits arrive."""
+
+    __slots__ = ("_loop", "_expire", "_waiting", "_timer")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, expire: Callable[[Any, list[_Item]], None]) -> None:
+        self._loop = loop
+        self._expire = expire
+        self._waiting: deque[tuple[float, Any, list[_Item]]] = deque()  # (due, future, items), oldest first
+        self._timer: asyncio.TimerHandle | None = None
+
+    def add(self, due: float, future: Any, items: list[_Item]) -> None:
+        waiting = self._waiting
+        while waiting and waiting[0][1].done():
+            waiting.popleft()
+        if waiting and due < waiting[-1][0]:  # the ack timeout was shortened meanwhile: a timer of its own
+            self._loop.call_at(due, self._expire, future, items)
+            return
+        waiting.append((due, future, items))
+        if self._timer is None:
+            self._timer = self._loop.call_at(due, self._fire)
+
+    def _fire(self) -> None:
+        self._timer = None
+        now = self._loop.time()
+        waiting = self._waiting
+        while waiting:
+            due, future, items = waiting[0]
+            if not future.done():
+                if due > now:
+                    self._timer = self._loop.call_at(due, self._fire)
+                    return
+                self._expire(future, items)
+            waiting.popleft()
 
 
 def _resolve(pairs: list[tuple[asyncio.Future, Any]]) -> None:
