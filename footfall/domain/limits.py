@@ -111,6 +111,13 @@ def check_properties(props: dict[str, Any], limits: Limits, path: str = "propert
         check_value(props, limits, path, 1)
 
 
+def properties_refused(props: dict[str, Any], limits: Limits) -> bool:
+    """Whether check_properties(props, limits) (no options) would refuse props, without building
+    the path it would name: a caller decoding many events asks this first, and checks only the
+    refused for their error."""
+    return len(props) > limits.max_properties or _walk(props, limits, 1) is not None
+
+
 def check_value(value: Any, limits: Limits, path: str, depth: int) -> None:
     """Walk a JSON value; depth counts the containers entered (the top object is level 1).
 
