@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import os
-import pickle
 import socket
 import subprocess
 import sys
@@ -28,6 +27,8 @@ import time
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from footfall import clock, gc_tuning
 from footfall.ingest import writer_process
@@ -128,10 +129,15 @@ def serve(control: Connection, listener: socket.socket) -> None:
             for conn in [c for c in ready if c in clients]:
                 client = clients[conn]
                 try:
-                    message = pickle.loads(conn.recv_bytes())
+                    raw = conn.recv_bytes()
                 except (EOFError, OSError):
                     conn.close()
                     del clients[conn]
+                    continue
+                try:
+                    message = writer_process.decode_message(raw)
+                except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+                    _reply(clients, client, writer_process.unreadable(exc))
                     continue
                 if not client.ready:
                     client.ready = True

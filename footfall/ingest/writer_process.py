@@ -12,6 +12,9 @@ The child runs a LocalCommitter and answers one message at a time over a socketp
   (connect, apply)                -> (nothing: the first message, what the child is to run)
   ("connect",)                    -> ("ok", pid) | ("unavailable", reason)
   ("commit", ops, clock_offset)   -> ("ok", results) | ("down", reason) | ("failed", reason)
+                                     | ("resend", reason): send it again pickled (see encode_commit)
+Messages are pickled, except a commit of track operations alone (encode_commit: the group as
+msgpack, the HTTP process's side of it a quarter of pickling's CPU); answers are pickled.
 connect and apply must be module-level functions or partials of them (they are pickled).
 Under `footfall serve --workers N` on SQLite the workers share one writer instead
 (footfall/ingest/shared_writer.py, FOOTFALL_WRITER_SOCKET): ProcessCommitter connects to it.
@@ -33,7 +36,10 @@ import time
 from multiprocessing.connection import Connection
 from typing import Any, Callable
 
+import msgspec
+
 from footfall import clock, gc_tuning
+from footfall.domain.models import Event, ProfilePatch, TrackOp
 from footfall.observability import prometheus_metrics
 from footfall.ingest.committer import Applier, LocalCommitter
 from footfall.failures import CommitFailed, StoreDown, Unsendable as _Unsendable
@@ -105,11 +111,10 @@ class ProcessCommitter:
         return merged
 
     def _commit_remote(self, ops: list[Any]) -> list[Any]:
-        try:
-            message = pickle.dumps(("commit", ops, clock.offset()), pickle.HIGHEST_PROTOCOL)
-        except Exception as exc:
-            raise _Unsendable from exc
-        status, detail = self._call(message)
+        offset = clock.offset()
+        status, detail = self._call(encode_commit(ops, offset))
+        if status == "resend":  # the writer could not read the group as msgpack (a bug: logged there)
+            status, detail = self._call(_pickled_commit(ops, offset))
         if status == "ok":
             return detail
         self._connected = False  # the child closed its connection; connect() opens a new one
@@ -212,6 +217,62 @@ def _take_prestarted() -> tuple[subprocess.Popen, Connection] | None:
     return taken
 
 
+# -- commit messages ------------------------------------------------------------------------------
+
+TRACK_GROUP = b"T"  # the first byte of a commit of TrackOps as msgpack (a pickle starts with b"\x80")
+_encode_msgpack = msgspec.msgpack.Encoder().encode
+_decode_track_group = msgspec.msgpack.Decoder(tuple[float, list[TrackOp]]).decode
+
+
+def encode_commit(ops: list[Any], offset: float) -> bytes:
+    """A commit message: for a group of track operations alone (single-event ingest: legacy track and
+    identify, /client and /api events and profiles) the group as msgpack, which msgspec writes from
+    the dataclasses in C, 4.05 -> 1.05 µs per legacy track op here (reading it back costs the writer
+    5.5 µs against pickle's 4.1); anything else pickled. Raises Unsendable if it cannot be pickled.
+
+    msgpack carries what the wire decoders put in a TrackOp: JSON values (in the dict[str, Any]
+    fields) and the declared types of the other fields. What would not arrive as sent goes pickled:
+    an op of a subclass, consent_changes (objects in a list[Any]), an int where a float is declared.
+    A field not of its declared type fails the writer's decoding, which then asks for the group
+    pickled ("resend")."""
+    if all(map(_plain_track, ops)):
+        try:
+            return TRACK_GROUP + _encode_msgpack((offset, ops))
+        except (TypeError, ValueError, OverflowError):  # e.g. an int beyond 64 bits: pickle has no limit
+            pass
+    return _pickled_commit(ops, offset)
+
+
+def _pickled_commit(ops: list[Any], offset: float) -> bytes:
+    try:
+        return pickle.dumps(("commit", ops, offset), pickle.HIGHEST_PROTOCOL)
+    except Exception as exc:
+        raise _Unsendable from exc
+
+
+def _plain_track(op: Any) -> bool:
+    if type(op) is not TrackOp or type(op.profile) is not ProfilePatch or op.profile.consent_changes:
+        return False
+    event = op.event
+    return event is None or (type(event) is Event and type(event.time) is int and type(event.microsecond) is int
+                             and (event.value is None or type(event.value) is float))
+
+
+def decode_message(message: bytes) -> tuple:
+    """A message to the writer as the tuple answer() takes; msgspec.ValidationError (a field not of
+    its declared type) or msgspec.DecodeError for a commit whose msgpack it cannot read."""
+    if message[:1] == TRACK_GROUP:
+        offset, ops = _decode_track_group(memoryview(message)[1:])
+        return "commit", ops, offset
+    return pickle.loads(message)
+
+
+def unreadable(exc: Exception) -> tuple[str, str]:
+    """The answer to a commit decode_message could not read: send it again pickled."""
+    log.error("a commit's msgpack could not be read (a field not of its declared type?): %s", exc)
+    return "resend", str(exc)
+
+
 def _split_sendable(ops: list[Any]) -> tuple[list[int], dict[int, Exception]]:
     """Indexes of ops that can be pickled, and an InternalError for each that cannot (a bug in the
     op's type, which must not cost the other ops of its batch)."""
@@ -241,7 +302,11 @@ def serve(sock: Connection) -> None:
                 message = sock.recv_bytes()
             except (EOFError, OSError):
                 return
-            sock.send_bytes(encode_answer(answer(committer, pickle.loads(message))))
+            try:
+                reply = answer(committer, decode_message(message))
+            except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+                reply = unreadable(exc)
+            sock.send_bytes(encode_answer(reply))
             gc_tuning.collect_if_due()  # between commits, once what the last one held is freed (gc_tuning.py)
     finally:
         committer.close()
