@@ -96,6 +96,7 @@ class Pipeline:
         self._queue: deque[_Item] = deque()
         self._bytes = 0
         self._cond = threading.Condition()
+        self._writer_waits = False  # the writer waits on _cond for work (read and set under its lock)
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._running = False  # the writer thread is between start() and its end (read per request)
@@ -270,7 +271,8 @@ class Pipeline:
             self._admit(len(items), size)
             self._queue.extend(items)
             self._bytes += size
-            self._cond.notify()
+            if self._writer_waits:  # else it takes these after the commit it is in (Condition.notify: ~1 µs)
+                self._cond.notify()
 
     # -- writer thread ----------------------------------------------------------------------------
     def _supervised(self) -> None:
@@ -322,7 +324,11 @@ class Pipeline:
                     return None
                 if not self._committer.connected:
                     return []  # reconnect now; a failed attempt waits RECONNECT_INTERVAL before the next
-                self._cond.wait(1.0)
+                self._writer_waits = True
+                try:
+                    self._cond.wait(1.0)
+                finally:
+                    self._writer_waits = False
             n = min(len(self._queue), self._batch_limit())
             batch = [self._queue.popleft() for _ in range(n)]
             self._bytes -= sum(item.size for item in batch)
