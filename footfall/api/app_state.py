@@ -80,5 +80,24 @@ class Services:
             log.warning("could not record when %d key(s) were last used: %s", len(due), exc)
 
 
+_SERVICES = "footfall.services"
+
+
 def services(request: Incoming) -> Services:
-    return request.scope["app"].state.services
+    """The app's Services, kept in the request's scope once looked up: Starlette's app.state answers
+    through a __getattr__ after a failed attribute lookup (0.7 µs), and a request asks several times."""
+    scope = request.scope
+    found = scope.get(_SERVICES)
+    if found is None:
+        found = scope[_SERVICES] = scope["app"].state.services
+    return found
+
+
+def services_if_any(request: Incoming) -> Services | None:
+    """services(request), or None in an app without them (one built for a test)."""
+    found = request.scope.get(_SERVICES)
+    if found is None:
+        found = getattr(request.scope["app"].state, "services", None)
+        if found is not None:
+            request.scope[_SERVICES] = found
+    return found

@@ -8,6 +8,7 @@ from typing import Any, Awaitable, Callable, Generator
 
 from starlette.requests import ClientDisconnect
 
+from footfall.api.app_state import services_if_any
 from footfall.api.fastpath import Incoming, RawRequest
 from footfall.failures import Disconnected
 from footfall.refusals import TooLarge, TooSlow
@@ -128,5 +129,5 @@ class _Resumed:
 
 
 def _body_timeout(request: Incoming) -> float:
-    services = getattr(request.scope["app"].state, "services", None)
-    return services.settings.body_timeout_seconds if services is not None else 0.0
+    found = services_if_any(request)
+    return found.settings.body_timeout_seconds if found is not None else 0.0

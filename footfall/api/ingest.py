@@ -9,8 +9,7 @@ An acknowledgement (202/201/200) therefore always means committed.
 
 from __future__ import annotations
 
-import contextlib
-from typing import Any, Iterator
+from typing import Any
 
 from footfall.api.app_state import services
 from footfall.api.error_answers import answerable
@@ -48,13 +47,27 @@ def refusal_error(exc: Refusal, settings_seconds: int, *, paths: dict[str, str] 
     return as_api_error(exc, settings_seconds)
 
 
-@contextlib.contextmanager
-def decoding() -> Iterator[None]:
-    """Around wire decoding: a refused payload becomes a 400 naming the offending part."""
-    try:
-        yield
-    except InvalidInput as exc:
-        raise invalid_input(exc) from None
+class _Decoding:
+    """Around wire decoding: a refused payload becomes a 400 naming the offending part. A class, not
+    a @contextmanager generator, which cost ~1.5 µs a request on the hot routes."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any) -> bool:
+        if isinstance(exc, InvalidInput):
+            raise invalid_input(exc) from None
+        return False
+
+
+_DECODING = _Decoding()
+
+
+def decoding() -> _Decoding:
+    """Around wire decoding (`with decoding(): ...`): a refused payload becomes a 400 naming the offending part."""
+    return _DECODING
 
 
 async def body(request: Incoming) -> tuple[Any, int]:
