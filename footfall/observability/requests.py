@@ -9,9 +9,9 @@ note_refusal(scope, reason) and whose request it was with note_account(scope, id
 
 from __future__ import annotations
 
-import os
 import re
 import time
+from random import getrandbits as _random_bits
 from typing import Any, Callable
 
 from footfall.observability.logs import AccessLog
@@ -38,7 +38,10 @@ def request_id(headers: list[tuple[bytes, bytes]]) -> bytes:
             if _SANE_ID.fullmatch(value):
                 return value
             break
-    return os.urandom(8).hex().encode()
+    # A log correlation id, not a secret: `random`, not os.urandom, whose getrandom() call lets go of
+    # the interpreter lock on every request (the writer thread then takes it, and the event loop waits
+    # to get it back); random is reseeded in a forked worker.
+    return b"%016x" % _random_bits(64)
 
 
 def route_of(scope: dict[str, Any]) -> str:
