@@ -88,8 +88,8 @@ def _prefetch_chunk(conn: Conn, account_id: str, keys: list[Key]) -> None:
     cache = conn.batch_cache
     for kind, value in keys:
         cache[("owner", account_id, kind, value)] = None  # nobody, unless the query finds an owner
-    if conn.dialect == "postgresql":  # as arrays: one statement text whatever the count (see _prefetch_sql)
-        params: list[Any] = [[kind for kind, _ in keys], [value for _, value in keys], account_id, account_id]
+    if conn.dialect == "postgresql":  # as one jsonb array: one statement text whatever the count (see _prefetch_sql)
+        params: list[Any] = [conn.to_json(keys), account_id, account_id]
     else:
         params = [*_flat(keys), account_id]
     for kind, value, *values in conn.all(_prefetch_sql(len(keys), conn.dialect), params):
@@ -107,10 +107,11 @@ def _prefetch_sql(n_keys: int, dialect: str) -> str:
     # PostgreSQL ingest went from 540 to 1,300 requests/s with this), and hashed the whole profiles
     # table (auto_explain in bench sources: a quarter of the calls took 1.5-2 ms). The profiles are
     # looked up, and locked FOR UPDATE, in id order: why, _lock_profiles says.
-    # On PostgreSQL the identifiers go as two arrays, in binary: a VALUES list's text, a new one per
-    # count, would be parsed by psycopg for its placeholders on every call (it caches short texts only).
+    # On PostgreSQL the identifiers go as one jsonb array of [kind, value] pairs, encoded by msgspec: a
+    # VALUES list's text, a new one per count, would be parsed by psycopg for its placeholders on every
+    # call (it caches short texts only), and two text arrays were dumped element by element in Python.
     if dialect == "postgresql":
-        return ("WITH k (kind, value) AS (SELECT * FROM unnest(%b::text[], %b::text[])), "
+        return ("WITH k (kind, value) AS (SELECT e->>0, e->>1 FROM jsonb_array_elements(?::jsonb) e), "
                 "i AS MATERIALIZED (SELECT f.kind, f.value, f.profile_id FROM k CROSS JOIN LATERAL "
                 "(SELECT kind, value, profile_id FROM profile_identifiers WHERE account_id = ? AND kind = k.kind "
                 "AND value = k.value LIMIT 1) f), "
