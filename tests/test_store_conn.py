@@ -75,3 +75,20 @@ def test_held_writes_go_as_one_statement_and_not_at_all_if_the_block_raises(conn
         conn.hold(_INSERT_COUNTER, (account.id, "never", 1))
         raise RuntimeError("the op fails before its end")
     assert len(sent) == 1 and conn.one(_COUNT, (account.id,)) == (3, 3)
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)  # SQLite runs a held write at once
+def test_a_nested_holding_block_leaves_its_writes_to_the_outer_one(conn, account, monkeypatch):
+    sent: list[str] = []
+    sql = conn.sql
+    monkeypatch.setattr(conn, "sql", lambda text: sent.append(text) or sql(text))
+    with conn.holding():
+        conn.hold(_INSERT_COUNTER, (account.id, "outer", 1))
+        with conn.holding():
+            conn.hold(_INSERT_COUNTER, (account.id, "inner", 2))
+        assert sent == []  # the inner block's end sent nothing
+        conn.hold(_INSERT_COUNTER, (account.id, "last", 4))
+    assert len(sent) == 1 and sent[0].startswith("WITH h0 AS (INSERT")
+    assert conn.one(_COUNT, (account.id,)) == (3, 7)
+    conn.hold(_INSERT_COUNTER, (account.id, "after", 8))  # outside any block: at once
+    assert len(sent) == 3 and conn.one(_COUNT, (account.id,)) == (4, 15)

@@ -110,22 +110,14 @@ class Conn:
         return self.execute(text, params).fetchall()
 
     # -- writes sent together ----------------------------------------------
-    @contextlib.contextmanager
-    def holding(self) -> Iterator[None]:
+    def holding(self) -> "_Holding":
         """PostgreSQL: the writes given to hold() inside the block wait, and go as one statement
         (`WITH h0 AS (first), ... last`) at its end or just before any other statement is sent: one
         statement's cost (psycopg's, mostly) instead of one each. If the block raises they are not
         sent (the caller rolls back what the block did). Only this class's methods send them first:
-        inside the block, send nothing through conn.raw. SQLite has no such cost: nothing changes."""
-        if self.dialect != "postgresql" or self._held is not None:
-            yield
-            return
-        self._held = []
-        try:
-            yield
-            self._send_held()
-        finally:
-            self._held = None
+        inside the block, send nothing through conn.raw. SQLite has no such cost: nothing changes.
+        A plain class, not contextlib's generator: entered once per single-event op."""
+        return _Holding(self)
 
     def hold(self, text: str, params: Sequence[Any]) -> None:
         """run(), or inside holding() later, in one statement with the other held writes. For writes
@@ -285,3 +277,27 @@ class Conn:
         if value is None or not isinstance(value, (str, bytes)):
             return value
         return _json_decode(value)
+
+
+class _Holding:
+    """Conn.holding()'s block: active only for the outermost one on PostgreSQL."""
+
+    __slots__ = ("_conn", "_active")
+
+    def __init__(self, conn: Conn) -> None:
+        self._conn = conn
+        self._active = False
+
+    def __enter__(self) -> None:
+        conn = self._conn
+        if conn.dialect == "postgresql" and conn._held is None:
+            conn._held = []
+            self._active = True
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if self._active:
+            try:
+                if exc_type is None:
+                    self._conn._send_held()
+            finally:
+                self._conn._held = None
