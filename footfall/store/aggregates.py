@@ -17,6 +17,7 @@ are used): only the plan buckets written since they were last computed are read 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterable
 
 from footfall.analytics.buckets import Plan, Span
 from footfall.store import aggregate_cache, rollups
@@ -48,20 +49,29 @@ def from_rollups(plan: Plan, by: list[str], dimension_filters: list[tuple[str, l
 def aggregate(conn: Conn, account_id: str, metric_id: str, plan: Plan, by: list[str],
               dimension_filters: list[tuple[str, list[str]]], max_rows: int,
               measurements: tuple[str, ...] | list[str] = MEASUREMENTS, *, use_rollups: bool = True) -> list[Row]:
-    """One Row per bucket and distinct dimension values with events; TooManyGroups past max_rows.
+    """One Row per bucket and distinct dimension values with events, in the order of their keys and
+    dimensions (_in_order), whichever way they were computed; TooManyGroups past max_rows.
     Measurements not asked for are 0. use_rollups=False: always from the events (for comparison)."""
     wanted = [m for m in MEASUREMENTS if m in measurements]
     if not (use_rollups and from_rollups(plan, by, dimension_filters)):
         if use_rollups and plan.aligned(rollups.BUCKET):
-            return _from_events_cached(conn, account_id, metric_id, plan, by, dimension_filters, max_rows, wanted)
-        return _from_events(conn, account_id, metric_id, plan, by, dimension_filters, max_rows, wanted)
+            return _in_order(_from_events_cached(conn, account_id, metric_id, plan, by, dimension_filters, max_rows,
+                                                 wanted))
+        return _in_order(_from_events(conn, account_id, metric_id, plan, by, dimension_filters, max_rows, wanted))
     additive = [m for m in wanted if m != "unique"]
     rows = {r.key: r for r in _from_rollups(conn, account_id, metric_id, plan, additive)} if additive else {}
     if "unique" in wanted:
         for r in _from_events_cached(conn, account_id, metric_id, plan, [], [], max_rows, ["unique"]):
             had = rows.get(r.key)
             rows[r.key] = Row(r.key, (), had.count, had.sum_value, r.unique) if had else r
-    return sorted(rows.values(), key=lambda r: r.key)
+    return _in_order(rows.values())
+
+
+def _in_order(rows: Iterable[Row]) -> list[Row]:
+    """By key, then dimensions (a missing value first). A GROUP BY gives its rows in whatever order
+    its plan makes them: PostgreSQL's hash aggregate, chosen once the statistics say there are many
+    groups, gives them unsorted."""
+    return sorted(rows, key=lambda r: (r.key, tuple((v is not None, v or "") for v in r.dims)))
 
 
 def _from_rollups(conn: Conn, account_id: str, metric_id: str, plan: Plan, wanted: list[str]) -> list[Row]:
