@@ -142,3 +142,12 @@ def test_an_operation_that_cannot_travel_fails_alone_and_the_rest_travel_as_msgp
     assert first == WriteResult(profile_id="{'email': '0@x.io'}") and last.profile_id == "{'email': '2@x.io'}"
     assert isinstance(refused, InternalError) and "TrackOp cannot be sent to the writer process" in str(refused)
     assert sent[1:] == [b"T"]  # the two others, as msgpack, in one message
+
+
+def test_track_operations_arrive_without_instance_dicts():
+    """The op classes are slotted: msgspec then sets their fields without building an instance dict
+    for each (a fifth of the writer's reading of a group)."""
+    _, back, _ = decode_message(encode_commit(_wire_ops(), 0.0))
+    for op in back:
+        assert not hasattr(op, "__dict__") and not hasattr(op.profile, "__dict__")
+        assert op.event is None or not hasattr(op.event, "__dict__")

@@ -13,7 +13,12 @@ def compact_pickle(cls: type[_T]) -> type[_T]:
     """Pickled as the class and its fields' values in order (a tuple), not as an instance dict: every
     operation crosses to the writer process pickled, and its results come back so (ingest/
     writer_process.py). Dumps 5.6 -> 3.5 µs and loads 6.4 -> 2.6 µs per track operation. For a
-    dataclass whose fields are all arguments of its __init__; a subclass pickles as usual."""
+    dataclass whose fields are all arguments of its __init__; a subclass pickles as usual.
+
+    The track operation's classes (ProfilePatch, Event, TrackOp) also have __slots__: the writer reads
+    a group of them as msgpack (ingest/writer_process.decode_message), and msgspec sets each field of
+    a slotted instance without building its instance dict (callgrind per legacy track op: 30.2k ->
+    23.4k instructions; pickle's loads 19.4k -> 18.9k, its dumps 29.1k -> 27.0k)."""
     values = operator.attrgetter(*(f.name for f in fields(cls)))  # type: ignore[arg-type]
     default = object.__reduce_ex__
 
@@ -36,7 +41,7 @@ CONSENT_CHANNELS: tuple[str, ...] = ("email", "sms", "web", "directmail", "mobil
 
 
 @compact_pickle
-@dataclass
+@dataclass(slots=True)
 class ProfilePatch:
     """A change to one person: who they are (identifiers) and what to set on them.
 
@@ -68,7 +73,7 @@ class ProfilePatch:
 
 
 @compact_pickle
-@dataclass
+@dataclass(slots=True)
 class Event:
     metric: str
     time: int
@@ -82,7 +87,7 @@ class Event:
 
 
 @compact_pickle
-@dataclass
+@dataclass(slots=True)
 class TrackOp:
     """One unit of ingest work: a profile change, with an event for track and none for identify."""
 
