@@ -193,6 +193,20 @@ def test_settings_from_environment():
         from_env({"FOOTFALL_RATE_LIMIT_TIERS": "huge=1/2"})
 
 
+def test_a_tiers_limit_is_worked_out_once_per_settings():
+    """limit() is asked on every rate-limited request: the same answer each time, worked out once."""
+    import dataclasses
+
+    settings = RateLimitSettings(multiplier=2, overrides={"M": Limit(20, 300)})
+    assert settings.limit("S") is settings.limit("S") and settings.limit("S") == Limit(6, 120)
+    assert settings.limit("M") == Limit(20, 300)
+    changed = dataclasses.replace(settings, multiplier=3)  # other settings: their own limits
+    assert changed.limit("S") == Limit(9, 180) and settings.limit("S") == Limit(6, 120)
+    assert changed == RateLimitSettings(multiplier=3, overrides={"M": Limit(20, 300)})  # the cache is no field
+    with pytest.raises(KeyError):
+        settings.limit("XXL")
+
+
 def test_route_tiers_follow_klaviyo():
     assert tier_for("POST", "/api/metric-aggregates") == "S"
     assert tier_for("POST", "/api/metric-aggregates/") == "S"

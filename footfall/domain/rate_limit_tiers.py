@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
+from typing import NamedTuple
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,16 @@ class RateLimitSettings:
     steady_window: int = 60  # seconds
 
     def limit(self, tier: str) -> Limit:
+        # Asked on every rate-limited request: each tier's Limit is worked out once per settings
+        # (they are frozen; a Limit is too, so one can be shared).
+        known = self._limits.get(tier)
+        return known if known is not None else self._limit(tier)
+
+    @cached_property
+    def _limits(self) -> dict[str, Limit]:  # cached_property writes the instance dict, past frozen's __setattr__
+        return {tier: self._limit(tier) for tier in TIERS}
+
+    def _limit(self, tier: str) -> Limit:
         if tier in self.overrides:
             return self.overrides[tier]
         base = TIERS[tier]
