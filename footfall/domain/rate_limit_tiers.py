@@ -144,9 +144,10 @@ def parse_overrides(text: str) -> dict[str, Limit]:
     return out
 
 
-@dataclass(frozen=True)
-class Decision:
-    """The answer for one request: allowed or not, and what to tell the client."""
+class Decision(NamedTuple):
+    """The answer for one request: allowed or not, and what to tell the client. A NamedTuple, made
+    once per rate-limited request: a frozen dataclass's __init__ sets each field through
+    object.__setattr__ (callgrind: ~4k instructions per request more)."""
 
     allowed: bool
     limit: int          # steady-window limit (RateLimit-Limit)
