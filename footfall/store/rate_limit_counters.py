@@ -57,12 +57,14 @@ class MemoryLimiter:
         burst_key = (key, burst_window, math.floor(now / burst_window))
         steady_key = (key, steady_window, math.floor(now / steady_window))
         with self._lock:
-            self._prune(now, steady_window)
-            decision = _decide(now, self._counts.get(burst_key, 0), self._counts.get(steady_key, 0), limit,
-                               burst_window, steady_window)
+            if now >= self._next_prune:
+                self._prune(now, steady_window)
+            counts = self._counts
+            burst_used, steady_used = counts.get(burst_key, 0), counts.get(steady_key, 0)
+            decision = _decide(now, burst_used, steady_used, limit, burst_window, steady_window)
             if decision.allowed:
-                self._counts[burst_key] = self._counts.get(burst_key, 0) + 1
-                self._counts[steady_key] = self._counts.get(steady_key, 0) + 1
+                counts[burst_key] = burst_used + 1
+                counts[steady_key] = steady_used + 1
         return decision
 
     def _prune(self, now: float, steady_window: int) -> None:
