@@ -177,7 +177,7 @@ async def _flush_last_used(services: Services) -> None:
         await services.flush_last_used()
 
 
-def _count_events(m, committed: list) -> None:
+def _count_events(committed: list) -> tuple[int, int]:
     """Events stored and events already stored (dedup), from a commit's results (writer thread):
     each kind of result that holds events says how many (WriteResult, BulkResult, SourceBatchResult)."""
     ingested = duplicate = 0
@@ -185,10 +185,7 @@ def _count_events(m, committed: list) -> None:
         for r in result if isinstance(result, list) else [result]:
             ingested += getattr(r, "events_stored", 0)
             duplicate += getattr(r, "events_duplicate", 0)
-    if ingested:
-        m.ingested.inc(ingested)
-    if duplicate:
-        m.deduplicated.inc(duplicate)
+    return ingested, duplicate
 
 
 def _observe_pipeline(pipeline: Pipeline) -> None:
@@ -196,13 +193,10 @@ def _observe_pipeline(pipeline: Pipeline) -> None:
     if m is None:
         return
 
-    def timing(size: int, seconds: float, queued: int) -> None:
-        m.commit_size.observe(size)
-        m.commit_latency.observe(seconds)
-        m.queue_depth.set(queued)
+    def observe(size: int, seconds: float, queued: int, committed: list) -> None:
+        m.group_committed(size, seconds, queued, *_count_events(committed))  # counted; flushed each second
 
-    pipeline.on_commit_timing = timing
-    pipeline.add_listener(lambda committed: _count_events(m, committed))
+    pipeline.on_commit_timing = observe
 
 
 def _heartbeat(settings: Settings, pipeline: Pipeline, deliverer: DelivererProcess):
@@ -267,6 +261,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 beat.remove()
             await app.state.services.flush_last_used()
             drained = pipeline.stop()
+            m = prometheus_metrics.get()
+            if m is not None:
+                m.flush()  # the drained commits' counts (the flushing task has ended)
             log.info("worker %d stopped: drained %d queued event(s), %d committed in all", os.getpid(), drained,
                      pipeline.stats.committed_ops)
             prometheus_metrics.process_ended(os.getpid())

@@ -107,8 +107,9 @@ class Pipeline:
         self._listeners: list[Callable[[list[tuple[Any, Any]]], None]] = []
         self._first_attempt = threading.Event()
         self.loop_lag = 0.0  # seconds the event loop ran behind at its last check (watch_loop)
-        # After each group commit, on the writer thread: (ops, seconds, ops still queued); for metrics.
-        self.on_commit_timing: Callable[[int, float, int], None] | None = None
+        # After each group commit, on the writer thread, once its callers are answered: (ops, seconds,
+        # ops still queued, the committed (op, result) pairs); for metrics.
+        self.on_commit_timing: Callable[[int, float, int, list[tuple[Any, Any]]], None] | None = None
 
     # -- lifecycle --------------------------------------------------------------------------------
     def start(self, wait: float = 5.0) -> None:
@@ -380,12 +381,12 @@ class Pipeline:
         self._note_drain(len(batch), elapsed)
         self.stats.commits += 1
         self.stats.committed_ops += len(batch)
-        if self.on_commit_timing is not None:
-            self.on_commit_timing(len(batch), elapsed, len(self._queue))
         failed = [r for r in results if isinstance(r, InternalError)]
         self._note_writes(str(failed[0]) if results and len(failed) == len(results) else None)
         self._deliver(batch, results)
         committed = [(op, r) for op, r in zip(ops, results) if not isinstance(r, BaseException)]
+        if self.on_commit_timing is not None:
+            self.on_commit_timing(len(batch), elapsed, len(self._queue), committed)
         for listener in self._listeners:
             try:
                 listener(committed)

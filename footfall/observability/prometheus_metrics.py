@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from bisect import bisect_left
+from collections import deque
 from typing import Any
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -23,6 +24,9 @@ METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 SIZE_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
 FLUSH_SECONDS = 1.0  # request counts reach the shared files this often (and before every scrape)
+# Group commits counted but not yet flushed past which the writer thread flushes them itself (the
+# event loop's flush is not running: an app without its lifespan's flushing task).
+COMMITS_PENDING_MAX = 10_000
 
 
 class Metrics:
@@ -69,6 +73,18 @@ class Metrics:
         # write into a memory-mapped file, several per request); flush() hands the sums over.
         self._pending: dict[tuple[str, str, int], list[Any]] = {}
         self._children: dict[tuple[str, str, int], tuple[Any, Any, Any]] = {}
+        # Group commits the same way, from the pipeline's writer thread: a deque, whose append and
+        # popleft are atomic, so that a flush on the event loop loses none (swapping a dict would
+        # lose an update made between the writer's read of it and its write). Recording them at once
+        # cost ~55k instructions per commit (two histograms, a gauge and a counter, each locked).
+        self._commits: deque[tuple[int, float, int, int, int]] = deque()
+
+    def group_committed(self, size: int, seconds: float, queued: int, stored: int, duplicate: int) -> None:
+        """One group commit: its ops, seconds, ops still queued, events stored and events already stored."""
+        commits = self._commits
+        commits.append((size, seconds, queued, stored, duplicate))
+        if len(commits) > COMMITS_PENDING_MAX:
+            self._flush_commits()
 
     def request(self, route: str, method: str, status: int, seconds: float, size: int) -> None:
         """One answered request, counted in process until the next flush()."""
@@ -82,7 +98,8 @@ class Metrics:
         acc[3] += size
 
     def flush(self) -> None:
-        """Add the requests counted since the last flush to the metrics (the event loop's thread)."""
+        """Add the requests and commits counted since the last flush to the metrics (the event loop's thread)."""
+        self._flush_commits()
         pending, self._pending = self._pending, {}
         for key, (count, total, buckets, size) in pending.items():
             children = self._children.get(key)
@@ -100,6 +117,41 @@ class Metrics:
             histogram._sum.inc(total)
             if size:
                 sent.inc(size)
+
+
+    def _flush_commits(self) -> None:
+        """The group commits counted so far, into the metrics (from any thread: each is taken once)."""
+        commits = self._commits
+        if not commits:
+            return
+        sizes = [0] * (len(SIZE_BUCKETS) + 1)
+        latencies = [0] * (len(LATENCY_BUCKETS) + 1)
+        size_sum = seconds_sum = 0.0
+        stored = duplicate = 0
+        queued = None
+        while True:
+            try:
+                size, seconds, queued, s, d = commits.popleft()
+            except IndexError:
+                break
+            sizes[bisect_left(SIZE_BUCKETS, size)] += 1
+            latencies[bisect_left(LATENCY_BUCKETS, seconds)] += 1
+            size_sum += size
+            seconds_sum += seconds
+            stored += s
+            duplicate += d
+        if queued is None:  # another thread took them meanwhile
+            return
+        for histogram, buckets, total in ((self.commit_size, sizes, size_sum), (self.commit_latency, latencies, seconds_sum)):
+            for i, n in enumerate(buckets):
+                if n:
+                    histogram._buckets[i].inc(n)
+            histogram._sum.inc(total)
+        self.queue_depth.set(queued)  # as the latest of these commits left it
+        if stored:
+            self.ingested.inc(stored)
+        if duplicate:
+            self.deduplicated.inc(duplicate)
 
 
 _metrics: Metrics | None = None
