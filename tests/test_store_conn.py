@@ -62,11 +62,17 @@ def test_held_writes_are_sent_before_any_other_statement_and_at_the_end(conn, ac
     assert conn.one(_COUNT, (account.id,)) == (5, 1 + 2 + 40 + 8 + 16)
 
 
-@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)  # SQLite runs a held write at once
-def test_held_writes_go_as_one_statement_and_not_at_all_if_the_block_raises(conn, account, monkeypatch):
+def _sent_statements(conn, monkeypatch) -> list[str]:
+    """The texts of the statements conn sends from now on (Conn.sql), in order."""
     sent: list[str] = []
     sql = conn.sql
     monkeypatch.setattr(conn, "sql", lambda text: sent.append(text) or sql(text))
+    return sent
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)  # SQLite runs a held write at once
+def test_held_writes_go_as_one_statement_and_not_at_all_if_the_block_raises(conn, account, monkeypatch):
+    sent = _sent_statements(conn, monkeypatch)
     with conn.holding():
         for name in "abc":
             conn.hold(_INSERT_COUNTER, (account.id, name, 1))
@@ -79,9 +85,7 @@ def test_held_writes_go_as_one_statement_and_not_at_all_if_the_block_raises(conn
 
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)  # SQLite runs a held write at once
 def test_a_nested_holding_block_leaves_its_writes_to_the_outer_one(conn, account, monkeypatch):
-    sent: list[str] = []
-    sql = conn.sql
-    monkeypatch.setattr(conn, "sql", lambda text: sent.append(text) or sql(text))
+    sent = _sent_statements(conn, monkeypatch)
     with conn.holding():
         conn.hold(_INSERT_COUNTER, (account.id, "outer", 1))
         with conn.holding():

@@ -106,42 +106,41 @@ def _apply(conn, ops: list) -> list:  # runs in the writer process
     return [WriteResult(profile_id=repr(op.profile.identifiers)) for op in ops]
 
 
-def test_a_group_the_writer_cannot_read_as_msgpack_is_sent_again_pickled(tmp_path):
-    url = make_sqlite_database(tmp_path)
-    committer = ProcessCommitter(functools.partial(db.connect, url), _apply)
+@pytest.fixture
+def recorded(tmp_path):
+    """A connected ProcessCommitter running _apply, and the first byte of each message it sends once
+    connected (b"T": a group of track operations as msgpack, b"\x80": a pickle)."""
+    committer = ProcessCommitter(functools.partial(db.connect, make_sqlite_database(tmp_path)), _apply)
+    committer.connect()
     sent: list[bytes] = []
     call = committer._call
     committer._call = lambda message: sent.append(message[:1]) or call(message)
     try:
-        committer.connect()
-        good = TrackOp("A" * 26, ProfilePatch(identifiers={"email": "g@x.io"}))
-        bad = TrackOp("A" * 26, ProfilePatch(identifiers={"email": 5}))
-        assert committer.commit([good]) == [WriteResult(profile_id="{'email': 'g@x.io'}")]
-        assert committer.commit([good, bad]) == [WriteResult(profile_id="{'email': 'g@x.io'}"),
-                                                 WriteResult(profile_id="{'email': 5}")]
-        assert committer.connected
+        yield committer, sent
     finally:
         committer.close()
-    assert sent[1:] == [b"T", b"T", b"\x80"]  # after connect: msgpack, msgpack refused, pickled
 
 
-def test_an_operation_that_cannot_travel_fails_alone_and_the_rest_travel_as_msgpack(tmp_path):
-    url = make_sqlite_database(tmp_path)
-    committer = ProcessCommitter(functools.partial(db.connect, url), _apply)
-    sent: list[bytes] = []
-    call = committer._call
-    committer._call = lambda message: sent.append(message[:1]) or call(message)
-    try:
-        committer.connect()
-        ops = [TrackOp("A" * 26, ProfilePatch(identifiers={"email": f"{n}@x.io"},
-                                              properties={"f": (lambda: n) if n == 1 else n}))
-               for n in range(3)]  # a function: neither msgpack nor pickle can send it
-        first, refused, last = committer.commit(ops)
-    finally:
-        committer.close()
+def test_a_group_the_writer_cannot_read_as_msgpack_is_sent_again_pickled(recorded):
+    committer, sent = recorded
+    good = TrackOp("A" * 26, ProfilePatch(identifiers={"email": "g@x.io"}))
+    bad = TrackOp("A" * 26, ProfilePatch(identifiers={"email": 5}))
+    assert committer.commit([good]) == [WriteResult(profile_id="{'email': 'g@x.io'}")]
+    assert committer.commit([good, bad]) == [WriteResult(profile_id="{'email': 'g@x.io'}"),
+                                             WriteResult(profile_id="{'email': 5}")]
+    assert committer.connected
+    assert sent == [b"T", b"T", b"\x80"]  # msgpack, msgpack refused, pickled
+
+
+def test_an_operation_that_cannot_travel_fails_alone_and_the_rest_travel_as_msgpack(recorded):
+    committer, sent = recorded
+    ops = [TrackOp("A" * 26, ProfilePatch(identifiers={"email": f"{n}@x.io"},
+                                          properties={"f": (lambda: n) if n == 1 else n}))
+           for n in range(3)]  # a function: neither msgpack nor pickle can send it
+    first, refused, last = committer.commit(ops)
     assert first == WriteResult(profile_id="{'email': '0@x.io'}") and last.profile_id == "{'email': '2@x.io'}"
     assert isinstance(refused, InternalError) and "TrackOp cannot be sent to the writer process" in str(refused)
-    assert sent[1:] == [b"T"]  # the two others, as msgpack, in one message
+    assert sent == [b"T"]  # the two others, as msgpack, in one message
 
 
 def test_track_operations_arrive_without_instance_dicts():
