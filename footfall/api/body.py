@@ -30,15 +30,12 @@ async def read_limited(request: Incoming, limit: int) -> bytes:
     try:
         async with asyncio.timeout(seconds if seconds > 0 else None):
             async for chunk in request.stream():
-                size += len(chunk)
-                if size > limit:
-                    raise TooLarge(limit)
-                chunks.append(chunk)
+                size = _take(chunk, chunks, size, limit)
     except TimeoutError:
         raise TooSlow(seconds) from None
     except ClientDisconnect:  # Starlette's word for it; one exception for both paths
         raise Disconnected from None
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    return _joined(chunks)
 
 
 async def _read_raw(receive: Receive, limit: int, seconds: float) -> bytes:
@@ -54,7 +51,7 @@ async def _read_raw(receive: Receive, limit: int, seconds: float) -> bytes:
             return await _read_rest(receive, waiting, chunks, size, limit, seconds)
         size = _add(message, chunks, size, limit)
         if not message.get("more_body", False):
-            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            return _joined(chunks)
 
 
 async def _read_rest(receive: Receive, waiting: Awaitable[dict], chunks: list[bytes], size: int, limit: int,
@@ -70,19 +67,28 @@ async def _read_rest(receive: Receive, waiting: Awaitable[dict], chunks: list[by
                 message = await receive()
     except TimeoutError:
         raise TooSlow(seconds) from None
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    return _joined(chunks)
 
 
 def _add(message: dict, chunks: list[bytes], size: int, limit: int) -> int:
+    """An ASGI receive() message's body into chunks (the size so far returned)."""
     if message["type"] == "http.disconnect":
         raise Disconnected
-    chunk = message.get("body", b"")
+    return _take(message.get("body", b""), chunks, size, limit)
+
+
+def _take(chunk: bytes, chunks: list[bytes], size: int, limit: int) -> int:
+    """One piece of the body into chunks; TooLarge as soon as the body exceeds `limit`."""
     if chunk:
         size += len(chunk)
         if size > limit:
             raise TooLarge(limit)
         chunks.append(chunk)
     return size
+
+
+def _joined(chunks: list[bytes]) -> bytes:
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def _now(receive: Receive) -> tuple[Any, Awaitable[dict] | None]:
