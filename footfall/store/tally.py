@@ -30,14 +30,14 @@ class Tally:
         """stored_event for many events, as (metric id, time, value): added up per bucket here, once."""
         sums: dict[tuple[str, int], list] = {}
         for metric_id, time, value in events:
-            entry = sums.get((metric_id, int(time) // rollups.BUCKET))
+            key = (metric_id, rollups.bucket_of(time))
+            entry = sums.get(key)
             if entry is None:
-                sums[(metric_id, int(time) // rollups.BUCKET)] = [1, value or 0.0]
+                sums[key] = [1, value or 0.0]
             else:
                 entry[0] += 1
                 entry[1] += value or 0.0
-        self.stored.extend([((account_id, metric_id, bucket * rollups.BUCKET), n, s)
-                            for (metric_id, bucket), (n, s) in sums.items()])
+        self.stored.extend([((account_id, metric_id, bucket), n, s) for (metric_id, bucket), (n, s) in sums.items()])
 
     def deleting_events(self, keys: list[rollups.RollupKey]) -> None:
         """Events are being deleted from these buckets, or moved to another profile: they are recounted
