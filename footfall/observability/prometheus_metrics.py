@@ -118,7 +118,6 @@ class Metrics:
             if size:
                 sent.inc(size)
 
-
     def _flush_commits(self) -> None:
         """The group commits counted so far, into the metrics (from any thread: each is taken once)."""
         commits = self._commits
